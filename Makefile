@@ -1,0 +1,42 @@
+# Everything the project needs is installed by these targets; a fresh clone needs only python3.
+# The virtualenv uses the Lambda runtime's Python (3.13) when the machine has it, else python3.
+VENV ?= .venv
+PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
+RUNTIME_PY := $(shell for p in python3.13 "$(PYENV_ROOT)"/versions/3.13*/bin/python3.13 \
+	python3.12 "$(PYENV_ROOT)"/versions/3.12*/bin/python3.12 python3; do \
+	"$$p" -V >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+PY := $(VENV)/bin/python
+DATA_DIR ?= .qbrelay-demo
+
+.PHONY: venv demo test test-slow lint format bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(RUNTIME_PY) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(VENV)/bin/qbrelay demo --data-dir $(DATA_DIR)
+
+test: venv lint
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: venv
+	$(PY) -m pytest -q -m slow
+
+lint: venv
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache build *.egg-info

@@ -1,0 +1,84 @@
+"""The local process's HTTP surface as a WSGI application.
+
+``POST /qbwc`` SOAP, ``GET /qbwc?wsdl`` the WSDL, ``GET /health`` a small JSON body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..qbwc.soap_service import SoapEndpoint, SoapReply, fault_reply
+
+SOAP_PATH = "/qbwc"
+HEALTH_PATH = "/health"
+
+StartResponse = Callable[..., Any]
+_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error"}
+
+
+def _request_url(environ: dict[str, Any]) -> str:
+    scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
+    host = environ.get("HTTP_HOST") or (
+        f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
+    )
+    return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{SOAP_PATH}"
+
+
+class RelayWsgiApp:
+    """WSGI callable around a SoapEndpoint. ``public_url`` fixes the WSDL's service address."""
+
+    def __init__(self, endpoint: SoapEndpoint, public_url: str | None = None) -> None:
+        self.endpoint = endpoint
+        self.public_url = public_url
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path.rstrip("/") == SOAP_PATH:
+            if method == "POST":
+                return self._reply(start_response, self._soap(environ))
+            if method in ("GET", "HEAD"):
+                if environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
+                    url = self.public_url or _request_url(environ)
+                    return self._send(start_response, 200, "text/xml; charset=utf-8",
+                                      self.endpoint.wsdl(url))
+                return self._send(start_response, 200, "text/plain; charset=utf-8",
+                                  b"QuickBooks Web Connector endpoint. POST SOAP 1.1 here; "
+                                  b"GET ?wsdl for the WSDL.\n")
+            return self._send(start_response, 405, "text/plain; charset=utf-8",
+                              b"Use POST for SOAP or GET ?wsdl.\n", [("Allow", "GET, POST")])
+        if path == HEALTH_PATH and method in ("GET", "HEAD"):
+            body = json.dumps({"status": "ok", "service": "qbxml-relay"}).encode()
+            return self._send(start_response, 200, "application/json", body)
+        return self._send(start_response, 404, "text/plain; charset=utf-8", b"Not found.\n")
+
+    def _soap(self, environ: dict[str, Any]) -> SoapReply:
+        limit = self.endpoint.max_body_bytes
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return fault_reply("Content-Length is not a number.")
+        if length > limit:
+            return fault_reply(
+                f"The request body is {length:,} bytes; this service accepts at most {limit:,}. "
+                "Lower MaxReturned so responses are smaller."
+            )
+        body = environ["wsgi.input"].read(length) if length else b""
+        return self.endpoint.handle(body)
+
+    def _reply(self, start_response: StartResponse, reply: SoapReply) -> Iterable[bytes]:
+        return self._send(start_response, reply.status, reply.content_type, reply.body)
+
+    @staticmethod
+    def _send(
+        start_response: StartResponse,
+        status: int,
+        content_type: str,
+        body: bytes,
+        extra: list[tuple[str, str]] | None = None,
+    ) -> Iterable[bytes]:
+        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        start_response(f"{status} {_REASONS.get(status, '')}".strip(), headers + (extra or []))
+        return [body]

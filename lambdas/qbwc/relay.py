@@ -1,0 +1,410 @@
+"""The Web Connector protocol: one session's state machine, independent of SOAP and of storage.
+
+Every method loads the session by ticket from the SessionStore, advances it and saves it, so any
+process (or Lambda instance) can serve any call of a session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from qbxml import (
+    QbxmlError,
+    QbxmlVersion,
+    StatusClass,
+    build_message_set,
+    negotiate,
+    parse_hcp,
+    parse_response,
+    to_dict,
+)
+from qbxml.records import Record
+from qbxml.versions import MIN_VERSION
+
+from ..store.ports import (
+    ConcurrentUpdate,
+    QueueMessage,
+    RecordQueue,
+    SessionRecord,
+    SessionStore,
+    StoreError,
+    TenantStore,
+)
+from ..sync.plan import PLURALS, QUERY_BUILDERS, Plan
+from .passwords import verify_password
+from .versions import compare_versions
+
+log = logging.getLogger(__name__)
+
+NVU = "nvu"
+NONE = "none"
+BUSY = "busy"
+MAX_RETRIES = 3
+MAX_RESTARTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RelaySettings:
+    """Tunables of the protocol layer, from configuration."""
+
+    server_version: str = "qbxml-relay 0.1.0"
+    min_qbwc_version: str = "2.1.0.30"
+    recommended_qbwc_version: str = "2.3.0.36"
+    session_ttl_seconds: int = 1800
+    page_size: int = 200
+    postpone_seconds: int | None = None
+    min_run_every_seconds: int | None = None
+
+
+@dataclass(slots=True)
+class SessionState:
+    """What the relay remembers about a session between calls (stored as JSON)."""
+
+    plan: Plan
+    started_at: float
+    company_file: str = ""
+    qbxml_version: str | None = None
+    country: str = ""
+    pending_request_id: str | None = None
+    exchanges: int = 0
+    errors: int = 0
+    warnings: list[str] = field(default_factory=list)
+    last_error: str = ""
+    last_digest: str | None = None
+    last_percent: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plan": self.plan.to_list(),
+            "started_at": self.started_at,
+            "company_file": self.company_file,
+            "qbxml_version": self.qbxml_version,
+            "country": self.country,
+            "pending_request_id": self.pending_request_id,
+            "exchanges": self.exchanges,
+            "errors": self.errors,
+            "warnings": self.warnings[-20:],
+            "last_error": self.last_error,
+            "last_digest": self.last_digest,
+            "last_percent": self.last_percent,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SessionState:
+        return cls(**{**data, "plan": Plan.from_list(data["plan"])})
+
+
+def summarize(state: SessionState) -> str:
+    """One line for the Web Connector's status column, e.g. "Synced 1,204 customers (3 errors)"."""
+    parts = [
+        f"{s.received:,} {PLURALS.get(s.entity, s.entity.lower() + 's')}" for s in state.plan.steps
+    ]
+    text = f"Synced {', '.join(parts)}" if parts else "Nothing to sync"
+    if state.errors:
+        text += f" ({state.errors:,} error{'s' if state.errors != 1 else ''})"
+    return text
+
+
+UNKNOWN_TICKET = (
+    "This session is unknown or has expired. The Web Connector starts a new one at its next run; "
+    "if this repeats, check that every relay instance uses the same store."
+)
+
+
+class QbwcRelay:
+    """Implements the eight QBWC operations over the tenant, session and queue ports."""
+
+    def __init__(
+        self,
+        tenants: TenantStore,
+        sessions: SessionStore,
+        queue: RecordQueue,
+        settings: RelaySettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tenants = tenants
+        self.sessions = sessions
+        self.queue = queue
+        self.settings = settings or RelaySettings()
+        self.clock = clock
+
+    # --- the operations ---------------------------------------------------------------------
+
+    def server_version(self) -> str:
+        return self.settings.server_version
+
+    def client_version(self, version: str) -> str:
+        """"" to go on, "W:..." to warn, "E:..." to stop the update."""
+        minimum = self.settings.min_qbwc_version
+        if compare_versions(version, minimum) < 0:
+            return (
+                f"E:This service needs QuickBooks Web Connector {minimum} or newer; this one is "
+                f"{version or 'unknown'}. Install the current Web Connector from Intuit."
+            )
+        if compare_versions(version, self.settings.recommended_qbwc_version) < 0:
+            return (
+                f"W:QuickBooks Web Connector {version} works, but "
+                f"{self.settings.recommended_qbwc_version} or newer is recommended."
+            )
+        return ""
+
+    def authenticate(self, user: str, password: str) -> list[str]:
+        ticket = secrets.token_hex(20)
+        tenant = self.tenants.find_by_user(user)
+        # Always verify, also for unknown users, so timing does not reveal which users exist.
+        valid = verify_password(password, tenant.password_hash if tenant else None)
+        if tenant is None or not valid:
+            log.info("authenticate: rejected user")
+            return self._auth_reply(ticket, NVU)
+        now = self.clock()
+        if not tenant.enabled_entities:
+            return self._auth_reply(ticket, NONE)
+        if (
+            tenant.min_interval_seconds
+            and tenant.last_sync_at is not None
+            and now - tenant.last_sync_at < tenant.min_interval_seconds
+        ):
+            return self._auth_reply(ticket, NONE)
+        state = SessionState(
+            plan=Plan.for_entities(tenant.enabled_entities),
+            started_at=now,
+            company_file=tenant.company_file,
+        )
+        if not state.plan.steps:
+            return self._auth_reply(ticket, NONE)
+        record = SessionRecord(
+            ticket=ticket,
+            tenant=tenant.name,
+            expires_at=now + self.settings.session_ttl_seconds,
+            state=state.to_dict(),
+        )
+        if not self.sessions.create(record, now):
+            return self._auth_reply(ticket, BUSY)
+        log.info("authenticate: session started", extra={"tenant": tenant.name})
+        return self._auth_reply(ticket, tenant.company_file or "")
+
+    def send_request_xml(
+        self,
+        ticket: str,
+        hcp_response: str,
+        company_file: str,
+        country: str,
+        major: int,
+        minor: int,
+    ) -> str:
+        loaded = self._load(ticket)
+        if loaded is None:
+            return ""
+        record, state = loaded
+        if state.qbxml_version is None:
+            version = self._negotiate(state, hcp_response, major, minor)
+            if version is None:
+                self._save(record, state)
+                return ""
+            state.qbxml_version = str(version)
+            state.country = country or ""
+        step = state.plan.current()
+        if step is None:
+            state.last_error = "NoOp"
+            self._save(record, state)
+            return ""
+        if state.pending_request_id is not None and step.iterator_id:
+            # The answer to the previous request never arrived, so QuickBooks may have moved the
+            # iterator past a page we did not see: start this entity's query over.
+            step.iterator_id = None
+            step.restarts += 1
+        step.status = "running"
+        state.exchanges += 1
+        request_id = f"{state.exchanges}-{step.entity}"
+        query = QUERY_BUILDERS[step.entity](request_id, self.settings.page_size, step.iterator_id)
+        xml = build_message_set([query], QbxmlVersion.parse(state.qbxml_version))
+        state.pending_request_id = request_id
+        self._save(record, state)
+        return xml
+
+    def receive_response_xml(self, ticket: str, response: str, hresult: str, message: str) -> int:
+        loaded = self._load(ticket)
+        if loaded is None:
+            return -1
+        record, state = loaded
+        digest = hashlib.sha256(json.dumps([response, hresult, message]).encode()).hexdigest()
+        if digest == state.last_digest:
+            # The same post arrived again (a retry by the Web Connector or the network): answer
+            # as before without handing its records off a second time.
+            return state.last_percent
+        percent = self._handle_response(record, state, response, hresult, message)
+        state.last_digest = digest
+        state.last_percent = percent
+        try:
+            self._save(record, state)
+        except ConcurrentUpdate:
+            return -1
+        return percent
+
+    def connection_error(self, ticket: str, hresult: str, message: str) -> str:
+        loaded = self._load(ticket)
+        if loaded is not None:
+            record, state = loaded
+            state.errors += 1
+            state.last_error = (
+                f"The Web Connector could not open QuickBooks ({hresult or 'no code'}): "
+                f"{message or 'no message'}. Check that QuickBooks is installed, the company "
+                "file exists, and this application is allowed to access it."
+            )
+            record.state = state.to_dict()
+            self.sessions.close(record)
+        return "done"
+
+    def get_last_error(self, ticket: str) -> str:
+        loaded = self._load(ticket, for_error=True)
+        if loaded is None:
+            return UNKNOWN_TICKET
+        _, state = loaded
+        return state.last_error or "No error was recorded for this session."
+
+    def close_connection(self, ticket: str) -> str:
+        loaded = self._load(ticket, for_error=True)
+        if loaded is None:
+            return "Session closed."
+        record, state = loaded
+        summary = summarize(state)
+        if not record.closed:
+            record.state = state.to_dict()
+            self.sessions.close(record)
+            if state.plan.done and not state.errors:
+                tenant = self.tenants.get(record.tenant)
+                if tenant is not None:
+                    tenant.last_sync_at = self.clock()
+                    self.tenants.update(tenant)
+        log.info("session closed: %s", summary, extra={"tenant": record.tenant})
+        return summary
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _auth_reply(self, ticket: str, status: str) -> list[str]:
+        reply = [ticket, status]
+        postpone, min_run = self.settings.postpone_seconds, self.settings.min_run_every_seconds
+        if postpone is not None or min_run is not None:
+            reply += [str(postpone or ""), str(min_run or "")]
+        return reply
+
+    def _load(
+        self, ticket: str, for_error: bool = False
+    ) -> tuple[SessionRecord, SessionState] | None:
+        record = self.sessions.get(ticket, self.clock()) if ticket else None
+        if record is None or (record.closed and not for_error):
+            return None
+        return record, SessionState.from_dict(record.state)
+
+    def _save(self, record: SessionRecord, state: SessionState) -> None:
+        record.state = state.to_dict()
+        record.expires_at = self.clock() + self.settings.session_ttl_seconds
+        self.sessions.save(record)
+
+    def _negotiate(
+        self, state: SessionState, hcp_response: str, major: int, minor: int
+    ) -> QbxmlVersion | None:
+        supported: list[str] = []
+        if hcp_response.strip():
+            try:
+                supported = list(parse_hcp(hcp_response).supported_versions)
+            except QbxmlError as exc:
+                log.warning("unreadable HCP response: %s", exc)
+        if not supported and major:
+            # No HCP list: the processor's highest version implies every lower one down to ours.
+            top = QbxmlVersion(major, minor)
+            supported = [str(top)] + [f"{m}.0" for m in range(MIN_VERSION.major, major)]
+        version = negotiate(supported)
+        if version is None:
+            state.errors += 1
+            state.last_error = (
+                f"QuickBooks offers qbXML {', '.join(supported) or 'no versions'}; this service "
+                f"needs {MIN_VERSION} or newer (QuickBooks 2006 or later)."
+            )
+        return version
+
+    def _handle_response(
+        self, record: SessionRecord, state: SessionState, response: str, hresult: str, message: str
+    ) -> int:
+        step = state.plan.current()
+        expected = state.pending_request_id
+        state.pending_request_id = None
+        if hresult or message or not response.strip():
+            state.errors += 1
+            state.last_error = (
+                f"QuickBooks could not process the request ({hresult or 'no code'}): "
+                f"{message or 'empty response'}"
+            )
+            return -1
+        if step is None or expected is None:
+            state.errors += 1
+            state.last_error = "The relay received a response it did not ask for."
+            return -1
+        try:
+            responses = parse_response(response).responses
+        except QbxmlError as exc:
+            state.errors += 1
+            state.last_error = f"QuickBooks sent a response the relay could not read: {exc}"
+            return -1
+        rs = next((r for r in responses if r.request_id == expected), None)
+        if rs is None:
+            state.errors += 1
+            state.last_error = f"QuickBooks' response does not answer request {expected}."
+            return -1
+        status = rs.status_class
+        if status in (StatusClass.OK, StatusClass.EMPTY, StatusClass.INFO, StatusClass.WARNING):
+            if status is StatusClass.WARNING:
+                state.warnings.append(f"{rs.status_code}: {rs.status_message}")
+            try:
+                self._hand_off(record.tenant, rs.records)
+            except StoreError as exc:
+                state.errors += 1
+                step.iterator_id = None
+                state.last_error = (
+                    f"Could not store {len(rs.records)} {step.entity} records for forwarding: "
+                    f"{exc}. Nothing was lost; the next Web Connector run asks QuickBooks again."
+                )
+                return -1
+            step.received += len(rs.records)
+            step.queued += len(rs.records)
+            if rs.iterator_id and rs.iterator_remaining_count:
+                step.iterator_id = rs.iterator_id
+                step.remaining = rs.iterator_remaining_count
+            else:
+                step.iterator_id = None
+                step.remaining = 0
+                step.status = "done"
+        elif status is StatusClass.STALE_ITERATOR and step.restarts < MAX_RESTARTS:
+            step.iterator_id = None
+            step.restarts += 1
+        elif status is StatusClass.RETRYABLE and step.retries < MAX_RETRIES:
+            step.retries += 1
+        else:
+            state.errors += 1
+            step.status = "failed"
+            step.error = f"{rs.status_code}: {rs.status_message}"
+            state.last_error = f"QuickBooks refused the {step.entity} query: {step.error}"
+        return state.plan.percent()
+
+    def _hand_off(self, tenant: str, records: list[Record]) -> None:
+        if not records:
+            return
+        messages = []
+        for rec in records:
+            body = to_dict(rec)
+            version = body.get("edit_sequence") or body.get("fields", {}).get("EditSequence", "")
+            messages.append(
+                QueueMessage(
+                    tenant=tenant,
+                    body=json.dumps({"tenant": tenant, "record": body}, sort_keys=True),
+                    dedup_id=f"{tenant}:{rec.entity}:{rec.source_id}:{version}",
+                )
+            )
+        self.queue.send(messages)

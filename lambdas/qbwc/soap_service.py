@@ -1,0 +1,278 @@
+"""The QBWC SOAP binding (spyne): Intuit's WSDL contract over ``QbwcRelay``.
+
+This is the only module that imports spyne. ``SoapEndpoint`` is transport-neutral: the local WSGI
+server and the Lambda handler both hand it a request body and get back status, headers and body.
+Every failure becomes a SOAP 1.1 Fault with a short message: QBWC shows the text to the user, and
+a stack trace or an HTML error page would only confuse it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import escape
+
+from . import spyne_compat  # noqa: F401  (must run before spyne is imported)
+
+from lxml import etree  # noqa: E402
+from spyne import (  # noqa: E402
+    Application,
+    Array,
+    Integer32,
+    MethodContext,
+    ServiceBase,
+    Unicode,
+    rpc,
+)
+from spyne.error import Fault  # noqa: E402
+from spyne.interface.wsdl import Wsdl11  # noqa: E402
+from spyne.protocol.soap import Soap11  # noqa: E402
+from spyne.server import ServerBase  # noqa: E402
+
+from .relay import QbwcRelay  # noqa: E402
+
+log = logging.getLogger(__name__)
+# spyne logs every fault it builds, client mistakes included, with a traceback; faults are
+# reported once, by this module, instead.
+logging.getLogger("spyne").setLevel(logging.CRITICAL)
+
+TNS = "http://developer.intuit.com/"
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
+WSDL_SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
+CONTENT_TYPE = "text/xml; charset=utf-8"
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+ArrayOfString = Array(Unicode, type_name="ArrayOfString")
+RequiredInt = Integer32(min_occurs=1, nillable=False)
+
+OPERATIONS = (
+    "serverVersion",
+    "clientVersion",
+    "authenticate",
+    "sendRequestXML",
+    "receiveResponseXML",
+    "connectionError",
+    "getLastError",
+    "closeConnection",
+)
+
+
+class ClientFault(Fault):
+    """A fault caused by the caller's request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(faultcode="Client", faultstring=message)
+
+
+def _call(ctx: Any, operation: str, *args: Any) -> Any:
+    """Run one relay operation; an unexpected error is logged here and answered as a Fault."""
+    relay: QbwcRelay = ctx.app.relay
+    try:
+        return getattr(relay, operation)(*args)
+    except Fault:
+        raise
+    except Exception as exc:
+        log.exception("%s failed", operation)
+        raise Fault("Server", "The relay hit an internal error; it has been logged.") from exc
+
+
+def _required(name: str, value: str | None) -> str:
+    if value is None:
+        raise ClientFault(f"Missing parameter: {name}")
+    return value
+
+
+class QBWebConnectorSvc(ServiceBase):
+    """The eight operations QBWC calls; names and parameters exactly as in Intuit's WSDL."""
+
+    @rpc(_returns=Unicode)
+    def serverVersion(ctx):
+        return _call(ctx, "server_version")
+
+    @rpc(Unicode, _returns=Unicode)
+    def clientVersion(ctx, strVersion):
+        return _call(ctx, "client_version", strVersion or "")
+
+    @rpc(Unicode, Unicode, _returns=ArrayOfString)
+    def authenticate(ctx, strUserName, strPassword):
+        return _call(
+            ctx,
+            "authenticate",
+            _required("strUserName", strUserName),
+            _required("strPassword", strPassword),
+        )
+
+    @rpc(Unicode, Unicode, Unicode, Unicode, RequiredInt, RequiredInt, _returns=Unicode)
+    def sendRequestXML(
+        ctx, ticket, strHCPResponse, strCompanyFileName, qbXMLCountry, qbXMLMajorVers, qbXMLMinorVers
+    ):
+        return _call(
+            ctx,
+            "send_request_xml",
+            _required("ticket", ticket),
+            strHCPResponse or "",
+            strCompanyFileName or "",
+            qbXMLCountry or "",
+            qbXMLMajorVers,
+            qbXMLMinorVers,
+        )
+
+    @rpc(Unicode, Unicode, Unicode, Unicode, _returns=Integer32)
+    def receiveResponseXML(ctx, ticket, response, hresult, message):
+        return _call(
+            ctx,
+            "receive_response_xml",
+            _required("ticket", ticket),
+            response or "",
+            hresult or "",
+            message or "",
+        )
+
+    @rpc(Unicode, Unicode, Unicode, _returns=Unicode)
+    def connectionError(ctx, ticket, hresult, message):
+        return _call(
+            ctx, "connection_error", _required("ticket", ticket), hresult or "", message or ""
+        )
+
+    @rpc(Unicode, _returns=Unicode)
+    def getLastError(ctx, ticket):
+        return _call(ctx, "get_last_error", _required("ticket", ticket))
+
+    @rpc(Unicode, _returns=Unicode)
+    def closeConnection(ctx, ticket):
+        return _call(ctx, "close_connection", _required("ticket", ticket))
+
+
+@dataclass(frozen=True, slots=True)
+class SoapReply:
+    """What a transport sends back."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+def fault_reply(message: str, code: str = "Client") -> SoapReply:
+    """A SOAP 1.1 Fault (HTTP 500, text/xml) with ``message`` as the faultstring."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><soap:Fault>'
+        f"<faultcode>soap:{code}</faultcode><faultstring>{escape(message)}</faultstring>"
+        "</soap:Fault></soap:Body></soap:Envelope>"
+    )
+    return SoapReply(500, CONTENT_TYPE, body.encode("utf-8"))
+
+
+_DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+_LXML_PREFIX = re.compile(r"^.*?:\d+:\d+:\w+:\w+:\w+: ")
+
+
+def _clean_fault(fault: Fault) -> tuple[str, str]:
+    """(code, message) for a spyne fault: short, no file names or internal markers."""
+    code = str(fault.faultcode or "Server")
+    text = str(fault.faultstring or "")
+    if "XMLSyntaxError" in code:
+        return "Client", "The request body is not well-formed XML."
+    if "SchemaValidationError" in code:
+        detail = _LXML_PREFIX.sub("", text).replace("{" + TNS + "}", "").strip().rstrip('"')
+        if "No matching global declaration" in detail:
+            match = re.search(r"Element '([^']+)'", detail)
+            name = match.group(1) if match else "?"
+            return "Client", (
+                f"Unknown operation '{name}'. This service implements: {', '.join(OPERATIONS)}."
+            )
+        return "Client", f"Invalid request: {detail}"
+    if code.startswith("Client") or code.endswith(".Client"):
+        return "Client", text or "Invalid request."
+    return "Server", "The relay hit an internal error; it has been logged."
+
+
+class _DirectServer(ServerBase):
+    """Runs spyne's pipeline on a body in hand, with no WSGI environ."""
+
+    transport = "http://schemas.xmlsoap.org/soap/http"
+
+    def handle(self, body: bytes) -> tuple[bool, bytes | Fault]:
+        ctx = MethodContext(self, MethodContext.SERVER)
+        ctx.in_string = [body]
+        contexts = self.generate_contexts(ctx, "utf-8")
+        p_ctx = contexts[0]
+        if p_ctx.in_error:
+            return False, p_ctx.in_error
+        self.get_in_object(p_ctx)
+        if p_ctx.in_error:
+            return False, p_ctx.in_error
+        self.get_out_object(p_ctx)
+        if p_ctx.out_error:
+            return False, p_ctx.out_error
+        self.get_out_string(p_ctx)
+        return True, b"".join(
+            s if isinstance(s, bytes) else s.encode("utf-8") for s in p_ctx.out_string
+        )
+
+
+class SoapEndpoint:
+    """The QBWC SOAP service for one relay: POST bodies in, SOAP replies out, and the WSDL."""
+
+    def __init__(self, relay: QbwcRelay, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+        self.max_body_bytes = max_body_bytes
+        self._app = Application(
+            [QBWebConnectorSvc],
+            tns=TNS,
+            name="QBWebConnectorSvc",
+            in_protocol=Soap11(validator="lxml"),
+            out_protocol=Soap11(),
+        )
+        self._app.relay = relay
+        self._server = _DirectServer(self._app)
+        self._wsdl_cache: dict[str, bytes] = {}
+        self._wsdl_lock = threading.Lock()
+
+    def handle(self, body: bytes) -> SoapReply:
+        """Answer one SOAP POST. Never raises."""
+        if not body or not body.strip():
+            return fault_reply("The request body is empty; expected a SOAP 1.1 envelope.")
+        if len(body) > self.max_body_bytes:
+            return fault_reply(
+                f"The request body is {len(body):,} bytes; this service accepts at most "
+                f"{self.max_body_bytes:,}. Lower MaxReturned so responses are smaller."
+            )
+        if _DOCTYPE.search(body):
+            return fault_reply("Document type declarations and entities are not accepted.")
+        try:
+            ok, result = self._server.handle(body)
+        except Exception:
+            log.exception("SOAP request failed")
+            return fault_reply("The relay hit an internal error; it has been logged.", "Server")
+        if ok:
+            assert isinstance(result, bytes)
+            return SoapReply(200, CONTENT_TYPE, result)
+        assert isinstance(result, Fault)
+        code, message = _clean_fault(result)
+        if code == "Server":
+            log.error("SOAP fault: %s %s", result.faultcode, result.faultstring)
+        return fault_reply(message, code)
+
+    def wsdl(self, url: str) -> bytes:
+        """The WSDL with ``url`` as the service address and Intuit's soapAction URIs."""
+        with self._wsdl_lock:
+            cached = self._wsdl_cache.get(url)
+            if cached is None:
+                cached = self._build_wsdl(url)
+                self._wsdl_cache[url] = cached
+            return cached
+
+    def _build_wsdl(self, url: str) -> bytes:
+        wsdl = Wsdl11(self._app.interface)
+        wsdl.build_interface_document(url)
+        root = etree.fromstring(wsdl.get_interface_document())
+        for op in root.iter(f"{{{WSDL_SOAP_NS}}}operation"):
+            name = op.getparent().get("name")
+            op.set("soapAction", TNS + name)
+        for address in root.iter(f"{{{WSDL_SOAP_NS}}}address"):
+            address.set("location", url)
+        return etree.tostring(root, xml_declaration=True, encoding="utf-8")

@@ -1,0 +1,338 @@
+"""AWS adapters: DynamoDB for tenants and sessions, SQS for the record queue.
+
+Items keep their payload as one JSON string attribute beside the key attributes, so the SQLite
+twin stores exactly the same shape. ``expires_at`` is the sessions table's TTL attribute; DynamoDB
+deletes lazily, so every read still compares it with the clock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .ports import (
+    AlreadyExists,
+    ConcurrentUpdate,
+    QueueMessage,
+    ReceivedMessage,
+    SessionRecord,
+    StoreError,
+    Tenant,
+)
+
+# Key prefixes of the helper items that share a table with the main items.
+_USER_CLAIM = "@user#"
+_TENANT_LOCK = "@lock#"
+
+SQS_BATCH = 10
+SQS_MAX_BYTES = 256 * 1024
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(float(value))}
+
+
+class DynamoTenantStore:
+    """TenantStore on one DynamoDB table keyed by ``pk``: tenants plus a claim item per QBWC user."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def create(self, tenant: Tenant) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": _s(tenant.name),
+                                "qbwc_user": _s(tenant.qbwc_user),
+                                "item": _s(json.dumps(tenant.to_item())),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": _s(_USER_CLAIM + tenant.qbwc_user),
+                                "tenant": _s(tenant.name),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if _code(exc) == "TransactionCanceledException":
+                raise AlreadyExists(
+                    f"a tenant named {tenant.name!r} or with Web Connector user "
+                    f"{tenant.qbwc_user!r} already exists"
+                ) from exc
+            raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+
+    def get(self, name: str) -> Tenant | None:
+        if name.startswith("@"):
+            return None
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": _s(name)}, ConsistentRead=True
+        ).get("Item")
+        return Tenant.from_item(json.loads(item["item"]["S"])) if item else None
+
+    def find_by_user(self, qbwc_user: str) -> Tenant | None:
+        claim = self._client.get_item(
+            TableName=self._table, Key={"pk": _s(_USER_CLAIM + qbwc_user)}, ConsistentRead=True
+        ).get("Item")
+        return self.get(claim["tenant"]["S"]) if claim else None
+
+    def list(self) -> list[Tenant]:
+        tenants: list[Tenant] = []
+        kwargs: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True}
+        while True:
+            page = self._client.scan(**kwargs)
+            tenants.extend(
+                Tenant.from_item(json.loads(i["item"]["S"])) for i in page["Items"] if "item" in i
+            )
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return sorted(tenants, key=lambda t: t.name)
+
+    def update(self, tenant: Tenant) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(tenant.name),
+                    "qbwc_user": _s(tenant.qbwc_user),
+                    "item": _s(json.dumps(tenant.to_item())),
+                },
+                ConditionExpression="attribute_exists(pk) AND qbwc_user = :u",
+                ExpressionAttributeValues={":u": _s(tenant.qbwc_user)},
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                raise StoreError(f"no tenant {tenant.name!r} to update") from exc
+            raise
+
+    def delete(self, name: str) -> bool:
+        tenant = self.get(name)
+        if tenant is None:
+            return False
+        self._client.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": self._table, "Key": {"pk": _s(name)}}},
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {"pk": _s(_USER_CLAIM + tenant.qbwc_user)},
+                    }
+                },
+            ]
+        )
+        return True
+
+
+class DynamoSessionStore:
+    """SessionStore on one DynamoDB table keyed by ``pk``: sessions plus a lock item per tenant."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def _session_item(self, session: SessionRecord, version: int) -> dict[str, Any]:
+        return {
+            "pk": _s(session.ticket),
+            "tenant": _s(session.tenant),
+            "expires_at": _n(session.expires_at),
+            "version": {"N": str(version)},
+            "closed": {"BOOL": session.closed},
+            "state": _s(json.dumps(session.state)),
+        }
+
+    def create(self, session: SessionRecord, now: float) -> bool:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {
+                                "pk": _s(_TENANT_LOCK + session.tenant),
+                                "holder": _s(session.ticket),
+                                "expires_at": _n(session.expires_at),
+                            },
+                            "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
+                            "ExpressionAttributeValues": {":now": _n(now)},
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._session_item(session, session.version),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if _code(exc) == "TransactionCanceledException":
+                return False
+            raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+        return True
+
+    def get(self, ticket: str, now: float) -> SessionRecord | None:
+        if ticket.startswith("@"):
+            return None
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": _s(ticket)}, ConsistentRead=True
+        ).get("Item")
+        if not item or float(item["expires_at"]["N"]) <= now:
+            return None
+        return SessionRecord(
+            ticket=ticket,
+            tenant=item["tenant"]["S"],
+            expires_at=float(item["expires_at"]["N"]),
+            version=int(item["version"]["N"]),
+            closed=item["closed"]["BOOL"],
+            state=json.loads(item["state"]["S"]),
+        )
+
+    def save(self, session: SessionRecord) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._session_item(session, session.version + 1),
+                            "ConditionExpression": "version = :v",
+                            "ExpressionAttributeValues": {":v": {"N": str(session.version)}},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": _s(_TENANT_LOCK + session.tenant)},
+                            "UpdateExpression": "SET expires_at = :e",
+                            "ConditionExpression": "holder = :t",
+                            "ExpressionAttributeValues": {
+                                ":e": _n(session.expires_at),
+                                ":t": _s(session.ticket),
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if _code(exc) != "TransactionCanceledException":
+                raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise ConcurrentUpdate(
+                    f"session {session.ticket[:8]}… changed concurrently"
+                ) from exc
+            # The lock has moved on (the session outlived its lease and another began):
+            # still record this session's state, without touching the other's lock.
+            self._client.put_item(
+                TableName=self._table,
+                Item=self._session_item(session, session.version + 1),
+                ConditionExpression="version = :v",
+                ExpressionAttributeValues={":v": {"N": str(session.version)}},
+            )
+        session.version += 1
+
+    def close(self, session: SessionRecord) -> None:
+        session.closed = True
+        self.save(session)
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": _s(_TENANT_LOCK + session.tenant)},
+                ConditionExpression="holder = :t",
+                ExpressionAttributeValues={":t": _s(session.ticket)},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+
+
+class SqsRecordQueue:
+    """RecordQueue on SQS: batches of 10, each message at most 256 KB."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+
+    def send(self, messages: Sequence[QueueMessage]) -> None:
+        for m in messages:
+            if len(m.body.encode("utf-8")) > SQS_MAX_BYTES:
+                raise StoreError(f"record {m.dedup_id} is larger than SQS's 256 KB message limit")
+        for start in range(0, len(messages), SQS_BATCH):
+            chunk = messages[start : start + SQS_BATCH]
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": m.body,
+                    "MessageAttributes": {
+                        "tenant": {"DataType": "String", "StringValue": m.tenant},
+                        "dedup_id": {"DataType": "String", "StringValue": m.dedup_id},
+                    },
+                }
+                for i, m in enumerate(chunk)
+            ]
+            try:
+                result = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                raise StoreError(f"could not send to the record queue: {exc}") from exc
+            if result.get("Failed"):
+                first = result["Failed"][0]
+                raise StoreError(
+                    f"the record queue refused {len(result['Failed'])} message(s): "
+                    f"{first.get('Code')} {first.get('Message', '')}".strip()
+                )
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
+        result = self._client.receive_message(
+            QueueUrl=self._url,
+            MaxNumberOfMessages=min(max_messages, SQS_BATCH),
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=0,
+        )
+        out = []
+        for m in result.get("Messages", []):
+            attrs = m.get("MessageAttributes", {})
+            out.append(
+                ReceivedMessage(
+                    QueueMessage(
+                        tenant=attrs.get("tenant", {}).get("StringValue", ""),
+                        dedup_id=attrs.get("dedup_id", {}).get("StringValue", ""),
+                        body=m["Body"],
+                    ),
+                    receipt=m["ReceiptHandle"],
+                )
+            )
+        return out
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        for start in range(0, len(receipts), SQS_BATCH):
+            chunk = receipts[start : start + SQS_BATCH]
+            self._client.delete_message_batch(
+                QueueUrl=self._url,
+                Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
+            )
+

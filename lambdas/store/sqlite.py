@@ -1,0 +1,287 @@
+"""SQLite adapters: the embedded default store of the local process.
+
+One database file in the data directory holds every table. Each thread gets its own connection
+(the WSGI server is multi-threaded); writes that must be atomic run in ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from .ports import (
+    AlreadyExists,
+    ConcurrentUpdate,
+    QueueMessage,
+    ReceivedMessage,
+    SessionRecord,
+    StoreError,
+    Tenant,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (
+    name TEXT PRIMARY KEY,
+    qbwc_user TEXT NOT NULL UNIQUE,
+    item TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    ticket TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    version INTEGER NOT NULL,
+    closed INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS session_locks (
+    tenant TEXT PRIMARY KEY,
+    ticket TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS record_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    enqueued_at REAL NOT NULL,
+    invisible_until REAL NOT NULL DEFAULT 0
+);
+"""
+
+DB_FILE = "relay.sqlite3"
+
+
+class SqliteDatabase:
+    """A database file shared by the SQLite adapters, one connection per thread."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.connection().executescript(_SCHEMA)
+
+    @classmethod
+    def in_dir(cls, data_dir: Path | str) -> SqliteDatabase:
+        """The relay's database inside a data directory."""
+        return cls(Path(data_dir) / DB_FILE)
+
+    def connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """An immediate (write-locking) transaction, committed on success."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store at {self.path} is unavailable: {exc}") from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+
+class SqliteTenantStore:
+    """TenantStore on SQLite."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def create(self, tenant: Tenant) -> None:
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO tenants (name, qbwc_user, item) VALUES (?, ?, ?)",
+                    (tenant.name, tenant.qbwc_user, json.dumps(tenant.to_item())),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise AlreadyExists(
+                f"a tenant named {tenant.name!r} or with Web Connector user "
+                f"{tenant.qbwc_user!r} already exists"
+            ) from exc
+
+    def _one(self, column: str, value: str) -> Tenant | None:
+        row = (
+            self._db.connection()
+            .execute(f"SELECT item FROM tenants WHERE {column} = ?", (value,))
+            .fetchone()
+        )
+        return Tenant.from_item(json.loads(row[0])) if row else None
+
+    def get(self, name: str) -> Tenant | None:
+        return self._one("name", name)
+
+    def find_by_user(self, qbwc_user: str) -> Tenant | None:
+        return self._one("qbwc_user", qbwc_user)
+
+    def list(self) -> list[Tenant]:
+        rows = self._db.connection().execute("SELECT item FROM tenants ORDER BY name").fetchall()
+        return [Tenant.from_item(json.loads(r[0])) for r in rows]
+
+    def update(self, tenant: Tenant) -> None:
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE tenants SET item = ? WHERE name = ? AND qbwc_user = ?",
+                (json.dumps(tenant.to_item()), tenant.name, tenant.qbwc_user),
+            )
+            if cur.rowcount != 1:
+                raise StoreError(f"no tenant {tenant.name!r} to update")
+
+    def delete(self, name: str) -> bool:
+        with self._db.transaction() as conn:
+            return conn.execute("DELETE FROM tenants WHERE name = ?", (name,)).rowcount == 1
+
+
+class SqliteSessionStore:
+    """SessionStore on SQLite; a lock row per tenant enforces one live session."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def create(self, session: SessionRecord, now: float) -> bool:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT expires_at FROM session_locks WHERE tenant = ?", (session.tenant,)
+            ).fetchone()
+            if row and row[0] > now:
+                return False
+            conn.execute(
+                "INSERT OR REPLACE INTO session_locks (tenant, ticket, expires_at) VALUES (?, ?, ?)",
+                (session.tenant, session.ticket, session.expires_at),
+            )
+            conn.execute(
+                "INSERT INTO sessions (ticket, tenant, expires_at, version, closed, state) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    session.ticket,
+                    session.tenant,
+                    session.expires_at,
+                    session.version,
+                    int(session.closed),
+                    json.dumps(session.state),
+                ),
+            )
+            # Expired sessions are of no further use; keep the table small.
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?", (now - 86400,))
+        return True
+
+    def get(self, ticket: str, now: float) -> SessionRecord | None:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT ticket, tenant, expires_at, version, closed, state FROM sessions "
+                "WHERE ticket = ?",
+                (ticket,),
+            )
+            .fetchone()
+        )
+        if row is None or row[2] <= now:
+            return None
+        return SessionRecord(
+            ticket=row[0],
+            tenant=row[1],
+            expires_at=row[2],
+            version=row[3],
+            closed=bool(row[4]),
+            state=json.loads(row[5]),
+        )
+
+    def save(self, session: SessionRecord) -> None:
+        with self._db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE sessions SET expires_at = ?, version = ?, closed = ?, state = ? "
+                "WHERE ticket = ? AND version = ?",
+                (
+                    session.expires_at,
+                    session.version + 1,
+                    int(session.closed),
+                    json.dumps(session.state),
+                    session.ticket,
+                    session.version,
+                ),
+            )
+            if cur.rowcount != 1:
+                raise ConcurrentUpdate(f"session {session.ticket[:8]}… changed concurrently")
+            conn.execute(
+                "UPDATE session_locks SET expires_at = ? WHERE tenant = ? AND ticket = ?",
+                (session.expires_at, session.tenant, session.ticket),
+            )
+        session.version += 1
+
+    def close(self, session: SessionRecord) -> None:
+        session.closed = True
+        self.save(session)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "DELETE FROM session_locks WHERE tenant = ? AND ticket = ?",
+                (session.tenant, session.ticket),
+            )
+
+
+class SqliteRecordQueue:
+    """RecordQueue on SQLite: at-least-once, with a visibility timeout like SQS."""
+
+    def __init__(self, db: SqliteDatabase, visibility_timeout: float = 300.0) -> None:
+        self._db = db
+        self._visibility_timeout = visibility_timeout
+
+    def send(self, messages: Sequence[QueueMessage]) -> None:
+        now = time.time()
+        try:
+            with self._db.transaction() as conn:
+                conn.executemany(
+                    "INSERT INTO record_queue (tenant, dedup_id, body, enqueued_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(m.tenant, m.dedup_id, m.body, now) for m in messages],
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not write to the record queue at {self._db.path}: {exc}")
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
+        now = time.time()
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, tenant, dedup_id, body FROM record_queue "
+                "WHERE invisible_until <= ? ORDER BY id LIMIT ?",
+                (now, max_messages),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE record_queue SET invisible_until = ? WHERE id = ?",
+                [(now + self._visibility_timeout, r[0]) for r in rows],
+            )
+        return [
+            ReceivedMessage(QueueMessage(tenant=r[1], dedup_id=r[2], body=r[3]), receipt=str(r[0]))
+            for r in rows
+        ]
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany("DELETE FROM record_queue WHERE id = ?", [(int(r),) for r in receipts])
+
+    def depth(self) -> int:
+        """Messages waiting, visible or in flight."""
+        return self._db.connection().execute("SELECT COUNT(*) FROM record_queue").fetchone()[0]
+
+    def peek(self, limit: int) -> list[str]:
+        """The bodies of the oldest ``limit`` messages, left in place (for inspection)."""
+        rows = (
+            self._db.connection()
+            .execute("SELECT body FROM record_queue ORDER BY id LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [r[0] for r in rows]

@@ -1,0 +1,194 @@
+"""A simulated QuickBooks Web Connector: drives a relay over HTTP exactly as QBWC does.
+
+Requests look like those of QBWC's .NET SOAP 1.1 client: ``Content-Type: text/xml;
+charset=utf-8``, a quoted ``SOAPAction`` of ``http://developer.intuit.com/<op>``, ``xsi``/``xsd``
+declared on the envelope and the operation element unprefixed in the default namespace.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from xml.sax.saxutils import escape
+
+import requests
+from lxml import etree
+
+from .fake_company import FakeCompany, QuickBooksError
+
+TNS = "http://developer.intuit.com/"
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+_ENVELOPE = (
+    '<?xml version="1.0" encoding="utf-8"?>'
+    f'<soap:Envelope xmlns:soap="{SOAP_ENV}" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+    'xmlns:xsd="http://www.w3.org/2001/XMLSchema">'
+    "<soap:Body>{body}</soap:Body></soap:Envelope>"
+)
+
+
+class SoapFaultError(RuntimeError):
+    """The service answered with a SOAP Fault."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def envelope(operation: str, params: list[tuple[str, Any]]) -> bytes:
+    """The SOAP request body for one operation, parameters in the WSDL's order."""
+    parts = []
+    for name, value in params:
+        if value is None:
+            continue  # .NET leaves out null strings
+        text = escape(str(value))
+        parts.append(f"<{name}>{text}</{name}>" if text else f"<{name} />")
+    inner = "".join(parts)
+    body = f'<{operation} xmlns="{TNS}">{inner}</{operation}>' if inner else (
+        f'<{operation} xmlns="{TNS}" />'
+    )
+    return _ENVELOPE.format(body=body).encode("utf-8")
+
+
+@dataclass
+class SessionResult:
+    """What one simulated update did."""
+
+    ticket: str = ""
+    auth_status: str = ""
+    client_version_reply: str = ""
+    exchanges: int = 0
+    percents: list[int] = field(default_factory=list)
+    last_error: str | None = None
+    close_message: str | None = None
+    connection_error_reply: str | None = None
+    abandoned: bool = False
+    calls: list[str] = field(default_factory=list)
+
+
+class FakeWebConnector:
+    """Runs Web Connector updates against the relay at ``url`` (the /qbwc endpoint)."""
+
+    def __init__(self, url: str, version: str = "2.3.0.215", timeout: float = 60.0) -> None:
+        self.url = url
+        self.version = version
+        self.timeout = timeout
+        self.http = requests.Session()
+
+    def call(self, operation: str, params: list[tuple[str, Any]] | None = None) -> Any:
+        """POST one operation; return its result (a list for authenticate, an int for receive)."""
+        response = self.http.post(
+            self.url,
+            data=envelope(operation, params or []),
+            headers={
+                "Content-Type": "text/xml; charset=utf-8",
+                "SOAPAction": f'"{TNS}{operation}"',
+            },
+            timeout=self.timeout,
+        )
+        root = etree.fromstring(response.content)
+        fault = root.find(f".//{{{SOAP_ENV}}}Fault")
+        if fault is not None or response.status_code != 200:
+            raise SoapFaultError(
+                response.status_code,
+                fault.findtext("faultcode") or "" if fault is not None else "",
+                fault.findtext("faultstring") or "" if fault is not None else response.text[:200],
+            )
+        result = root.find(f".//{{{TNS}}}{operation}Result")
+        if operation == "authenticate":
+            return [s.text or "" for s in result] if result is not None else []
+        text = result.text if result is not None else None
+        if operation == "receiveResponseXML":
+            return int(text or "0")
+        return text or ""
+
+    def run_session(
+        self,
+        user: str,
+        password: str,
+        company: FakeCompany,
+        *,
+        qbxml_major: int = 13,
+        qbxml_minor: int = 0,
+        abandon_after: int | None = None,
+        connection_failure: tuple[str, str] | None = None,
+        max_exchanges: int = 100_000,
+        max_noops: int = 3,
+        noop_pause: float = 0.01,
+    ) -> SessionResult:
+        """One update, as QBWC runs it, bounded by ``max_exchanges``.
+
+        ``abandon_after`` stops after that many exchanges without closing (QBWC killed);
+        ``connection_failure`` = (hresult, message) makes opening QuickBooks fail.
+        """
+        result = SessionResult()
+
+        def call(op: str, params: list[tuple[str, Any]] | None = None) -> Any:
+            result.calls.append(op)
+            return self.call(op, params)
+
+        call("serverVersion")
+        result.client_version_reply = call("clientVersion", [("strVersion", self.version)])
+        if result.client_version_reply.startswith(("E:", "O:")):
+            return result
+        auth = call("authenticate", [("strUserName", user), ("strPassword", password)])
+        result.ticket, result.auth_status = auth[0], auth[1]
+        ticket = result.ticket
+        if result.auth_status in ("nvu", "none", "busy"):
+            if result.auth_status == "nvu":
+                result.close_message = call("closeConnection", [("ticket", ticket)])
+            return result
+        company_file = result.auth_status
+        if connection_failure is not None:
+            hresult, message = connection_failure
+            result.connection_error_reply = call(
+                "connectionError", [("ticket", ticket), ("hresult", hresult), ("message", message)]
+            )
+            result.last_error = call("getLastError", [("ticket", ticket)])
+            return result
+        noops = 0
+        first = True
+        while result.exchanges < max_exchanges:
+            request = call(
+                "sendRequestXML",
+                [
+                    ("ticket", ticket),
+                    # QBWC sends the HCP response with the first call of a session only.
+                    ("strHCPResponse", company.hcp_response() if first else ""),
+                    ("strCompanyFileName", company_file or "C:\\Company\\sample.qbw"),
+                    ("qbXMLCountry", "US"),
+                    ("qbXMLMajorVers", qbxml_major),
+                    ("qbXMLMinorVers", qbxml_minor),
+                ],
+            )
+            first = False
+            if request == "":
+                message = call("getLastError", [("ticket", ticket)])
+                if message == "NoOp" and noops < max_noops:
+                    noops += 1
+                    time.sleep(noop_pause)
+                    continue
+                result.last_error = message
+                break
+            try:
+                params = [("ticket", ticket), ("response", company.process(request)),
+                          ("hresult", ""), ("message", "")]
+            except QuickBooksError as exc:
+                params = [("ticket", ticket), ("response", ""), ("hresult", exc.hresult),
+                          ("message", exc.message)]
+            percent = call("receiveResponseXML", params)
+            result.exchanges += 1
+            result.percents.append(percent)
+            if abandon_after is not None and result.exchanges >= abandon_after:
+                result.abandoned = True
+                return result
+            if percent < 0:
+                result.last_error = call("getLastError", [("ticket", ticket)])
+                break
+            if percent >= 100:
+                break
+        result.close_message = call("closeConnection", [("ticket", ticket)])
+        return result
