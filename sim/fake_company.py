@@ -24,7 +24,7 @@ QB_TZ = timezone(timedelta(hours=-5))  # the QuickBooks workstation's offset
 
 _FIRST = ["Ada", "Björn", "Chloé", "Dmitri", "Eve", "Farah", "Gus", "Hana", "Ivo", "Jo"]
 _LAST = ["Smith", "O'Neil", "Müller", "García", "Nguyen", "Kowalski", "Brown", "Rossi"]
-_KINDS = ["Supply", "Builders", "& Sons", "Consulting", "<Design>", "Café", "\"Quoted\" Ltd"]
+_KINDS = ["Supply", "Builders", "& Sons", "Consulting", "<Design>", "Café", '"Quoted" Ltd']
 _CITIES = [("Springfield", "IL"), ("Austin", "TX"), ("Portland", "OR"), ("Boston", "MA")]
 
 
@@ -134,7 +134,9 @@ class FakeCompany:
     def process(self, request: str) -> str:
         """Answer a qbXML request message set, or raise QuickBooksError as QuickBooks would."""
         try:
-            root = etree.fromstring(request.encode("utf-8"), etree.XMLParser(resolve_entities=False))
+            root = etree.fromstring(
+                request.encode("utf-8"), etree.XMLParser(resolve_entities=False)
+            )
         except etree.XMLSyntaxError as exc:
             raise QuickBooksError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE) from exc
         msgs = root.find("QBXMLMsgsRq") if root.tag == "QBXML" else None
@@ -146,7 +148,9 @@ class FakeCompany:
         for rq in msgs:
             request_id = rq.get("requestID")
             if stop:
-                _rs(out, rq.tag[:-2] + "Rs", request_id, 3231, "The request has not been processed.")
+                _rs(
+                    out, rq.tag[:-2] + "Rs", request_id, 3231, "The request has not been processed."
+                )
                 continue
             handler = getattr(self, f"_{rq.tag}", None)
             if handler is None:
@@ -165,17 +169,23 @@ class FakeCompany:
             it = self._iterators.get(rq.get("iteratorID", ""))
             if it is None:
                 return _rs(
-                    out, "CustomerQueryRs", request_id, 3391,
+                    out,
+                    "CustomerQueryRs",
+                    request_id,
+                    3391,
                     f'The iteratorID "{rq.get("iteratorID")}" is not valid.',
                 ).code
             matches = it.remaining
         else:
             matches = self._match_customers(rq)
         page = matches[:max_returned] if max_returned else matches
-        rest = matches[len(page):]
+        rest = matches[len(page) :]
         if not page and iterator != "Continue":
             return _rs(
-                out, "CustomerQueryRs", request_id, 1,
+                out,
+                "CustomerQueryRs",
+                request_id,
+                1,
                 "A query request did not find a matching object in QuickBooks",
             ).code
         rs = _rs(out, "CustomerQueryRs", request_id, 0)
@@ -222,7 +232,9 @@ class _Rs:
     code: int
 
 
-def _rs(parent: Any, tag: str, request_id: str | None, code: int, message: str = "Status OK") -> _Rs:
+def _rs(
+    parent: Any, tag: str, request_id: str | None, code: int, message: str = "Status OK"
+) -> _Rs:
     severity = "Info" if code < 500 else "Warn" if code < 1000 else "Error"
     el = etree.SubElement(parent, tag)
     if request_id is not None:

@@ -47,8 +47,10 @@ def envelope(operation: str, params: list[tuple[str, Any]]) -> bytes:
         text = escape(str(value))
         parts.append(f"<{name}>{text}</{name}>" if text else f"<{name} />")
     inner = "".join(parts)
-    body = f'<{operation} xmlns="{TNS}">{inner}</{operation}>' if inner else (
-        f'<{operation} xmlns="{TNS}" />'
+    body = (
+        f'<{operation} xmlns="{TNS}">{inner}</{operation}>'
+        if inner
+        else (f'<{operation} xmlns="{TNS}" />')
     )
     return _ENVELOPE.format(body=body).encode("utf-8")
 
@@ -77,6 +79,10 @@ class FakeWebConnector:
         self.version = version
         self.timeout = timeout
         self.http = requests.Session()
+
+    def close(self) -> None:
+        """Drop the kept-alive HTTP connection."""
+        self.http.close()
 
     def call(self, operation: str, params: list[tuple[str, Any]] | None = None) -> Any:
         """POST one operation; return its result (a list for authenticate, an int for receive)."""
@@ -174,11 +180,19 @@ class FakeWebConnector:
                 result.last_error = message
                 break
             try:
-                params = [("ticket", ticket), ("response", company.process(request)),
-                          ("hresult", ""), ("message", "")]
+                params = [
+                    ("ticket", ticket),
+                    ("response", company.process(request)),
+                    ("hresult", ""),
+                    ("message", ""),
+                ]
             except QuickBooksError as exc:
-                params = [("ticket", ticket), ("response", ""), ("hresult", exc.hresult),
-                          ("message", exc.message)]
+                params = [
+                    ("ticket", ticket),
+                    ("response", ""),
+                    ("hresult", exc.hresult),
+                    ("message", exc.message),
+                ]
             percent = call("receiveResponseXML", params)
             result.exchanges += 1
             result.percents.append(percent)

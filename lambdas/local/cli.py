@@ -33,8 +33,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     local = build_local(_data_dir(args.data_dir), max_body_bytes=args.max_body_bytes)
     public_url = args.public_url or os.environ.get("QBRELAY_PUBLIC_URL") or None
     server = RelayServer(RelayWsgiApp(local.endpoint, public_url), args.host, args.port)
-    print(f"qbxml-relay serving SOAP at {server.url}{SOAP_PATH} (store: {local.db.path})",
-          flush=True)
+    print(
+        f"qbxml-relay serving SOAP at {server.url}{SOAP_PATH} (store: {local.db.path})", flush=True
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -83,9 +84,15 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
 def cmd_tenant_list(args: argparse.Namespace) -> int:
     local = build_local(_data_dir(args.data_dir))
     for t in local.tenants.list():
-        last = time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.last_sync_at)) if t.last_sync_at else "never"
-        print(f"{t.name}\tuser={t.qbwc_user}\tentities={','.join(t.enabled_entities)}\t"
-              f"last_sync={last}")
+        last = (
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.last_sync_at))
+            if t.last_sync_at
+            else "never"
+        )
+        print(
+            f"{t.name}\tuser={t.qbwc_user}\tentities={','.join(t.enabled_entities)}\t"
+            f"last_sync={last}"
+        )
     return 0
 
 
@@ -101,18 +108,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0 if result.session.last_error is None else 1
     s = result.session
     print(f"Simulated QuickBooks company: {args.customers:,} customers (seed {args.seed})")
-    print(f"Web Connector session: authenticate -> {s.auth_status or 'company file open'!r}, "
-          f"{s.exchanges} qbXML exchanges, progress {s.percents[:3]}...{s.percents[-1:]}")
+    print(
+        f"Web Connector session: authenticate -> {s.auth_status or 'company file open'!r}, "
+        f"{s.exchanges} qbXML exchanges, progress {s.percents[:3]}...{s.percents[-1:]}"
+    )
     print(f"Relay summary: {s.close_message}")
     if s.last_error:
         print(f"Last error: {s.last_error}")
-    print(f"Records received: {result.records_received:,}; queued for the CRM: "
-          f"{result.records_queued:,} (queue now holds {result.queue_depth:,}) in "
-          f"{result.seconds:.2f} s")
+    print(
+        f"Records received: {result.records_received:,}; queued for the CRM: "
+        f"{result.records_queued:,} (queue now holds {result.queue_depth:,}) in "
+        f"{result.seconds:.2f} s"
+    )
     print(f"Store: {data_dir / 'relay.sqlite3'}")
     for record in result.sample:
-        print(f"  e.g. {record.get('entity')} {record.get('list_id')}: {record.get('full_name')!r}, "
-              f"{(record.get('bill_address') or {}).get('city')}, balance {record.get('balance')}")
+        print(
+            f"  e.g. {record.get('entity')} {record.get('list_id')}: {record.get('full_name')!r}, "
+            f"{(record.get('bill_address') or {}).get('city')}, balance {record.get('balance')}"
+        )
     return 0 if s.last_error is None else 1
 
 
@@ -125,8 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--data-dir")
-    serve.add_argument("--public-url", help="URL the WSDL names as the service address "
-                       "(default: taken from each request; env QBRELAY_PUBLIC_URL)")
+    serve.add_argument(
+        "--public-url",
+        help="URL the WSDL names as the service address "
+        "(default: taken from each request; env QBRELAY_PUBLIC_URL)",
+    )
     serve.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
     serve.set_defaults(func=cmd_serve)
 
@@ -135,8 +151,11 @@ def build_parser() -> argparse.ArgumentParser:
     add = tenant_sub.add_parser("add", help="add a tenant")
     add.add_argument("name")
     add.add_argument("--qbwc-user", required=True, help="the UserName in the tenant's .qwc file")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from standard input (default: generate one)")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (default: generate one)",
+    )
     add.add_argument("--company-file", help="full path of the company file QBWC should open")
     add.add_argument("--entities", help=f"comma-separated, from {','.join(SYNC_ORDER)}")
     add.add_argument("--data-dir")

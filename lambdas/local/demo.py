@@ -72,13 +72,14 @@ def run_demo(data_dir: Path, customers: int, seed: int = 1, page_size: int = 200
         local.tenants.update(existing)
     company = FakeCompany(customers=customers, seed=seed)
     server = RelayServer(RelayWsgiApp(local.endpoint), "127.0.0.1", 0).start_in_thread()
-    started = time.perf_counter()
+    qbwc = FakeWebConnector(server.url + SOAP_PATH)
     try:
-        qbwc = FakeWebConnector(server.url + SOAP_PATH)
+        started = time.perf_counter()
         session = qbwc.run_session(DEMO_USER, password, company)
+        seconds = time.perf_counter() - started
     finally:
+        qbwc.close()
         server.stop()
-    seconds = time.perf_counter() - started
     received = queued = 0
     stored = local.sessions.get(session.ticket, time.time()) if session.ticket else None
     if stored is not None:

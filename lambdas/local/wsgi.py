@@ -42,13 +42,23 @@ class RelayWsgiApp:
             if method in ("GET", "HEAD"):
                 if environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
                     url = self.public_url or _request_url(environ)
-                    return self._send(start_response, 200, "text/xml; charset=utf-8",
-                                      self.endpoint.wsdl(url))
-                return self._send(start_response, 200, "text/plain; charset=utf-8",
-                                  b"QuickBooks Web Connector endpoint. POST SOAP 1.1 here; "
-                                  b"GET ?wsdl for the WSDL.\n")
-            return self._send(start_response, 405, "text/plain; charset=utf-8",
-                              b"Use POST for SOAP or GET ?wsdl.\n", [("Allow", "GET, POST")])
+                    return self._send(
+                        start_response, 200, "text/xml; charset=utf-8", self.endpoint.wsdl(url)
+                    )
+                return self._send(
+                    start_response,
+                    200,
+                    "text/plain; charset=utf-8",
+                    b"QuickBooks Web Connector endpoint. POST SOAP 1.1 here; "
+                    b"GET ?wsdl for the WSDL.\n",
+                )
+            return self._send(
+                start_response,
+                405,
+                "text/plain; charset=utf-8",
+                b"Use POST for SOAP or GET ?wsdl.\n",
+                [("Allow", "GET, POST")],
+            )
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             body = json.dumps({"status": "ok", "service": "qbxml-relay"}).encode()
             return self._send(start_response, 200, "application/json", body)

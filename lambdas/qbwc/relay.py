@@ -141,7 +141,7 @@ class QbwcRelay:
         return self.settings.server_version
 
     def client_version(self, version: str) -> str:
-        """"" to go on, "W:..." to warn, "E:..." to stop the update."""
+        """ "" to go on, "W:..." to warn, "E:..." to stop the update."""
         minimum = self.settings.min_qbwc_version
         if compare_versions(version, minimum) < 0:
             return (

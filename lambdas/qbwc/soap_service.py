@@ -1,6 +1,7 @@
 """The QBWC SOAP binding (spyne): Intuit's WSDL contract over ``QbwcRelay``.
 
-This is the only module that imports spyne. ``SoapEndpoint`` is transport-neutral: the local WSGI
+This is the only module that imports spyne (the package's ``__init__`` first installs
+``spyne_compat``). ``SoapEndpoint`` is transport-neutral: the local WSGI
 server and the Lambda handler both hand it a request body and get back status, headers and body.
 Every failure becomes a SOAP 1.1 Fault with a short message: QBWC shows the text to the user, and
 a stack trace or an HTML error page would only confuse it.
@@ -15,10 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from . import spyne_compat  # noqa: F401  (must run before spyne is imported)
-
-from lxml import etree  # noqa: E402
-from spyne import (  # noqa: E402
+from lxml import etree
+from spyne import (
     Application,
     Array,
     Integer32,
@@ -27,12 +26,12 @@ from spyne import (  # noqa: E402
     Unicode,
     rpc,
 )
-from spyne.error import Fault  # noqa: E402
-from spyne.interface.wsdl import Wsdl11  # noqa: E402
-from spyne.protocol.soap import Soap11  # noqa: E402
-from spyne.server import ServerBase  # noqa: E402
+from spyne.error import Fault
+from spyne.interface.wsdl import Wsdl11
+from spyne.protocol.soap import Soap11
+from spyne.server import ServerBase
 
-from .relay import QbwcRelay  # noqa: E402
+from .relay import QbwcRelay
 
 log = logging.getLogger(__name__)
 # spyne logs every fault it builds, client mistakes included, with a traceback; faults are
@@ -108,7 +107,13 @@ class QBWebConnectorSvc(ServiceBase):
 
     @rpc(Unicode, Unicode, Unicode, Unicode, RequiredInt, RequiredInt, _returns=Unicode)
     def sendRequestXML(
-        ctx, ticket, strHCPResponse, strCompanyFileName, qbXMLCountry, qbXMLMajorVers, qbXMLMinorVers
+        ctx,
+        ticket,
+        strHCPResponse,
+        strCompanyFileName,
+        qbXMLCountry,
+        qbXMLMajorVers,
+        qbXMLMinorVers,
     ):
         return _call(
             ctx,

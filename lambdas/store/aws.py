@@ -44,7 +44,7 @@ def _n(value: float) -> dict[str, str]:
 
 
 class DynamoTenantStore:
-    """TenantStore on one DynamoDB table keyed by ``pk``: tenants plus a claim item per QBWC user."""
+    """TenantStore on one DynamoDB table keyed by ``pk``: tenants plus a claim item per user."""
 
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
@@ -335,4 +335,3 @@ class SqsRecordQueue:
                 QueueUrl=self._url,
                 Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
             )
-

@@ -161,7 +161,8 @@ class SqliteSessionStore:
             if row and row[0] > now:
                 return False
             conn.execute(
-                "INSERT OR REPLACE INTO session_locks (tenant, ticket, expires_at) VALUES (?, ?, ?)",
+                "INSERT OR REPLACE INTO session_locks (tenant, ticket, expires_at) "
+                "VALUES (?, ?, ?)",
                 (session.tenant, session.ticket, session.expires_at),
             )
             conn.execute(
@@ -250,7 +251,9 @@ class SqliteRecordQueue:
                     [(m.tenant, m.dedup_id, m.body, now) for m in messages],
                 )
         except sqlite3.Error as exc:
-            raise StoreError(f"could not write to the record queue at {self._db.path}: {exc}")
+            raise StoreError(
+                f"could not write to the record queue at {self._db.path}: {exc}"
+            ) from exc
 
     def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
         now = time.time()

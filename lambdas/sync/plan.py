@@ -15,9 +15,7 @@ SYNC_ORDER: tuple[str, ...] = ("Customer",)
 PLURALS = {"Customer": "customers"}
 
 
-def _customer_query(
-    request_id: str, page_size: int, iterator_id: str | None
-) -> CustomerQuery:
+def _customer_query(request_id: str, page_size: int, iterator_id: str | None) -> CustomerQuery:
     return CustomerQuery(
         request_id=request_id,
         max_returned=page_size,

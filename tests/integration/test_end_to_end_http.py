@@ -1,0 +1,213 @@
+"""End to end over HTTP on loopback: the fake Web Connector against a real `qbrelay serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from sim.fake_company import FakeCompany
+from sim.fake_qbwc import FakeWebConnector, SoapFaultError
+
+PASSWORD = "e2e-password-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _qbrelay(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lambdas.local.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+class Served:
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "lambdas.local.cli",
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                "--max-body-bytes",
+                str(2 * 1024 * 1024),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.base + "/health", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("qbrelay serve did not come up within 30 s")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    data_dir = tmp_path / "relay"
+    added = _qbrelay(
+        "tenant",
+        "add",
+        "acme",
+        "--qbwc-user",
+        "acme-qbwc",
+        "--password-stdin",
+        "--data-dir",
+        str(data_dir),
+        stdin=PASSWORD + "\n",
+    )
+    assert added.returncode == 0, added.stderr
+    assert PASSWORD not in added.stdout
+    server = Served(data_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_full_session_over_http(served: Served) -> None:
+    health = requests.get(served.base + "/health", timeout=5)
+    assert health.headers["Content-Type"] == "application/json"
+    assert json.loads(health.text)["status"] == "ok"
+    company = FakeCompany(customers=1000, seed=7)
+    qbwc = FakeWebConnector(served.base + "/qbwc")
+    try:
+        result = qbwc.run_session("acme-qbwc", PASSWORD, company)
+    finally:
+        qbwc.close()
+    assert result.auth_status == ""
+    assert result.last_error is None
+    assert result.percents[-1] == 100 and result.percents == sorted(result.percents)
+    assert result.exchanges == 5  # 1000 customers, 200 per page
+    assert result.close_message == "Synced 1,000 customers"
+    assert result.calls[:3] == ["serverVersion", "clientVersion", "authenticate"]
+    assert result.calls[-1] == "closeConnection"
+
+
+def test_wsdl_is_served(served: Served) -> None:
+    reply = requests.get(served.base + "/qbwc?wsdl", timeout=5)
+    assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("text/xml")
+    assert f'location="{served.base}/qbwc"' in reply.text
+    assert 'soapAction="http://developer.intuit.com/authenticate"' in reply.text
+
+
+def test_bad_requests_get_faults_and_server_keeps_serving(served: Served) -> None:
+    for body in [
+        b"",
+        b"<not-xml",
+        b"x" * (3 * 1024 * 1024),
+        b'<!DOCTYPE a [<!ENTITY b "c">]><a>&b;</a>',
+    ]:
+        reply = requests.post(
+            served.base + "/qbwc",
+            data=body,
+            timeout=10,
+            headers={"Content-Type": "text/xml; charset=utf-8"},
+        )
+        assert reply.status_code == 500, body[:20]
+        assert reply.headers["Content-Type"].startswith("text/xml")
+        assert "<faultstring>" in reply.text and "Traceback" not in reply.text
+    qbwc = FakeWebConnector(served.base + "/qbwc")
+    assert qbwc.call("serverVersion")
+    with pytest.raises(SoapFaultError, match="Unknown operation"):
+        qbwc.call("frobnicate")
+    qbwc.close()
+
+
+def test_connection_error_path(served: Served) -> None:
+    qbwc = FakeWebConnector(served.base + "/qbwc")
+    result = qbwc.run_session(
+        "acme-qbwc",
+        PASSWORD,
+        FakeCompany(customers=5),
+        connection_failure=("0x80040408", "Could not start QuickBooks."),
+    )
+    qbwc.close()
+    assert result.connection_error_reply == "done"
+    assert "0x80040408" in result.last_error
+
+
+def test_wrong_password_is_nvu(served: Served) -> None:
+    qbwc = FakeWebConnector(served.base + "/qbwc")
+    result = qbwc.run_session("acme-qbwc", "wrong", FakeCompany(customers=5))
+    qbwc.close()
+    assert result.auth_status == "nvu" and result.exchanges == 0
+
+
+def test_tenants_and_sessions_survive_a_restart(served: Served) -> None:
+    qbwc = FakeWebConnector(served.base + "/qbwc")
+    company = FakeCompany(customers=600)
+    first = qbwc.run_session("acme-qbwc", PASSWORD, company, abandon_after=1)
+    assert first.abandoned
+    served.stop()
+    served.start()
+    # The abandoned session is still live in the store after the restart: the tenant is busy.
+    again = qbwc.run_session("acme-qbwc", PASSWORD, company)
+    assert again.auth_status == "busy"
+    # ...and its ticket still works against the restarted process.
+    request = qbwc.call(
+        "sendRequestXML",
+        [
+            ("ticket", first.ticket),
+            ("strHCPResponse", ""),
+            ("strCompanyFileName", ""),
+            ("qbXMLCountry", "US"),
+            ("qbXMLMajorVers", 13),
+            ("qbXMLMinorVers", 0),
+        ],
+    )
+    assert 'iterator="Continue"' in request
+    qbwc.close()
+    listed = _qbrelay("tenant", "list", "--data-dir", str(served.data_dir))
+    assert "acme" in listed.stdout
+
+
+def test_demo_json(tmp_path: Path) -> None:
+    proc = _qbrelay("demo", "--customers", "1000", "--data-dir", str(tmp_path / "d"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["records_received"] == 1000 and out["records_queued"] == 1000
+    assert out["errors"] == 0 and out["exchanges"] == 5
+    assert {"exchanges", "records_received", "records_queued", "errors", "seconds"} <= set(out)
+    assert os.path.exists(tmp_path / "d" / "relay.sqlite3")

@@ -1,0 +1,148 @@
+"""One contract for every store adapter: SQLite (embedded default) and DynamoDB/SQS (via moto)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lambdas.store.aws import DynamoSessionStore, DynamoTenantStore, SqsRecordQueue
+from lambdas.store.ports import (
+    AlreadyExists,
+    ConcurrentUpdate,
+    QueueMessage,
+    SessionRecord,
+    StoreError,
+    Tenant,
+)
+from lambdas.store.sqlite import (
+    SqliteDatabase,
+    SqliteRecordQueue,
+    SqliteSessionStore,
+    SqliteTenantStore,
+)
+
+
+@dataclass
+class Stores:
+    tenants: Any
+    sessions: Any
+    queue: Any
+
+
+def _dynamo_table(client: Any, name: str) -> None:
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture(params=["sqlite", "aws"])
+def stores(request, tmp_path) -> Iterator[Stores]:
+    if request.param == "sqlite":
+        db = SqliteDatabase.in_dir(tmp_path)
+        yield Stores(SqliteTenantStore(db), SqliteSessionStore(db), SqliteRecordQueue(db, 30))
+        return
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        _dynamo_table(ddb, "tenants")
+        _dynamo_table(ddb, "sessions")
+        url = sqs.create_queue(QueueName="records", Attributes={"VisibilityTimeout": "30"})[
+            "QueueUrl"
+        ]
+        yield Stores(
+            DynamoTenantStore(ddb, "tenants"),
+            DynamoSessionStore(ddb, "sessions"),
+            SqsRecordQueue(sqs, url),
+        )
+
+
+def _tenant(name: str = "acme", user: str = "acme-qbwc") -> Tenant:
+    return Tenant(name=name, qbwc_user=user, password_hash="scrypt$x", created_at=1.0)
+
+
+def test_tenant_create_get_find_list_update_delete(stores: Stores) -> None:
+    t = _tenant()
+    stores.tenants.create(t)
+    stores.tenants.create(_tenant("beta", "beta-qbwc"))
+    assert stores.tenants.get("acme") == t
+    assert stores.tenants.find_by_user("acme-qbwc") == t
+    assert stores.tenants.find_by_user("ghost") is None
+    assert [x.name for x in stores.tenants.list()] == ["acme", "beta"]
+    t.enabled_entities = ()
+    t.last_sync_at = 123.5
+    stores.tenants.update(t)
+    assert stores.tenants.get("acme").last_sync_at == 123.5
+    assert stores.tenants.get("acme").enabled_entities == ()
+    assert stores.tenants.delete("acme") is True
+    assert stores.tenants.delete("acme") is False
+    assert stores.tenants.find_by_user("acme-qbwc") is None
+
+
+def test_tenant_names_and_users_are_unique(stores: Stores) -> None:
+    stores.tenants.create(_tenant())
+    with pytest.raises(AlreadyExists):
+        stores.tenants.create(_tenant("acme", "other"))
+    with pytest.raises(AlreadyExists):
+        stores.tenants.create(_tenant("other", "acme-qbwc"))
+    with pytest.raises(StoreError):
+        stores.tenants.update(_tenant("ghost", "ghost"))
+
+
+def test_one_live_session_per_tenant(stores: Stores) -> None:
+    first = SessionRecord(ticket="t1", tenant="acme", expires_at=200.0, state={"a": 1})
+    assert stores.sessions.create(first, now=100.0) is True
+    assert stores.sessions.create(SessionRecord("t2", "acme", 300.0), now=150.0) is False
+    assert stores.sessions.create(SessionRecord("t3", "beta", 300.0), now=150.0) is True
+    # After the first one's lease ran out, a new session may start.
+    assert stores.sessions.create(SessionRecord("t4", "acme", 400.0), now=201.0) is True
+
+
+def test_session_get_save_close(stores: Stores) -> None:
+    record = SessionRecord(ticket="t1", tenant="acme", expires_at=200.0, state={"n": 1})
+    stores.sessions.create(record, now=100.0)
+    loaded = stores.sessions.get("t1", now=100.0)
+    assert loaded.state == {"n": 1} and loaded.version == 0
+    assert stores.sessions.get("t1", now=300.0) is None  # expired
+    assert stores.sessions.get("nope", now=100.0) is None
+    loaded.state = {"n": 2}
+    stores.sessions.save(loaded)
+    assert loaded.version == 1
+    stale = SessionRecord(ticket="t1", tenant="acme", expires_at=200.0, version=0)
+    with pytest.raises(ConcurrentUpdate):
+        stores.sessions.save(stale)
+    stores.sessions.close(loaded)
+    closed = stores.sessions.get("t1", now=100.0)
+    assert closed.closed and closed.state == {"n": 2}
+    assert stores.sessions.create(SessionRecord("t2", "acme", 300.0), now=150.0) is True
+
+
+def test_queue_send_receive_delete(stores: Stores) -> None:
+    messages = [QueueMessage("acme", f'{{"n": {i}}}', f"acme:C:{i}:1") for i in range(23)]
+    stores.queue.send(messages)
+    seen = []
+    for _ in range(10):
+        batch = stores.queue.receive(10)
+        if not batch:
+            break
+        seen.extend(batch)
+        stores.queue.delete([m.receipt for m in batch])
+    assert sorted(m.message.dedup_id for m in seen) == sorted(m.dedup_id for m in messages)
+    assert all(m.message.tenant == "acme" for m in seen)
+    assert stores.queue.receive(10) == []
+
+
+def test_queue_rejects_oversized_message(stores: Stores) -> None:
+    if isinstance(stores.queue, SqliteRecordQueue):
+        pytest.skip("the 256 KB message limit is SQS's")
+    with pytest.raises(StoreError, match="256 KB"):
+        stores.queue.send([QueueMessage("acme", "x" * (256 * 1024 + 1), "big")])

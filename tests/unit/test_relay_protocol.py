@@ -1,0 +1,250 @@
+"""Every branch of the Web Connector protocol, driven directly on the relay core."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambdas.local.wiring import LocalRelay
+from lambdas.qbwc.relay import UNKNOWN_TICKET, QbwcRelay, RelaySettings, summarize
+from lambdas.store.ports import StoreError, Tenant
+from sim.fake_company import FakeCompany
+from tests.conftest import PASSWORD
+
+
+def start(local: LocalRelay, tenant: Tenant) -> str:
+    ticket, status = local.relay.authenticate(tenant.qbwc_user, PASSWORD)
+    assert status == ""
+    return ticket
+
+
+def exchange(relay: QbwcRelay, ticket: str, company: FakeCompany, hcp: bool = False) -> int:
+    request = relay.send_request_xml(ticket, company.hcp_response() if hcp else "", "", "US", 13, 0)
+    assert request, relay.get_last_error(ticket)
+    return relay.receive_response_xml(ticket, company.process(request), "", "")
+
+
+def test_server_and_client_version(local: LocalRelay) -> None:
+    assert local.relay.server_version()
+    assert local.relay.client_version("2.3.0.215") == ""
+    assert local.relay.client_version("2.1.0.30").startswith("W:")
+    assert local.relay.client_version("1.0.0").startswith("E:")
+    assert local.relay.client_version("").startswith("E:")
+
+
+def test_authenticate_rejects_unknown_user_and_wrong_password(local, tenant) -> None:
+    ticket, status = local.relay.authenticate("nobody", PASSWORD)
+    assert status == "nvu" and len(ticket) >= 32
+    assert local.relay.authenticate(tenant.qbwc_user, "wrong")[1] == "nvu"
+
+
+def test_tickets_are_random_and_long(local, tenant) -> None:
+    tickets = {local.relay.authenticate("nobody", "x")[0] for _ in range(5)}
+    assert len(tickets) == 5 and all(len(t) * 4 >= 128 for t in tickets)
+
+
+def test_authenticate_none_when_no_work(local, tenant) -> None:
+    tenant.enabled_entities = ()
+    local.tenants.update(tenant)
+    assert local.relay.authenticate(tenant.qbwc_user, PASSWORD)[1] == "none"
+
+
+def test_authenticate_none_within_min_interval(local, tenant) -> None:
+    tenant.min_interval_seconds = 3600
+    tenant.last_sync_at = local.relay.clock() - 60
+    local.tenants.update(tenant)
+    assert local.relay.authenticate(tenant.qbwc_user, PASSWORD)[1] == "none"
+
+
+def test_authenticate_busy_while_a_session_is_live(local, tenant) -> None:
+    start(local, tenant)
+    assert local.relay.authenticate(tenant.qbwc_user, PASSWORD)[1] == "busy"
+
+
+def test_authenticate_returns_company_file_and_optional_elements(local, tenant) -> None:
+    tenant.company_file = r"C:\Books\acme.qbw"
+    local.tenants.update(tenant)
+    relay = QbwcRelay(
+        local.tenants,
+        local.sessions,
+        local.queue,
+        RelaySettings(postpone_seconds=30, min_run_every_seconds=900),
+    )
+    reply = relay.authenticate(tenant.qbwc_user, PASSWORD)
+    assert reply[1:] == [r"C:\Books\acme.qbw", "30", "900"]
+
+
+def test_expired_session_frees_the_tenant(local, tenant) -> None:
+    now = [1000.0]
+    relay = QbwcRelay(
+        local.tenants,
+        local.sessions,
+        local.queue,
+        RelaySettings(session_ttl_seconds=60),
+        clock=lambda: now[0],
+    )
+    ticket, status = relay.authenticate(tenant.qbwc_user, PASSWORD)
+    assert status == ""
+    now[0] += 61
+    assert relay.send_request_xml(ticket, "", "", "US", 13, 0) == ""
+    assert relay.get_last_error(ticket) == UNKNOWN_TICKET
+    assert relay.authenticate(tenant.qbwc_user, PASSWORD)[1] == ""
+
+
+def test_full_session_with_iterators(local, tenant) -> None:
+    company = FakeCompany(customers=120)
+    ticket = start(local, tenant)
+    percents = [exchange(local.relay, ticket, company, hcp=True)]
+    while percents[-1] < 100:
+        percents.append(exchange(local.relay, ticket, company))
+        assert len(percents) < 10
+    assert percents == [41, 83, 100]  # 50 + 50 + 20 with page size 50
+    assert local.queue.depth() == 120
+    assert local.relay.close_connection(ticket) == "Synced 120 customers"
+    assert local.tenants.get("acme").last_sync_at is not None
+    bodies = [json.loads(b) for b in local.queue.peek(200)]
+    assert {b["record"]["list_id"] for b in bodies} == {c.list_id for c in company.customer_list}
+    assert all(b["tenant"] == "acme" for b in bodies)
+
+
+def test_first_request_uses_the_highest_common_version(local, tenant) -> None:
+    ticket = start(local, tenant)
+    company = FakeCompany(customers=1, supported_versions=("1.0", "8.0", "10.0"))
+    request = local.relay.send_request_xml(ticket, company.hcp_response(), "", "US", 10, 0)
+    assert '<?qbxml version="10.0"?>' in request
+
+
+def test_no_common_version_is_an_actionable_error(local, tenant) -> None:
+    ticket = start(local, tenant)
+    company = FakeCompany(customers=1, supported_versions=("1.0", "2.0"))
+    assert local.relay.send_request_xml(ticket, company.hcp_response(), "", "US", 2, 0) == ""
+    assert "needs 5.0 or newer" in local.relay.get_last_error(ticket)
+
+
+def test_no_match_is_an_empty_success(local, tenant) -> None:
+    ticket = start(local, tenant)
+    assert exchange(local.relay, ticket, FakeCompany(customers=0), hcp=True) == 100
+    assert local.relay.close_connection(ticket) == "Synced 0 customers"
+
+
+def test_stale_iterator_restarts_the_entity(local, tenant) -> None:
+    company = FakeCompany(customers=120)
+    ticket = start(local, tenant)
+    assert exchange(local.relay, ticket, company, hcp=True) == 41
+    company._iterators.clear()  # QuickBooks forgot the iterator
+    assert exchange(local.relay, ticket, company) == 41  # 3391 -> restart, progress unchanged
+    request = local.relay.send_request_xml(ticket, "", "", "US", 13, 0)
+    assert 'iterator="Start"' in request
+
+
+def test_quickbooks_failure_is_negative_with_message(local, tenant) -> None:
+    ticket = start(local, tenant)
+    local.relay.send_request_xml(ticket, FakeCompany(customers=1).hcp_response(), "", "US", 13, 0)
+    percent = local.relay.receive_response_xml(
+        ticket, "", "0x80040400", "QuickBooks found an error when parsing the provided XML"
+    )
+    assert percent < 0
+    error = local.relay.get_last_error(ticket)
+    assert "0x80040400" in error and "parsing" in error
+    assert local.relay.close_connection(ticket) == "Synced 0 customers (1 error)"
+
+
+def test_unreadable_response_is_negative(local, tenant) -> None:
+    ticket = start(local, tenant)
+    local.relay.send_request_xml(ticket, FakeCompany(customers=1).hcp_response(), "", "US", 13, 0)
+    assert local.relay.receive_response_xml(ticket, "<QBXML><oops", "", "") < 0
+    assert "could not read" in local.relay.get_last_error(ticket)
+
+
+def test_error_status_stops_the_entity_not_the_session(local, tenant) -> None:
+    ticket = start(local, tenant)
+    request = local.relay.send_request_xml(
+        ticket, FakeCompany(customers=1).hcp_response(), "", "US", 13, 0
+    )
+    request_id = request.split('requestID="')[1].split('"')[0]
+    rs = (
+        f'<QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="{request_id}" statusCode="3250" '
+        'statusSeverity="Error" statusMessage="This feature is not enabled"/></QBXMLMsgsRs></QBXML>'
+    )
+    assert local.relay.receive_response_xml(ticket, rs, "", "") == 100
+    assert "3250" in local.relay.get_last_error(ticket)
+
+
+def test_retryable_status_is_retried(local, tenant) -> None:
+    ticket = start(local, tenant)
+    company = FakeCompany(customers=3)
+    request = local.relay.send_request_xml(ticket, company.hcp_response(), "", "US", 13, 0)
+    request_id = request.split('requestID="')[1].split('"')[0]
+    locked = (
+        f'<QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="{request_id}" statusCode="3175" '
+        'statusSeverity="Error" statusMessage="locked"/></QBXMLMsgsRs></QBXML>'
+    )
+    assert local.relay.receive_response_xml(ticket, locked, "", "") == 0
+    assert exchange(local.relay, ticket, company) == 100
+
+
+def test_replayed_response_is_not_processed_twice(local, tenant) -> None:
+    company = FakeCompany(customers=120)
+    ticket = start(local, tenant)
+    request = local.relay.send_request_xml(ticket, company.hcp_response(), "", "US", 13, 0)
+    response = company.process(request)
+    first = local.relay.receive_response_xml(ticket, response, "", "")
+    again = local.relay.receive_response_xml(ticket, response, "", "")
+    assert first == again == 41
+    assert local.queue.depth() == 50
+
+
+def test_queue_failure_answers_negative_and_advances_nothing(local, tenant, monkeypatch) -> None:
+    company = FakeCompany(customers=10)
+    ticket = start(local, tenant)
+    request = local.relay.send_request_xml(ticket, company.hcp_response(), "", "US", 13, 0)
+
+    def broken(messages):
+        raise StoreError("disk full")
+
+    monkeypatch.setattr(local.queue, "send", broken)
+    assert local.relay.receive_response_xml(ticket, company.process(request), "", "") < 0
+    assert "disk full" in local.relay.get_last_error(ticket)
+    assert local.relay.close_connection(ticket) == "Synced 0 customers (1 error)"
+    assert local.tenants.get("acme").last_sync_at is None
+
+
+def test_connection_error_records_and_finishes(local, tenant) -> None:
+    ticket = start(local, tenant)
+    assert (
+        local.relay.connection_error(ticket, "0x80040408", "Could not start QuickBooks.") == "done"
+    )
+    assert "0x80040408" in local.relay.get_last_error(ticket)
+    assert local.relay.authenticate(tenant.qbwc_user, PASSWORD)[1] == ""  # lock released
+
+
+def test_unknown_ticket_everywhere(local) -> None:
+    assert local.relay.send_request_xml("nope", "", "", "US", 13, 0) == ""
+    assert local.relay.receive_response_xml("nope", "<QBXML/>", "", "") == -1
+    assert local.relay.get_last_error("nope") == UNKNOWN_TICKET
+    assert local.relay.connection_error("nope", "", "") == "done"
+    assert local.relay.close_connection("nope") == "Session closed."
+
+
+def test_session_survives_a_restart(tmp_path, tenant, local) -> None:
+    from lambdas.local.wiring import build_local
+
+    company = FakeCompany(customers=120)
+    ticket = start(local, tenant)
+    assert exchange(local.relay, ticket, company, hcp=True) == 41
+    reopened = build_local(tmp_path / "data", RelaySettings(page_size=50))
+    assert exchange(reopened.relay, ticket, company) == 83
+    assert exchange(reopened.relay, ticket, company) == 100
+
+
+@pytest.mark.parametrize(
+    ("errors", "text"), [(0, "Synced 1,204 customers"), (3, "Synced 1,204 customers (3 errors)")]
+)
+def test_summary_line(errors: int, text: str) -> None:
+    from lambdas.qbwc.relay import SessionState
+    from lambdas.sync.plan import Plan
+
+    state = SessionState(plan=Plan.for_entities(["Customer"]), started_at=0, errors=errors)
+    state.plan.steps[0].received = 1204
+    assert summarize(state) == text

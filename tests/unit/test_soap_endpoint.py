@@ -1,0 +1,127 @@
+"""The SOAP binding: Intuit's WSDL contract, and a Fault (never a crash) for every bad input."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from lambdas.qbwc.soap_service import SoapEndpoint
+from sim.fake_qbwc import envelope
+from tests.conftest import shared_path
+
+WSDL = "http://schemas.xmlsoap.org/wsdl/"
+XS = "http://www.w3.org/2001/XMLSchema"
+SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+
+def _contract(wsdl: bytes) -> dict:
+    """Operations -> (input params with types, output element with type), plus soapActions."""
+    root = etree.fromstring(wsdl)
+    schema = root.find(f"{{{WSDL}}}types/{{{XS}}}schema")
+    types = {ct.get("name"): ct for ct in schema.findall(f"{{{XS}}}complexType")}
+
+    def fields(name: str) -> list[tuple[str, str]]:
+        el = schema.find(f"{{{XS}}}element[@name='{name}']")
+        ct = el.find(f"{{{XS}}}complexType")
+        if ct is None:
+            ct = types[el.get("type").split(":")[1]]
+        out = []
+        for child in ct.iter(f"{{{XS}}}element"):
+            type_ = child.get("type").split(":")[1]
+            out.append((child.get("name"), type_))
+        return out
+
+    ops = {}
+    for op in root.find(f"{{{WSDL}}}portType").findall(f"{{{WSDL}}}operation"):
+        name = op.get("name")
+        ops[name] = (fields(name), fields(name + "Response"))
+    actions = {
+        op.getparent().get("name"): op.get("soapAction") for op in root.iter(f"{{{SOAP}}}operation")
+    }
+    array = [
+        (e.get("name"), e.get("type").split(":")[1])
+        for e in types["ArrayOfString"].iter(f"{{{XS}}}element")
+    ]
+    return {"ops": ops, "actions": actions, "array": array}
+
+
+def test_wsdl_matches_intuits(local) -> None:
+    intuit_path = shared_path("QBWC_WSDL", "reference/qbwc/QBWebConnectorSvc.wsdl")
+    if intuit_path is None:
+        pytest.skip("QBWC_WSDL is not set and ../shared/reference/qbwc is absent")
+    ours = _contract(local.endpoint.wsdl("https://relay.example.com/prod/qbwc"))
+    intuit = _contract(intuit_path.read_bytes())
+    assert ours["ops"] == intuit["ops"]
+    assert ours["actions"] == intuit["actions"]
+    assert ours["array"] == intuit["array"] == [("string", "string")]
+
+
+def test_wsdl_carries_the_public_url(local) -> None:
+    root = etree.fromstring(local.endpoint.wsdl("https://qb.example.com/prod/qbwc"))
+    (address,) = root.iter(f"{{{SOAP}}}address")
+    assert address.get("location") == "https://qb.example.com/prod/qbwc"
+
+
+def _fault(reply) -> str:
+    assert reply.status == 500
+    assert reply.content_type.startswith("text/xml")
+    root = etree.fromstring(reply.body)
+    fault = root.find(f"{{{ENV}}}Body/{{{ENV}}}Fault")
+    assert fault is not None
+    text = fault.findtext("faultstring")
+    assert "Traceback" not in text and 'File "' not in text
+    return text
+
+
+BAD_INPUTS = {
+    "invalid xml": b"<soap:Envelope",
+    "empty body": b"",
+    "whitespace body": b"   \n",
+    "doctype": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+    b"<x>&e;</x>",
+    "unknown operation": envelope("dropTables", [("ticket", "t")]),
+    "missing parameter": envelope("authenticate", [("strUserName", "u")]),
+    "missing required int": envelope("sendRequestXML", [("ticket", "t"), ("qbXMLMinorVers", 0)]),
+    "wrong type": envelope(
+        "sendRequestXML", [("ticket", "t"), ("qbXMLMajorVers", "thirteen"), ("qbXMLMinorVers", 0)]
+    ),
+    "not soap": b"<hello/>",
+}
+
+
+@pytest.mark.parametrize("name", BAD_INPUTS)
+def test_bad_input_gets_a_fault_and_service_keeps_serving(local, name: str) -> None:
+    message = _fault(local.endpoint.handle(BAD_INPUTS[name]))
+    assert message and len(message) < 300
+    ok = local.endpoint.handle(envelope("serverVersion", []))
+    assert ok.status == 200
+
+
+def test_body_over_the_limit_is_a_fault(local) -> None:
+    small = SoapEndpoint(local.relay, max_body_bytes=1000)
+    body = envelope("clientVersion", [("strVersion", "x" * 2000)])
+    assert "at most 1,000" in _fault(small.handle(body))
+    assert small.handle(envelope("serverVersion", [])).status == 200
+
+
+def test_internal_error_is_a_server_fault_without_details(local, monkeypatch) -> None:
+    def boom(*args):
+        raise RuntimeError("secret internals /etc/x")
+
+    monkeypatch.setattr(local.relay, "client_version", boom)
+    text = _fault(local.endpoint.handle(envelope("clientVersion", [("strVersion", "1")])))
+    assert "secret" not in text and "internal error" in text
+
+
+def test_authenticate_returns_array_of_string(local, tenant) -> None:
+    from tests.conftest import PASSWORD
+
+    reply = local.endpoint.handle(
+        envelope("authenticate", [("strUserName", tenant.qbwc_user), ("strPassword", PASSWORD)])
+    )
+    root = etree.fromstring(reply.body)
+    strings = root.findall(
+        ".//{http://developer.intuit.com/}authenticateResult/{http://developer.intuit.com/}string"
+    )
+    assert len(strings) == 2 and len(strings[0].text) >= 32
