@@ -6,7 +6,7 @@ RUNTIME_PY := $(shell for p in python3.13 "$(PYENV_ROOT)"/versions/3.13*/bin/pyt
 	python3.12 "$(PYENV_ROOT)"/versions/3.12*/bin/python3.12 python3; do \
 	"$$p" -V >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 PY := $(VENV)/bin/python
-DATA_DIR ?= .qbrelay-demo
+DATA_DIR ?= qbrelay-demo
 
 .PHONY: venv demo test test-slow lint format bench clean
 

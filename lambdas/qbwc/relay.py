@@ -212,7 +212,8 @@ class QbwcRelay:
             state.country = country or ""
         step = state.plan.current()
         if step is None:
-            state.last_error = "NoOp"
+            # Not "NoOp": that would make QBWC wait and ask again, forever.
+            state.last_error = "This session's sync is complete; there are no further requests."
             self._save(record, state)
             return ""
         if state.pending_request_id is not None and step.iterator_id:

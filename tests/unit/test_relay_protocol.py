@@ -125,6 +125,9 @@ def test_no_common_version_is_an_actionable_error(local, tenant) -> None:
 def test_no_match_is_an_empty_success(local, tenant) -> None:
     ticket = start(local, tenant)
     assert exchange(local.relay, ticket, FakeCompany(customers=0), hcp=True) == 100
+    # A stray call after the plan finished gets no request and a plain message, never "NoOp".
+    assert local.relay.send_request_xml(ticket, "", "", "US", 13, 0) == ""
+    assert "complete" in local.relay.get_last_error(ticket)
     assert local.relay.close_connection(ticket) == "Synced 0 customers"
 
 
