@@ -107,28 +107,9 @@ class FakeCompany:
         """The answer to HostQuery + CompanyQuery + PreferencesQuery sent on the first call."""
         root = etree.Element("QBXML")
         msgs = etree.SubElement(root, "QBXMLMsgsRs")
-        host_rs = _rs(msgs, "HostQueryRs", None, 0).el
-        host = etree.SubElement(host_rs, "HostRet")
-        _sub(host, "ProductName", "QuickBooks Enterprise Solutions 23.0")
-        _sub(host, "MajorVersion", "33")
-        _sub(host, "MinorVersion", "0")
-        _sub(host, "Country", "US")
-        for v in self.supported_versions:
-            _sub(host, "SupportedQBXMLVersion", v)
-        _sub(host, "IsAutomaticLogin", "false")
-        _sub(host, "QBFileMode", "SingleUser")
-        company_rs = _rs(msgs, "CompanyQueryRs", None, 0).el
-        company = etree.SubElement(company_rs, "CompanyRet")
-        _sub(company, "IsSampleCompany", "false")
-        _sub(company, "CompanyName", self.company_name)
-        if self.file_id and self.owner_id:
-            ext = etree.SubElement(company, "DataExtRet")
-            _sub(ext, "OwnerID", self.owner_id)
-            _sub(ext, "DataExtName", "FileID")
-            _sub(ext, "DataExtType", "STR255TYPE")
-            _sub(ext, "DataExtValue", self.file_id)
-        prefs_rs = _rs(msgs, "PreferencesQueryRs", None, 0).el
-        etree.SubElement(prefs_rs, "PreferencesRet")
+        self._HostQueryRq(None, msgs)
+        self._CompanyQueryRq(None, msgs)
+        self._PreferencesQueryRq(None, msgs)
         return _document(root)
 
     def process(self, request: str) -> str:
@@ -160,6 +141,46 @@ class FakeCompany:
         return _document(out_root)
 
     # --- request handlers (named after the request element) ----------------------------------
+
+    def _HostQueryRq(self, rq: Any, out: Any) -> int:
+        host = etree.SubElement(_rs(out, "HostQueryRs", _request_id(rq), 0).el, "HostRet")
+        _sub(host, "ProductName", "QuickBooks Enterprise Solutions 23.0")
+        _sub(host, "MajorVersion", "33")
+        _sub(host, "MinorVersion", "0")
+        _sub(host, "Country", "US")
+        for v in self.supported_versions:
+            _sub(host, "SupportedQBXMLVersion", v)
+        _sub(host, "IsAutomaticLogin", "false")
+        _sub(host, "QBFileMode", "SingleUser")
+        return 0
+
+    def _CompanyQueryRq(self, rq: Any, out: Any) -> int:
+        company = etree.SubElement(_rs(out, "CompanyQueryRs", _request_id(rq), 0).el, "CompanyRet")
+        _sub(company, "IsSampleCompany", "false")
+        _sub(company, "CompanyName", self.company_name)
+        if self.file_id and self.owner_id:
+            ext = etree.SubElement(company, "DataExtRet")
+            _sub(ext, "OwnerID", self.owner_id)
+            _sub(ext, "DataExtName", "FileID")
+            _sub(ext, "DataExtType", "STR255TYPE")
+            _sub(ext, "DataExtValue", self.file_id)
+        return 0
+
+    def _PreferencesQueryRq(self, rq: Any, out: Any) -> int:
+        # An empty PreferencesRet is not valid qbXML; the relay reads nothing from it yet.
+        prefs = etree.SubElement(
+            _rs(out, "PreferencesQueryRs", _request_id(rq), 0).el, "PreferencesRet"
+        )
+        accounting = etree.SubElement(prefs, "AccountingPreferences")
+        for tag in (
+            "IsUsingAccountNumbers",
+            "IsRequiringAccounts",
+            "IsUsingClassTracking",
+            "IsUsingAuditTrail",
+            "IsAssigningJournalEntryNumbers",
+        ):
+            _sub(accounting, tag, "false")
+        return 0
 
     def _CustomerQueryRq(self, rq: Any, out: Any) -> int:
         request_id = rq.get("requestID")
@@ -224,6 +245,10 @@ class FakeCompany:
                 continue
             out.append(c)
         return out
+
+
+def _request_id(rq: Any) -> str | None:
+    return rq.get("requestID") if rq is not None else None
 
 
 @dataclass(slots=True)

@@ -24,6 +24,9 @@ from qbxml.requests import sub_text
 from qbxml.text import to_qb_text
 from tests.conftest import shared_path
 
+OWNER_ID = "{6B063959-81B0-4622-8C09-3A7E4DE9AB9C}"
+FILE_ID = "{0C0A4F5E-1D2B-4A3C-9E8F-7A6B5C4D3E2F}"
+
 CUSTOMER_RS = """<?xml version="1.0" ?>
 <QBXML><QBXMLMsgsRs>
 <CustomerQueryRs requestID="7" statusCode="0" statusSeverity="Info" statusMessage="Status OK"
@@ -133,8 +136,8 @@ def test_real_captured_responses_parse() -> None:
 def test_hcp_response_yields_versions_and_file_id() -> None:
     from sim.fake_company import FakeCompany
 
-    company = FakeCompany(customers=0, file_id="{F}", owner_id="{O}")
+    company = FakeCompany(customers=0, file_id=FILE_ID, owner_id=OWNER_ID)
     info = parse_hcp(company.hcp_response())
     assert "13.0" in info.supported_versions
     assert info.country == "US"
-    assert info.data_extension("{o}", "FileID") == "{F}"
+    assert info.data_extension(OWNER_ID.lower(), "FileID") == FILE_ID
