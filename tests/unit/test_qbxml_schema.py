@@ -94,20 +94,22 @@ def test_simulator_responses_validate(schema) -> None:
 
 
 # Text QuickBooks can store: ISO-8859-1 minus the control characters XML 1.0 cannot carry.
-qb_text = st.text(
-    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_categories=("Cc",))
-    | st.sampled_from("&<>\"'"),
-    min_size=1,
-    max_size=41,
-).filter(lambda s: s.strip() == s and s.strip())
+def qb_text(max_size: int) -> st.SearchStrategy[str]:
+    """Text QuickBooks can store, up to a field's schema maximum length."""
+    return st.text(
+        alphabet=st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_categories=("Cc",))
+        | st.sampled_from("&<>\"'"),
+        min_size=1,
+        max_size=max_size,
+    ).filter(lambda s: s.strip() == s and s.strip())
 
 
 @settings(max_examples=60, deadline=None)
 @given(
-    name=qb_text,
-    company=qb_text,
-    city=qb_text,
-    email=qb_text,
+    name=qb_text(25),
+    company=qb_text(25),
+    city=qb_text(31),
+    email=qb_text(100),
     balance=st.decimals(min_value=Decimal("-99999.99"), max_value=Decimal("99999.99"), places=2),
     active=st.booleans(),
 )
