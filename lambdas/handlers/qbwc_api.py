@@ -1,0 +1,97 @@
+"""Lambda entry point behind API Gateway (REST, v1 payload): the same SOAP core as the local server.
+
+Environment: QBRELAY_TENANTS_TABLE, QBRELAY_SESSIONS_TABLE, QBRELAY_RECORD_QUEUE_URL (required);
+QBRELAY_PUBLIC_URL (optional: the WSDL's service address, otherwise the URL the request came in
+on, stage or custom-domain base path included); QBRELAY_MAX_BODY_BYTES (optional).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger
+
+from ..qbwc.relay import QbwcRelay
+from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
+from ..store.aws import DynamoSessionStore, DynamoTenantStore, SqsRecordQueue
+
+logger = Logger(service="qbxml-relay")
+
+REQUIRED_ENV = ("QBRELAY_TENANTS_TABLE", "QBRELAY_SESSIONS_TABLE", "QBRELAY_RECORD_QUEUE_URL")
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is incomplete."""
+
+
+@cache
+def endpoint() -> SoapEndpoint:
+    """The SOAP endpoint over DynamoDB and SQS, built once per execution environment."""
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    relay = QbwcRelay(
+        DynamoTenantStore(dynamodb, os.environ["QBRELAY_TENANTS_TABLE"]),
+        DynamoSessionStore(dynamodb, os.environ["QBRELAY_SESSIONS_TABLE"]),
+        SqsRecordQueue(sqs, os.environ["QBRELAY_RECORD_QUEUE_URL"]),
+    )
+    limit = int(os.environ.get("QBRELAY_MAX_BODY_BYTES") or DEFAULT_MAX_BODY)
+    return SoapEndpoint(relay, max_body_bytes=limit)
+
+
+def public_url(event: dict[str, Any]) -> str:
+    """Where the Web Connector reaches this API: configured, or as the request arrived."""
+    configured = os.environ.get("QBRELAY_PUBLIC_URL")
+    if configured:
+        return configured
+    ctx = event.get("requestContext") or {}
+    host = ctx.get("domainName") or (event.get("headers") or {}).get("Host", "localhost")
+    # requestContext.path includes the stage (execute-api host) or the base path (custom domain).
+    path = ctx.get("path") or event.get("path") or "/qbwc"
+    return f"https://{host}{path}"
+
+
+def _response(status: int, content_type: str, body: bytes) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_type},
+        "body": body.decode("utf-8"),
+        "isBase64Encoded": False,
+    }
+
+
+def _body(event: dict[str, Any]) -> bytes:
+    raw = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return base64.b64decode(raw)
+    return raw.encode("utf-8")
+
+
+def _reply(reply: SoapReply) -> dict[str, Any]:
+    return _response(reply.status, reply.content_type, reply.body)
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Route /qbwc (POST SOAP, GET ?wsdl) and /health."""
+    method = event.get("httpMethod", "GET")
+    resource = event.get("resource") or event.get("path") or ""
+    if resource.rstrip("/").endswith("/health"):
+        return _response(200, "application/json", json.dumps({"status": "ok"}).encode())
+    soap = endpoint()
+    if method == "GET":
+        query = {k.lower() for k in (event.get("queryStringParameters") or {})}
+        if "wsdl" in query:
+            return _response(200, "text/xml; charset=utf-8", soap.wsdl(public_url(event)))
+        return _response(200, "text/plain; charset=utf-8", b"GET ?wsdl for the WSDL.\n")
+    try:
+        body = _body(event)
+    except ValueError:
+        return _reply(fault_reply("The request body is not valid base64."))
+    return _reply(soap.handle(body))

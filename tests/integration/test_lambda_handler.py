@@ -1,0 +1,163 @@
+"""The API Gateway (REST v1) Lambda handler against moto's DynamoDB and SQS."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from lxml import etree
+from moto import mock_aws
+
+from lambdas.handlers import qbwc_api
+from lambdas.qbwc.passwords import hash_password
+from lambdas.store.aws import DynamoTenantStore
+from lambdas.store.ports import Tenant
+from sim.fake_company import FakeCompany
+from sim.fake_qbwc import envelope
+
+TNS = "{http://developer.intuit.com/}"
+
+
+class Context:
+    function_name = "qbwc"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:qbwc"
+    aws_request_id = "req-1"
+
+
+@pytest.fixture
+def aws(monkeypatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        for table in ("tenants", "sessions"):
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        url = boto3.client("sqs").create_queue(QueueName="records")["QueueUrl"]
+        monkeypatch.setenv("QBRELAY_TENANTS_TABLE", "tenants")
+        monkeypatch.setenv("QBRELAY_SESSIONS_TABLE", "sessions")
+        monkeypatch.setenv("QBRELAY_RECORD_QUEUE_URL", url)
+        monkeypatch.delenv("QBRELAY_PUBLIC_URL", raising=False)
+        qbwc_api.endpoint.cache_clear()
+        DynamoTenantStore(ddb, "tenants").create(
+            Tenant(name="acme", qbwc_user="acme-qbwc", password_hash=hash_password("pw"))
+        )
+        yield url
+        qbwc_api.endpoint.cache_clear()
+
+
+def rest_event(method: str, body: bytes = b"", b64: bool = False, query=None) -> dict[str, Any]:
+    return {
+        "resource": "/qbwc",
+        "path": "/qbwc",
+        "httpMethod": method,
+        "headers": {
+            "Host": "abc123.execute-api.us-east-1.amazonaws.com",
+            "Content-Type": "text/xml; charset=utf-8",
+        },
+        "queryStringParameters": query,
+        "requestContext": {
+            "stage": "prod",
+            "path": "/prod/qbwc",
+            "requestId": "r-1",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+        },
+        "body": base64.b64encode(body).decode() if b64 else body.decode(),
+        "isBase64Encoded": b64,
+    }
+
+
+def call(op: str, params: list, b64: bool = False) -> etree._Element:
+    reply = qbwc_api.handler(rest_event("POST", envelope(op, params), b64), Context())
+    assert reply["statusCode"] == 200, reply["body"]
+    return etree.fromstring(reply["body"].encode())
+
+
+def test_session_through_the_handler_reaches_sqs(aws) -> None:
+    company = FakeCompany(customers=250)
+    auth = call("authenticate", [("strUserName", "acme-qbwc"), ("strPassword", "pw")])
+    ticket, status = [s.text or "" for s in auth.iter(f"{TNS}string")]
+    assert status == ""
+    first = True
+    for _ in range(10):
+        request = call(
+            "sendRequestXML",
+            [
+                ("ticket", ticket),
+                ("strHCPResponse", company.hcp_response() if first else ""),
+                ("strCompanyFileName", ""),
+                ("qbXMLCountry", "US"),
+                ("qbXMLMajorVers", 13),
+                ("qbXMLMinorVers", 0),
+            ],
+        ).findtext(f".//{TNS}sendRequestXMLResult")
+        first = False
+        percent = int(
+            call(
+                "receiveResponseXML",
+                [
+                    ("ticket", ticket),
+                    ("response", company.process(request)),
+                    ("hresult", ""),
+                    ("message", ""),
+                ],
+                b64=True,
+            ).findtext(f".//{TNS}receiveResponseXMLResult")
+        )
+        if percent == 100:
+            break
+    assert percent == 100
+    summary = call("closeConnection", [("ticket", ticket)]).findtext(
+        f".//{TNS}closeConnectionResult"
+    )
+    assert summary == "Synced 250 customers"
+    attrs = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=aws, AttributeNames=["ApproximateNumberOfMessages"]
+    )
+    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "250"
+
+
+def test_wsdl_follows_the_stage(aws) -> None:
+    reply = qbwc_api.handler(rest_event("GET", query={"wsdl": ""}), Context())
+    assert reply["statusCode"] == 200
+    assert (
+        'location="https://abc123.execute-api.us-east-1.amazonaws.com/prod/qbwc"' in reply["body"]
+    )
+
+
+def test_wsdl_uses_configured_public_url(aws, monkeypatch) -> None:
+    monkeypatch.setenv("QBRELAY_PUBLIC_URL", "https://qb.example.com/qbwc")
+    reply = qbwc_api.handler(rest_event("GET", query={"WSDL": None}), Context())
+    assert 'location="https://qb.example.com/qbwc"' in reply["body"]
+
+
+def test_bad_input_is_a_fault(aws) -> None:
+    for event in (rest_event("POST", b"<oops"), rest_event("POST", b"")):
+        reply = qbwc_api.handler(event, Context())
+        assert reply["statusCode"] == 500 and "<faultstring>" in reply["body"]
+    broken = rest_event("POST")
+    broken.update(body="***", isBase64Encoded=True)
+    assert qbwc_api.handler(broken, Context())["statusCode"] == 500
+
+
+def test_health(aws) -> None:
+    event = rest_event("GET")
+    event["resource"] = "/health"
+    reply = qbwc_api.handler(event, Context())
+    assert reply["statusCode"] == 200 and json.loads(reply["body"]) == {"status": "ok"}
+
+
+def test_missing_configuration_is_clear(monkeypatch) -> None:
+    qbwc_api.endpoint.cache_clear()
+    monkeypatch.delenv("QBRELAY_TENANTS_TABLE", raising=False)
+    with pytest.raises(qbwc_api.ConfigurationError, match="QBRELAY_TENANTS_TABLE"):
+        qbwc_api.endpoint()
+    qbwc_api.endpoint.cache_clear()
