@@ -33,6 +33,7 @@ class DemoResult:
     session: SessionResult
     records_received: int
     records_queued: int
+    errors: int
     queue_depth: int
     seconds: float
     sample: list[dict[str, Any]]
@@ -42,7 +43,7 @@ class DemoResult:
             "exchanges": self.session.exchanges,
             "records_received": self.records_received,
             "records_queued": self.records_queued,
-            "errors": 0 if self.session.last_error is None else 1,
+            "errors": self.errors,
             "seconds": round(self.seconds, 3),
             "queue_depth": self.queue_depth,
             "auth_status": self.session.auth_status,
@@ -81,15 +82,18 @@ def run_demo(data_dir: Path, customers: int, seed: int = 1, page_size: int = 200
         qbwc.close()
         server.stop()
     received = queued = 0
+    errors = 0 if session.last_error is None else 1
     stored = local.sessions.get(session.ticket, time.time()) if session.ticket else None
     if stored is not None:
-        steps = SessionState.from_dict(stored.state).plan.steps
-        received = sum(s.received for s in steps)
-        queued = sum(s.queued for s in steps)
+        state = SessionState.from_dict(stored.state)
+        received = sum(s.received for s in state.plan.steps)
+        queued = sum(s.queued for s in state.plan.steps)
+        errors = max(errors, state.errors)
     return DemoResult(
         session=session,
         records_received=received,
         records_queued=queued,
+        errors=errors,
         queue_depth=local.queue.depth(),
         seconds=seconds,
         sample=[json.loads(body)["record"] for body in local.queue.peek(3)],

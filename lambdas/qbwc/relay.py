@@ -138,6 +138,7 @@ class QbwcRelay:
     # --- the operations ---------------------------------------------------------------------
 
     def server_version(self) -> str:
+        """The version string QBWC shows in its "More Information" dialog."""
         return self.settings.server_version
 
     def client_version(self, version: str) -> str:
@@ -156,6 +157,7 @@ class QbwcRelay:
         return ""
 
     def authenticate(self, user: str, password: str) -> list[str]:
+        """[ticket, status(, postpone, min-run)]: status nvu, none, busy or the company file."""
         ticket = secrets.token_hex(20)
         tenant = self.tenants.find_by_user(user)
         # Always verify, also for unknown users, so timing does not reveal which users exist.
@@ -199,6 +201,10 @@ class QbwcRelay:
         major: int,
         minor: int,
     ) -> str:
+        """The next qbXML request of the session's plan, or "" with getLastError set.
+
+        ``company_file`` is the file QBWC opened; the relay does not need it yet.
+        """
         loaded = self._load(ticket)
         if loaded is None:
             return ""
@@ -231,6 +237,7 @@ class QbwcRelay:
         return xml
 
     def receive_response_xml(self, ticket: str, response: str, hresult: str, message: str) -> int:
+        """Hand the response's records to the queue; percent done, or -1 with getLastError set."""
         loaded = self._load(ticket)
         if loaded is None:
             return -1
@@ -250,6 +257,7 @@ class QbwcRelay:
         return percent
 
     def connection_error(self, ticket: str, hresult: str, message: str) -> str:
+        """Record why QBWC could not open QuickBooks and end the session ("done")."""
         loaded = self._load(ticket)
         if loaded is not None:
             record, state = loaded
@@ -264,6 +272,7 @@ class QbwcRelay:
         return "done"
 
     def get_last_error(self, ticket: str) -> str:
+        """The message QBWC shows after an empty request or a negative percent."""
         loaded = self._load(ticket, for_error=True)
         if loaded is None:
             return UNKNOWN_TICKET
@@ -271,6 +280,7 @@ class QbwcRelay:
         return state.last_error or "No error was recorded for this session."
 
     def close_connection(self, ticket: str) -> str:
+        """End the session; a one-line summary for QBWC's status column."""
         loaded = self._load(ticket, for_error=True)
         if loaded is None:
             return "Session closed."
