@@ -8,7 +8,7 @@ RUNTIME_PY := $(shell for p in python3.13 "$(PYENV_ROOT)"/versions/3.13*/bin/pyt
 PY := $(VENV)/bin/python
 DATA_DIR ?= qbrelay-demo
 
-.PHONY: venv demo test test-slow lint format bench clean
+.PHONY: venv demo test test-slow lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(RUNTIME_PY) -m venv $(VENV)
@@ -34,9 +34,6 @@ lint: venv
 format: venv
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
-
-bench: venv
-	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache build *.egg-info
