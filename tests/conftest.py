@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,16 @@ def shared_path(env: str, default: str) -> Path | None:
     value = os.environ.get(env)
     path = Path(value) if value else REPO.parent / "shared" / default
     return path if path.exists() else None
+
+
+def create_pk_table(client: Any, name: str) -> None:
+    """A DynamoDB table shaped like the relay's: string partition key ``pk``, on demand."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @pytest.fixture

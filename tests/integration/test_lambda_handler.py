@@ -18,6 +18,7 @@ from lambdas.store.aws import DynamoTenantStore
 from lambdas.store.ports import Tenant
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import envelope
+from tests.conftest import create_pk_table
 
 TNS = "{http://developer.intuit.com/}"
 
@@ -35,12 +36,7 @@ def aws(monkeypatch) -> Iterator[Any]:
     with mock_aws():
         ddb = boto3.client("dynamodb")
         for table in ("tenants", "sessions"):
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_pk_table(ddb, table)
         url = boto3.client("sqs").create_queue(QueueName="records")["QueueUrl"]
         monkeypatch.setenv("QBRELAY_TENANTS_TABLE", "tenants")
         monkeypatch.setenv("QBRELAY_SESSIONS_TABLE", "sessions")

@@ -26,6 +26,7 @@ from lambdas.store.sqlite import (
     SqliteSessionStore,
     SqliteTenantStore,
 )
+from tests.conftest import create_pk_table
 
 
 @dataclass
@@ -33,15 +34,6 @@ class Stores:
     tenants: Any
     sessions: Any
     queue: Any
-
-
-def _dynamo_table(client: Any, name: str) -> None:
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 @pytest.fixture(params=["sqlite", "aws"])
@@ -54,8 +46,8 @@ def stores(request, tmp_path) -> Iterator[Stores]:
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")
-        _dynamo_table(ddb, "tenants")
-        _dynamo_table(ddb, "sessions")
+        create_pk_table(ddb, "tenants")
+        create_pk_table(ddb, "sessions")
         url = sqs.create_queue(QueueName="records", Attributes={"VisibilityTimeout": "30"})[
             "QueueUrl"
         ]
