@@ -1,0 +1,52 @@
+"""``qbrelay demo``: sync a simulated QuickBooks company end to end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .common import data_dir
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ..demo import run_demo
+
+    if args.customers < 0:
+        raise SystemExit("error: --customers must be 0 or more")
+    directory = data_dir(args.data_dir, default="qbrelay-demo")
+    result = run_demo(directory, customers=args.customers, seed=args.seed)
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+        return 0 if result.session.last_error is None else 1
+    s = result.session
+    print(f"Simulated QuickBooks company: {args.customers:,} customers (seed {args.seed})")
+    print(
+        f"Web Connector session: authenticate -> {s.auth_status or 'company file open'!r}, "
+        f"{s.exchanges} qbXML exchanges, progress {s.percents[:3]}...{s.percents[-1:]}"
+    )
+    print(f"Relay summary: {s.close_message}")
+    if s.last_error:
+        print(f"Last error: {s.last_error}")
+    print(
+        f"Records received: {result.records_received:,}; queued for the CRM: "
+        f"{result.records_queued:,} (queue now holds {result.queue_depth:,}) in "
+        f"{result.seconds:.2f} s"
+    )
+    print(f"Store: {directory / 'relay.sqlite3'}")
+    for record in result.sample:
+        print(
+            f"  e.g. {record.get('entity')} {record.get('list_id')}: {record.get('full_name')!r}, "
+            f"{(record.get('bill_address') or {}).get('city')}, balance {record.get('balance')}"
+        )
+    return 0 if s.last_error is None else 1
+
+
+def register(sub: Any) -> None:
+    """Add ``demo``."""
+    demo = sub.add_parser("demo", help="sync a simulated QuickBooks company end to end")
+    demo.add_argument("--customers", type=int, default=1200)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--data-dir")
+    demo.add_argument("--json", action="store_true", help="print one JSON object")
+    demo.set_defaults(func=cmd_demo)
