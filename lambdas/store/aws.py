@@ -16,8 +16,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .ports import (
     AlreadyExists,
     ConcurrentUpdate,
+    EntitySyncState,
     QueueMessage,
     ReceivedMessage,
+    RunRecord,
     SessionRecord,
     StoreError,
     Tenant,
@@ -335,3 +337,85 @@ class SqsRecordQueue:
                 QueueUrl=self._url,
                 Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
             )
+
+
+_SYNC_STATE = "@sync#"
+_ENTITY_ATTR = "e_"
+
+
+class DynamoSyncStateStore:
+    """SyncStateStore in the state table: one item per tenant, one attribute per entity.
+
+    Each entity's state is its own top-level attribute, so writing one entity never rewrites
+    (or races with) another's.
+    """
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def get_all(self, tenant: str) -> dict[str, EntitySyncState]:
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": _s(_SYNC_STATE + tenant)}, ConsistentRead=True
+            ).get("Item", {})
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB table {self._table}: {exc}") from exc
+        return {
+            name.removeprefix(_ENTITY_ATTR): EntitySyncState.from_item(json.loads(value["S"]))
+            for name, value in item.items()
+            if name.startswith(_ENTITY_ATTR)
+        }
+
+    def put(self, state: EntitySyncState) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": _s(_SYNC_STATE + state.tenant)},
+                UpdateExpression="SET #e = :v",
+                ExpressionAttributeNames={"#e": _ENTITY_ATTR + state.entity},
+                ExpressionAttributeValues={":v": _s(json.dumps(state.to_item()))},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB table {self._table}: {exc}") from exc
+
+    def delete_tenant(self, tenant: str) -> None:
+        try:
+            self._client.delete_item(TableName=self._table, Key={"pk": _s(_SYNC_STATE + tenant)})
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB table {self._table}: {exc}") from exc
+
+
+class DynamoRunHistory:
+    """RunHistory in the runs table: key ``pk`` = tenant, sort key ``sk`` = start#ticket."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def add(self, run: RunRecord) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(run.tenant),
+                    # Zero-padded start time first, so the sort key orders runs by time.
+                    "sk": _s(f"{run.started_at:017.3f}#{run.ticket}"),
+                    "item": _s(json.dumps(run.to_item())),
+                },
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB table {self._table}: {exc}") from exc
+
+    def recent(self, tenant: str, limit: int = 20) -> list[RunRecord]:
+        try:
+            result = self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :t",
+                ExpressionAttributeValues={":t": _s(tenant)},
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB table {self._table}: {exc}") from exc
+        return [RunRecord.from_item(json.loads(i["item"]["S"])) for i in result.get("Items", [])]

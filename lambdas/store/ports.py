@@ -139,3 +139,144 @@ class RecordQueue(Protocol):
     def receive(self, max_messages: int = 10) -> list[ReceivedMessage]: ...
 
     def delete(self, receipts: Sequence[str]) -> None: ...
+
+
+@dataclass(slots=True)
+class EntitySyncState:
+    """What the sync engine keeps per tenant and entity between sessions.
+
+    ``watermark`` is the largest ``TimeModified`` QuickBooks itself returned for the entity, as
+    the workstation's wall-clock time without offset (QuickBooks reports wrong offsets around
+    daylight-saving changes, and reads zone-less dates as its own local time). It only moves once
+    a session has read the entity's whole iterator.
+    """
+
+    tenant: str
+    entity: str
+    watermark: str | None = None
+    page_size: int | None = None
+    bytes_per_record: float | None = None
+    last_count: int | None = None
+    last_success_at: float | None = None
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "entity": self.entity,
+            "watermark": self.watermark,
+            "page_size": self.page_size,
+            "bytes_per_record": self.bytes_per_record,
+            "last_count": self.last_count,
+            "last_success_at": self.last_success_at,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> EntitySyncState:
+        return cls(
+            tenant=item["tenant"],
+            entity=item["entity"],
+            watermark=item.get("watermark"),
+            page_size=int(item["page_size"]) if item.get("page_size") is not None else None,
+            bytes_per_record=(
+                float(item["bytes_per_record"])
+                if item.get("bytes_per_record") is not None
+                else None
+            ),
+            last_count=int(item["last_count"]) if item.get("last_count") is not None else None,
+            last_success_at=(
+                float(item["last_success_at"]) if item.get("last_success_at") is not None else None
+            ),
+        )
+
+
+class SyncStateStore(Protocol):
+    """Per-tenant, per-entity sync state (watermarks and page sizes)."""
+
+    def get_all(self, tenant: str) -> dict[str, EntitySyncState]:
+        """Every entity's state of the tenant, keyed by entity."""
+
+    def put(self, state: EntitySyncState) -> None:
+        """Create or replace one entity's state."""
+
+    def delete_tenant(self, tenant: str) -> None:
+        """Forget the tenant's sync state (the next session is a full sync)."""
+
+
+@dataclass(slots=True)
+class EntityRunCounts:
+    """One entity's figures within one session."""
+
+    received: int = 0
+    queued: int = 0
+    unchanged: int = 0
+    errors: int = 0
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """One Web Connector session as it ended: the run history row."""
+
+    tenant: str
+    ticket: str
+    started_at: float
+    ended_at: float
+    status: str  # completed | partial | failed
+    exchanges: int = 0
+    errors: int = 0
+    summary: str = ""
+    last_error: str = ""
+    entities: dict[str, EntityRunCounts] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.ended_at - self.started_at)
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "ticket": self.ticket,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "status": self.status,
+            "exchanges": self.exchanges,
+            "errors": self.errors,
+            "summary": self.summary,
+            "last_error": self.last_error,
+            "entities": {
+                name: {
+                    "received": c.received,
+                    "queued": c.queued,
+                    "unchanged": c.unchanged,
+                    "errors": c.errors,
+                }
+                for name, c in self.entities.items()
+            },
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> RunRecord:
+        return cls(
+            tenant=item["tenant"],
+            ticket=item["ticket"],
+            started_at=float(item["started_at"]),
+            ended_at=float(item["ended_at"]),
+            status=item["status"],
+            exchanges=int(item.get("exchanges") or 0),
+            errors=int(item.get("errors") or 0),
+            summary=item.get("summary") or "",
+            last_error=item.get("last_error") or "",
+            entities={
+                name: EntityRunCounts(**{k: int(v) for k, v in counts.items()})
+                for name, counts in (item.get("entities") or {}).items()
+            },
+        )
+
+
+class RunHistory(Protocol):
+    """One row per Web Connector session, newest first per tenant."""
+
+    def add(self, run: RunRecord) -> None:
+        """Record a finished session (idempotent per tenant and ticket)."""
+
+    def recent(self, tenant: str, limit: int = 20) -> list[RunRecord]:
+        """The tenant's latest runs, newest first."""

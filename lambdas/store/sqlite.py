@@ -17,8 +17,10 @@ from pathlib import Path
 from .ports import (
     AlreadyExists,
     ConcurrentUpdate,
+    EntitySyncState,
     QueueMessage,
     ReceivedMessage,
+    RunRecord,
     SessionRecord,
     StoreError,
     Tenant,
@@ -288,3 +290,76 @@ class SqliteRecordQueue:
             .fetchall()
         )
         return [r[0] for r in rows]
+
+
+class SqliteSyncStateStore:
+    """SyncStateStore on SQLite: one row per tenant and entity."""
+
+    _TABLE = """
+    CREATE TABLE IF NOT EXISTS sync_state (
+        tenant TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (tenant, entity)
+    );
+    """
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        db.connection().executescript(self._TABLE)
+
+    def get_all(self, tenant: str) -> dict[str, EntitySyncState]:
+        rows = (
+            self._db.connection()
+            .execute("SELECT entity, item FROM sync_state WHERE tenant = ?", (tenant,))
+            .fetchall()
+        )
+        return {entity: EntitySyncState.from_item(json.loads(item)) for entity, item in rows}
+
+    def put(self, state: EntitySyncState) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sync_state (tenant, entity, item) VALUES (?, ?, ?)",
+                (state.tenant, state.entity, json.dumps(state.to_item())),
+            )
+
+    def delete_tenant(self, tenant: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM sync_state WHERE tenant = ?", (tenant,))
+
+
+class SqliteRunHistory:
+    """RunHistory on SQLite: one row per tenant and session ticket."""
+
+    _TABLE = """
+    CREATE TABLE IF NOT EXISTS runs (
+        tenant TEXT NOT NULL,
+        ticket TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        item TEXT NOT NULL,
+        PRIMARY KEY (tenant, ticket)
+    );
+    """
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        db.connection().executescript(self._TABLE)
+
+    def add(self, run: RunRecord) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO runs (tenant, ticket, started_at, item) "
+                "VALUES (?, ?, ?, ?)",
+                (run.tenant, run.ticket, run.started_at, json.dumps(run.to_item())),
+            )
+
+    def recent(self, tenant: str, limit: int = 20) -> list[RunRecord]:
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT item FROM runs WHERE tenant = ? ORDER BY started_at DESC LIMIT ?",
+                (tenant, limit),
+            )
+            .fetchall()
+        )
+        return [RunRecord.from_item(json.loads(item)) for (item,) in rows]
