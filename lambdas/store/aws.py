@@ -8,21 +8,25 @@ deletes lazily, so every read still compares it with the clock.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .ports import (
+    MAPPING_STATUSES,
     AlreadyExists,
     ConcurrentUpdate,
     EntitySyncState,
+    Mapping,
     QueueMessage,
     ReceivedMessage,
     RunRecord,
     SessionRecord,
     StoreError,
     Tenant,
+    check_mapping_statuses,
 )
 
 # Key prefixes of the helper items that share a table with the main items.
@@ -337,6 +341,162 @@ class SqsRecordQueue:
                 QueueUrl=self._url,
                 Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
             )
+
+
+BATCH_GET = 100
+BATCH_WRITE = 25
+# Unprocessed keys come back under throttling; retry a bounded number of times with backoff.
+BATCH_ATTEMPTS = 8
+
+
+def _backoff(attempt: int) -> float:
+    return min(0.05 * 2**attempt, 2.0)
+
+
+class DynamoMappingStore:
+    """MappingStore on the mappings table.
+
+    ``pk`` is tenant#source#entity#source_id; ``zoho_key`` (tenant#zoho_module#zoho_id, absent
+    until the record is in ZOHO) feeds GSI ``by_zoho``; ``tenant_status`` (tenant#status) feeds
+    GSI ``by_status``, whose sort key is ``pk``. The mapping itself is the JSON ``item``.
+    """
+
+    def __init__(
+        self, client: Any, table: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self._client = client
+        self._table = table
+        self._sleep = sleep
+
+    def _item(self, m: Mapping) -> dict[str, Any]:
+        item = {
+            "pk": _s(m.key),
+            "tenant_status": _s(f"{m.tenant}#{m.status}"),
+            "item": _s(json.dumps(m.to_item())),
+        }
+        if m.zoho_id:
+            item["zoho_key"] = _s(f"{m.tenant}#{m.zoho_module}#{m.zoho_id}")
+        return item
+
+    def _error(self, exc: ClientError | BotoCoreError) -> StoreError:
+        what = _code(exc) if isinstance(exc, ClientError) else str(exc)
+        return StoreError(f"DynamoDB table {self._table}: {what}")
+
+    def get(self, tenant: str, source: str, entity: str, source_id: str) -> Mapping | None:
+        try:
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": _s(f"{tenant}#{source}#{entity}#{source_id}")},
+                ConsistentRead=True,
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc) from exc
+        return Mapping.from_item(json.loads(item["item"]["S"])) if item else None
+
+    def get_many(
+        self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
+    ) -> dict[str, Mapping]:
+        keys = list(dict.fromkeys(f"{tenant}#{source}#{entity}#{i}" for i in source_ids))
+        found: dict[str, Mapping] = {}
+        for start in range(0, len(keys), BATCH_GET):
+            pending: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"pk": _s(k)} for k in keys[start : start + BATCH_GET]],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(BATCH_ATTEMPTS):
+                try:
+                    page = self._client.batch_get_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise self._error(exc) from exc
+                for item in page.get("Responses", {}).get(self._table, []):
+                    m = Mapping.from_item(json.loads(item["item"]["S"]))
+                    found[m.source_id] = m
+                pending = page.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                self._sleep(_backoff(attempt))
+            else:
+                raise StoreError(
+                    f"DynamoDB table {self._table}: reads still throttled after "
+                    f"{BATCH_ATTEMPTS} attempts"
+                )
+        return found
+
+    def put(self, mapping: Mapping) -> None:
+        check_mapping_statuses([mapping])
+        try:
+            self._client.put_item(TableName=self._table, Item=self._item(mapping))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc) from exc
+
+    def put_many(self, mappings: Sequence[Mapping]) -> None:
+        check_mapping_statuses(mappings)
+        # A batch may not name one key twice; the last mapping of a key wins, as with put().
+        latest = list({m.key: m for m in mappings}.values())
+        for start in range(0, len(latest), BATCH_WRITE):
+            pending: dict[str, Any] = {
+                self._table: [
+                    {"PutRequest": {"Item": self._item(m)}}
+                    for m in latest[start : start + BATCH_WRITE]
+                ]
+            }
+            for attempt in range(BATCH_ATTEMPTS):
+                try:
+                    result = self._client.batch_write_item(RequestItems=pending)
+                except (ClientError, BotoCoreError) as exc:
+                    raise self._error(exc) from exc
+                pending = result.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                self._sleep(_backoff(attempt))
+            else:
+                raise StoreError(
+                    f"DynamoDB table {self._table}: writes still throttled after "
+                    f"{BATCH_ATTEMPTS} attempts"
+                )
+
+    def find_by_zoho_id(self, tenant: str, zoho_module: str, zoho_id: str) -> Mapping | None:
+        try:
+            page = self._client.query(
+                TableName=self._table,
+                IndexName="by_zoho",
+                KeyConditionExpression="zoho_key = :z",
+                ExpressionAttributeValues={":z": _s(f"{tenant}#{zoho_module}#{zoho_id}")},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc) from exc
+        items = sorted(page.get("Items", []), key=lambda i: i["pk"]["S"])
+        return Mapping.from_item(json.loads(items[0]["item"]["S"])) if items else None
+
+    def _by_status(self, tenant: str, status: str, limit: int) -> list[Mapping]:
+        out: list[Mapping] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_status",
+            "KeyConditionExpression": "tenant_status = :s",
+            "ExpressionAttributeValues": {":s": _s(f"{tenant}#{status}")},
+        }
+        while len(out) < limit:
+            kwargs["Limit"] = limit - len(out)
+            try:
+                page = self._client.query(**kwargs)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error(exc) from exc
+            out.extend(Mapping.from_item(json.loads(i["item"]["S"])) for i in page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return out
+
+    def list(self, tenant: str, status: str | None = None, limit: int = 100) -> list[Mapping]:
+        if limit <= 0:
+            return []
+        statuses = (status,) if status is not None else MAPPING_STATUSES
+        # Each status's list is in key order; merge them and keep the first ``limit``.
+        merged = [m for s in statuses for m in self._by_status(tenant, s, limit)]
+        return sorted(merged, key=lambda m: m.key)[:limit]
 
 
 _SYNC_STATE = "@sync#"

@@ -280,3 +280,95 @@ class RunHistory(Protocol):
 
     def recent(self, tenant: str, limit: int = 20) -> list[RunRecord]:
         """The tenant's latest runs, newest first."""
+
+
+MAPPING_STATUSES = ("queued", "synced", "failed", "deleted")
+
+
+@dataclass(slots=True)
+class Mapping:
+    """Where one source record landed in ZOHO CRM, and the version and content last applied.
+
+    ``version`` is the record's EditSequence (or TimeModified when it has none) as last applied;
+    ``content_hash`` is the sha256 of its canonical JSON, so an unchanged record is not re-sent.
+    """
+
+    tenant: str
+    source: str
+    entity: str
+    source_id: str
+    content_hash: str = ""
+    zoho_module: str = ""
+    zoho_id: str | None = None
+    status: str = "queued"  # queued | synced | failed | deleted
+    last_error: str | None = None
+    version: str = ""
+    updated_at: float = 0.0
+
+    @property
+    def key(self) -> str:
+        """The store key: ``tenant#source#entity#source_id``."""
+        return f"{self.tenant}#{self.source}#{self.entity}#{self.source_id}"
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "source": self.source,
+            "entity": self.entity,
+            "source_id": self.source_id,
+            "content_hash": self.content_hash,
+            "zoho_module": self.zoho_module,
+            "zoho_id": self.zoho_id,
+            "status": self.status,
+            "last_error": self.last_error,
+            "version": self.version,
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Mapping:
+        return cls(
+            tenant=item["tenant"],
+            source=item["source"],
+            entity=item["entity"],
+            source_id=item["source_id"],
+            content_hash=item.get("content_hash") or "",
+            zoho_module=item.get("zoho_module") or "",
+            zoho_id=item.get("zoho_id"),
+            status=item.get("status") or "queued",
+            last_error=item.get("last_error"),
+            version=item.get("version") or "",
+            updated_at=float(item.get("updated_at") or 0.0),
+        )
+
+
+def check_mapping_statuses(mappings: Sequence[Mapping]) -> None:
+    """Raise StoreError for a mapping whose status is not one of MAPPING_STATUSES."""
+    for m in mappings:
+        if m.status not in MAPPING_STATUSES:
+            raise StoreError(
+                f"mapping {m.key}: status {m.status!r} is not one of {', '.join(MAPPING_STATUSES)}"
+            )
+
+
+class MappingStore(Protocol):
+    """Source record -> ZOHO record, per tenant; the forwarder's and sync engine's memory."""
+
+    def get(self, tenant: str, source: str, entity: str, source_id: str) -> Mapping | None: ...
+
+    def get_many(
+        self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
+    ) -> dict[str, Mapping]:
+        """The stored mappings among ``source_ids``, keyed by source id (missing ones absent)."""
+
+    def put(self, mapping: Mapping) -> None:
+        """Create or replace one mapping."""
+
+    def put_many(self, mappings: Sequence[Mapping]) -> None:
+        """Create or replace many mappings (the last wins when one key repeats)."""
+
+    def find_by_zoho_id(self, tenant: str, zoho_module: str, zoho_id: str) -> Mapping | None:
+        """The mapping whose ZOHO record is ``zoho_module``/``zoho_id``, if any."""
+
+    def list(self, tenant: str, status: str | None = None, limit: int = 100) -> list[Mapping]:
+        """Up to ``limit`` of the tenant's mappings (with ``status`` if given), in key order."""

@@ -11,10 +11,16 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.store.aws import DynamoSessionStore, DynamoTenantStore, SqsRecordQueue
+from lambdas.store.aws import (
+    DynamoMappingStore,
+    DynamoSessionStore,
+    DynamoTenantStore,
+    SqsRecordQueue,
+)
 from lambdas.store.ports import (
     AlreadyExists,
     ConcurrentUpdate,
+    Mapping,
     QueueMessage,
     SessionRecord,
     StoreError,
@@ -22,6 +28,7 @@ from lambdas.store.ports import (
 )
 from lambdas.store.sqlite import (
     SqliteDatabase,
+    SqliteMappingStore,
     SqliteRecordQueue,
     SqliteSessionStore,
     SqliteTenantStore,
@@ -138,3 +145,183 @@ def test_queue_rejects_oversized_message(stores: Stores) -> None:
         pytest.skip("the 256 KB message limit is SQS's")
     with pytest.raises(StoreError, match="256 KB"):
         stores.queue.send([QueueMessage("acme", "x" * (256 * 1024 + 1), "big")])
+
+
+# --- MappingStore ---------------------------------------------------------------------------
+
+
+def create_mappings_table(client: Any, name: str) -> None:
+    """The mappings table as deployed: ``pk`` plus GSIs ``by_zoho`` and ``by_status``."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "zoho_key", "AttributeType": "S"},
+            {"AttributeName": "tenant_status", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_zoho",
+                "KeySchema": [{"AttributeName": "zoho_key", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "by_status",
+                "KeySchema": [
+                    {"AttributeName": "tenant_status", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+@pytest.fixture(params=["sqlite", "aws"])
+def mappings(request, tmp_path) -> Iterator[Any]:
+    if request.param == "sqlite":
+        yield SqliteMappingStore(SqliteDatabase.in_dir(tmp_path))
+        return
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        create_mappings_table(ddb, "mappings")
+        yield DynamoMappingStore(ddb, "mappings", sleep=lambda _s: None)
+
+
+def _mapping(source_id: str, tenant: str = "acme", entity: str = "Customer", **kw: Any) -> Mapping:
+    return Mapping(tenant=tenant, source="qbd", entity=entity, source_id=source_id, **kw)
+
+
+def test_mapping_put_get_replace(mappings: Any) -> None:
+    assert mappings.get("acme", "qbd", "Customer", "80000001-1") is None
+    m = _mapping("80000001-1", content_hash="h1", version="100", updated_at=5.0)
+    mappings.put(m)
+    assert mappings.get("acme", "qbd", "Customer", "80000001-1") == m
+    synced = _mapping(
+        "80000001-1",
+        content_hash="h2",
+        zoho_module="Accounts",
+        zoho_id="5725767000000411001",
+        status="synced",
+        version="101",
+        updated_at=6.0,
+    )
+    mappings.put(synced)
+    assert mappings.get("acme", "qbd", "Customer", "80000001-1") == synced
+    # Every key is scoped by tenant, source and entity.
+    assert mappings.get("beta", "qbd", "Customer", "80000001-1") is None
+    assert mappings.get("acme", "qbd", "Item", "80000001-1") is None
+
+
+def test_mapping_get_many_spans_batches_and_skips_missing(mappings: Any) -> None:
+    mappings.put_many([_mapping(f"id-{i:03d}", content_hash=f"h{i}") for i in range(230)])
+    mappings.put(_mapping("id-000", tenant="beta", content_hash="other"))
+    wanted = [f"id-{i:03d}" for i in range(0, 240, 2)] + ["id-000"]  # 120 asked, one repeated
+    found = mappings.get_many("acme", "qbd", "Customer", wanted)
+    assert sorted(found) == [f"id-{i:03d}" for i in range(0, 230, 2)]
+    assert found["id-010"].content_hash == "h10"
+    assert found["id-000"].tenant == "acme"
+    assert mappings.get_many("acme", "qbd", "Customer", []) == {}
+    assert mappings.get_many("acme", "qbd", "Invoice", wanted) == {}
+
+
+def test_mapping_put_many_last_of_a_key_wins(mappings: Any) -> None:
+    mappings.put_many([_mapping("a", version="1"), _mapping("b"), _mapping("a", version="2")])
+    assert mappings.get("acme", "qbd", "Customer", "a").version == "2"
+    with pytest.raises(StoreError, match="status"):
+        mappings.put(_mapping("c", status="done"))
+
+
+def test_mapping_find_by_zoho_id(mappings: Any) -> None:
+    mappings.put(_mapping("x1"))  # not in ZOHO yet: not findable
+    mappings.put(_mapping("x2", zoho_module="Accounts", zoho_id="900", status="synced"))
+    mappings.put(_mapping("x3", tenant="beta", zoho_module="Accounts", zoho_id="900"))
+    found = mappings.find_by_zoho_id("acme", "Accounts", "900")
+    assert found is not None and found.source_id == "x2"
+    assert mappings.find_by_zoho_id("beta", "Accounts", "900").tenant == "beta"
+    assert mappings.find_by_zoho_id("acme", "Contacts", "900") is None
+    # The reverse index follows a changed ZOHO id.
+    mappings.put(_mapping("x2", zoho_module="Accounts", zoho_id="901", status="synced"))
+    assert mappings.find_by_zoho_id("acme", "Accounts", "900") is None
+    assert mappings.find_by_zoho_id("acme", "Accounts", "901").source_id == "x2"
+
+
+def test_mapping_list_by_status_in_key_order(mappings: Any) -> None:
+    rows = [
+        _mapping("c", status="synced"),
+        _mapping("a", status="failed", last_error="INVALID_DATA: Phone too long"),
+        _mapping("b", status="queued"),
+        _mapping("d", entity="Item", status="deleted"),
+        _mapping("e", status="failed", last_error="MANDATORY_NOT_FOUND: Last_Name"),
+        _mapping("z", tenant="beta", status="failed"),
+    ]
+    mappings.put_many(rows)
+    assert [m.key for m in mappings.list("acme")] == [
+        "acme#qbd#Customer#a",
+        "acme#qbd#Customer#b",
+        "acme#qbd#Customer#c",
+        "acme#qbd#Customer#e",
+        "acme#qbd#Item#d",
+    ]
+    failed = mappings.list("acme", status="failed")
+    assert [(m.source_id, m.last_error) for m in failed] == [
+        ("a", "INVALID_DATA: Phone too long"),
+        ("e", "MANDATORY_NOT_FOUND: Last_Name"),
+    ]
+    assert [m.source_id for m in mappings.list("acme", limit=2)] == ["a", "b"]
+    assert mappings.list("acme", limit=0) == []
+    # A status change moves the mapping between the status lists.
+    mappings.put(_mapping("a", status="synced", zoho_module="Accounts", zoho_id="1"))
+    assert [m.source_id for m in mappings.list("acme", status="failed")] == ["e"]
+    assert [m.source_id for m in mappings.list("acme", status="synced")] == ["a", "c"]
+
+
+class _Throttling:
+    """A DynamoDB client that leaves the second half of each batch unprocessed once."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.calls: dict[str, int] = {"batch_get_item": 0, "batch_write_item": 0}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls["batch_get_item"] += 1
+        ((table, req),) = RequestItems.items()
+        assert len(req["Keys"]) <= 100
+        half = len(req["Keys"]) // 2
+        if half == 0:
+            return self._client.batch_get_item(RequestItems=RequestItems)
+        page = self._client.batch_get_item(
+            RequestItems={table: {**req, "Keys": req["Keys"][:half]}}
+        )
+        page["UnprocessedKeys"] = {table: {**req, "Keys": req["Keys"][half:]}}
+        return page
+
+    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        self.calls["batch_write_item"] += 1
+        ((table, reqs),) = RequestItems.items()
+        assert len(reqs) <= 25
+        half = len(reqs) // 2
+        if half == 0:
+            return self._client.batch_write_item(RequestItems=RequestItems)
+        self._client.batch_write_item(RequestItems={table: reqs[:half]})
+        return {"UnprocessedItems": {table: reqs[half:]}}
+
+
+def test_dynamo_mapping_batches_retry_unprocessed_keys() -> None:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        create_mappings_table(ddb, "mappings")
+        client = _Throttling(ddb)
+        store = DynamoMappingStore(client, "mappings", sleep=lambda _s: None)
+        store.put_many([_mapping(f"id-{i}") for i in range(60)])
+        assert client.calls["batch_write_item"] > 3  # 3 chunks, each retried until done
+        found = store.get_many("acme", "qbd", "Customer", [f"id-{i}" for i in range(150)])
+        assert len(found) == 60
+        assert client.calls["batch_get_item"] > 2
