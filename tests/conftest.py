@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,6 +12,8 @@ from lambdas.local.wiring import LocalRelay, build_local
 from lambdas.qbwc.passwords import hash_password
 from lambdas.qbwc.relay import RelaySettings
 from lambdas.store.ports import Tenant
+from lambdas.sync.engine import SyncSettings
+from lambdas.sync.paging import PagePolicy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,19 +25,13 @@ def shared_path(env: str, default: str) -> Path | None:
     return path if path.exists() else None
 
 
-def create_pk_table(client: Any, name: str) -> None:
-    """A DynamoDB table shaped like the relay's: string partition key ``pk``, on demand."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+# Pages of a fixed 50 records, so tests can count exchanges.
+FIXED_PAGES = SyncSettings(paging=PagePolicy(initial=50, minimum=50, maximum=50))
 
 
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[LocalRelay]:
-    yield build_local(tmp_path / "data", RelaySettings(page_size=50))
+    yield build_local(tmp_path / "data", RelaySettings(), FIXED_PAGES)
 
 
 PASSWORD = "correct horse battery staple"

@@ -18,11 +18,26 @@ from aws_lambda_powertools import Logger
 
 from ..qbwc.relay import QbwcRelay
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
-from ..store.aws import DynamoSessionStore, DynamoTenantStore, SqsRecordQueue
+from ..store.aws import (
+    DynamoMappingStore,
+    DynamoRunHistory,
+    DynamoSessionStore,
+    DynamoSyncStateStore,
+    DynamoTenantStore,
+    SqsRecordQueue,
+)
+from ..sync.engine import SyncEngine
 
 logger = Logger(service="qbxml-relay")
 
-REQUIRED_ENV = ("QBRELAY_TENANTS_TABLE", "QBRELAY_SESSIONS_TABLE", "QBRELAY_RECORD_QUEUE_URL")
+REQUIRED_ENV = (
+    "QBRELAY_TENANTS_TABLE",
+    "QBRELAY_SESSIONS_TABLE",
+    "QBRELAY_STATE_TABLE",
+    "QBRELAY_MAPPINGS_TABLE",
+    "QBRELAY_RUNS_TABLE",
+    "QBRELAY_RECORD_QUEUE_URL",
+)
 
 
 class ConfigurationError(RuntimeError):
@@ -36,10 +51,16 @@ def endpoint() -> SoapEndpoint:
     if missing:
         raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
     dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    engine = SyncEngine(
+        DynamoSyncStateStore(dynamodb, os.environ["QBRELAY_STATE_TABLE"]),
+        DynamoMappingStore(dynamodb, os.environ["QBRELAY_MAPPINGS_TABLE"]),
+        SqsRecordQueue(sqs, os.environ["QBRELAY_RECORD_QUEUE_URL"]),
+    )
     relay = QbwcRelay(
         DynamoTenantStore(dynamodb, os.environ["QBRELAY_TENANTS_TABLE"]),
         DynamoSessionStore(dynamodb, os.environ["QBRELAY_SESSIONS_TABLE"]),
-        SqsRecordQueue(sqs, os.environ["QBRELAY_RECORD_QUEUE_URL"]),
+        engine,
+        DynamoRunHistory(dynamodb, os.environ["QBRELAY_RUNS_TABLE"]),
     )
     limit = int(os.environ.get("QBRELAY_MAX_BODY_BYTES") or DEFAULT_MAX_BODY)
     return SoapEndpoint(relay, max_body_bytes=limit)

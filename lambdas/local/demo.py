@@ -16,7 +16,7 @@ from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector, SessionResult
 
 from ..qbwc.passwords import generate_password, hash_password
-from ..qbwc.relay import RelaySettings, SessionState
+from ..qbwc.relay import SessionState
 from ..store.ports import Tenant
 from .server import RelayServer
 from .wiring import build_local
@@ -52,9 +52,9 @@ class DemoResult:
         }
 
 
-def run_demo(data_dir: Path, customers: int, seed: int = 1, page_size: int = 200) -> DemoResult:
+def run_demo(data_dir: Path, customers: int, seed: int = 1) -> DemoResult:
     """Sync a simulated company of ``customers`` through the relay; return what happened."""
-    local = build_local(data_dir, RelaySettings(page_size=page_size))
+    local = build_local(data_dir)
     # The demo tenant gets a fresh password each run: only its hash is ever stored.
     password = generate_password()
     existing = local.tenants.get(DEMO_TENANT)

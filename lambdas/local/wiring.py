@@ -7,7 +7,16 @@ from pathlib import Path
 
 from ..qbwc.relay import QbwcRelay, RelaySettings
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint
-from ..store.sqlite import SqliteDatabase, SqliteRecordQueue, SqliteSessionStore, SqliteTenantStore
+from ..store.sqlite import (
+    SqliteDatabase,
+    SqliteMappingStore,
+    SqliteRecordQueue,
+    SqliteRunHistory,
+    SqliteSessionStore,
+    SqliteSyncStateStore,
+    SqliteTenantStore,
+)
+from ..sync.engine import SyncEngine, SyncSettings
 
 
 @dataclass(slots=True)
@@ -18,6 +27,10 @@ class LocalRelay:
     tenants: SqliteTenantStore
     sessions: SqliteSessionStore
     queue: SqliteRecordQueue
+    state: SqliteSyncStateStore
+    mappings: SqliteMappingStore
+    runs: SqliteRunHistory
+    engine: SyncEngine
     relay: QbwcRelay
     endpoint: SoapEndpoint
 
@@ -25,10 +38,24 @@ class LocalRelay:
 def build_local(
     data_dir: Path | str,
     settings: RelaySettings | None = None,
+    sync: SyncSettings | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
 ) -> LocalRelay:
     """Open (creating if needed) the data directory's store and wire the relay over it."""
     db = SqliteDatabase.in_dir(data_dir)
     tenants, sessions, queue = SqliteTenantStore(db), SqliteSessionStore(db), SqliteRecordQueue(db)
-    relay = QbwcRelay(tenants, sessions, queue, settings)
-    return LocalRelay(db, tenants, sessions, queue, relay, SoapEndpoint(relay, max_body_bytes))
+    state, mappings, runs = SqliteSyncStateStore(db), SqliteMappingStore(db), SqliteRunHistory(db)
+    engine = SyncEngine(state, mappings, queue, sync)
+    relay = QbwcRelay(tenants, sessions, engine, runs, settings)
+    return LocalRelay(
+        db,
+        tenants,
+        sessions,
+        queue,
+        state,
+        mappings,
+        runs,
+        engine,
+        relay,
+        SoapEndpoint(relay, max_body_bytes),
+    )

@@ -15,29 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qbxml import (
-    QbxmlError,
-    QbxmlVersion,
-    StatusClass,
-    build_message_set,
-    negotiate,
-    parse_hcp,
-    parse_response,
-    to_dict,
-)
-from qbxml.records import Record
+from qbxml import QbxmlError, QbxmlVersion, build_message_set, negotiate, parse_hcp
 from qbxml.versions import MIN_VERSION
 
 from ..store.ports import (
     ConcurrentUpdate,
-    QueueMessage,
-    RecordQueue,
+    EntityRunCounts,
+    RunHistory,
+    RunRecord,
     SessionRecord,
     SessionStore,
     StoreError,
     TenantStore,
 )
-from ..sync.plan import PLURALS, QUERY_BUILDERS, Plan
+from ..sync.engine import SyncEngine
+from ..sync.plan import Plan, plural
 from .passwords import verify_password
 from .versions import compare_versions
 
@@ -46,8 +38,6 @@ log = logging.getLogger(__name__)
 NVU = "nvu"
 NONE = "none"
 BUSY = "busy"
-MAX_RETRIES = 3
-MAX_RESTARTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +48,6 @@ class RelaySettings:
     min_qbwc_version: str = "2.1.0.30"
     recommended_qbwc_version: str = "2.3.0.36"
     session_ttl_seconds: int = 1800
-    page_size: int = 200
     postpone_seconds: int | None = None
     min_run_every_seconds: int | None = None
 
@@ -72,7 +61,7 @@ class SessionState:
     company_file: str = ""
     qbxml_version: str | None = None
     country: str = ""
-    pending_request_id: str | None = None
+    pending: dict[str, str] = field(default_factory=dict)  # request id -> entity
     exchanges: int = 0
     errors: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -87,7 +76,7 @@ class SessionState:
             "company_file": self.company_file,
             "qbxml_version": self.qbxml_version,
             "country": self.country,
-            "pending_request_id": self.pending_request_id,
+            "pending": self.pending,
             "exchanges": self.exchanges,
             "errors": self.errors,
             "warnings": self.warnings[-20:],
@@ -98,18 +87,53 @@ class SessionState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SessionState:
-        return cls(**{**data, "plan": Plan.from_list(data["plan"])})
+        # Keys this version does not know (a session stored by another release) are ignored.
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**{**known, "plan": Plan.from_list(data["plan"])})
 
 
 def summarize(state: SessionState) -> str:
     """One line for the Web Connector's status column, e.g. "Synced 1,204 customers (3 errors)"."""
-    parts = [
-        f"{s.received:,} {PLURALS.get(s.entity, s.entity.lower() + 's')}" for s in state.plan.steps
-    ]
+    parts = [f"{s.received:,} {plural(s.entity)}" for s in state.plan.steps]
     text = f"Synced {', '.join(parts)}" if parts else "Nothing to sync"
+    notes = []
+    unchanged = sum(s.unchanged for s in state.plan.steps)
+    if unchanged:
+        notes.append(f"{unchanged:,} unchanged")
     if state.errors:
-        text += f" ({state.errors:,} error{'s' if state.errors != 1 else ''})"
-    return text
+        notes.append(f"{state.errors:,} error{'s' if state.errors != 1 else ''}")
+    return f"{text} ({', '.join(notes)})" if notes else text
+
+
+def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> RunRecord:
+    """The run-history row of a session as it ends."""
+    steps = state.plan.steps
+    if state.plan.done and not state.errors:
+        status = "completed"
+    elif any(s.status == "done" for s in steps):
+        status = "partial"
+    else:
+        status = "failed"
+    return RunRecord(
+        tenant=record.tenant,
+        ticket=record.ticket,
+        started_at=state.started_at,
+        ended_at=ended_at,
+        status=status,
+        exchanges=state.exchanges,
+        errors=state.errors,
+        summary=summarize(state),
+        last_error=state.last_error,
+        entities={
+            s.entity: EntityRunCounts(
+                received=s.received,
+                queued=s.queued,
+                unchanged=s.unchanged,
+                errors=1 if s.status == "failed" else 0,
+            )
+            for s in steps
+        },
+    )
 
 
 UNKNOWN_TICKET = (
@@ -119,19 +143,22 @@ UNKNOWN_TICKET = (
 
 
 class QbwcRelay:
-    """Implements the eight QBWC operations over the tenant, session and queue ports."""
+    """Implements the eight QBWC operations over the tenant, session and run-history ports; the
+    sync engine decides what to ask QuickBooks and where the answers go."""
 
     def __init__(
         self,
         tenants: TenantStore,
         sessions: SessionStore,
-        queue: RecordQueue,
+        engine: SyncEngine,
+        runs: RunHistory,
         settings: RelaySettings | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.tenants = tenants
         self.sessions = sessions
-        self.queue = queue
+        self.engine = engine
+        self.runs = runs
         self.settings = settings or RelaySettings()
         self.clock = clock
 
@@ -175,7 +202,7 @@ class QbwcRelay:
         ):
             return self._auth_reply(ticket, NONE)
         state = SessionState(
-            plan=Plan.for_entities(tenant.enabled_entities),
+            plan=self.engine.plan(tenant),
             started_at=now,
             company_file=tenant.company_file,
         )
@@ -216,23 +243,28 @@ class QbwcRelay:
                 return ""
             state.qbxml_version = str(version)
             state.country = country or ""
-        step = state.plan.current()
-        if step is None:
+        for entity in state.pending.values():
+            # The answer to the previous request never arrived, so QuickBooks may have moved the
+            # iterator past a page we did not see: start this entity's query over.
+            step = state.plan.step(entity)
+            if step.iterator_id:
+                step.restart()
+        state.pending = {}
+        exchange = self.engine.next_exchange(state.plan, state.exchanges + 1)
+        if not exchange:
             # Not "NoOp": that would make QBWC wait and ask again, forever.
             state.last_error = "This session's sync is complete; there are no further requests."
             self._save(record, state)
             return ""
-        if state.pending_request_id is not None and step.iterator_id:
-            # The answer to the previous request never arrived, so QuickBooks may have moved the
-            # iterator past a page we did not see: start this entity's query over.
-            step.iterator_id = None
-            step.restarts += 1
-        step.status = "running"
         state.exchanges += 1
-        request_id = f"{state.exchanges}-{step.entity}"
-        query = QUERY_BUILDERS[step.entity](request_id, self.settings.page_size, step.iterator_id)
-        xml = build_message_set([query], QbxmlVersion.parse(state.qbxml_version))
-        state.pending_request_id = request_id
+        for step, query in exchange:
+            step.status = "running"
+            state.pending[query.request_id] = step.entity
+        # With several queries in one message set, one failing must not stop the others.
+        on_error = "continueOnError" if len(exchange) > 1 else "stopOnError"
+        xml = build_message_set(
+            [q for _, q in exchange], QbxmlVersion.parse(state.qbxml_version), on_error
+        )
         self._save(record, state)
         return xml
 
@@ -247,7 +279,7 @@ class QbwcRelay:
             # The same post arrived again (a retry by the Web Connector or the network): answer
             # as before without handing its records off a second time.
             return state.last_percent
-        percent = self._handle_response(record, state, response, hresult, message)
+        percent = self._handle_response(state, record.tenant, response, hresult, message)
         state.last_digest = digest
         state.last_percent = percent
         try:
@@ -269,6 +301,7 @@ class QbwcRelay:
             )
             record.state = state.to_dict()
             self.sessions.close(record)
+            self._record_run(record, state)
         return "done"
 
     def get_last_error(self, ticket: str) -> str:
@@ -289,11 +322,7 @@ class QbwcRelay:
         if not record.closed:
             record.state = state.to_dict()
             self.sessions.close(record)
-            if state.plan.done and not state.errors:
-                tenant = self.tenants.get(record.tenant)
-                if tenant is not None:
-                    tenant.last_sync_at = self.clock()
-                    self.tenants.update(tenant)
+            self._record_run(record, state)
         log.info("session closed: %s", summary, extra={"tenant": record.tenant})
         return summary
 
@@ -341,12 +370,23 @@ class QbwcRelay:
             )
         return version
 
+    def _record_run(self, record: SessionRecord, state: SessionState) -> None:
+        now = self.clock()
+        run = run_record(record, state, now)
+        try:
+            self.runs.add(run)
+            tenant = self.tenants.get(record.tenant)
+            if tenant is not None and run.status == "completed":
+                tenant.last_sync_at = now
+                self.tenants.update(tenant)
+        except StoreError as exc:
+            # The session's effects are already durable; only its history row is missing.
+            log.error("could not record the run of a session: %s", exc)
+
     def _handle_response(
-        self, record: SessionRecord, state: SessionState, response: str, hresult: str, message: str
+        self, state: SessionState, tenant: str, response: str, hresult: str, message: str
     ) -> int:
-        step = state.plan.current()
-        expected = state.pending_request_id
-        state.pending_request_id = None
+        pending, state.pending = state.pending, {}
         if hresult or message or not response.strip():
             state.errors += 1
             state.last_error = (
@@ -354,68 +394,22 @@ class QbwcRelay:
                 f"{message or 'empty response'}"
             )
             return -1
-        if step is None or expected is None:
+        if not pending:
             state.errors += 1
             state.last_error = "The relay received a response it did not ask for."
             return -1
         try:
-            responses = parse_response(response).responses
+            result = self.engine.apply(tenant, state.plan, pending, response)
         except QbxmlError as exc:
             state.errors += 1
             state.last_error = f"QuickBooks sent a response the relay could not read: {exc}"
             return -1
-        rs = next((r for r in responses if r.request_id == expected), None)
-        if rs is None:
+        state.warnings.extend(result.warnings)
+        if result.fatal:
             state.errors += 1
-            state.last_error = f"QuickBooks' response does not answer request {expected}."
+            state.last_error = result.fatal
             return -1
-        status = rs.status_class
-        if status in (StatusClass.OK, StatusClass.EMPTY, StatusClass.INFO, StatusClass.WARNING):
-            if status is StatusClass.WARNING:
-                state.warnings.append(f"{rs.status_code}: {rs.status_message}")
-            try:
-                self._hand_off(record.tenant, rs.records)
-            except StoreError as exc:
-                state.errors += 1
-                step.iterator_id = None
-                state.last_error = (
-                    f"Could not store {len(rs.records)} {step.entity} records for forwarding: "
-                    f"{exc}. Nothing was lost; the next Web Connector run asks QuickBooks again."
-                )
-                return -1
-            step.received += len(rs.records)
-            step.queued += len(rs.records)
-            if rs.iterator_id and rs.iterator_remaining_count:
-                step.iterator_id = rs.iterator_id
-                step.remaining = rs.iterator_remaining_count
-            else:
-                step.iterator_id = None
-                step.remaining = 0
-                step.status = "done"
-        elif status is StatusClass.STALE_ITERATOR and step.restarts < MAX_RESTARTS:
-            step.iterator_id = None
-            step.restarts += 1
-        elif status is StatusClass.RETRYABLE and step.retries < MAX_RETRIES:
-            step.retries += 1
-        else:
-            state.errors += 1
-            step.status = "failed"
-            step.error = f"{rs.status_code}: {rs.status_message}"
-            state.last_error = f"QuickBooks refused the {step.entity} query: {step.error}"
+        if result.errors:
+            state.errors += len(result.errors)
+            state.last_error = result.errors[-1]
         return state.plan.percent()
-
-    def _hand_off(self, tenant: str, records: list[Record]) -> None:
-        if not records:
-            return
-        messages = []
-        for rec in records:
-            body = to_dict(rec)
-            version = body.get("edit_sequence") or body.get("fields", {}).get("EditSequence", "")
-            messages.append(
-                QueueMessage(
-                    tenant=tenant,
-                    body=json.dumps({"tenant": tenant, "record": body}, sort_keys=True),
-                    dedup_id=f"{tenant}:{rec.entity}:{rec.source_id}:{version}",
-                )
-            )
-        self.queue.send(messages)

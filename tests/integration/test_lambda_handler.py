@@ -18,7 +18,7 @@ from lambdas.store.aws import DynamoTenantStore
 from lambdas.store.ports import Tenant
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import envelope
-from tests.conftest import create_pk_table
+from tests.aws_tables import create_relay_tables
 
 TNS = "{http://developer.intuit.com/}"
 
@@ -35,11 +35,9 @@ def aws(monkeypatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         ddb = boto3.client("dynamodb")
-        for table in ("tenants", "sessions"):
-            create_pk_table(ddb, table)
+        for env, table in create_relay_tables(ddb).items():
+            monkeypatch.setenv(env, table)
         url = boto3.client("sqs").create_queue(QueueName="records")["QueueUrl"]
-        monkeypatch.setenv("QBRELAY_TENANTS_TABLE", "tenants")
-        monkeypatch.setenv("QBRELAY_SESSIONS_TABLE", "sessions")
         monkeypatch.setenv("QBRELAY_RECORD_QUEUE_URL", url)
         monkeypatch.delenv("QBRELAY_PUBLIC_URL", raising=False)
         qbwc_api.endpoint.cache_clear()

@@ -14,7 +14,7 @@ from moto import mock_aws
 from lambdas.store.aws import DynamoRunHistory, DynamoSyncStateStore
 from lambdas.store.ports import EntityRunCounts, EntitySyncState, RunRecord
 from lambdas.store.sqlite import SqliteDatabase, SqliteRunHistory, SqliteSyncStateStore
-from tests.conftest import create_pk_table
+from tests.aws_tables import create_pk_table, create_runs_table
 
 
 @dataclass
@@ -35,22 +35,6 @@ def stores(request, tmp_path) -> Iterator[SyncStores]:
         create_pk_table(ddb, "state")
         create_runs_table(ddb, "runs")
         yield SyncStores(DynamoSyncStateStore(ddb, "state"), DynamoRunHistory(ddb, "runs"))
-
-
-def create_runs_table(client: Any, name: str) -> None:
-    """The runs table: partition key ``pk`` (tenant), sort key ``sk``."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 def test_sync_state_round_trips_per_entity_and_tenant(stores: SyncStores) -> None:

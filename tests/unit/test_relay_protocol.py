@@ -10,7 +10,7 @@ from lambdas.local.wiring import LocalRelay
 from lambdas.qbwc.relay import UNKNOWN_TICKET, QbwcRelay, RelaySettings, summarize
 from lambdas.store.ports import StoreError, Tenant
 from sim.fake_company import FakeCompany
-from tests.conftest import PASSWORD
+from tests.conftest import FIXED_PAGES, PASSWORD
 
 
 def start(local: LocalRelay, tenant: Tenant) -> str:
@@ -68,7 +68,8 @@ def test_authenticate_returns_company_file_and_optional_elements(local, tenant) 
     relay = QbwcRelay(
         local.tenants,
         local.sessions,
-        local.queue,
+        local.engine,
+        local.runs,
         RelaySettings(postpone_seconds=30, min_run_every_seconds=900),
     )
     reply = relay.authenticate(tenant.qbwc_user, PASSWORD)
@@ -80,7 +81,8 @@ def test_expired_session_frees_the_tenant(local, tenant) -> None:
     relay = QbwcRelay(
         local.tenants,
         local.sessions,
-        local.queue,
+        local.engine,
+        local.runs,
         RelaySettings(session_ttl_seconds=60),
         clock=lambda: now[0],
     )
@@ -236,7 +238,7 @@ def test_session_survives_a_restart(tmp_path, tenant, local) -> None:
     company = FakeCompany(customers=120)
     ticket = start(local, tenant)
     assert exchange(local.relay, ticket, company, hcp=True) == 41
-    reopened = build_local(tmp_path / "data", RelaySettings(page_size=50))
+    reopened = build_local(tmp_path / "data", RelaySettings(), FIXED_PAGES)
     assert exchange(reopened.relay, ticket, company) == 83
     assert exchange(reopened.relay, ticket, company) == 100
 
@@ -246,8 +248,8 @@ def test_session_survives_a_restart(tmp_path, tenant, local) -> None:
 )
 def test_summary_line(errors: int, text: str) -> None:
     from lambdas.qbwc.relay import SessionState
-    from lambdas.sync.plan import Plan
+    from lambdas.sync.plan import Plan, Step
 
-    state = SessionState(plan=Plan.for_entities(["Customer"]), started_at=0, errors=errors)
+    state = SessionState(plan=Plan([Step("Customer")]), started_at=0, errors=errors)
     state.plan.steps[0].received = 1204
     assert summarize(state) == text

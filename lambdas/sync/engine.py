@@ -1,0 +1,310 @@
+"""The sync engine: plans a session, builds each exchange's queries and applies the answers.
+
+It owns everything between "a session started" and "records are on the queue": watermarks,
+iterators, page sizes, status classes, change detection and the durable hand-off. The protocol
+layer (``lambdas/qbwc/relay.py``) owns tickets, SOAP-level errors and the session record.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from qbxml import StatusClass, parse_response, to_dict
+from qbxml.requests import Request
+
+from ..store.ports import (
+    EntitySyncState,
+    Mapping,
+    MappingStore,
+    QueueMessage,
+    RecordQueue,
+    StoreError,
+    SyncStateStore,
+    Tenant,
+)
+from .changes import content_hash, record_version
+from .paging import PagePolicy
+from .plan import SYNC_ORDER, Plan, Step
+from .watermarks import DEFAULT_MARGIN, later, query_start, wall_clock
+
+log = logging.getLogger(__name__)
+
+SOURCE = "qbd"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """Tunables of the sync engine."""
+
+    paging: PagePolicy = field(default_factory=PagePolicy)
+    watermark_margin: timedelta = DEFAULT_MARGIN
+    max_retries: int = 3
+    max_restarts: int = 3
+
+
+@dataclass(slots=True)
+class ExchangeResult:
+    """What one response did: problems to report (the session goes on unless ``fatal``)."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fatal: str | None = None
+
+
+def _record_time(record: dict[str, Any]) -> str | None:
+    value = record.get("time_modified") or record.get("time_deleted")
+    return wall_clock(value) if isinstance(value, str) and value else None
+
+
+class SyncEngine:
+    """Plans sessions and applies QuickBooks' answers over the state, mapping and queue ports."""
+
+    def __init__(
+        self,
+        state: SyncStateStore,
+        mappings: MappingStore,
+        queue: RecordQueue,
+        settings: SyncSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.state = state
+        self.mappings = mappings
+        self.queue = queue
+        self.settings = settings or SyncSettings()
+        self.clock = clock
+
+    # --- planning ---------------------------------------------------------------------------
+
+    def plan(self, tenant: Tenant) -> Plan:
+        """The session's steps for the tenant's enabled entities, from their stored state."""
+        stored = self.state.get_all(tenant.name)
+        paging = self.settings.paging
+        steps = []
+        for entity in SYNC_ORDER:
+            if entity not in tenant.enabled_entities:
+                continue
+            st = stored.get(entity) or EntitySyncState(tenant.name, entity)
+            page = paging.clamp(st.page_size or paging.size_for(st.bytes_per_record))
+            start = query_start(st.watermark, self.settings.watermark_margin)
+            steps.append(
+                Step(
+                    entity=entity,
+                    page_size=page,
+                    bytes_per_record=st.bytes_per_record,
+                    watermark=st.watermark,
+                    modified_from=start.isoformat() if start else None,
+                    expect_small=(
+                        st.watermark is not None
+                        and st.last_count is not None
+                        and st.last_count < page
+                    ),
+                )
+            )
+        return Plan(steps)
+
+    def next_exchange(self, plan: Plan, exchange: int) -> list[tuple[Step, Request]]:
+        """The steps (and their queries) of the next message set: the current step, plus later
+        steps expected to be small while the expected response stays within the byte target."""
+        first = plan.current()
+        if first is None:
+            return []
+        paging = self.settings.paging
+        batch = [first]
+        budget = paging.target_bytes - paging.estimate_bytes(
+            first.page_size, first.bytes_per_record
+        )
+        for step in plan.steps:
+            if step is first or step.status != "pending":
+                continue
+            if not (step.expect_small or not step.uses_iterator):
+                continue
+            cost = paging.estimate_bytes(step.page_size, step.bytes_per_record)
+            if cost > budget:
+                continue
+            budget -= cost
+            batch.append(step)
+        return [(s, s.query(f"{exchange}-{s.entity}")) for s in batch]
+
+    # --- applying responses -----------------------------------------------------------------
+
+    def apply(
+        self, tenant: str, plan: Plan, pending: dict[str, str], response: str
+    ) -> ExchangeResult:
+        """Apply the response to the pending requests (request id -> entity).
+
+        Records reach the queue before anything advances; if the hand-off fails, the result is
+        fatal and every step of the exchange starts over from its watermark next time.
+        Raises QbxmlError when the response cannot be read.
+        """
+        result = ExchangeResult()
+        parsed = {r.request_id: r for r in parse_response(response).responses}
+        size = len(response.encode("utf-8"))
+        total_records = sum(len(r.records) for r in parsed.values())
+        accepted: list[tuple[Step, Any, list[dict[str, Any]]]] = []
+        for request_id, entity in pending.items():
+            step = plan.step(entity)
+            rs = parsed.get(request_id)
+            if rs is None:
+                # QuickBooks stopped before this request (an earlier one failed the set).
+                self._retry_or_fail(step, "QuickBooks did not answer the request", result)
+                continue
+            status = rs.status_class
+            if status in (StatusClass.OK, StatusClass.EMPTY, StatusClass.INFO, StatusClass.WARNING):
+                if status is StatusClass.WARNING:
+                    result.warnings.append(f"{entity} {rs.status_code}: {rs.status_message}")
+                accepted.append((step, rs, [to_dict(r) for r in rs.records]))
+            elif (
+                status is StatusClass.STALE_ITERATOR and step.restarts < self.settings.max_restarts
+            ):
+                step.restart()
+            elif status is StatusClass.RETRYABLE:
+                self._retry_or_fail(step, f"{rs.status_code}: {rs.status_message}", result)
+            else:
+                self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
+        try:
+            counts = self._hand_off(tenant, [(s, recs) for s, _, recs in accepted])
+        except StoreError as exc:
+            n = sum(len(recs) for _, _, recs in accepted)
+            for step, _, _ in accepted:
+                step.restart()
+            result.fatal = (
+                f"Could not store {n} records for forwarding: {exc}. Nothing was lost; the next "
+                "Web Connector run asks QuickBooks again."
+            )
+            return result
+        for (step, rs, records), (queued, unchanged) in zip(accepted, counts, strict=True):
+            self._advance(tenant, step, rs, records, queued, unchanged, size, total_records)
+        return result
+
+    def _advance(
+        self,
+        tenant: str,
+        step: Step,
+        rs: Any,
+        records: list[dict[str, Any]],
+        queued: int,
+        unchanged: int,
+        size: int,
+        total_records: int,
+    ) -> None:
+        paging = self.settings.paging
+        step.status = "running"
+        step.received += len(records)
+        step.queued += queued
+        step.unchanged += unchanged
+        for record in records:
+            step.max_seen = later(step.max_seen, _record_time(record))
+        if records:
+            share = size * len(records) / total_records
+            step.bytes_per_record = paging.observe(step.bytes_per_record, int(share), len(records))
+            step.page_size = paging.size_for(step.bytes_per_record)
+        if rs.iterator_id and rs.iterator_remaining_count:
+            step.iterator_id = rs.iterator_id
+            step.remaining = rs.iterator_remaining_count
+            return
+        step.iterator_id = None
+        step.remaining = 0
+        step.status = "done"
+        self.checkpoint(tenant, step)
+
+    def checkpoint(self, tenant: str, step: Step) -> None:
+        """Persist a finished step: the watermark moves only when its query ran to the end."""
+        done = step.status == "done"
+        self.state.put(
+            EntitySyncState(
+                tenant=tenant,
+                entity=step.entity,
+                watermark=later(step.watermark, step.max_seen) if done else step.watermark,
+                page_size=step.page_size,
+                bytes_per_record=step.bytes_per_record,
+                last_count=step.received if done else None,
+                last_success_at=self.clock() if done else None,
+            )
+        )
+
+    def _retry_or_fail(self, step: Step, reason: str, result: ExchangeResult) -> None:
+        if step.retries < self.settings.max_retries:
+            step.retries += 1
+            return
+        self._fail(step, reason, result)
+
+    def _fail(self, step: Step, reason: str, result: ExchangeResult) -> None:
+        step.status = "failed"
+        step.error = reason
+        result.errors.append(f"QuickBooks refused the {step.entity} query: {reason}")
+
+    # --- hand-off ---------------------------------------------------------------------------
+
+    def _hand_off(
+        self, tenant: str, batches: Sequence[tuple[Step, list[dict[str, Any]]]]
+    ) -> list[tuple[int, int]]:
+        """Queue new or changed records, then store their hashes; (queued, unchanged) per step."""
+        messages: list[QueueMessage] = []
+        updates: list[Mapping] = []
+        counts: list[tuple[int, int]] = []
+        now = self.clock()
+        for _, records in batches:
+            by_entity: dict[str, list[dict[str, Any]]] = {}
+            for record in records:
+                by_entity.setdefault(record["entity"], []).append(record)
+            queued = unchanged = 0
+            for entity, group in by_entity.items():
+                ids = [_source_id(r) for r in group]
+                known = self.mappings.get_many(tenant, SOURCE, entity, ids)
+                for record, source_id in zip(group, ids, strict=True):
+                    digest = content_hash(record)
+                    old = known.get(source_id)
+                    if old is not None and old.content_hash == digest and old.status != "failed":
+                        unchanged += 1
+                        continue
+                    version = record_version(record)
+                    messages.append(
+                        QueueMessage(
+                            tenant=tenant,
+                            body=json.dumps(
+                                {
+                                    "tenant": tenant,
+                                    "source": SOURCE,
+                                    "record": record,
+                                    "content_hash": digest,
+                                },
+                                sort_keys=True,
+                            ),
+                            dedup_id=f"{tenant}:{entity}:{source_id}:{version}",
+                        )
+                    )
+                    updates.append(
+                        Mapping(
+                            tenant=tenant,
+                            source=SOURCE,
+                            entity=entity,
+                            source_id=source_id,
+                            content_hash=digest,
+                            zoho_module=old.zoho_module if old else "",
+                            zoho_id=old.zoho_id if old else None,
+                            status="queued",
+                            version=old.version if old else "",
+                            updated_at=now,
+                        )
+                    )
+                    queued += 1
+            counts.append((queued, unchanged))
+        if messages:
+            self.queue.send(messages)
+            self.mappings.put_many(updates)
+        return counts
+
+
+def _source_id(record: dict[str, Any]) -> str:
+    value = record.get("list_id") or record.get("txn_id")
+    if not value:
+        raise StoreError(
+            f"a {record.get('entity')} record without ListID or TxnID cannot be synced"
+        )
+    return str(value)

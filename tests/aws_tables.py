@@ -1,0 +1,76 @@
+"""DynamoDB tables shaped like the deployed ones, for tests under moto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def create_pk_table(client: Any, name: str) -> None:
+    """A DynamoDB table shaped like the relay's: string partition key ``pk``, on demand."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def create_runs_table(client: Any, name: str) -> None:
+    """The runs table: partition key ``pk`` (tenant), sort key ``sk``."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def create_mappings_table(client: Any, name: str) -> None:
+    """The mappings table as deployed: ``pk`` plus GSIs ``by_zoho`` and ``by_status``."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "zoho_key", "AttributeType": "S"},
+            {"AttributeName": "tenant_status", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_zoho",
+                "KeySchema": [{"AttributeName": "zoho_key", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "by_status",
+                "KeySchema": [
+                    {"AttributeName": "tenant_status", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def create_relay_tables(client: Any) -> dict[str, str]:
+    """Every table the relay uses, named after its environment variable's suffix."""
+    names = {
+        "QBRELAY_TENANTS_TABLE": "tenants",
+        "QBRELAY_SESSIONS_TABLE": "sessions",
+        "QBRELAY_STATE_TABLE": "state",
+        "QBRELAY_MAPPINGS_TABLE": "mappings",
+        "QBRELAY_RUNS_TABLE": "runs",
+    }
+    for name in ("tenants", "sessions", "state"):
+        create_pk_table(client, name)
+    create_mappings_table(client, "mappings")
+    create_runs_table(client, "runs")
+    return names
