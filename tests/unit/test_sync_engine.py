@@ -1,0 +1,156 @@
+"""The sync engine over the relay core: watermarks, change detection, paging and run history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from lambdas.local.wiring import LocalRelay
+from lambdas.store.ports import StoreError, Tenant
+from sim.fake_company import FakeCompany
+from tests.conftest import PASSWORD
+
+
+@dataclass
+class Run:
+    exchanges: int
+    percents: list[int]
+    summary: str
+    requests: list[str]
+
+
+def sync(
+    local: LocalRelay, tenant: Tenant, company: FakeCompany, stop_after: int | None = None
+) -> Run:
+    """One Web Connector session driven on the relay core; ``stop_after`` abandons it."""
+    ticket, status = local.relay.authenticate(tenant.qbwc_user, PASSWORD)
+    assert status == ""
+    percents: list[int] = []
+    requests: list[str] = []
+    while not percents or 0 <= percents[-1] < 100:
+        if stop_after is not None and len(requests) == stop_after:
+            break
+        hcp = company.hcp_response() if not requests else ""
+        request = local.relay.send_request_xml(ticket, hcp, "", "US", 13, 0)
+        assert request, local.relay.get_last_error(ticket)
+        requests.append(request)
+        percents.append(local.relay.receive_response_xml(ticket, company.process(request), "", ""))
+    summary = local.relay.close_connection(ticket)
+    return Run(len(requests), percents, summary, requests)
+
+
+def queued_ids(local: LocalRelay) -> list[str]:
+    out = []
+    while batch := local.queue.receive(10):
+        out += [json.loads(m.message.body)["record"]["list_id"] for m in batch]
+        local.queue.delete([m.receipt for m in batch])
+    return out
+
+
+def touch(company: FakeCompany, index: int, when: datetime, **changes: str) -> str:
+    """Modify a simulated customer as QuickBooks would: new content, time and EditSequence."""
+    customer = company.customer_list[index]
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    customer.time_modified = when
+    customer.edit_sequence = str(int(when.timestamp()))
+    return customer.list_id
+
+
+def test_first_run_is_full_and_sets_the_watermark_from_quickbooks_time(local, tenant) -> None:
+    company = FakeCompany(customers=120)
+    run = sync(local, tenant, company)
+    assert run.exchanges == 3 and run.percents[-1] == 100
+    assert "<FromModifiedDate>" not in run.requests[0]
+    assert len(queued_ids(local)) == 120
+    state = local.state.get_all(tenant.name)["Customer"]
+    newest = max(c.time_modified for c in company.customer_list)
+    assert state.watermark == newest.replace(tzinfo=None).isoformat()
+    assert state.last_count == 120
+
+
+def test_unchanged_data_queues_nothing_and_a_change_is_resent(local, tenant) -> None:
+    company = FakeCompany(customers=120)
+    sync(local, tenant, company)
+    queued_ids(local)
+    again = sync(local, tenant, company)
+    # Incremental: starts the safety margin before the watermark; nothing new reaches the queue.
+    state = local.state.get_all(tenant.name)["Customer"]
+    start = datetime.fromisoformat(state.watermark) - timedelta(hours=2)
+    assert f"<FromModifiedDate>{start.isoformat()}</FromModifiedDate>" in again.requests[0]
+    assert queued_ids(local) == []
+    refetched = local.runs.recent(tenant.name)[0].entities["Customer"].received
+    assert refetched >= 1
+    assert again.summary == f"Synced {refetched} customers ({refetched} unchanged)"
+    later = datetime.fromisoformat(state.watermark).replace(
+        tzinfo=company.customer_list[0].time_modified.tzinfo
+    )
+    changed = touch(company, 5, later + timedelta(minutes=3), name="Renamed & Co")
+    third = sync(local, tenant, company)
+    assert queued_ids(local) == [changed]
+    assert third.exchanges == 1
+    # Saved in QuickBooks without a content change: newer time, same content, not re-sent.
+    touch(company, 7, later + timedelta(minutes=4))
+    sync(local, tenant, company)
+    assert queued_ids(local) == []
+
+
+def test_watermark_moves_only_when_the_iterator_finished(local, tenant) -> None:
+    company = FakeCompany(customers=120)
+    sync(local, tenant, company, stop_after=1)
+    assert "Customer" not in local.state.get_all(tenant.name) or (
+        local.state.get_all(tenant.name)["Customer"].watermark is None
+    )
+    again = sync(local, tenant, company)
+    assert "<FromModifiedDate>" not in again.requests[0]
+    # The abandoned page was already handed off and is not queued twice.
+    assert len(queued_ids(local)) == 120
+
+
+def test_a_failed_hand_off_advances_nothing(local, tenant, monkeypatch) -> None:
+    company = FakeCompany(customers=120)
+    ticket, _ = local.relay.authenticate(tenant.qbwc_user, PASSWORD)
+    request = local.relay.send_request_xml(ticket, company.hcp_response(), "", "US", 13, 0)
+
+    def refuse(messages):
+        raise StoreError("queue unavailable")
+
+    monkeypatch.setattr(local.queue, "send", refuse)
+    assert local.relay.receive_response_xml(ticket, company.process(request), "", "") == -1
+    assert "Nothing was lost" in local.relay.get_last_error(ticket)
+    local.relay.close_connection(ticket)
+    assert local.mappings.list(tenant.name) == []
+    assert local.state.get_all(tenant.name) == {}
+    monkeypatch.undo()
+    run = sync(local, tenant, company)
+    assert run.percents[-1] == 100 and len(queued_ids(local)) == 120
+
+
+def test_daylight_saving_repeated_hour_is_not_missed(local, tenant) -> None:
+    company = FakeCompany(customers=3)
+    edt, est = timezone(timedelta(hours=-4)), timezone(timedelta(hours=-5))
+    for i in range(3):
+        touch(company, i, datetime(2026, 10, 30, 12, i, tzinfo=edt))
+    # 01:50 EDT, then clocks go back: 01:10 EST is later in real time but earlier on the wall.
+    touch(company, 0, datetime(2026, 11, 1, 1, 50, tzinfo=edt))
+    sync(local, tenant, company)
+    queued_ids(local)
+    assert local.state.get_all(tenant.name)["Customer"].watermark == "2026-11-01T01:50:00"
+    changed = touch(company, 1, datetime(2026, 11, 1, 1, 10, tzinfo=est), name="After the change")
+    sync(local, tenant, company)
+    assert queued_ids(local) == [changed]
+
+
+def test_each_session_leaves_a_run_history_row(local, tenant) -> None:
+    company = FakeCompany(customers=60)
+    first = sync(local, tenant, company)
+    second = sync(local, tenant, company)
+    runs = local.runs.recent(tenant.name)
+    assert [r.summary for r in runs] == [second.summary, first.summary]
+    assert runs[1].status == "completed" and runs[1].exchanges == 2
+    assert runs[1].entities["Customer"].received == 60
+    assert runs[1].entities["Customer"].queued == 60
+    assert runs[0].entities["Customer"].queued == 0
+    assert runs[0].entities["Customer"].unchanged == runs[0].entities["Customer"].received
+    assert local.tenants.get(tenant.name).last_sync_at is not None
