@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 
 from ..qbwc.relay import QbwcRelay
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
@@ -27,8 +27,13 @@ from ..store.aws import (
     SqsRecordQueue,
 )
 from ..sync.engine import SyncEngine
+from .cloudwatch_metrics import CloudWatchMetrics
 
-logger = Logger(service="qbxml-relay")
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
+logger = Logger(service=SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "QbxmlRelay", service=SERVICE
+)
 
 REQUIRED_ENV = (
     "QBRELAY_TENANTS_TABLE",
@@ -51,19 +56,22 @@ def endpoint() -> SoapEndpoint:
     if missing:
         raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
     dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    counts = CloudWatchMetrics(metrics)
     engine = SyncEngine(
         DynamoSyncStateStore(dynamodb, os.environ["QBRELAY_STATE_TABLE"]),
         DynamoMappingStore(dynamodb, os.environ["QBRELAY_MAPPINGS_TABLE"]),
         SqsRecordQueue(sqs, os.environ["QBRELAY_RECORD_QUEUE_URL"]),
+        metrics=counts,
     )
     relay = QbwcRelay(
         DynamoTenantStore(dynamodb, os.environ["QBRELAY_TENANTS_TABLE"]),
         DynamoSessionStore(dynamodb, os.environ["QBRELAY_SESSIONS_TABLE"]),
         engine,
         DynamoRunHistory(dynamodb, os.environ["QBRELAY_RUNS_TABLE"]),
+        metrics=counts,
     )
     limit = int(os.environ.get("QBRELAY_MAX_BODY_BYTES") or DEFAULT_MAX_BODY)
-    return SoapEndpoint(relay, max_body_bytes=limit)
+    return SoapEndpoint(relay, max_body_bytes=limit, metrics=counts)
 
 
 def public_url(event: dict[str, Any]) -> str:
@@ -98,6 +106,7 @@ def _reply(reply: SoapReply) -> dict[str, Any]:
     return _response(reply.status, reply.content_type, reply.body)
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Route /qbwc (POST SOAP, GET ?wsdl) and /health."""

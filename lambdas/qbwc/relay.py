@@ -18,6 +18,7 @@ from typing import Any
 from qbxml import QbxmlError, QbxmlVersion, build_message_set, negotiate, parse_hcp
 from qbxml.versions import MIN_VERSION
 
+from ..metrics import SESSIONS_COMPLETED, SESSIONS_STARTED, Metrics, NoMetrics
 from ..store.ports import (
     ConcurrentUpdate,
     EntityRunCounts,
@@ -154,7 +155,9 @@ class QbwcRelay:
         runs: RunHistory,
         settings: RelaySettings | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or NoMetrics()
         self.tenants = tenants
         self.sessions = sessions
         self.engine = engine
@@ -216,6 +219,7 @@ class QbwcRelay:
         )
         if not self.sessions.create(record, now):
             return self._auth_reply(ticket, BUSY)
+        self.metrics.count(SESSIONS_STARTED)
         log.info("authenticate: session started", extra={"tenant": tenant.name})
         return self._auth_reply(ticket, tenant.company_file or "")
 
@@ -376,6 +380,8 @@ class QbwcRelay:
         try:
             self.runs.add(run)
             tenant = self.tenants.get(record.tenant)
+            if run.status == "completed":
+                self.metrics.count(SESSIONS_COMPLETED)
             if tenant is not None and run.status == "completed":
                 tenant.last_sync_at = now
                 self.tenants.update(tenant)

@@ -31,6 +31,7 @@ from spyne.interface.wsdl import Wsdl11
 from spyne.protocol.soap import Soap11
 from spyne.server import ServerBase
 
+from ..metrics import SOAP_CALLS, SOAP_FAULTS, Metrics, NoMetrics
 from .relay import QbwcRelay
 
 log = logging.getLogger(__name__)
@@ -223,8 +224,14 @@ class _DirectServer(ServerBase):
 class SoapEndpoint:
     """The QBWC SOAP service for one relay: POST bodies in, SOAP replies out, and the WSDL."""
 
-    def __init__(self, relay: QbwcRelay, max_body_bytes: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(
+        self,
+        relay: QbwcRelay,
+        max_body_bytes: int = DEFAULT_MAX_BODY,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.max_body_bytes = max_body_bytes
+        self.metrics = metrics or NoMetrics()
         self._app = Application(
             [QBWebConnectorSvc],
             tns=TNS,
@@ -239,6 +246,13 @@ class SoapEndpoint:
 
     def handle(self, body: bytes) -> SoapReply:
         """Answer one SOAP POST. Never raises."""
+        self.metrics.count(SOAP_CALLS)
+        reply = self._handle(body)
+        if reply.status != 200:
+            self.metrics.count(SOAP_FAULTS)
+        return reply
+
+    def _handle(self, body: bytes) -> SoapReply:
         if not body or not body.strip():
             return fault_reply("The request body is empty; expected a SOAP 1.1 envelope.")
         if len(body) > self.max_body_bytes:

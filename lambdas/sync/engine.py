@@ -18,6 +18,7 @@ from typing import Any
 from qbxml import StatusClass, parse_response, to_dict
 from qbxml.requests import Request
 
+from ..metrics import RECORDS_QUEUED, RECORDS_RECEIVED, RECORDS_UNCHANGED, Metrics, NoMetrics
 from ..store.ports import (
     EntitySyncState,
     Mapping,
@@ -72,7 +73,9 @@ class SyncEngine:
         queue: RecordQueue,
         settings: SyncSettings | None = None,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or NoMetrics()
         self.state = state
         self.mappings = mappings
         self.queue = queue
@@ -198,6 +201,9 @@ class SyncEngine:
         step.received += len(records)
         step.queued += queued
         step.unchanged += unchanged
+        self.metrics.count(RECORDS_RECEIVED, len(records), step.entity)
+        self.metrics.count(RECORDS_QUEUED, queued, step.entity)
+        self.metrics.count(RECORDS_UNCHANGED, unchanged, step.entity)
         for record in records:
             step.max_seen = later(step.max_seen, _record_time(record))
         if records:

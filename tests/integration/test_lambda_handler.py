@@ -75,7 +75,25 @@ def call(op: str, params: list, b64: bool = False) -> etree._Element:
     return etree.fromstring(reply["body"].encode())
 
 
-def test_session_through_the_handler_reaches_sqs(aws) -> None:
+def emitted_metrics(output: str) -> dict[tuple[str, str | None], float]:
+    """Sum of each (metric, entity) in the embedded-metric-format lines a handler printed."""
+    totals: dict[tuple[str, str | None], float] = {}
+    for line in output.splitlines():
+        if '"_aws"' not in line:
+            continue
+        doc = json.loads(line)
+        for directive in doc["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == "QbxmlRelay"
+            for metric in directive["Metrics"]:
+                name = metric["Name"]
+                value = doc[name]
+                value = sum(value) if isinstance(value, list) else value
+                key = (name, doc.get("entity"))
+                totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def test_session_through_the_handler_reaches_sqs(aws, capsys) -> None:
     company = FakeCompany(customers=250)
     auth = call("authenticate", [("strUserName", "acme-qbwc"), ("strPassword", "pw")])
     ticket, status = [s.text or "" for s in auth.iter(f"{TNS}string")]
@@ -117,6 +135,12 @@ def test_session_through_the_handler_reaches_sqs(aws) -> None:
         QueueUrl=aws, AttributeNames=["ApproximateNumberOfMessages"]
     )
     assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "250"
+    counts = emitted_metrics(capsys.readouterr().out)
+    assert counts[("SessionsStarted", None)] == 1
+    assert counts[("SessionsCompleted", None)] == 1
+    assert counts[("RecordsReceived", "Customer")] == 250
+    assert counts[("RecordsQueued", "Customer")] == 250
+    assert counts[("SoapCalls", None)] >= 4
 
 
 def test_wsdl_follows_the_stage(aws) -> None:
