@@ -16,7 +16,6 @@ from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector, SessionResult
 
 from ..qbwc.passwords import generate_password, hash_password
-from ..qbwc.relay import SessionState
 from ..store.ports import Tenant
 from .server import RelayServer
 from .wiring import build_local
@@ -33,6 +32,7 @@ class DemoResult:
     session: SessionResult
     records_received: int
     records_queued: int
+    records_unchanged: int
     errors: int
     queue_depth: int
     seconds: float
@@ -43,6 +43,7 @@ class DemoResult:
             "exchanges": self.session.exchanges,
             "records_received": self.records_received,
             "records_queued": self.records_queued,
+            "records_unchanged": self.records_unchanged,
             "errors": self.errors,
             "seconds": round(self.seconds, 3),
             "queue_depth": self.queue_depth,
@@ -81,18 +82,20 @@ def run_demo(data_dir: Path, customers: int, seed: int = 1) -> DemoResult:
     finally:
         qbwc.close()
         server.stop()
-    received = queued = 0
+    received = queued = unchanged = 0
     errors = 0 if session.last_error is None else 1
-    stored = local.sessions.get(session.ticket, time.time()) if session.ticket else None
-    if stored is not None:
-        state = SessionState.from_dict(stored.state)
-        received = sum(s.received for s in state.plan.steps)
-        queued = sum(s.queued for s in state.plan.steps)
-        errors = max(errors, state.errors)
+    runs = local.runs.recent(DEMO_TENANT, limit=1)
+    if runs and runs[0].ticket == session.ticket:
+        counts = runs[0].entities.values()
+        received = sum(c.received for c in counts)
+        queued = sum(c.queued for c in counts)
+        unchanged = sum(c.unchanged for c in counts)
+        errors = max(errors, runs[0].errors)
     return DemoResult(
         session=session,
         records_received=received,
         records_queued=queued,
+        records_unchanged=unchanged,
         errors=errors,
         queue_depth=local.queue.depth(),
         seconds=seconds,

@@ -43,6 +43,9 @@ class RelayServer:
         return self
 
     def stop(self) -> None:
+        """Finish requests in flight, then close the socket and end the serving thread."""
+        # Worker threads first: a worker that outlives the socket writes to a closed trigger.
+        self._server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
         self._server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -95,7 +95,7 @@ class SessionState:
 
 def summarize(state: SessionState) -> str:
     """One line for the Web Connector's status column, e.g. "Synced 1,204 customers (3 errors)"."""
-    parts = [f"{s.received:,} {plural(s.entity)}" for s in state.plan.steps]
+    parts = [f"{s.received:,} {plural(s.entity, s.received)}" for s in state.plan.steps]
     text = f"Synced {', '.join(parts)}" if parts else "Nothing to sync"
     notes = []
     unchanged = sum(s.unchanged for s in state.plan.steps)

@@ -28,9 +28,11 @@ def unknown_entities(entities: tuple[str, ...] | list[str]) -> list[str]:
     return [e for e in entities if e not in SYNC_ORDER]
 
 
-def plural(entity: str) -> str:
-    """How a summary names records of ``entity``."""
-    return PLURALS.get(entity, entity.lower() + "s")
+def plural(entity: str, count: int = 2) -> str:
+    """How a summary names ``count`` records of ``entity``."""
+    if count == 1:
+        return entity[0].lower() + entity[1:]
+    return PLURALS.get(entity, entity[0].lower() + entity[1:] + "s")
 
 
 def step_query(
