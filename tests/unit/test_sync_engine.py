@@ -82,7 +82,8 @@ def test_unchanged_data_queues_nothing_and_a_change_is_resent(local, tenant) -> 
     assert queued_ids(local) == []
     refetched = local.runs.recent(tenant.name)[0].entities["Customer"].received
     assert refetched >= 1
-    assert again.summary == f"Synced {refetched} customers ({refetched} unchanged)"
+    noun = "customer" if refetched == 1 else "customers"
+    assert again.summary == f"Synced {refetched} {noun} ({refetched} unchanged)"
     later = datetime.fromisoformat(state.watermark).replace(
         tzinfo=company.customer_list[0].time_modified.tzinfo
     )
