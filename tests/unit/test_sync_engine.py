@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from lambdas.local.wiring import LocalRelay
+import pytest
+
+from lambdas.local.wiring import LocalRelay, build_local
+from lambdas.qbwc.relay import QbwcRelay, RelaySettings
 from lambdas.store.ports import StoreError, Tenant
 from sim.fake_company import FakeCompany
-from tests.conftest import PASSWORD
+from tests.conftest import FIXED_PAGES, PASSWORD
 
 
 @dataclass
@@ -155,3 +159,59 @@ def test_each_session_leaves_a_run_history_row(local, tenant) -> None:
     assert runs[0].entities["Customer"].queued == 0
     assert runs[0].entities["Customer"].unchanged == runs[0].entities["Customer"].received
     assert local.tenants.get(tenant.name).last_sync_at is not None
+
+
+def drain_into(local: LocalRelay, consumer: dict[str, dict]) -> int:
+    """A consumer applying queue messages idempotently, newest EditSequence wins; returns count."""
+    applied = 0
+    while batch := local.queue.receive(10):
+        for m in batch:
+            record = json.loads(m.message.body)["record"]
+            held = consumer.get(record["list_id"])
+            if held is None or int(held["edit_sequence"]) <= int(record["edit_sequence"]):
+                consumer[record["list_id"]] = record
+            applied += 1
+        local.queue.delete([m.receipt for m in batch])
+    return applied
+
+
+def test_relay_stopped_between_hand_off_and_checkpoint(
+    tmp_path, local, tenant, monkeypatch
+) -> None:
+    company = FakeCompany(customers=120)
+    ticket, _ = local.relay.authenticate(tenant.qbwc_user, PASSWORD)
+
+    def one(hcp: str = "") -> int:
+        request = local.relay.send_request_xml(ticket, hcp, "", "US", 13, 0)
+        return local.relay.receive_response_xml(ticket, company.process(request), "", "")
+
+    assert one(company.hcp_response()) > 0
+    real_save = local.sessions.save
+
+    def killed(record):
+        if record.state.get("pending") == {}:  # the save that would record the second answer
+            raise SystemExit("relay process stopped")
+        real_save(record)
+
+    monkeypatch.setattr(local.sessions, "save", killed)
+    with pytest.raises(SystemExit):
+        one()
+    monkeypatch.undo()
+    consumer: dict[str, dict] = {}
+    assert drain_into(local, consumer) == 100  # two pages were handed off before the stop
+    # The restarted relay: the dead session's lease runs out, then the next update runs.
+    restarted = build_local(tmp_path / "data", RelaySettings(), FIXED_PAGES)
+    later = QbwcRelay(
+        restarted.tenants,
+        restarted.sessions,
+        restarted.engine,
+        restarted.runs,
+        clock=lambda: time.time() + RelaySettings().session_ttl_seconds + 1,
+    )
+    restarted.relay = later
+    run = sync(restarted, tenant, company)
+    assert run.percents[-1] == 100
+    assert drain_into(restarted, consumer) == 20  # only what never reached the queue
+    assert {i: r["name"] for i, r in consumer.items()} == {
+        c.list_id: c.name for c in company.customer_list
+    }
