@@ -226,6 +226,11 @@ class DynamoTenantStore:
 
     def deployment_owner_id(self) -> str:
         key = {"pk": _s(_DEPLOYMENT)}
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
+            "Item"
+        )
+        if item:
+            return item["owner_id"]["S"]
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -235,6 +240,7 @@ class DynamoTenantStore:
         except ClientError as exc:
             if _code(exc) != "ConditionalCheckFailedException":
                 raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+        # Read back: when another writer won the race, its value is the one.
         item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"]
         return item["owner_id"]["S"]
 

@@ -191,14 +191,15 @@ class SqliteTenantStore:
             return str(item["file_id"])
 
     def deployment_owner_id(self) -> str:
-        with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT OR IGNORE INTO deployment_settings (key, value) VALUES (?, ?)",
-                (_OWNER_ID_KEY, new_guid()),
-            )
-            row = conn.execute(
-                "SELECT value FROM deployment_settings WHERE key = ?", (_OWNER_ID_KEY,)
-            ).fetchone()
+        query = "SELECT value FROM deployment_settings WHERE key = ?"
+        row = self._db.connection().execute(query, (_OWNER_ID_KEY,)).fetchone()
+        if row is None:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO deployment_settings (key, value) VALUES (?, ?)",
+                    (_OWNER_ID_KEY, new_guid()),
+                )
+                row = conn.execute(query, (_OWNER_ID_KEY,)).fetchone()
         return str(row[0])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,3 +194,12 @@ def test_tenant_without_file_id_gets_one_once(stores: Stores) -> None:
     assert [t.name for t in stores.tenants.list()] == ["acme", "beta"]
     with pytest.raises(StoreError):
         stores.tenants.ensure_file_id("ghost")
+
+
+def test_concurrent_first_uses_agree_on_one_id(stores: Stores) -> None:
+    stores.tenants.create(_tenant())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        owners = set(pool.map(lambda _: stores.tenants.deployment_owner_id(), range(8)))
+        files = set(pool.map(lambda _: stores.tenants.ensure_file_id("acme"), range(8)))
+    assert len(owners) == 1 and len(files) == 1
+    assert files == {stores.tenants.get("acme").file_id}
