@@ -88,8 +88,8 @@ def render_general() -> bytes:
     return _page(
         f"{APP} support",
         f"<h1>{APP}</h1><p>This service connects QuickBooks Desktop, through the QuickBooks Web "
-        "Connector, to ZOHO CRM. Your own status page is the AppSupport link of your Web "
-        "Connector application (right-click it, or see the .qwc file).</p>" + _HELP,
+        "Connector, to ZOHO CRM. Your company's status page is the AppSupport address in its "
+        ".qwc file.</p>" + _HELP,
     )
 
 

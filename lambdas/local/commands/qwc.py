@@ -36,7 +36,8 @@ DEFAULT_EVERY_MINUTES = 15
 
 def _where(args: argparse.Namespace) -> tuple[TenantStore, str, str | None]:
     """The tenant store, the AppURL and (from a stack) the support page base URL."""
-    if not (args.from_stack or args.aws):
+    if not args.from_stack and (args.url or not args.aws):
+        # The URL is given (a local relay, or a custom domain in front of a deployment).
         if not args.url:
             raise TargetError("give the relay's URL with --url, or --from-stack STACK")
         return open_tenants(args), args.url, None
