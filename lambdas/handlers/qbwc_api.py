@@ -1,5 +1,8 @@
 """Lambda entry point behind API Gateway (REST, v1 payload): the same SOAP core as the local server.
 
+Routes: /qbwc (POST SOAP, GET ?wsdl), /health, GET /support and /support/{file_id} (the .qwc
+files' AppSupport pages; these need only QBRELAY_TENANTS_TABLE).
+
 Environment: QBRELAY_TENANTS_TABLE, QBRELAY_SESSIONS_TABLE, QBRELAY_RECORD_QUEUE_URL (required);
 QBRELAY_PUBLIC_URL (optional: the WSDL's service address, otherwise the URL the request came in
 on, stage or custom-domain base path included); QBRELAY_MAX_BODY_BYTES (optional).
@@ -18,6 +21,7 @@ from aws_lambda_powertools import Logger, Metrics
 
 from ..qbwc.relay import QbwcRelay
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
+from ..qbwc.support_page import is_support_path, support_reply
 from ..store.aws import (
     DynamoMappingStore,
     DynamoRunHistory,
@@ -74,6 +78,15 @@ def endpoint() -> SoapEndpoint:
     return SoapEndpoint(relay, max_body_bytes=limit, metrics=counts)
 
 
+@cache
+def tenant_store() -> DynamoTenantStore:
+    """The tenants table alone, for the support pages."""
+    table = os.environ.get("QBRELAY_TENANTS_TABLE")
+    if not table:
+        raise ConfigurationError("missing environment variables: QBRELAY_TENANTS_TABLE")
+    return DynamoTenantStore(boto3.client("dynamodb"), table)
+
+
 def public_url(event: dict[str, Any]) -> str:
     """Where the Web Connector reaches this API: configured, or as the request arrived."""
     configured = os.environ.get("QBRELAY_PUBLIC_URL")
@@ -106,14 +119,26 @@ def _reply(reply: SoapReply) -> dict[str, Any]:
     return _response(reply.status, reply.content_type, reply.body)
 
 
+def _support(method: str, path: str) -> dict[str, Any]:
+    if method not in ("GET", "HEAD"):
+        return _response(405, "text/plain; charset=utf-8", b"Use GET.\n")
+    page = support_reply(path, tenant_store())
+    reply = _response(page.status, page.content_type, page.body)
+    reply["headers"].update(page.headers)
+    return reply
+
+
 @metrics.log_metrics
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Route /qbwc (POST SOAP, GET ?wsdl) and /health."""
+    """Route /qbwc (POST SOAP, GET ?wsdl), /health and /support[/{file_id}]."""
     method = event.get("httpMethod", "GET")
     resource = event.get("resource") or event.get("path") or ""
     if resource.rstrip("/").endswith("/health"):
         return _response(200, "application/json", json.dumps({"status": "ok"}).encode())
+    path = event.get("path") or resource
+    if is_support_path(path):
+        return _support(method, path)
     soap = endpoint()
     if method == "GET":
         query = {k.lower() for k in (event.get("queryStringParameters") or {})}

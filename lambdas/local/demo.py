@@ -73,7 +73,9 @@ def run_demo(data_dir: Path, customers: int, seed: int = 1) -> DemoResult:
         existing.last_sync_at = None
         local.tenants.update(existing)
     company = FakeCompany(customers=customers, seed=seed)
-    server = RelayServer(RelayWsgiApp(local.endpoint), "127.0.0.1", 0).start_in_thread()
+    server = RelayServer(
+        RelayWsgiApp(local.endpoint, tenants=local.tenants), "127.0.0.1", 0
+    ).start_in_thread()
     qbwc = FakeWebConnector(server.url + SOAP_PATH)
     try:
         started = time.perf_counter()

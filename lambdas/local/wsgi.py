@@ -1,6 +1,7 @@
 """The local process's HTTP surface as a WSGI application.
 
-``POST /qbwc`` SOAP, ``GET /qbwc?wsdl`` the WSDL, ``GET /health`` a small JSON body.
+``POST /qbwc`` SOAP, ``GET /qbwc?wsdl`` the WSDL, ``GET /health`` a small JSON body,
+``GET /support`` and ``GET /support/<file-id>`` the AppSupport pages (see support_page).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..qbwc.soap_service import SoapEndpoint, SoapReply, fault_reply
+from ..qbwc.support_page import SUPPORT_PATH, support_reply
+from ..store.ports import TenantStore
 
 SOAP_PATH = "/qbwc"
 HEALTH_PATH = "/health"
@@ -27,11 +30,18 @@ def _request_url(environ: dict[str, Any]) -> str:
 
 
 class RelayWsgiApp:
-    """WSGI callable around a SoapEndpoint. ``public_url`` fixes the WSDL's service address."""
+    """WSGI callable around a SoapEndpoint. ``public_url`` fixes the WSDL's service address;
+    ``tenants`` backs the per-tenant support pages (without it only ``/support`` is served)."""
 
-    def __init__(self, endpoint: SoapEndpoint, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: SoapEndpoint,
+        public_url: str | None = None,
+        tenants: TenantStore | None = None,
+    ) -> None:
         self.endpoint = endpoint
         self.public_url = public_url
+        self.tenants = tenants
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -58,6 +68,19 @@ class RelayWsgiApp:
                 "text/plain; charset=utf-8",
                 b"Use POST for SOAP or GET ?wsdl.\n",
                 [("Allow", "GET, POST")],
+            )
+        if path == SUPPORT_PATH or path.startswith(SUPPORT_PATH + "/"):
+            if method not in ("GET", "HEAD"):
+                return self._send(
+                    start_response,
+                    405,
+                    "text/plain; charset=utf-8",
+                    b"Use GET.\n",
+                    [("Allow", "GET")],
+                )
+            page = support_reply(path, self.tenants)
+            return self._send(
+                start_response, page.status, page.content_type, page.body, list(page.headers)
             )
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
             body = json.dumps({"status": "ok", "service": "qbxml-relay"}).encode()

@@ -14,6 +14,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from qwc import new_guid
+
 from .ports import (
     MAPPING_STATUSES,
     AlreadyExists,
@@ -31,7 +33,10 @@ from .ports import (
 
 # Key prefixes of the helper items that share a table with the main items.
 _USER_CLAIM = "@user#"
+_FILE_CLAIM = "@file#"
 _TENANT_LOCK = "@lock#"
+# The deployment's settings item in the tenants table (the QBWC OwnerID).
+_DEPLOYMENT = "@deployment"
 
 SQS_BATCH = 10
 SQS_MAX_BYTES = 256 * 1024
@@ -56,33 +61,50 @@ class DynamoTenantStore:
         self._client = client
         self._table = table
 
+    def _item(self, tenant: Tenant) -> dict[str, Any]:
+        item = {
+            "pk": _s(tenant.name),
+            "qbwc_user": _s(tenant.qbwc_user),
+            "item": _s(json.dumps(tenant.to_item())),
+        }
+        if tenant.file_id:
+            # Beside the JSON too, so writes can be conditional on it.
+            item["file_id"] = _s(tenant.file_id)
+        return item
+
+    def _file_claim(self, file_id: str, tenant: str) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {"pk": _s(_FILE_CLAIM + file_id.upper()), "tenant": _s(tenant)},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+
     def create(self, tenant: Tenant) -> None:
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._item(tenant),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": _s(_USER_CLAIM + tenant.qbwc_user),
+                        "tenant": _s(tenant.name),
+                    },
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ]
+        if tenant.file_id:
+            items.append(self._file_claim(tenant.file_id, tenant.name))
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                "pk": _s(tenant.name),
-                                "qbwc_user": _s(tenant.qbwc_user),
-                                "item": _s(json.dumps(tenant.to_item())),
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                "pk": _s(_USER_CLAIM + tenant.qbwc_user),
-                                "tenant": _s(tenant.name),
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
+            self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
             if _code(exc) == "TransactionCanceledException":
                 raise AlreadyExists(
@@ -119,38 +141,114 @@ class DynamoTenantStore:
         return sorted(tenants, key=lambda t: t.name)
 
     def update(self, tenant: Tenant) -> None:
-        try:
-            self._client.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": _s(tenant.name),
-                    "qbwc_user": _s(tenant.qbwc_user),
-                    "item": _s(json.dumps(tenant.to_item())),
-                },
-                ConditionExpression="attribute_exists(pk) AND qbwc_user = :u",
-                ExpressionAttributeValues={":u": _s(tenant.qbwc_user)},
-            )
-        except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
-                raise StoreError(f"no tenant {tenant.name!r} to update") from exc
-            raise
+        # The write is conditional on the stored file_id, so a stale copy never drops or changes
+        # it; on a mismatch, take the stored one and write again.
+        for _ in range(3):
+            if tenant.file_id:
+                keep, values = "file_id = :f", {":f": _s(tenant.file_id)}
+            else:
+                keep, values = "attribute_not_exists(file_id)", {}
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=self._item(tenant),
+                    ConditionExpression=f"attribute_exists(pk) AND qbwc_user = :u AND {keep}",
+                    ExpressionAttributeValues={":u": _s(tenant.qbwc_user), **values},
+                )
+                return
+            except ClientError as exc:
+                if _code(exc) != "ConditionalCheckFailedException":
+                    raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+            stored = self.get(tenant.name)
+            if stored is None or stored.qbwc_user != tenant.qbwc_user:
+                raise StoreError(f"no tenant {tenant.name!r} to update")
+            tenant.file_id = stored.file_id
+        raise ConcurrentUpdate(f"tenant {tenant.name!r} changed concurrently")
 
     def delete(self, name: str) -> bool:
         tenant = self.get(name)
         if tenant is None:
             return False
-        self._client.transact_write_items(
-            TransactItems=[
-                {"Delete": {"TableName": self._table, "Key": {"pk": _s(name)}}},
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": {"pk": _s(_USER_CLAIM + tenant.qbwc_user)},
-                    }
-                },
-            ]
-        )
+        items: list[dict[str, Any]] = [
+            {"Delete": {"TableName": self._table, "Key": {"pk": _s(name)}}},
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": {"pk": _s(_USER_CLAIM + tenant.qbwc_user)},
+                }
+            },
+        ]
+        if tenant.file_id:
+            key = {"pk": _s(_FILE_CLAIM + tenant.file_id.upper())}
+            items.append({"Delete": {"TableName": self._table, "Key": key}})
+        self._client.transact_write_items(TransactItems=items)
         return True
+
+    def find_by_file_id(self, file_id: str) -> Tenant | None:
+        if not file_id:
+            return None
+        claim = self._client.get_item(
+            TableName=self._table,
+            Key={"pk": _s(_FILE_CLAIM + file_id.upper())},
+            ConsistentRead=True,
+        ).get("Item")
+        tenant = self.get(claim["tenant"]["S"]) if claim else None
+        return tenant if tenant and tenant.file_id.upper() == file_id.upper() else None
+
+    def ensure_file_id(self, name: str) -> str:
+        for _ in range(3):
+            item = (
+                None
+                if name.startswith("@")
+                else self._client.get_item(
+                    TableName=self._table, Key={"pk": _s(name)}, ConsistentRead=True
+                ).get("Item")
+            )
+            if item is None:
+                raise StoreError(f"no tenant {name!r}")
+            tenant = Tenant.from_item(json.loads(item["item"]["S"]))
+            if tenant.file_id:
+                return tenant.file_id
+            tenant.file_id = new_guid()
+            put = {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": self._item(tenant),
+                    # Only over the very item read above: nobody set a file_id in between.
+                    "ConditionExpression": "#item = :old AND attribute_not_exists(file_id)",
+                    "ExpressionAttributeNames": {"#item": "item"},
+                    "ExpressionAttributeValues": {":old": item["item"]},
+                }
+            }
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[put, self._file_claim(tenant.file_id, name)]
+                )
+                return tenant.file_id
+            except ClientError as exc:
+                if _code(exc) != "TransactionCanceledException":
+                    raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+        raise ConcurrentUpdate(f"tenant {name!r} changed concurrently")
+
+    def deployment_owner_id(self) -> str:
+        key = {"pk": _s(_DEPLOYMENT)}
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get(
+            "Item"
+        )
+        if item:
+            return item["owner_id"]["S"]
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={**key, "owner_id": _s(new_guid())},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+        # Read back: when another writer won the race, its value is the one.
+        item = self._client.get_item(TableName=self._table, Key=key, ConsistentRead=True)["Item"]
+        return item["owner_id"]["S"]
 
 
 class DynamoSessionStore:

@@ -35,6 +35,11 @@ class Tenant:
     min_interval_seconds: int = 0
     created_at: float = 0.0
     last_sync_at: float | None = None
+    # The braced GUID in the tenant's .qwc file, which QBWC stamps into the company file. It is
+    # written once (by create or ensure_file_id) and never changed by update.
+    file_id: str = ""
+    # The closeConnection summary of the last session, for the support page.
+    last_summary: str = ""
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -46,6 +51,8 @@ class Tenant:
             "min_interval_seconds": self.min_interval_seconds,
             "created_at": self.created_at,
             "last_sync_at": self.last_sync_at,
+            "file_id": self.file_id,
+            "last_summary": self.last_summary,
         }
 
     @classmethod
@@ -61,6 +68,8 @@ class Tenant:
             last_sync_at=(
                 float(item["last_sync_at"]) if item.get("last_sync_at") is not None else None
             ),
+            file_id=item.get("file_id") or "",
+            last_summary=item.get("last_summary") or "",
         )
 
 
@@ -77,9 +86,25 @@ class TenantStore(Protocol):
     def list(self) -> list[Tenant]: ...
 
     def update(self, tenant: Tenant) -> None:
-        """Replace an existing tenant's settings (name and user stay)."""
+        """Replace an existing tenant's settings (name and user stay).
+
+        The stored ``file_id`` is kept, whatever ``tenant.file_id`` holds; ``tenant.file_id`` is
+        set to it.
+        """
 
     def delete(self, name: str) -> bool: ...
+
+    def find_by_file_id(self, file_id: str) -> Tenant | None:
+        """The tenant whose .qwc FileID (braced GUID, any case) this is."""
+
+    def ensure_file_id(self, name: str) -> str:
+        """The tenant's FileID, created once if the tenant has none (conditional write).
+
+        Concurrent callers all get the same value. StoreError if there is no such tenant.
+        """
+
+    def deployment_owner_id(self) -> str:
+        """The deployment's QBWC OwnerID (braced GUID), created once (conditional write)."""
 
 
 @dataclass(slots=True)

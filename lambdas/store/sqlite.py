@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from qwc import new_guid
+
 from .ports import (
     AlreadyExists,
     ConcurrentUpdate,
@@ -114,11 +116,22 @@ class SqliteDatabase:
             conn.execute("COMMIT")
 
 
+# Deployment-wide values (the QBWC OwnerID), one row per key, written once.
+_TENANT_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deployment_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+_OWNER_ID_KEY = "qbwc_owner_id"
+
+
 class SqliteTenantStore:
     """TenantStore on SQLite."""
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
+        db.connection().executescript(_TENANT_SCHEMA)
 
     def create(self, tenant: Tenant) -> None:
         try:
@@ -153,16 +166,59 @@ class SqliteTenantStore:
 
     def update(self, tenant: Tenant) -> None:
         with self._db.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE tenants SET item = ? WHERE name = ? AND qbwc_user = ?",
-                (json.dumps(tenant.to_item()), tenant.name, tenant.qbwc_user),
-            )
-            if cur.rowcount != 1:
+            row = conn.execute(
+                "SELECT item FROM tenants WHERE name = ? AND qbwc_user = ?",
+                (tenant.name, tenant.qbwc_user),
+            ).fetchone()
+            if row is None:
                 raise StoreError(f"no tenant {tenant.name!r} to update")
+            tenant.file_id = json.loads(row[0]).get("file_id") or ""
+            conn.execute(
+                "UPDATE tenants SET item = ? WHERE name = ?",
+                (json.dumps(tenant.to_item()), tenant.name),
+            )
 
     def delete(self, name: str) -> bool:
         with self._db.transaction() as conn:
             return conn.execute("DELETE FROM tenants WHERE name = ?", (name,)).rowcount == 1
+
+    def find_by_file_id(self, file_id: str) -> Tenant | None:
+        if not file_id:
+            return None
+        # A scan, which is fine for the handful of tenants one local process serves.
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT item FROM tenants WHERE upper(json_extract(item, '$.file_id')) = ?",
+                (file_id.upper(),),
+            )
+            .fetchone()
+        )
+        return Tenant.from_item(json.loads(row[0])) if row else None
+
+    def ensure_file_id(self, name: str) -> str:
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT item FROM tenants WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise StoreError(f"no tenant {name!r}")
+            item = json.loads(row[0])
+            if item.get("file_id"):
+                return str(item["file_id"])
+            item["file_id"] = new_guid()
+            conn.execute("UPDATE tenants SET item = ? WHERE name = ?", (json.dumps(item), name))
+            return str(item["file_id"])
+
+    def deployment_owner_id(self) -> str:
+        query = "SELECT value FROM deployment_settings WHERE key = ?"
+        row = self._db.connection().execute(query, (_OWNER_ID_KEY,)).fetchone()
+        if row is None:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO deployment_settings (key, value) VALUES (?, ?)",
+                    (_OWNER_ID_KEY, new_guid()),
+                )
+                row = conn.execute(query, (_OWNER_ID_KEY,)).fetchone()
+        return str(row[0])
 
 
 class SqliteSessionStore:

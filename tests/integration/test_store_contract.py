@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,7 @@ from lambdas.store.sqlite import (
     SqliteSessionStore,
     SqliteTenantStore,
 )
+from qwc import is_braced_guid, new_guid
 from tests.aws_tables import create_mappings_table, create_pk_table
 
 
@@ -296,3 +298,66 @@ def test_dynamo_mapping_batches_retry_unprocessed_keys() -> None:
         found = store.get_many("acme", "qbd", "Customer", [f"id-{i}" for i in range(150)])
         assert len(found) == 60
         assert client.calls["batch_get_item"] > 2
+
+
+# --- .qwc identifiers: the deployment's OwnerID and each tenant's FileID ---------------------
+
+
+def test_deployment_owner_id_is_created_once(stores: Stores) -> None:
+    owner = stores.tenants.deployment_owner_id()
+    assert is_braced_guid(owner)
+    assert stores.tenants.deployment_owner_id() == owner
+    stores.tenants.create(_tenant())
+    # The setting is no tenant.
+    assert [t.name for t in stores.tenants.list()] == ["acme"]
+    assert stores.tenants.get("@deployment") is None
+    assert stores.tenants.deployment_owner_id() == owner
+
+
+def test_file_id_from_create_is_found_and_kept(stores: Stores) -> None:
+    t = _tenant()
+    t.file_id = new_guid()
+    stores.tenants.create(t)
+    assert stores.tenants.get("acme").file_id == t.file_id
+    assert stores.tenants.find_by_file_id(t.file_id) == t
+    assert stores.tenants.find_by_file_id(t.file_id.lower()) == t
+    assert stores.tenants.find_by_file_id(new_guid()) is None
+    assert stores.tenants.find_by_file_id("") is None
+    assert stores.tenants.ensure_file_id("acme") == t.file_id
+    # A stale copy without the FileID, or one with another, does not change the stored one.
+    stale = _tenant()
+    stale.last_summary = "Synced 3 customers"
+    stores.tenants.update(stale)
+    assert stale.file_id == t.file_id
+    stale.file_id = new_guid()
+    stores.tenants.update(stale)
+    stored = stores.tenants.get("acme")
+    assert stored.file_id == t.file_id and stored.last_summary == "Synced 3 customers"
+    assert stores.tenants.find_by_file_id(t.file_id).name == "acme"
+    assert stores.tenants.delete("acme") is True
+    assert stores.tenants.find_by_file_id(t.file_id) is None
+
+
+def test_tenant_without_file_id_gets_one_once(stores: Stores) -> None:
+    stores.tenants.create(_tenant())
+    stores.tenants.create(_tenant("beta", "beta-qbwc"))
+    assert stores.tenants.get("acme").file_id == ""
+    assert stores.tenants.find_by_file_id("") is None
+    file_id = stores.tenants.ensure_file_id("acme")
+    assert is_braced_guid(file_id)
+    assert stores.tenants.ensure_file_id("acme") == file_id
+    assert stores.tenants.get("acme").file_id == file_id
+    assert stores.tenants.find_by_file_id(file_id).name == "acme"
+    assert stores.tenants.get("beta").file_id == ""
+    assert [t.name for t in stores.tenants.list()] == ["acme", "beta"]
+    with pytest.raises(StoreError):
+        stores.tenants.ensure_file_id("ghost")
+
+
+def test_concurrent_first_uses_agree_on_one_id(stores: Stores) -> None:
+    stores.tenants.create(_tenant())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        owners = set(pool.map(lambda _: stores.tenants.deployment_owner_id(), range(8)))
+        files = set(pool.map(lambda _: stores.tenants.ensure_file_id("acme"), range(8)))
+    assert len(owners) == 1 and len(files) == 1
+    assert files == {stores.tenants.get("acme").file_id}

@@ -1,50 +1,127 @@
-"""``qbrelay tenant …``: add and list tenants (one per QuickBooks company)."""
+"""``qbrelay tenant …``: add, list, change and remove tenants (one per QuickBooks company).
+
+Every command acts on the local data directory (``--data-dir``) or on a deployment
+(``--aws --env ENV``). Passwords are shown once or read from standard input; only their hashes
+are stored. ZOHO credentials are not tenant settings: they go to the secret store.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from typing import Any
 
+from qwc import new_guid
+
 from ...qbwc.passwords import generate_password, hash_password
-from ...store.ports import AlreadyExists, Tenant
+from ...store.ports import AlreadyExists, Tenant, TenantStore
 from ...sync.plan import SYNC_ORDER, unknown_entities
-from ..wiring import build_local
-from .common import data_dir, read_secret_stdin
+from ..targets import add_target_args, explain_aws_errors, open_tenants
+from .common import read_secret_stdin
+
+# Tenant names key rows and URLs: short, and never starting with the store's "@" helper prefix.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+USER_PATTERN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,98}[^\s\x00-\x1f\x7f])?")
+MIN_PASSWORD = 12
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
+MAX_PATH = 1024
+# An absolute Windows path (drive or UNC) of a QuickBooks company file.
+COMPANY_FILE = re.compile(r"(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+\\)[^\x00-\x1f<>\"|?*]+\.qbw", re.I)
 
 
-def cmd_tenant_add(args: argparse.Namespace) -> int:
-    entities = tuple(args.entities.split(",")) if args.entities else ("Customer",)
+def _fail(message: str) -> SystemExit:
+    return SystemExit(f"error: {message}")
+
+
+def parse_entities(value: str) -> tuple[str, ...]:
+    """Comma-separated entity names (any case) in canonical spelling; an error names the valid."""
+    canonical = {e.lower(): e for e in SYNC_ORDER}
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    entities = tuple(dict.fromkeys(canonical.get(n.lower(), n) for n in names))
     bad = unknown_entities(entities)
     if bad:
-        raise SystemExit(
-            f"error: unknown entities {', '.join(bad)}; choose from {', '.join(SYNC_ORDER)}"
+        raise _fail(f"unknown entities {', '.join(bad)}; choose from {', '.join(SYNC_ORDER)}")
+    return entities
+
+
+def check_company_file(value: str) -> str:
+    """An absolute ``.QBW`` path on the QuickBooks machine, or "" (the file QuickBooks has open)."""
+    if value and (len(value) > MAX_PATH or not COMPANY_FILE.fullmatch(value)):
+        raise _fail(
+            f"--company-file {value!r} is not a full path to a QuickBooks company file; give one "
+            r"such as C:\Company\Acme.QBW or \\server\share\Acme.QBW, or '' for the open file"
         )
-    generated = not args.password_stdin
-    password = generate_password() if generated else read_secret_stdin("a password")
-    local = build_local(data_dir(args.data_dir))
+    return value
+
+
+def interval_seconds(minutes: int) -> int:
+    """The minimum interval between syncs, checked."""
+    if not 0 <= minutes <= MAX_INTERVAL_MINUTES:
+        raise _fail(f"--min-interval-minutes must be between 0 and {MAX_INTERVAL_MINUTES}")
+    return minutes * 60
+
+
+def _password(from_stdin: bool) -> tuple[str, bool]:
+    if not from_stdin:
+        return generate_password(), True
+    password = read_secret_stdin("a password")
+    if len(password) < MIN_PASSWORD:
+        raise _fail(f"the password must have at least {MIN_PASSWORD} characters")
+    return password, False
+
+
+def _show_once(password: str) -> None:
+    print("Its Web Connector password, shown this once (type it into QBWC; it is not stored):")
+    print(password)
+
+
+def _existing(store: TenantStore, name: str) -> Tenant:
+    tenant = store.get(name)
+    if tenant is None:
+        raise _fail(f"no tenant named {name!r} (see qbrelay tenant list)")
+    return tenant
+
+
+@explain_aws_errors
+def cmd_tenant_add(args: argparse.Namespace) -> int:
+    if not NAME_PATTERN.fullmatch(args.name):
+        raise _fail(
+            f"tenant name {args.name!r}: use 1-64 letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit"
+        )
+    user = args.qbwc_user or args.name
+    if not USER_PATTERN.fullmatch(user):
+        raise _fail(f"Web Connector user {user!r}: 1-100 characters, no control characters")
+    entities = parse_entities(args.entities) if args.entities else ("Customer",)
+    company_file = check_company_file(args.company_file or "")
+    min_interval = interval_seconds(args.min_interval_minutes)
+    password, generated = _password(args.password_stdin)
+    store = open_tenants(args)
     tenant = Tenant(
         name=args.name,
-        qbwc_user=args.qbwc_user,
+        qbwc_user=user,
         password_hash=hash_password(password),
-        company_file=args.company_file or "",
+        company_file=company_file,
         enabled_entities=entities,
+        min_interval_seconds=min_interval,
         created_at=time.time(),
+        file_id=new_guid(),
     )
     try:
-        local.tenants.create(tenant)
+        store.create(tenant)
     except AlreadyExists as exc:
-        raise SystemExit(f"error: {exc}") from exc
+        raise _fail(str(exc)) from exc
     print(f"Added tenant {tenant.name!r} (Web Connector user {tenant.qbwc_user!r}).")
     if generated:
-        print("Its Web Connector password, shown this once (type it into QBWC):")
-        print(password)
+        _show_once(password)
+    print(f"Next: qbrelay qwc --tenant {tenant.name} --url https://<your host>/qbwc --out file.qwc")
     return 0
 
 
+@explain_aws_errors
 def cmd_tenant_list(args: argparse.Namespace) -> int:
-    local = build_local(data_dir(args.data_dir))
-    for t in local.tenants.list():
+    for t in open_tenants(args).list():
         last = (
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(t.last_sync_at))
             if t.last_sync_at
@@ -52,27 +129,112 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
         )
         print(
             f"{t.name}\tuser={t.qbwc_user}\tentities={','.join(t.enabled_entities)}\t"
-            f"last_sync={last}"
+            f"last_sync={last}\tmin_interval={t.min_interval_seconds // 60}m\t"
+            f"company_file={t.company_file or '(open file)'}\tfile_id={t.file_id or '-'}"
         )
     return 0
 
 
+@explain_aws_errors
+def cmd_tenant_remove(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise _fail(
+            f"removing tenant {args.name!r} cannot be undone (its Web Connector file stops "
+            "working); repeat with --yes"
+        )
+    if not open_tenants(args).delete(args.name):
+        raise _fail(f"no tenant named {args.name!r}")
+    print(f"Removed tenant {args.name!r}.")
+    return 0
+
+
+@explain_aws_errors
+def cmd_tenant_rotate_password(args: argparse.Namespace) -> int:
+    password, generated = _password(args.password_stdin)
+    store = open_tenants(args)
+    tenant = _existing(store, args.name)
+    tenant.password_hash = hash_password(password)
+    store.update(tenant)
+    print(f"New password set for tenant {tenant.name!r}; the old one no longer works.")
+    if generated:
+        _show_once(password)
+    return 0
+
+
+@explain_aws_errors
+def cmd_tenant_set(args: argparse.Namespace) -> int:
+    if args.entities is None and args.min_interval_minutes is None and args.company_file is None:
+        raise _fail("nothing to change: give --entities, --min-interval-minutes or --company-file")
+    # Check every value before touching the store, so bad input changes nothing.
+    entities = parse_entities(args.entities) if args.entities is not None else None
+    interval = (
+        interval_seconds(args.min_interval_minutes)
+        if args.min_interval_minutes is not None
+        else None
+    )
+    company_file = check_company_file(args.company_file) if args.company_file is not None else None
+    store = open_tenants(args)
+    tenant = _existing(store, args.name)
+    if entities is not None:
+        tenant.enabled_entities = entities
+    if interval is not None:
+        tenant.min_interval_seconds = interval
+    if company_file is not None:
+        tenant.company_file = company_file
+    store.update(tenant)
+    print(
+        f"Tenant {tenant.name!r}: entities={','.join(tenant.enabled_entities) or '(none)'} "
+        f"min_interval={tenant.min_interval_seconds // 60}m "
+        f"company_file={tenant.company_file or '(open file)'}"
+    )
+    if not tenant.enabled_entities:
+        print("No entity is enabled: the Web Connector is told there is nothing to do.")
+    return 0
+
+
 def register(sub: Any) -> None:
-    """Add ``tenant add`` and ``tenant list``."""
+    """Add ``tenant add|list|remove|rotate-password|set``."""
     tenant = sub.add_parser("tenant", help="manage tenants (one per QuickBooks company)")
     tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True)
+    entities_help = f"comma-separated, from {','.join(SYNC_ORDER)}"
+    stdin_help = "read the password from standard input (default: generate one, shown once)"
+
     add = tenant_sub.add_parser("add", help="add a tenant")
     add.add_argument("name")
-    add.add_argument("--qbwc-user", required=True, help="the UserName in the tenant's .qwc file")
     add.add_argument(
-        "--password-stdin",
-        action="store_true",
-        help="read the password from standard input (default: generate one)",
+        "--qbwc-user", help="the UserName in the tenant's .qwc file (default: the tenant name)"
     )
+    add.add_argument("--password-stdin", action="store_true", help=stdin_help)
     add.add_argument("--company-file", help="full path of the company file QBWC should open")
-    add.add_argument("--entities", help=f"comma-separated, from {','.join(SYNC_ORDER)}")
-    add.add_argument("--data-dir")
+    add.add_argument("--entities", help=entities_help + " (default: Customer)")
+    add.add_argument(
+        "--min-interval-minutes", type=int, default=0, help="answer 'none' to earlier runs"
+    )
+    add_target_args(add)
     add.set_defaults(func=cmd_tenant_add)
+
     lst = tenant_sub.add_parser("list", help="list tenants")
-    lst.add_argument("--data-dir")
+    add_target_args(lst)
     lst.set_defaults(func=cmd_tenant_list)
+
+    remove = tenant_sub.add_parser("remove", help="remove a tenant")
+    remove.add_argument("name")
+    remove.add_argument("--yes", action="store_true", help="confirm the removal")
+    add_target_args(remove)
+    remove.set_defaults(func=cmd_tenant_remove)
+
+    rotate = tenant_sub.add_parser("rotate-password", help="give a tenant a new password")
+    rotate.add_argument("name")
+    rotate.add_argument("--password-stdin", action="store_true", help=stdin_help)
+    add_target_args(rotate)
+    rotate.set_defaults(func=cmd_tenant_rotate_password)
+
+    set_ = tenant_sub.add_parser("set", help="change a tenant's sync settings")
+    set_.add_argument("name")
+    set_.add_argument("--entities", help=entities_help + " ('' enables none)")
+    set_.add_argument("--min-interval-minutes", type=int)
+    set_.add_argument(
+        "--company-file", help="full path of the .QBW file QBWC opens ('' = the open file)"
+    )
+    add_target_args(set_)
+    set_.set_defaults(func=cmd_tenant_set)
