@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qbxml import QbxmlError, QbxmlVersion, build_message_set, negotiate, parse_hcp
+from qbxml import HcpInfo, QbxmlError, QbxmlVersion, build_message_set, negotiate, parse_hcp
 from qbxml.versions import MIN_VERSION
 
 from ..metrics import SESSIONS_COMPLETED, SESSIONS_STARTED, Metrics, NoMetrics
@@ -137,6 +137,17 @@ def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> R
     )
 
 
+def _read_hcp(hcp_response: str) -> HcpInfo | None:
+    """The HCP response of a session's first sendRequestXML, when there is a readable one."""
+    if not hcp_response.strip():
+        return None
+    try:
+        return parse_hcp(hcp_response)
+    except QbxmlError as exc:
+        log.warning("unreadable HCP response: %s", exc)
+        return None
+
+
 UNKNOWN_TICKET = (
     "This session is unknown or has expired. The Web Connector starts a new one at its next run; "
     "if this repeats, check that every relay instance uses the same store."
@@ -158,6 +169,7 @@ class QbwcRelay:
         metrics: Metrics | None = None,
     ) -> None:
         self.metrics = metrics or NoMetrics()
+        self._owner_id: str | None = None
         self.tenants = tenants
         self.sessions = sessions
         self.engine = engine
@@ -241,7 +253,16 @@ class QbwcRelay:
             return ""
         record, state = loaded
         if state.qbxml_version is None:
-            version = self._negotiate(state, hcp_response, major, minor)
+            hcp = _read_hcp(hcp_response)
+            refusal = self._company_file_refusal(record.tenant, hcp)
+            if refusal is not None:
+                state.errors += 1
+                state.last_error = refusal
+                for step in state.plan.steps:
+                    step.status, step.error = "failed", "wrong company file"
+                self._save(record, state)
+                return ""
+            version = self._negotiate(state, hcp, major, minor)
             if version is None:
                 self._save(record, state)
                 return ""
@@ -352,15 +373,38 @@ class QbwcRelay:
         record.expires_at = self.clock() + self.settings.session_ttl_seconds
         self.sessions.save(record)
 
+    def owner_id(self) -> str:
+        """The deployment's OwnerID, read once per process."""
+        if self._owner_id is None:
+            self._owner_id = self.tenants.deployment_owner_id()
+        return self._owner_id
+
+    def _company_file_refusal(self, tenant_name: str, hcp: HcpInfo | None) -> str | None:
+        """Why this session must not sync, when QuickBooks opened another tenant's company file.
+
+        QBWC stamps the .qwc's FileID into the company file as a data extension under our
+        OwnerID; a different FileID there means these are not the tenant's books.
+        """
+        if hcp is None:
+            return None
+        seen = hcp.data_extension(self.owner_id(), "FileID")
+        if not seen:
+            return None
+        expected = self.tenants.ensure_file_id(tenant_name)
+        if seen.strip().upper() == expected.upper():
+            return None
+        log.warning("authenticate: company file mismatch", extra={"tenant": tenant_name})
+        return (
+            f"QuickBooks opened the company file {hcp.company_name or '(unnamed)'!r}, whose "
+            f"FileID {seen} belongs to another .qwc; tenant {tenant_name!r} expects {expected}. "
+            "Nothing was synced, so these books cannot reach the wrong CRM. Open the tenant's own "
+            "company file, or set up a separate tenant with its own .qwc for this one."
+        )
+
     def _negotiate(
-        self, state: SessionState, hcp_response: str, major: int, minor: int
+        self, state: SessionState, hcp: HcpInfo | None, major: int, minor: int
     ) -> QbxmlVersion | None:
-        supported: list[str] = []
-        if hcp_response.strip():
-            try:
-                supported = list(parse_hcp(hcp_response).supported_versions)
-            except QbxmlError as exc:
-                log.warning("unreadable HCP response: %s", exc)
+        supported = list(hcp.supported_versions) if hcp is not None else []
         if not supported and major:
             # No HCP list: the processor's highest version implies every lower one down to ours.
             top = QbxmlVersion(major, minor)
@@ -382,8 +426,10 @@ class QbwcRelay:
             tenant = self.tenants.get(record.tenant)
             if run.status == "completed":
                 self.metrics.count(SESSIONS_COMPLETED)
-            if tenant is not None and run.status == "completed":
-                tenant.last_sync_at = now
+            if tenant is not None:
+                tenant.last_summary = run.summary
+                if run.status == "completed":
+                    tenant.last_sync_at = now
                 self.tenants.update(tenant)
         except StoreError as exc:
             # The session's effects are already durable; only its history row is missing.
