@@ -23,12 +23,16 @@ class SecretsAccess(Construct):
         # Secrets Manager appends "-" and six random characters to every secret's ARN.
         # Pseudo parameters (not the stack's account/region) keep the pattern the same in
         # every template, and so the cdk-nag finding it raises.
-        self.arn_pattern = (
-            Fn.join(
-                ":",
-                ["arn", Aws.PARTITION, "secretsmanager", Aws.REGION, Aws.ACCOUNT_ID, "secret", ""],
-            )
-            + f"{prefix}*"
+        self.arn_pattern = Fn.join(
+            ":",
+            [
+                "arn",
+                Aws.PARTITION,
+                "secretsmanager",
+                Aws.REGION,
+                Aws.ACCOUNT_ID,
+                f"secret:{prefix}*",
+            ],
         )
 
     def grant_read(self, grantee: iam.IGrantable) -> iam.Grant:
