@@ -205,6 +205,29 @@ def _replace_dir(build: Path, final: Path, kind: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _dependencies(
+    requirements: list[str],
+    platform: str,
+    python_version: tuple[int, int],
+    compiled: bool,
+    root: Path,
+) -> Path:
+    """The installed (and compiled) dependencies, cached by what was asked for."""
+    setup = "\n".join(
+        [BUILD_FORMAT, platform, f"{python_version}", str(compiled), *requirements]
+    ).encode()
+    deps = root / f"deps-{platform}-{_digest(setup)[:16]}"
+    if not deps.is_dir():
+        root.mkdir(parents=True, exist_ok=True)
+        build = root / f".{deps.name}.{os.getpid()}"
+        shutil.rmtree(build, ignore_errors=True)
+        install_dependencies(requirements, build, python_version, platform)
+        if compiled:
+            byte_compile(build, build)
+        _replace_dir(build, deps, f"deps-{platform}")
+    return deps
+
+
 def build_asset(
     *,
     with_dependencies: bool = True,
@@ -214,41 +237,36 @@ def build_asset(
 ) -> Asset:
     """Build (or reuse) the asset directory for ``platform``.
 
+    The digest covers the code and the dependencies' resolved versions (their dist-info names),
+    so a newer release of a dependency is a new asset, uploaded on the next deploy.
     ``with_dependencies=False`` gives the project's code alone: what infrastructure tests use,
     since they check the template, not the package, and must not need the network.
     """
-    requirements = runtime_requirements(python_version=python_version, platform=platform)
     compiled = sys.version_info[:2] == python_version
-    if with_dependencies and not compiled:
-        print(
-            f"warning: building with Python {sys.version_info[0]}.{sys.version_info[1]}, "
-            f"not {python_version[0]}.{python_version[1]}: the asset ships without bytecode "
-            "and Lambda will compile at every cold start",
-            file=sys.stderr,
-        )
-    setup = "\n".join(
-        [BUILD_FORMAT, platform, f"{python_version}", str(compiled), *requirements]
-    ).encode()
-    deps_digest = _digest(setup)
     files = list(code_files())
-    code_digest = _digest(*(rel.encode() + b"\0" + path.read_bytes() for path, rel in files))
+    parts = [rel.encode() + b"\0" + path.read_bytes() for path, rel in files]
+    deps = None
+    if with_dependencies:
+        if not compiled:
+            print(
+                f"warning: building with Python {sys.version_info[0]}.{sys.version_info[1]}, "
+                f"not {python_version[0]}.{python_version[1]}: the asset ships without "
+                "bytecode and Lambda will compile at every cold start",
+                file=sys.stderr,
+            )
+        requirements = runtime_requirements(python_version=python_version, platform=platform)
+        deps = _dependencies(requirements, platform, python_version, compiled, root)
+        installed = sorted(p.name for p in deps.iterdir())
+        parts.append(f"{BUILD_FORMAT} {platform} {compiled}\n{installed}".encode())
+    digest = _digest(*parts)
     kind = f"asset-{platform}" if with_dependencies else "code"
-    digest = _digest(deps_digest.encode() if with_dependencies else b"", code_digest.encode())
     final = root / f"{kind}-{digest[:16]}"
     if final.is_dir():
         return Asset(final, digest)
     root.mkdir(parents=True, exist_ok=True)
     build = root / f".{final.name}.{os.getpid()}"
     shutil.rmtree(build, ignore_errors=True)
-    if with_dependencies:
-        deps = root / f"deps-{platform}-{deps_digest[:16]}"
-        if not deps.is_dir():
-            deps_build = root / f".{deps.name}.{os.getpid()}"
-            shutil.rmtree(deps_build, ignore_errors=True)
-            install_dependencies(requirements, deps_build, python_version, platform)
-            if compiled:
-                byte_compile(deps_build, deps_build)
-            _replace_dir(deps_build, deps, f"deps-{platform}")
+    if deps is not None:
         shutil.copytree(deps, build)
     else:
         build.mkdir()
@@ -256,7 +274,7 @@ def build_asset(
         target = build / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
-    if compiled and with_dependencies:
+    if compiled and deps is not None:
         for package in CODE_PACKAGES:
             if (build / package).is_dir():
                 byte_compile(build / package, build)
