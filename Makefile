@@ -1,4 +1,5 @@
-# Everything the project needs is installed by these targets; a fresh clone needs only python3.
+# Everything the project needs is installed by these targets; a fresh clone needs only python3
+# (and Node, which the CDK libraries run on: infrastructure tests and make synth).
 # The virtualenv uses the Lambda runtime's Python (3.13) when the machine has it, else python3.
 VENV ?= .venv
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
