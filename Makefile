@@ -1,4 +1,5 @@
-# Everything the project needs is installed by these targets; a fresh clone needs only python3.
+# Everything the project needs is installed by these targets; a fresh clone needs only python3
+# (and Node, which the CDK libraries run on: infrastructure tests and make synth).
 # The virtualenv uses the Lambda runtime's Python (3.13) when the machine has it, else python3.
 VENV ?= .venv
 PYENV_ROOT ?= $(shell pyenv root 2>/dev/null)
@@ -8,7 +9,7 @@ RUNTIME_PY := $(shell for p in python3.13 "$(PYENV_ROOT)"/versions/3.13*/bin/pyt
 PY := $(VENV)/bin/python
 DATA_DIR ?= qbrelay-demo
 
-.PHONY: venv demo test test-slow lint format clean
+.PHONY: venv demo test test-slow lint format clean synth bench
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(RUNTIME_PY) -m venv $(VENV)
@@ -21,11 +22,25 @@ venv: $(VENV)/.installed
 demo: venv
 	$(VENV)/bin/qbrelay demo --data-dir $(DATA_DIR)
 
+# jsii (the CDK's Node bridge) prints a banner on every start while the machine's Node is 20.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
 test: venv lint
 	$(PY) -m pytest -q -m "not slow"
 
 test-slow: venv
 	$(PY) -m pytest -q -m slow
+
+# Every environment's template, offline: builds the Lambda package (cached in build/lambda),
+# runs cdk-nag during synthesis, then cfn-lint on the templates in cdk.out.
+synth: venv
+	rm -rf cdk.out
+	$(PY) app.py
+	$(VENV)/bin/cfn-lint
+
+# Lambda package size and cold init per function, in fresh interpreters.
+bench: venv
+	$(PY) bench/lambda_package_bench.py
 
 lint: venv
 	$(VENV)/bin/ruff format --check .
@@ -36,4 +51,4 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(DATA_DIR) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(DATA_DIR) .pytest_cache build cdk.out *.egg-info

@@ -1,0 +1,1 @@
+"""AWS CDK app for qbxml-relay: one stack per environment, one construct per concern."""

@@ -1,0 +1,228 @@
+"""One CloudWatch dashboard per environment, and the alarms that page the operator by e-mail.
+
+The relay's own metrics are Powertools EMF in namespace ``QbxmlRelay/<env>`` with dimension
+``service``; the per-entity ones add ``entity`` and are graphed with SEARCH expressions, so a new
+entity shows up without a deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cw
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from .settings import SERVICE_NAME, Settings
+
+PERIOD = Duration.minutes(5)
+# The stale check publishes every run (zero included); an hour spans several runs.
+STALE_PERIOD = Duration.hours(1)
+_AT_LEAST = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+PER_ENTITY = ("RecordsReceived", "RecordsQueued", "RecordsUnchanged")
+
+
+class Observability(Construct):
+    """Dashboard, SNS topic (with the configured e-mail) and alarms."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        api: apigw.RestApi,
+        records: sqs.IQueue,
+        dead_letters: sqs.IQueue,
+        functions: Mapping[str, lambda_.IFunction],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._namespace = settings.metrics_namespace
+        self.topic = sns.Topic(
+            self, "AlarmTopic", display_name=f"qbxml-relay {settings.env} alarms", enforce_ssl=True
+        )
+        if settings.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
+        self.alarms: list[cw.Alarm] = []
+
+        self._alarm(
+            "DeadLettersAlarm",
+            "Records failed to reach ZOHO and sit in the dead-letter queue: inspect and redrive.",
+            dead_letters.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            ),
+            threshold=1,
+        )
+        failed, succeeded = self.metric("ZohoUpsertsFailed"), self.metric("ZohoUpsertsSucceeded")
+        self._alarm(
+            "ForwarderErrorRateAlarm",
+            f"More than {settings.forwarder_error_rate_percent:g}% of ZOHO upserts failed in two "
+            "of three 5-minute periods.",
+            cw.MathExpression(
+                # FILL: the forwarder publishes only the counters it touched in a period.
+                expression=(
+                    "IF(FILL(failed, 0) + FILL(succeeded, 0) > 0, "
+                    "100 * FILL(failed, 0) / (FILL(failed, 0) + FILL(succeeded, 0)), 0)"
+                ),
+                using_metrics={"failed": failed, "succeeded": succeeded},
+                label="ZOHO upsert failure %",
+                period=PERIOD,
+            ),
+            threshold=settings.forwarder_error_rate_percent,
+            comparison=cw.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            periods=3,
+            datapoints=2,
+        )
+        for name, function in functions.items():
+            self._alarm(
+                f"{name}ErrorsAlarm",
+                f"The {name} function failed (error, crash or timeout).",
+                function.metric_errors(period=PERIOD, statistic="Sum"),
+                threshold=1,
+            )
+        self._alarm(
+            "Api5xxAlarm",
+            f"The API answered {settings.api_5xx_threshold} or more 5xx in 5 minutes (SOAP "
+            "faults are HTTP 500 too: check SoapFaults and the relay's logs).",
+            api.metric_server_error(period=PERIOD, statistic="Sum"),
+            threshold=settings.api_5xx_threshold,
+        )
+        self._alarm(
+            "StaleSyncAlarm",
+            f"A tenant has had no completed Web Connector session for {settings.stale_sync_hours:g}"
+            " hours (QuickBooks PC off, QBWC closed or failing). Missing data alarms too: the "
+            "check itself did not run.",
+            self.metric("StaleTenants", statistic="Maximum", period=STALE_PERIOD),
+            threshold=1,
+            missing=cw.TreatMissingData.BREACHING,
+        )
+
+        self.dashboard = cw.Dashboard(
+            self,
+            "Dashboard",
+            # Dashboard names are unique per account, across regions.
+            dashboard_name=f"{settings.stack_name}-{Aws.REGION}",
+            default_interval=Duration.days(1),
+        )
+        fns = list(functions.items())
+        self.dashboard.add_widgets(
+            self._graph(
+                "SOAP calls and faults", [self.metric("SoapCalls"), self.metric("SoapFaults")]
+            ),
+            self._graph(
+                "Sessions", [self.metric("SessionsStarted"), self.metric("SessionsCompleted")]
+            ),
+            self._graph(
+                "Stale tenants",
+                [self.metric("StaleTenants", statistic="Maximum", period=STALE_PERIOD)],
+            ),
+        )
+        self.dashboard.add_widgets(
+            *(self._graph(f"{name} per entity", [self._per_entity(name)]) for name in PER_ENTITY)
+        )
+        self.dashboard.add_widgets(
+            self._graph(
+                "ZOHO upserts",
+                [succeeded, failed, self.metric("ZohoCalls")],
+            ),
+            self._graph(
+                "Record queue: depth (left), oldest message age in s (right)",
+                [records.metric_approximate_number_of_messages_visible(period=PERIOD)],
+                right=[records.metric_approximate_age_of_oldest_message(period=PERIOD)],
+            ),
+            self._graph(
+                "Dead-letter queue: depth (left), oldest message age in s (right)",
+                [dead_letters.metric_approximate_number_of_messages_visible(period=PERIOD)],
+                right=[dead_letters.metric_approximate_age_of_oldest_message(period=PERIOD)],
+            ),
+        )
+        self.dashboard.add_widgets(
+            self._graph(
+                "API requests and errors",
+                [
+                    api.metric_count(period=PERIOD),
+                    api.metric_client_error(period=PERIOD),
+                    api.metric_server_error(period=PERIOD),
+                ],
+            ),
+            self._graph(
+                "API latency",
+                [
+                    api.metric_latency(period=PERIOD, statistic="p50"),
+                    api.metric_latency(period=PERIOD, statistic="p99"),
+                    api.metric_integration_latency(period=PERIOD, statistic="p99"),
+                ],
+            ),
+            cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=8, height=6),
+        )
+        self.dashboard.add_widgets(
+            self._graph(
+                "Lambda errors",
+                [f.metric_errors(period=PERIOD, label=n) for n, f in fns],
+            ),
+            self._graph(
+                "Lambda duration p99",
+                [f.metric_duration(period=PERIOD, statistic="p99", label=n) for n, f in fns],
+            ),
+            self._graph(
+                "Lambda throttles",
+                [f.metric_throttles(period=PERIOD, label=n) for n, f in fns],
+            ),
+        )
+
+    def metric(self, name: str, *, statistic: str = "Sum", period: Duration = PERIOD) -> cw.Metric:
+        """One of the relay's own metrics (dimension ``service``)."""
+        return cw.Metric(
+            namespace=self._namespace,
+            metric_name=name,
+            dimensions_map={"service": SERVICE_NAME},
+            statistic=statistic,
+            period=period,
+        )
+
+    def _per_entity(self, name: str) -> cw.MathExpression:
+        search = (
+            f'SEARCH(\'{{{self._namespace},entity,service}} MetricName="{name}" '
+            f"service=\"{SERVICE_NAME}\"', 'Sum', {int(PERIOD.to_seconds())})"
+        )
+        return cw.MathExpression(expression=search, using_metrics={}, label="", period=PERIOD)
+
+    @staticmethod
+    def _graph(
+        title: str, left: list[cw.IMetric], *, right: list[cw.IMetric] | None = None
+    ) -> cw.GraphWidget:
+        return cw.GraphWidget(title=title, left=left, right=right or [], width=8, height=6)
+
+    def _alarm(
+        self,
+        construct_id: str,
+        description: str,
+        metric: cw.IMetric,
+        *,
+        threshold: float,
+        comparison: cw.ComparisonOperator = _AT_LEAST,
+        periods: int = 1,
+        datapoints: int = 1,
+        missing: cw.TreatMissingData = cw.TreatMissingData.NOT_BREACHING,
+    ) -> cw.Alarm:
+        alarm = metric.create_alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints,
+            treat_missing_data=missing,
+        )
+        action = cw_actions.SnsAction(self.topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        self.alarms.append(alarm)
+        return alarm

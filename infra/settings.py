@@ -1,0 +1,256 @@
+"""Per-environment deployment settings: defaults here, overrides from CDK context, validated once.
+
+Overrides come from ``cdk.json`` (context key ``qbxml-relay``, one object per environment) and
+from the command line for the environment being deployed, e.g.
+``npx aws-cdk@2 deploy -c env=prod -c alarm_email=ops@example.com``. Unknown keys and bad
+values stop the synth with every problem listed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+CONTEXT_KEY = "qbxml-relay"
+SERVICE_NAME = "qbxml-relay"
+# API Gateway ends a REST integration after 29 s, whatever the function's own timeout.
+API_GATEWAY_TIMEOUT_SECONDS = 29
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
+    1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[A-Za-z0-9-]+$")
+
+
+class SettingsError(ValueError):
+    """The settings of an environment are invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything that differs between environments. Field names are the override keys."""
+
+    env: str
+    account: str | None = None
+    region: str | None = None
+    # Custom domain for the API (regional endpoint). The certificate must be an ACM certificate
+    # in the stack's region; with a hosted zone, an alias record is created too.
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
+    log_retention_days: int = 30
+    relay_memory_mb: int = 512
+    forwarder_memory_mb: int = 512
+    check_memory_mb: int = 256
+    relay_timeout_seconds: int = 28
+    forwarder_timeout_seconds: int = 60
+    forwarder_batch_size: int = 10
+    # The forwarder's SQS event source never runs more copies than this (ZOHO allows 5-25
+    # concurrent calls per org, depending on the edition).
+    forwarder_max_concurrency: int = 5
+    # Unset by default: reserving concurrency fails on new accounts (limit 10, 10 unreserved).
+    relay_reserved_concurrency: int | None = None
+    max_receive_count: int = 5
+    alarm_email: str | None = None
+    retain_data: bool = False
+    stale_sync_hours: float = 24.0
+    stale_check_minutes: int = 15
+    throttle_rate_limit: float = 20.0
+    throttle_burst_limit: int = 40
+    # API Gateway needs an account-wide role to write logs; off if the account already has one.
+    api_cloudwatch_role: bool = True
+    api_5xx_threshold: int = 5
+    forwarder_error_rate_percent: float = 5.0
+
+    @property
+    def stack_name(self) -> str:
+        return f"QbxmlRelay-{self.env}"
+
+    @property
+    def secrets_prefix(self) -> str:
+        """Secrets Manager name prefix; per-tenant ZOHO credentials are ``<prefix>zoho/<t>``."""
+        return f"{SERVICE_NAME}/{self.env}/"
+
+    @property
+    def metrics_namespace(self) -> str:
+        return f"QbxmlRelay/{self.env}"
+
+    @property
+    def queue_visibility_seconds(self) -> int:
+        """Six times the forwarder's timeout, as AWS advises for SQS event sources."""
+        return 6 * self.forwarder_timeout_seconds
+
+
+# Environment defaults over the dataclass's: production keeps its data and logs longer.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {"log_retention_days": 14, "stale_sync_hours": 72.0},
+    "staging": {"log_retention_days": 30},
+    "prod": {
+        "log_retention_days": 365,
+        "retain_data": True,
+        "throttle_rate_limit": 50.0,
+        "throttle_burst_limit": 100,
+    },
+}
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"expected true or false, not {value!r}")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(f"expected a whole number, not {value!r}")
+    return int(value)
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, not {value!r}")
+    return float(value)
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value in (None, "") else convert(value)
+
+
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    "str": str,
+    "str | None": _optional(str),
+    "int": _int,
+    "int | None": _optional(_int),
+    "float": _float,
+    "bool": _bool,
+}
+FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name != "env"}
+
+
+def _check(s: Settings) -> list[str]:
+    problems = []
+
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            problems.append(message)
+
+    need(s.account is None or bool(_ACCOUNT.match(s.account)), "account: 12 digits")
+    need(s.region is None or bool(_REGION.match(s.region)), "region: like eu-west-1")
+    need(
+        s.log_retention_days in LOG_RETENTION_DAYS,
+        f"log_retention_days: one of {LOG_RETENTION_DAYS}",
+    )
+    for name in ("relay_memory_mb", "forwarder_memory_mb", "check_memory_mb"):
+        need(128 <= getattr(s, name) <= 10240, f"{name}: 128 to 10240")
+    need(
+        1 <= s.relay_timeout_seconds <= API_GATEWAY_TIMEOUT_SECONDS,
+        f"relay_timeout_seconds: 1 to {API_GATEWAY_TIMEOUT_SECONDS} (API Gateway's limit)",
+    )
+    # SQS caps the visibility timeout at 12 hours, and it must be 6x the forwarder's timeout.
+    need(1 <= s.forwarder_timeout_seconds <= 900, "forwarder_timeout_seconds: 1 to 900")
+    need(1 <= s.forwarder_batch_size <= 10, "forwarder_batch_size: 1 to 10")
+    need(2 <= s.forwarder_max_concurrency <= 1000, "forwarder_max_concurrency: 2 to 1000")
+    need(
+        s.relay_reserved_concurrency is None or s.relay_reserved_concurrency >= 1,
+        "relay_reserved_concurrency: at least 1, or unset",
+    )
+    need(1 <= s.max_receive_count <= 1000, "max_receive_count: 1 to 1000")
+    need(
+        s.alarm_email is None or bool(_EMAIL.match(s.alarm_email)),
+        "alarm_email: an e-mail address",
+    )
+    need(0 < s.stale_sync_hours <= 24 * 30, "stale_sync_hours: more than 0, at most 720")
+    need(1 <= s.stale_check_minutes <= 1440, "stale_check_minutes: 1 to 1440")
+    need(0 < s.throttle_rate_limit <= 10000, "throttle_rate_limit: more than 0, at most 10000")
+    need(1 <= s.throttle_burst_limit <= 5000, "throttle_burst_limit: 1 to 5000")
+    need(s.api_5xx_threshold >= 1, "api_5xx_threshold: at least 1")
+    need(0 < s.forwarder_error_rate_percent <= 100, "forwarder_error_rate_percent: 0 to 100")
+    need(s.env != "prod" or s.retain_data, "retain_data: production data is always retained")
+    if s.domain_name is not None or s.certificate_arn is not None:
+        need(
+            s.domain_name is not None and bool(_DOMAIN.match(s.domain_name)),
+            "domain_name: a lower-case DNS name (set together with certificate_arn)",
+        )
+        need(
+            s.certificate_arn is not None and bool(_CERT_ARN.match(s.certificate_arn)),
+            "certificate_arn: an ACM certificate ARN (set together with domain_name)",
+        )
+    need(
+        (s.hosted_zone_id is None) == (s.hosted_zone_name is None),
+        "hosted_zone_id and hosted_zone_name: set both or neither",
+    )
+    need(
+        s.hosted_zone_id is None or s.domain_name is not None,
+        "hosted_zone_id: only with domain_name",
+    )
+    return problems
+
+
+def resolve(
+    env: str,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The validated settings of ``env``: defaults, then ``overrides``.
+
+    Account and region fall back to CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION (set by the CDK
+    CLI from the caller's AWS profile); without them the stack is environment-agnostic, which
+    is what an offline synth gives.
+    """
+    if env not in ENVIRONMENTS:
+        raise SettingsError(f"env must be one of {', '.join(ENVIRONMENTS)}, not {env!r}")
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {
+        "account": environ.get("CDK_DEFAULT_ACCOUNT") or None,
+        "region": environ.get("CDK_DEFAULT_REGION") or None,
+        **DEFAULTS[env],
+    }
+    problems = []
+    for key, raw in (overrides or {}).items():
+        field = FIELDS.get(key)
+        if field is None:
+            problems.append(f"{key}: not a setting (known: {', '.join(sorted(FIELDS))})")
+            continue
+        try:
+            values[key] = _CONVERTERS[str(field.type)](raw)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{key}: {exc}")
+    if not problems:
+        settings = Settings(env=env, **values)
+        problems = _check(settings)
+    if problems:
+        raise SettingsError(f"settings for {env}: " + "; ".join(problems))
+    return settings
+
+
+def from_context(env: str, context: Callable[[str], Any]) -> Settings:
+    """Settings of ``env`` from CDK context: the ``qbxml-relay`` block, then ``-c key=value``."""
+    block = context(CONTEXT_KEY) or {}
+    if not isinstance(block, dict):
+        raise SettingsError(f"context {CONTEXT_KEY!r} must be an object keyed by environment")
+    unknown = sorted(set(block) - set(ENVIRONMENTS))
+    if unknown:
+        raise SettingsError(f"context {CONTEXT_KEY!r}: unknown environments {unknown}")
+    overrides = dict(block.get(env) or {})
+    for key in FIELDS:
+        value = context(key)
+        if value is not None:
+            overrides[key] = value
+    return resolve(env, overrides)

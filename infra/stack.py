@@ -1,0 +1,193 @@
+"""The relay's stack: ``QbxmlRelay-<env>``, composed of one construct per concern."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_cdk import Annotations, CfnOutput, Duration, Environment, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from constructs import Construct
+
+from . import nag
+from .api import RelayApi
+from .functions import Functions, FunctionSpec
+from .observability import Observability
+from .queues import RecordQueues
+from .secrets import SecretsAccess
+from .settings import SERVICE_NAME, Settings
+from .tables import Tables
+
+RELAY_HANDLER = "lambdas.handlers.qbwc_api.handler"
+FORWARDER_HANDLER = "lambdas.handlers.zoho_forwarder.handler"
+STALE_SYNC_HANDLER = "lambdas.handlers.stale_sync.handler"
+
+
+class RelayStack(Stack):
+    """API Gateway + Lambda + DynamoDB + SQS for one environment, with its dashboard and alarms."""
+
+    def __init__(
+        self, scope: Construct, settings: Settings, *, code: Callable[[], lambda_.Code]
+    ) -> None:
+        super().__init__(
+            scope,
+            settings.stack_name,
+            env=Environment(account=settings.account, region=settings.region),
+            description=f"qbxml-relay ({settings.env}): QuickBooks Web Connector to ZOHO CRM",
+        )
+        self.settings = settings
+        if settings.env == "prod" and not settings.alarm_email:
+            Annotations.of(self).add_warning(
+                "prod has no alarm_email: alarms reach the SNS topic but nobody is subscribed"
+            )
+        self.tables = Tables(self, "Tables", retain=settings.retain_data)
+        self.queues = RecordQueues(
+            self,
+            "Queues",
+            visibility_timeout_seconds=settings.queue_visibility_seconds,
+            max_receive_count=settings.max_receive_count,
+            retain=settings.retain_data,
+        )
+        self.secrets = SecretsAccess(self, "Secrets", prefix=settings.secrets_prefix)
+        self.api = RelayApi(self, "Api", settings=settings, retain_logs=settings.retain_data)
+        self.functions = Functions(
+            self,
+            "Functions",
+            code=code,
+            environment=self._environment(),
+            log_retention_days=settings.log_retention_days,
+            retain_logs=settings.retain_data,
+        )
+        t = self.tables
+
+        self.relay = self.functions.add(
+            FunctionSpec(
+                name="Relay",
+                handler=RELAY_HANDLER,
+                description="QBWC SOAP relay: /qbwc, /health, /support",
+                memory_mb=settings.relay_memory_mb,
+                timeout_seconds=settings.relay_timeout_seconds,
+                reserved_concurrency=settings.relay_reserved_concurrency,
+            )
+        )
+        for table in (t.tenants, t.sessions, t.state, t.mappings, t.runs):
+            table.grant_read_write_data(self.relay)
+        self.queues.records.grant_send_messages(self.relay)
+        self._acknowledge_index_access(self.relay)
+        self.api.route("qbwc", ["GET", "POST"], self.relay)
+        self.api.route("health", ["GET"], self.relay)
+        self.api.route("support", ["GET"], self.relay)
+
+        self.forwarder = self.functions.add(
+            FunctionSpec(
+                name="Forwarder",
+                handler=FORWARDER_HANDLER,
+                description="ZOHO forwarder: record queue to ZOHO CRM upserts",
+                memory_mb=settings.forwarder_memory_mb,
+                timeout_seconds=settings.forwarder_timeout_seconds,
+            )
+        )
+        t.tenants.grant_read_data(self.forwarder)
+        for table in (t.state, t.mappings, t.runs):
+            table.grant_read_write_data(self.forwarder)
+        self._acknowledge_index_access(self.forwarder)
+        self.secrets.grant_read(self.forwarder)
+        self.forwarder.add_event_source(
+            sources.SqsEventSource(
+                self.queues.records,
+                batch_size=settings.forwarder_batch_size,
+                max_batching_window=Duration.seconds(5),
+                report_batch_item_failures=True,
+                max_concurrency=settings.forwarder_max_concurrency,
+            )
+        )
+
+        self.stale_check = self.functions.add(
+            FunctionSpec(
+                name="StaleSync",
+                handler=STALE_SYNC_HANDLER,
+                description="Scheduled check: tenants with no completed QBWC session",
+                memory_mb=settings.check_memory_mb,
+                timeout_seconds=60,
+                environment={"QBRELAY_STALE_SYNC_HOURS": f"{settings.stale_sync_hours:g}"},
+            )
+        )
+        t.tenants.grant_read_data(self.stale_check)
+        self.schedule(
+            "StaleSyncSchedule", self.stale_check, Duration.minutes(settings.stale_check_minutes)
+        )
+
+        self.observability = Observability(
+            self,
+            "Observability",
+            settings=settings,
+            api=self.api.rest_api,
+            records=self.queues.records,
+            dead_letters=self.queues.dead_letters,
+            functions=self.functions.by_name,
+        )
+        self._outputs()
+
+    def _acknowledge_index_access(self, function: lambda_.Function) -> None:
+        """Read/write grants on the mappings table include its indexes (``<table>/index/*``)."""
+        if function.role is None:
+            return
+        table = self.resolve(self.get_logical_id(self.tables.mappings.node.default_child))
+        nag.acknowledge(
+            function.role,
+            "IAM5",
+            "Queries on the mappings table's own GSIs (by_zoho, by_status): the wildcard is "
+            "that one table's index names, which CDK's grant covers with index/*.",
+            finding=f"Resource::<{table}.Arn>/index/*",
+        )
+
+    def schedule(self, construct_id: str, function: lambda_.IFunction, every: Duration) -> None:
+        """Invoke ``function`` at a fixed rate (EventBridge rule)."""
+        events.Rule(
+            self,
+            construct_id,
+            schedule=events.Schedule.rate(every),
+            targets=[targets.LambdaFunction(function, retry_attempts=2)],
+        )
+
+    def _environment(self) -> dict[str, str]:
+        """The variables every function gets (names are a contract: see the brief)."""
+        t, q, s = self.tables, self.queues, self.settings
+        env = {
+            "QBRELAY_ENV": s.env,
+            "QBRELAY_TENANTS_TABLE": t.tenants.table_name,
+            "QBRELAY_SESSIONS_TABLE": t.sessions.table_name,
+            "QBRELAY_STATE_TABLE": t.state.table_name,
+            "QBRELAY_MAPPINGS_TABLE": t.mappings.table_name,
+            "QBRELAY_RUNS_TABLE": t.runs.table_name,
+            "QBRELAY_RECORD_QUEUE_URL": q.records.queue_url,
+            "QBRELAY_DLQ_URL": q.dead_letters.queue_url,
+            "QBRELAY_SECRETS_PREFIX": s.secrets_prefix,
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": s.metrics_namespace,
+        }
+        if s.domain_name:
+            # Without a custom domain the handler derives the address from each request (a
+            # stage URL here would make the function depend on the API that depends on it).
+            env["QBRELAY_PUBLIC_URL"] = f"https://{s.domain_name}/qbwc"
+        return env
+
+    def _outputs(self) -> None:
+        t, q = self.tables, self.queues
+        base = self.api.base_url
+        for key, value, description in (
+            ("ApiUrl", base, "API base URL (stage or custom domain), ending in /"),
+            ("QbwcUrl", f"{base}qbwc", "The Web Connector's AppURL"),
+            ("SupportUrl", f"{base}support", "The Web Connector's AppSupport URL"),
+            ("TenantsTable", t.tenants.table_name, "DynamoDB tenants table"),
+            ("SessionsTable", t.sessions.table_name, "DynamoDB sessions table"),
+            ("StateTable", t.state.table_name, "DynamoDB state table"),
+            ("MappingsTable", t.mappings.table_name, "DynamoDB mappings table"),
+            ("RunsTable", t.runs.table_name, "DynamoDB runs table"),
+            ("RecordQueueUrl", q.records.queue_url, "SQS record queue"),
+            ("DeadLetterQueueUrl", q.dead_letters.queue_url, "SQS dead-letter queue"),
+            ("SecretsPrefix", self.settings.secrets_prefix, "Secrets Manager name prefix"),
+        ):
+            CfnOutput(self, key, value=value, description=description)

@@ -1,0 +1,1 @@
+"""Operational checks that run on a schedule, over the store ports only."""

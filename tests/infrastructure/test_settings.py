@@ -1,0 +1,96 @@
+"""Per-environment settings: defaults, overrides from context, and validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.settings import ENVIRONMENTS, SettingsError, from_context, resolve
+
+NO_ENV: dict[str, str] = {}
+
+
+def test_each_environment_has_its_names() -> None:
+    for env in ENVIRONMENTS:
+        s = resolve(env, environ=NO_ENV)
+        assert s.stack_name == f"QbxmlRelay-{env}"
+        assert s.secrets_prefix == f"qbxml-relay/{env}/"
+        assert s.metrics_namespace == f"QbxmlRelay/{env}"
+        assert s.account is None and s.region is None
+
+
+def test_production_keeps_its_data_and_logs_longer() -> None:
+    dev, prod = resolve("dev", environ=NO_ENV), resolve("prod", environ=NO_ENV)
+    assert prod.retain_data and not dev.retain_data
+    assert prod.log_retention_days > dev.log_retention_days
+
+
+def test_account_and_region_default_from_the_cdk_environment() -> None:
+    environ = {"CDK_DEFAULT_ACCOUNT": "123456789012", "CDK_DEFAULT_REGION": "eu-central-1"}
+    s = resolve("staging", environ=environ)
+    assert (s.account, s.region) == ("123456789012", "eu-central-1")
+    assert resolve("staging", {"region": "us-west-2"}, environ).region == "us-west-2"
+
+
+def test_command_line_strings_are_converted() -> None:
+    s = resolve(
+        "dev",
+        {"relay_memory_mb": "1024", "retain_data": "true", "stale_sync_hours": "6.5"},
+        NO_ENV,
+    )
+    assert (s.relay_memory_mb, s.retain_data, s.stale_sync_hours) == (1024, True, 6.5)
+
+
+def test_context_block_then_command_line_overrides() -> None:
+    context = {
+        "qbxml-relay": {"prod": {"alarm_email": "a@example.com", "relay_memory_mb": 1024}},
+        "relay_memory_mb": "768",
+    }
+    s = from_context("prod", context.get)
+    assert (s.alarm_email, s.relay_memory_mb) == ("a@example.com", 768)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as err:
+        resolve(
+            "prod",
+            {
+                "relay_timeout_seconds": 30,
+                "retain_data": False,
+                "alarm_email": "not-an-address",
+                "log_retention_days": 10,
+                "domain_name": "qb.example.com",
+            },
+            NO_ENV,
+        )
+    message = str(err.value)
+    for key in (
+        "relay_timeout_seconds",
+        "retain_data",
+        "alarm_email",
+        "log_retention_days",
+        "certificate_arn",
+    ):
+        assert key in message
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"memory": 512}, "not a setting"),
+        ({"relay_memory_mb": "lots"}, "relay_memory_mb"),
+        ({"retain_data": "maybe"}, "true or false"),
+        ({"forwarder_batch_size": 11}, "forwarder_batch_size"),
+        ({"hosted_zone_id": "Z1"}, "hosted_zone_name"),
+        ({"account": "12345"}, "account"),
+    ],
+)
+def test_bad_values_are_rejected(overrides, expected) -> None:
+    with pytest.raises(SettingsError, match=expected):
+        resolve("dev", overrides, NO_ENV)
+
+
+def test_unknown_environment() -> None:
+    with pytest.raises(SettingsError, match="dev, staging, prod"):
+        resolve("qa", environ=NO_ENV)
+    with pytest.raises(SettingsError, match="unknown environments"):
+        from_context("dev", {"qbxml-relay": {"qa": {}}}.get)

@@ -1,0 +1,332 @@
+"""CDK assertions on the synthesized stacks (dev as cloned, prod with every option set)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from tests.infrastructure.conftest import Synth, resources
+
+BRIEF_ENVIRONMENT = {
+    "QBRELAY_ENV",
+    "QBRELAY_TENANTS_TABLE",
+    "QBRELAY_SESSIONS_TABLE",
+    "QBRELAY_STATE_TABLE",
+    "QBRELAY_MAPPINGS_TABLE",
+    "QBRELAY_RUNS_TABLE",
+    "QBRELAY_RECORD_QUEUE_URL",
+    "QBRELAY_DLQ_URL",
+    "QBRELAY_SECRETS_PREFIX",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+}
+HANDLERS = {
+    "relay": "lambdas.handlers.qbwc_api.handler",
+    "forwarder": "lambdas.handlers.zoho_forwarder.handler",
+    "stale": "lambdas.handlers.stale_sync.handler",
+}
+OUTPUTS = {
+    "ApiUrl",
+    "QbwcUrl",
+    "SupportUrl",
+    "TenantsTable",
+    "SessionsTable",
+    "StateTable",
+    "MappingsTable",
+    "RunsTable",
+    "RecordQueueUrl",
+    "DeadLetterQueueUrl",
+    "SecretsPrefix",
+}
+
+
+@pytest.fixture(params=["dev", "prod"])
+def synth(request) -> Synth:
+    return request.getfixturevalue(request.param)
+
+
+def function(synth: Synth, handler: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (k, v)
+        for k, v in resources(synth, "AWS::Lambda::Function").items()
+        if v["Properties"]["Handler"] == handler
+    ]
+    return found
+
+
+def policy_statements(synth: Synth, function_id: str) -> list[dict[str, Any]]:
+    """Every statement of the policies attached to the function's role."""
+    role = synth.raw["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [
+        statement
+        for policy in resources(synth, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions(statements: list[dict[str, Any]]) -> set[str]:
+    out: set[str] = set()
+    for s in statements:
+        out.update([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    return out
+
+
+def table_id(synth: Synth, output: str) -> str:
+    return synth.raw["Outputs"][output]["Value"]["Ref"]
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def test_five_on_demand_tables_with_recovery_and_encryption(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 5)
+    synth.template.all_resources_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "BillingMode": "PAY_PER_REQUEST",
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "SSESpecification": {"SSEEnabled": True},
+            "KeySchema": Match.array_with([{"AttributeName": "pk", "KeyType": "HASH"}]),
+        },
+    )
+
+
+def test_table_keys_ttl_and_indexes(synth: Synth) -> None:
+    tables = synth.raw["Resources"]
+    sessions = tables[table_id(synth, "SessionsTable")]["Properties"]
+    assert sessions["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    runs = tables[table_id(synth, "RunsTable")]["Properties"]
+    assert runs["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    mappings = tables[table_id(synth, "MappingsTable")]["Properties"]
+    indexes = {i["IndexName"]: i["KeySchema"] for i in mappings["GlobalSecondaryIndexes"]}
+    assert indexes == {
+        "by_zoho": [{"AttributeName": "zoho_key", "KeyType": "HASH"}],
+        "by_status": [
+            {"AttributeName": "tenant_status", "KeyType": "HASH"},
+            {"AttributeName": "pk", "KeyType": "RANGE"},
+        ],
+    }
+    types = {a["AttributeName"]: a["AttributeType"] for a in mappings["AttributeDefinitions"]}
+    assert types == {"pk": "S", "zoho_key": "S", "tenant_status": "S"}
+
+
+def test_production_data_is_retained_and_dev_data_is_not(dev: Synth, prod: Synth) -> None:
+    for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue"):
+        assert {r["DeletionPolicy"] for r in resources(prod, kind).values()} == {"Retain"}
+        assert {r["DeletionPolicy"] for r in resources(dev, kind).values()} == {"Delete"}
+    for table in resources(prod, "AWS::DynamoDB::Table").values():
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+# --- functions ------------------------------------------------------------------------------
+
+
+def test_functions_runtime_architecture_tracing_and_handlers(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::Lambda::Function", 3)
+    synth.template.all_resources_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.13",
+            "Architectures": ["arm64"],
+            "TracingConfig": {"Mode": "Active"},
+            "LoggingConfig": {"LogGroup": Match.any_value()},
+        },
+    )
+    for handler in HANDLERS.values():
+        function(synth, handler)
+
+
+def test_environment_is_exactly_the_contract(synth: Synth) -> None:
+    for name, handler in HANDLERS.items():
+        env = function(synth, handler)[1]["Properties"]["Environment"]["Variables"]
+        expected = set(BRIEF_ENVIRONMENT)
+        if synth.env == "prod":
+            expected.add("QBRELAY_PUBLIC_URL")
+        if name == "stale":
+            expected.add("QBRELAY_STALE_SYNC_HOURS")
+        assert set(env) == expected
+        assert env["QBRELAY_ENV"] == synth.env
+        assert env["POWERTOOLS_SERVICE_NAME"] == "qbxml-relay"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == f"QbxmlRelay/{synth.env}"
+        assert env["QBRELAY_SECRETS_PREFIX"] == f"qbxml-relay/{synth.env}/"
+        assert env["QBRELAY_TENANTS_TABLE"] == {"Ref": table_id(synth, "TenantsTable")}
+    if synth.env == "prod":
+        relay_env = function(synth, HANDLERS["relay"])[1]["Properties"]["Environment"]
+        assert relay_env["Variables"]["QBRELAY_PUBLIC_URL"] == "https://qb.example.com/qbwc"
+
+
+def test_relay_answers_within_api_gateway_timeout(synth: Synth) -> None:
+    relay = function(synth, HANDLERS["relay"])[1]["Properties"]
+    assert relay["Timeout"] <= 29
+
+
+def test_least_privilege_per_function(synth: Synth) -> None:
+    relay = policy_statements(synth, function(synth, HANDLERS["relay"])[0])
+    forwarder = policy_statements(synth, function(synth, HANDLERS["forwarder"])[0])
+    stale = policy_statements(synth, function(synth, HANDLERS["stale"])[0])
+    for statements in (relay, forwarder, stale):
+        assert not any(a.endswith(":*") or a == "*" for a in actions(statements))
+        # The one "*" resource (acknowledged for cdk-nag) is X-Ray's, which has no other.
+        anywhere = [s for s in statements if s["Resource"] == "*"]
+        assert actions(anywhere) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    # Only the forwarder reads secrets, and never writes them.
+    assert not any(a.startswith("secretsmanager:") for a in actions(relay) | actions(stale))
+    assert {a for a in actions(forwarder) if a.startswith("secretsmanager:")} == {
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:DescribeSecret",
+    }
+    # The stale check only reads the tenants table.
+    table_actions = {a for a in actions(stale) if a.startswith("dynamodb:")}
+    assert table_actions and not table_actions & {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+    }
+    stale_tables = {json.dumps(s["Resource"]) for s in stale if "dynamodb:GetItem" in actions([s])}
+    assert stale_tables == {json.dumps({"Fn::GetAtt": [table_id(synth, "TenantsTable"), "Arn"]})}
+    # The relay sends to the queue; the forwarder consumes it.
+    assert "sqs:SendMessage" in actions(relay) and "sqs:SendMessage" not in actions(forwarder)
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(forwarder)
+
+
+def test_secrets_grant_is_the_environment_prefix(synth: Synth) -> None:
+    forwarder = policy_statements(synth, function(synth, HANDLERS["forwarder"])[0])
+    (grant,) = [s for s in forwarder if "secretsmanager:GetSecretValue" in actions([s])]
+    assert grant["Resource"] == {
+        "Fn::Join": [
+            ":",
+            [
+                "arn",
+                {"Ref": "AWS::Partition"},
+                "secretsmanager",
+                {"Ref": "AWS::Region"},
+                {"Ref": "AWS::AccountId"},
+                f"secret:qbxml-relay/{synth.env}/*",
+            ],
+        ]
+    }
+
+
+# --- queues and schedule ----------------------------------------------------------------------
+
+
+def test_record_queue_redrives_and_outlasts_the_forwarder(synth: Synth) -> None:
+    forwarder = function(synth, HANDLERS["forwarder"])[1]["Properties"]
+    queue = synth.raw["Resources"][synth.raw["Outputs"]["RecordQueueUrl"]["Value"]["Ref"]]
+    props = queue["Properties"]
+    assert props["VisibilityTimeout"] >= 6 * forwarder["Timeout"]
+    assert props["RedrivePolicy"]["deadLetterTargetArn"] == {
+        "Fn::GetAtt": [synth.raw["Outputs"]["DeadLetterQueueUrl"]["Value"]["Ref"], "Arn"]
+    }
+    assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+    synth.template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
+
+
+def test_forwarder_consumes_with_partial_batch_failures(synth: Synth) -> None:
+    forwarder_id = function(synth, HANDLERS["forwarder"])[0]
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": forwarder_id},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "BatchSize": 10,
+            "ScalingConfig": {"MaximumConcurrency": 5},
+        },
+    )
+
+
+def test_stale_check_runs_every_fifteen_minutes(synth: Synth) -> None:
+    stale_id = function(synth, HANDLERS["stale"])[0]
+    synth.template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "ScheduleExpression": "rate(15 minutes)",
+            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [stale_id, "Arn"]}})],
+        },
+    )
+
+
+# --- API ----------------------------------------------------------------------------------
+
+
+def test_routes_go_to_the_relay(synth: Synth) -> None:
+    relay_id = function(synth, HANDLERS["relay"])[0]
+    paths = {
+        k: v["Properties"]["PathPart"]
+        for k, v in resources(synth, "AWS::ApiGateway::Resource").items()
+    }
+    routes = set()
+    for method in resources(synth, "AWS::ApiGateway::Method").values():
+        props = method["Properties"]
+        integration = props["Integration"]
+        assert integration["Type"] == "AWS_PROXY"
+        assert relay_id in json.dumps(integration["Uri"])
+        routes.add((props["HttpMethod"], paths[props["ResourceId"]["Ref"]]))
+    assert routes == {("GET", "qbwc"), ("POST", "qbwc"), ("GET", "health"), ("GET", "support")}
+
+
+def test_stage_throttles_and_logs(synth: Synth) -> None:
+    synth.template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": synth.env,
+            "TracingEnabled": True,
+            "AccessLogSetting": {
+                "DestinationArn": Match.any_value(),
+                "Format": Match.string_like_regexp(r"\$context\.requestId"),
+            },
+            "MethodSettings": [
+                Match.object_like(
+                    {
+                        "ThrottlingRateLimit": 50 if synth.env == "prod" else 20,
+                        "ThrottlingBurstLimit": 100 if synth.env == "prod" else 40,
+                        "LoggingLevel": "ERROR",
+                        "MetricsEnabled": True,
+                    }
+                )
+            ],
+        },
+    )
+    fmt = resources(synth, "AWS::ApiGateway::Stage").popitem()[1]["Properties"]
+    json.loads(fmt["AccessLogSetting"]["Format"].replace("$context.error.messageString", '"x"'))
+
+
+def test_custom_domain_only_when_configured(dev: Synth, prod: Synth) -> None:
+    dev.template.resource_count_is("AWS::ApiGateway::DomainName", 0)
+    prod.template.has_resource_properties(
+        "AWS::ApiGateway::DomainName",
+        {"DomainName": "qb.example.com", "SecurityPolicy": "TLS_1_2"},
+    )
+    prod.template.resource_count_is("AWS::ApiGateway::BasePathMapping", 1)
+    prod.template.has_resource_properties(
+        "AWS::Route53::RecordSet", {"Name": "qb.example.com.", "Type": "A"}
+    )
+
+
+# --- outputs ---------------------------------------------------------------------------------
+
+
+def test_outputs_are_exactly_the_contract(synth: Synth) -> None:
+    outputs = synth.raw["Outputs"]
+    assert set(outputs) == OUTPUTS
+    assert outputs["SecretsPrefix"]["Value"] == f"qbxml-relay/{synth.env}/"
+
+
+def test_urls(dev: Synth, prod: Synth) -> None:
+    assert prod.raw["Outputs"]["ApiUrl"]["Value"] == "https://qb.example.com/"
+    assert prod.raw["Outputs"]["QbwcUrl"]["Value"] == "https://qb.example.com/qbwc"
+    assert prod.raw["Outputs"]["SupportUrl"]["Value"] == "https://qb.example.com/support"
+    # The stage's URL: https://<api>.execute-api.<region>.<suffix>/<stage>/ (stage named "dev").
+    api_url = dev.raw["Outputs"]["ApiUrl"]["Value"]["Fn::Join"][1]
+    stage = [k for k in resources(dev, "AWS::ApiGateway::Stage")]
+    assert api_url[2] == ".execute-api." and api_url[-2:] == [{"Ref": stage[0]}, "/"]
+    qbwc_url = dev.raw["Outputs"]["QbwcUrl"]["Value"]["Fn::Join"][1]
+    assert qbwc_url[-2:] == [{"Ref": stage[0]}, "/qbwc"]
