@@ -530,11 +530,7 @@ def populate(data: CompanyData, counts: Counts, seed: int) -> None:
         c = books.customer(i, created, modified)
         data.customers[c.list_id] = c
     data.customers_changed()
-    sellable = [i for i in data.items.values() if i.sellable]
-    if counts.items and not sellable:
-        first = books.item(counts.items + 1, books.at(0.15), books.at(0.15), "Service")
-        data.items[first.list_id] = first
-        sellable = [first]
+    sellable = [i for i in data.items.values() if i.sellable]  # the first item is a service
     customers = list(data.customers.values())
     joined = [c.time_created for c in customers]
     for txn_type, n in (

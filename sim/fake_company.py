@@ -641,8 +641,9 @@ class FakeCompany:
         for name in changes:
             if name not in allowed and not (name == "lines" and isinstance(record, SimTxn)):
                 raise ValueError(f"{entity} has no field {name!r} a user can change")
-        if "name" in changes:
-            self._check_unique(entity, record, changes["name"], changes.get("parent_id"))
+        if "name" in changes or "parent_id" in changes:
+            name = changes.get("name", getattr(record, "name", None))
+            self._check_unique(entity, record, name, changes.get("parent_id"))
         old_customer = getattr(record, "customer_id", None)
         for name, value in changes.items():
             if name == "lines":

@@ -133,10 +133,11 @@ def test_books_are_awkward_like_real_ones(books) -> None:
     today = books.clock.today()
     due = [t.due_date for t in data.txns["Invoice"].values() if t.balance_remaining > ZERO]
     assert any(d < today for d in due)  # overdue
-    text = "".join(
-        data.full_name(c).encode("latin-1").decode("latin-1") for c in data.customers.values()
-    )
-    assert text  # QuickBooks stores ISO-8859-1 only: every name encodes
+    # QuickBooks stores ISO-8859-1 only: every generated text must fit it.
+    texts = names + [data.full_name(i) for i in data.items.values()]
+    texts += [t.memo for table in data.txns.values() for t in table.values() if t.memo]
+    for text in texts:
+        text.encode("latin-1")
 
 
 def test_invoice_balances_in_responses_agree(books) -> None:
