@@ -175,6 +175,11 @@ def _check_name(changes: dict[str, Any], data: CompanyData, exclude: str | None)
         raise MalformedRequest("a customer needs a Name")
     parent_id = changes.get("parent_id", current.parent_id if current else None)
     parent = data.customers.get(parent_id) if parent_id else None
+    if parent is not None and exclude in {
+        parent.list_id,
+        *(a.list_id for a in data.ancestors(parent)),
+    }:
+        raise WriteError(3130, BAD_PARENT.format(data.full_name(parent)))  # a cycle
     full_name = f"{data.full_name(parent)}:{name}" if parent is not None else name
     if data.name_in_use(full_name, exclude=exclude):
         raise WriteError(3100, NAME_IN_USE.format(name))

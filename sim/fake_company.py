@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -194,15 +194,16 @@ class FakeCompany:
         self.lines_per_txn = lines_per_txn
         self._books = SampleBooks(self.data, random.Random(f"add:{seed}"), self.workstation.zone)
         self._added = 0
+        self._first_added_index = customers + vendors + items
         self._iterators = Iterators(seed)
         if file_id is not None and owner_id is not None:
-            # What the Web Connector stamps into a file it has opened for an application.
+            # What the Web Connector stamps into a file it has opened for an application: an
+            # AppLock (held while it works; .NET ticks) and the FileID of the QWC.
             self.data.define_ext(owner_id, "AppLock", "STR255TYPE", ("Company",))
-            self.data.define_ext(owner_id, "FileID", "STR255TYPE", ("Company",))
             ticks = int((self.clock.now() - datetime(1, 1, 1, tzinfo=QB_TZ)).total_seconds())
             lock = f"LOCKED:{machine_name}:{ticks * 10_000_000}"
             self.data.set_ext(COMPANY_OBJECT, owner_id, "AppLock", lock)
-            self.data.set_ext(COMPANY_OBJECT, owner_id, "FileID", file_id)
+            self.file_id = file_id
         self._handlers: dict[str, Callable[[Any, str], tuple[str, int]]] = {
             "HostQueryRq": self._host_query,
             "CompanyQueryRq": self._company_query,
@@ -242,6 +243,15 @@ class FakeCompany:
             return None
         values = self.data.ext_values.get(COMPANY_OBJECT, {})
         return values.get((owner_key(self.owner_id), "FileID"))
+
+    @file_id.setter
+    def file_id(self, value: str) -> None:
+        """Stamp a FileID under ``owner_id``, as the Web Connector does when it opens the file."""
+        if self.owner_id is None:
+            raise ValueError("file_id is stored under an application's owner_id: set it first")
+        if (owner_key(self.owner_id), "FileID") not in self.data.ext_defs:
+            self.data.define_ext(self.owner_id, "FileID", "STR255TYPE", ("Company",))
+        self.data.set_ext(COMPANY_OBJECT, self.owner_id, "FileID", value)
 
     # --- the Web Connector's side ----------------------------------------------------------
 
@@ -310,6 +320,7 @@ class FakeCompany:
     # --- HCP queries -----------------------------------------------------------------------
 
     def _host_query(self, rq: Any, request_id: str) -> tuple[str, int]:
+        _only(rq, set())
         versions = "".join(
             f"<SupportedQBXMLVersion>{esc(v)}</SupportedQBXMLVersion>"
             for v in self.supported_versions
@@ -323,6 +334,7 @@ class FakeCompany:
         return rs("HostQueryRs", request_id, 0, body=host), 0
 
     def _company_query(self, rq: Any, request_id: str) -> tuple[str, int]:
+        _only(rq, {"OwnerID"})
         owners = frozenset(owner_key(e.text or "") for e in rq.findall("OwnerID"))
         return self._company_xml(request_id, owners), 0
 
@@ -338,6 +350,7 @@ class FakeCompany:
         return rs("CompanyQueryRs", request_id, 0, body=company)
 
     def _preferences_query(self, rq: Any, request_id: str) -> tuple[str, int]:
+        _only(rq, set())
         # The accounting preferences are the part the schema requires; the relay reads none.
         flags = "".join(
             f"<{tag}>false</{tag}>"
@@ -638,27 +651,42 @@ class FakeCompany:
         record = self.record(entity, source_id)
         data = self.data
         allowed = {f.name for f in fields(record)} - _MAINTAINED
+        takes_lines = isinstance(record, SimTxn) and record.txn_type != "ReceivePayment"
         for name in changes:
-            if name not in allowed and not (name == "lines" and isinstance(record, SimTxn)):
+            if name not in allowed and not (name == "lines" and takes_lines):
                 raise ValueError(f"{entity} has no field {name!r} a user can change")
-        if "name" in changes or "parent_id" in changes:
-            name = changes.get("name", getattr(record, "name", None))
-            self._check_unique(entity, record, name, changes.get("parent_id"))
-        old_customer = getattr(record, "customer_id", None)
+        # Changes are checked on a copy, so a refused change leaves the record as it was.
+        candidate = replace(record)
         for name, value in changes.items():
             if name == "lines":
                 value = self._lines(value, record.time_modified, record.txn_type)
-            setattr(record, name, value)
+            setattr(candidate, name, value)
+        if "name" in changes or "parent_id" in changes:
+            self._check_unique(
+                entity, record, candidate.name, getattr(candidate, "parent_id", None)
+            )
+        old_customer = getattr(record, "customer_id", None)
         if isinstance(record, SimTxn):
-            if record.txn_type == "Invoice" and record.balance_remaining < ZERO:
-                raise ValueError("the invoice's new total is less than the payments applied")
+            self._check_txn_change(record, candidate)
+        for f in fields(record):
+            setattr(record, f.name, getattr(candidate, f.name))
+        if isinstance(record, SimTxn):
             data.refresh_balance(record.customer_id)
-            if old_customer != record.customer_id and old_customer is not None:
+            if old_customer is not None and old_customer != record.customer_id:
                 data.refresh_balance(old_customer)
         if entity == "Customer":
             data.customers_changed()
         data.stamp(record)
         return record.edit_sequence
+
+    def _check_txn_change(self, old: SimTxn, new: SimTxn) -> None:
+        linked = bool(old.applications) or bool(self.data.payments_for(old.txn_id))
+        if new.customer_id != old.customer_id:
+            self.record("Customer", new.customer_id)
+            if linked:
+                raise ValueError("a transaction with payments applied cannot change customer")
+        if new.balance_remaining < ZERO:
+            raise ValueError("the new total is less than the amounts already applied")
 
     def delete(self, entity: str, source_id: str) -> SimDeleted:
         """Delete a record now (raises InUseError where QuickBooks refuses); it then shows in
@@ -673,7 +701,7 @@ class FakeCompany:
         data, books = self.data, self._books
         now = self.clock.now()
         self._added += 1
-        index = len(data.customers) + len(data.items) + len(data.vendors) + self._added
+        index = self._first_added_index + self._added  # after every generated name
         if entity == "ReceivePayment":
             return self._add_payment(now, values)
         if entity in TXN_ENTITIES:
@@ -688,6 +716,10 @@ class FakeCompany:
             raise SimulatorGap(f"add({entity!r}) is not simulated")
         else:
             raise ValueError(f"unknown entity {entity!r}")
+        if entity in ("Customer", "Item"):
+            record.parent_id = None  # a job or sub-item only when asked for
+            if entity == "Customer":
+                record.job_status = "None"
         self._set_new(entity, record, values)
         data.table(entity)[record.list_id] = record
         if entity == "Customer":
@@ -706,14 +738,18 @@ class FakeCompany:
 
     def _check_unique(self, entity: str, record: Any, name: str, parent_id: str | None) -> None:
         data = self.data
-        parent_id = parent_id if parent_id is not None else getattr(record, "parent_id", None)
+        table = data.items if entity == "Item" else data.customers
+        parent = table.get(parent_id) if parent_id and entity != "Vendor" else None
+        if parent is not None and record.list_id in {
+            parent.list_id,
+            *(a.list_id for a in data.ancestors(parent)),
+        }:
+            raise ValueError(f"{entity} {name!r} cannot be under itself")
         if entity in ("Customer", "Vendor"):
-            parent = data.customers.get(parent_id) if parent_id else None
             full = f"{data.full_name(parent)}:{name}" if parent is not None else name
             if data.name_in_use(full, exclude=record.list_id):
                 raise ValueError(f'The name "{name}" of the list element is already in use.')
         elif entity == "Item":
-            parent = data.items.get(parent_id) if parent_id else None
             full = f"{data.full_name(parent)}:{name}" if parent is not None else name
             if data.item_name_in_use(full, exclude=record.list_id):
                 raise ValueError(f'The name "{name}" of the list element is already in use.')
@@ -815,6 +851,13 @@ class FakeCompany:
         data.apply_payment(payment, now)
         data.refresh_balance(customer_id)
         return payment.txn_id
+
+
+def _only(rq: Any, allowed: set[str]) -> None:
+    """Refuse children the simulator would otherwise ignore (IncludeRetElement ...)."""
+    for child in rq if rq is not None else ():
+        if isinstance(child.tag, str) and child.tag not in allowed:
+            raise SimulatorGap(f"{rq.tag}: the simulator does not implement <{child.tag}>")
 
 
 def _alive(table: dict[str, Any]) -> Callable[[Any], bool]:

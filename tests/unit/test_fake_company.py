@@ -584,3 +584,36 @@ def test_bad_counts_are_refused() -> None:
         FakeCompany(customers=-1)
     with pytest.raises(ValueError, match="owner_id"):
         FakeCompany(customers=1, file_id="{x}")
+
+
+def test_refused_changes_leave_the_record_as_it_was(company) -> None:
+    data = company.data
+    invoice = next(t for t in data.txns["Invoice"].values() if t.applied > ZERO)
+    before = (invoice.customer_id, invoice.memo, invoice.edit_sequence, list(invoice.lines))
+    other = next(c for c in data.customers if c != invoice.customer_id)
+    with pytest.raises(ValueError, match="payments applied"):
+        company.modify("Invoice", invoice.txn_id, customer_id=other, memo="moved")
+    item = invoice.lines[0].item_id
+    with pytest.raises(ValueError, match="less than the amounts already applied"):
+        company.modify("Invoice", invoice.txn_id, lines=[{"item_id": item, "quantity": 0}])
+    assert (invoice.customer_id, invoice.memo, invoice.edit_sequence, invoice.lines) == before
+    parent, job = list(data.customers)[:2]
+    company.modify("Customer", job, parent_id=parent)
+    assert data.full_name(data.customers[job]).startswith(data.full_name(data.customers[parent]))
+    with pytest.raises(ValueError, match="under itself"):
+        company.modify("Customer", parent, parent_id=job)
+    company.modify("Customer", job, parent_id=None)
+    assert ":" not in data.full_name(data.customers[job])
+
+
+def test_added_records_are_top_level_unless_asked(company) -> None:
+    added = [company.add("Customer") for _ in range(15)]
+    assert all(company.record("Customer", a).parent_id is None for a in added)
+    assert len({company.snapshot("Customer").records[a].name for a in added}) == 15
+    job = company.add("Customer", name="Phase 2", parent_id=added[0])
+    assert company.snapshot("Customer").records[job].name.endswith(":Phase 2")
+
+
+def test_hcp_queries_refuse_what_they_would_ignore(books) -> None:
+    with pytest.raises(SimulatorGap, match="IncludeRetElement"):
+        books.process(message_set(rq("CompanyQueryRq", el("IncludeRetElement", "CompanyName"))))

@@ -229,3 +229,34 @@ def test_a_file_opened_by_the_web_connector_before_carries_its_file_id() -> None
     assert info.data_extension(OWNER_ID, "FileID") == FILE_ID
     assert info.data_extension(OWNER_ID, "AppLock").startswith("LOCKED:")
     assert [r.request_id for r in parse_response(hcp).responses] == ["0", "1", "2"]
+
+
+def test_a_customer_cannot_become_its_own_job(company) -> None:
+    parent, child = list(company.data.customers.values())[:2]
+    assert (
+        status(
+            one(
+                company,
+                mod(
+                    child.list_id,
+                    child.edit_sequence,
+                    el("ParentRef", None, el("ListID", parent.list_id)),
+                ),
+            )
+        )
+        == 0
+    )
+    cycle = one(
+        company,
+        mod(
+            parent.list_id, parent.edit_sequence, el("ParentRef", None, el("ListID", child.list_id))
+        ),
+    )
+    assert status(cycle) == 3130
+
+
+def test_file_id_can_be_stamped_later_as_the_web_connector_does() -> None:
+    company = FakeCompany(customers=1, owner_id=OWNER_ID)
+    assert company.file_id is None
+    company.file_id = FILE_ID
+    assert parse_hcp(company.hcp_response()).data_extension(OWNER_ID, "FileID") == FILE_ID
