@@ -65,6 +65,10 @@ class SimulatorGap(NotImplementedError):
     """A request QuickBooks would answer but this simulator does not implement."""
 
 
+class MalformedRequest(Exception):
+    """A request the qbXML schema rejects: QuickBooks fails the whole message set."""
+
+
 class QueryError(Exception):
     """A query QuickBooks answers with an error status instead of records."""
 
@@ -233,6 +237,11 @@ def parse_txn_query(rq: Any, data: CompanyData, txn_type: str) -> QuerySpec:
     """A transaction query (Estimate, SalesOrder, Invoice, SalesReceipt, ReceivePayment,
     CreditMemo). Lines come back only with IncludeLineItems, links with IncludeLinkedTxns."""
     _check_children(rq, _TXN_FILTERS)
+    if rq.find("PaidStatus") is not None and txn_type != "Invoice":
+        raise MalformedRequest(f"{rq.tag} takes no PaidStatus")
+    no_links = txn_type in ("SalesReceipt", "ReceivePayment")
+    if no_links and rq.find("IncludeLinkedTxns") is not None:
+        raise MalformedRequest(f"{rq.tag} takes no IncludeLinkedTxns")
     ws = data.workstation
     spec = QuerySpec(
         ids=[e.text or "" for e in rq.findall("TxnID")],

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from .company_data import CompanyData, owner_key
-from .company_queries import NOT_FOUND_MESSAGE, SimulatorGap
+from .company_queries import NOT_FOUND_MESSAGE, MalformedRequest, SimulatorGap
 from .company_records import ZERO, DataExtDef, SimAddress, SimCustomer
 
 NAME_IN_USE = 'The name "{0}" of the list element is already in use.'
@@ -86,10 +86,6 @@ class WriteError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-class MalformedRequest(Exception):
-    """A request the qbXML schema rejects: QuickBooks fails the whole message set."""
 
 
 def customer_changes(el: Any, data: CompanyData, exclude: str | None) -> dict[str, Any]:

@@ -276,6 +276,7 @@ def test_requests_quickbooks_cannot_parse_fail_the_whole_set(books) -> None:
         message_set(rq("CustomerQueryRq"), version="15.0"),
         message_set(rq("CustomerQueryRq", iterator="Sideways")),
         message_set(rq("TermsQueryRq", iterator="Start")),
+        message_set(rq("EstimateQueryRq", el("PaidStatus", "PaidOnly"))),
         message_set(rq("CustomerModRq", el("CustomerMod", None, el("Name", "x")))),
     ]:
         with pytest.raises(QuickBooksError) as caught:
