@@ -72,12 +72,24 @@ class SessionResult:
 
 
 class FakeWebConnector:
-    """Runs Web Connector updates against the relay at ``url`` (the /qbwc endpoint)."""
+    """Runs Web Connector updates against the relay at ``url`` (the /qbwc endpoint).
 
-    def __init__(self, url: str, version: str = "2.3.0.215", timeout: float = 60.0) -> None:
+    ``owner_id`` is the OwnerID of the application's QWC file: QBWC asks the company for the
+    data extensions under it (FileID among them) in the HCP response. Without one, the
+    company's own ``owner_id`` is used.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        version: str = "2.3.0.215",
+        timeout: float = 60.0,
+        owner_id: str | None = None,
+    ) -> None:
         self.url = url
         self.version = version
         self.timeout = timeout
+        self.owner_id = owner_id
         self.http = requests.Session()
 
     def close(self) -> None:
@@ -128,8 +140,39 @@ class FakeWebConnector:
         """One update, as QBWC runs it, bounded by ``max_exchanges``.
 
         ``abandon_after`` stops after that many exchanges without closing (QBWC killed);
-        ``connection_failure`` = (hresult, message) makes opening QuickBooks fail.
+        ``connection_failure`` = (hresult, message) makes opening QuickBooks fail. However the
+        update ends, the QuickBooks session ends with it, and so do its iterators.
         """
+        try:
+            return self._session(
+                user,
+                password,
+                company,
+                qbxml_major=qbxml_major,
+                qbxml_minor=qbxml_minor,
+                abandon_after=abandon_after,
+                connection_failure=connection_failure,
+                max_exchanges=max_exchanges,
+                max_noops=max_noops,
+                noop_pause=noop_pause,
+            )
+        finally:
+            company.end_session()
+
+    def _session(
+        self,
+        user: str,
+        password: str,
+        company: FakeCompany,
+        *,
+        qbxml_major: int,
+        qbxml_minor: int,
+        abandon_after: int | None,
+        connection_failure: tuple[str, str] | None,
+        max_exchanges: int,
+        max_noops: int,
+        noop_pause: float,
+    ) -> SessionResult:
         result = SessionResult()
 
         def call(op: str, params: list[tuple[str, Any]] | None = None) -> Any:
@@ -163,7 +206,7 @@ class FakeWebConnector:
                 [
                     ("ticket", ticket),
                     # QBWC sends the HCP response with the first call of a session only.
-                    ("strHCPResponse", company.hcp_response() if first else ""),
+                    ("strHCPResponse", company.hcp_response(self.owner_id) if first else ""),
                     ("strCompanyFileName", company_file or "C:\\Company\\sample.qbw"),
                     ("qbXMLCountry", "US"),
                     ("qbXMLMajorVers", qbxml_major),

@@ -1,0 +1,77 @@
+"""The simulated Web Connector over HTTP: the HCP asks for the application's OwnerID, and the
+QuickBooks session (with its iterators) ends with the update, however the update ends."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from lambdas.local.server import RelayServer
+from lambdas.local.wsgi import SOAP_PATH, RelayWsgiApp
+from sim.fake_company import FakeCompany
+from sim.fake_qbwc import FakeWebConnector
+from tests.conftest import PASSWORD
+from tests.sim_requests import FILE_ID, OWNER_ID, el, message_set, responses, rq
+
+
+@pytest.fixture
+def qbwc(local, tenant) -> Iterator[FakeWebConnector]:
+    server = RelayServer(RelayWsgiApp(local.endpoint), "127.0.0.1", 0, threads=2).start_in_thread()
+    connector = FakeWebConnector(server.url + SOAP_PATH, owner_id=OWNER_ID)
+    try:
+        yield connector
+    finally:
+        connector.close()
+        # Drain waitress's worker threads before closing: RelayServer.stop closes the trigger
+        # a finishing task may still pull ("Bad file descriptor" in a worker thread).
+        server._server.task_dispatcher.shutdown()
+        server.stop()
+
+
+class Recorder:
+    """Wraps a company: remembers the owners the HCP was asked for and every answer given."""
+
+    def __init__(self, company: FakeCompany) -> None:
+        self.company = company
+        self.owners: list[str | None] = []
+        self.answers: list[str] = []
+        hcp, process = company.hcp_response, company.process
+
+        def hcp_response(owner_id: str | None = None) -> str:
+            self.owners.append(owner_id)
+            return hcp(owner_id)
+
+        def recorded(request: str) -> str:
+            self.answers.append(process(request))
+            return self.answers[-1]
+
+        company.hcp_response = hcp_response  # type: ignore[method-assign]
+        company.process = recorded  # type: ignore[method-assign]
+
+
+def test_abandoned_update_ends_the_quickbooks_session(qbwc) -> None:
+    company = FakeCompany(customers=300, file_id=FILE_ID, owner_id=OWNER_ID)
+    recorder = Recorder(company)
+    result = qbwc.run_session("acme-qbwc", PASSWORD, company, abandon_after=1)
+    assert result.abandoned and recorder.owners == [OWNER_ID]
+    (response,) = responses(recorder.answers[-1])
+    iterator_id = response.get("iteratorID")
+    assert iterator_id and int(response.get("iteratorRemainingCount")) > 0
+    request = message_set(
+        rq("CustomerQueryRq", el("MaxReturned", 50), iterator="Continue", iteratorID=iterator_id)
+    )
+    (stale,) = responses(company.process(request))
+    assert stale.get("statusCode") == "3391"
+
+
+def test_a_full_update_reaches_every_customer(qbwc) -> None:
+    company = FakeCompany(customers=120, seed=4)
+    recorder = Recorder(company)
+    result = qbwc.run_session("acme-qbwc", PASSWORD, company)
+    assert result.last_error is None and result.percents[-1] == 100
+    sent = {
+        m for answer in recorder.answers for m in re.findall(r"<ListID>([^<]+)</ListID>", answer)
+    }
+    assert set(company.data.customers) <= sent
