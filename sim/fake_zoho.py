@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -284,6 +285,28 @@ class FakeZoho:
     def by_field(self, module: str, name: str, value: Any) -> list[dict[str, Any]]:
         """The records of ``module`` whose field ``name`` equals ``value``."""
         return [r for r in self.all(module) if r.get(name) == value]
+
+    def duplicates(self, module: str, name: str) -> int:
+        """How many records of ``module`` share a non-empty ``name`` value with an earlier one."""
+        values = [r.get(name) for r in self.all(module) if r.get(name) not in (None, "")]
+        return len(values) - len(set(values))
+
+    def save(self, path: Path) -> None:
+        """Keep the records (not clients or tokens) in a JSON file, for the next run."""
+        with self._lock:
+            data = {"next_id": self._next_id, "records": self.records}
+            path.write_text(json.dumps(data), encoding="utf-8")
+
+    def load(self, path: Path) -> None:
+        """Take the records saved by ``save`` (nothing happens if the file is absent)."""
+        if not path.exists():
+            return
+        data = json.loads(path.read_text(encoding="utf-8"))
+        with self._lock:
+            self._next_id = int(data["next_id"])
+            for module, records in data["records"].items():
+                if module in self.records:
+                    self.records[module] = records
 
     # --- WSGI --------------------------------------------------------------------------------
 

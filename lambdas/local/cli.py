@@ -12,9 +12,9 @@ import os
 import sys
 
 from ..store.ports import StoreError
-from .commands import demo, serve, tenant
+from .commands import demo, serve, tenant, zoho
 
-COMMAND_GROUPS = (serve, tenant, demo)
+COMMAND_GROUPS = (serve, tenant, demo, zoho)
 
 
 def build_parser() -> argparse.ArgumentParser:

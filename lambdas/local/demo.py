@@ -18,6 +18,7 @@ from sim.fake_qbwc import FakeWebConnector, SessionResult
 from ..qbwc.passwords import generate_password, hash_password
 from ..qbwc.relay import RelaySettings, SessionState
 from ..store.ports import Tenant
+from .demo_zoho import DemoForwarding, forward_demo, zoho_json
 from .server import RelayServer
 from .wiring import build_local
 from .wsgi import SOAP_PATH, RelayWsgiApp
@@ -37,9 +38,11 @@ class DemoResult:
     queue_depth: int
     seconds: float
     sample: list[dict[str, Any]]
+    zoho: DemoForwarding | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **(zoho_json(self.zoho) if self.zoho is not None else {}),
             "exchanges": self.session.exchanges,
             "records_received": self.records_received,
             "records_queued": self.records_queued,
@@ -52,8 +55,15 @@ class DemoResult:
         }
 
 
-def run_demo(data_dir: Path, customers: int, seed: int = 1, page_size: int = 200) -> DemoResult:
-    """Sync a simulated company of ``customers`` through the relay; return what happened."""
+def run_demo(
+    data_dir: Path,
+    customers: int,
+    seed: int = 1,
+    page_size: int = 200,
+    zoho_accounts_url: str | None = None,
+) -> DemoResult:
+    """Sync a simulated company of ``customers`` through the relay, then forward the queued
+    records to ZOHO (a fake on loopback, or ``zoho_accounts_url``); return what happened."""
     local = build_local(data_dir, RelaySettings(page_size=page_size))
     # The demo tenant gets a fresh password each run: only its hash is ever stored.
     password = generate_password()
@@ -89,6 +99,8 @@ def run_demo(data_dir: Path, customers: int, seed: int = 1, page_size: int = 200
         received = sum(s.received for s in state.plan.steps)
         queued = sum(s.queued for s in state.plan.steps)
         errors = max(errors, state.errors)
+    sample = [json.loads(body)["record"] for body in local.queue.peek(3)]
+    zoho = forward_demo(local.db, local.queue, data_dir, zoho_accounts_url)
     return DemoResult(
         session=session,
         records_received=received,
@@ -96,5 +108,6 @@ def run_demo(data_dir: Path, customers: int, seed: int = 1, page_size: int = 200
         errors=errors,
         queue_depth=local.queue.depth(),
         seconds=seconds,
-        sample=[json.loads(body)["record"] for body in local.queue.peek(3)],
+        sample=sample,
+        zoho=zoho,
     )

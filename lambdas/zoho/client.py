@@ -17,7 +17,8 @@ from typing import Any
 
 import requests
 
-from .auth import TokenProvider
+from ..store.ports import SecretStore, TokenCache
+from .auth import TokenProvider, load_credentials
 from .errors import (
     ZohoConfigError,
     ZohoCreditsExhausted,
@@ -329,3 +330,20 @@ class ZohoClient:
         if ("24 hour" in text or "credit" in text) and "concurren" not in text:
             return True
         return self.credits_remaining is not None and self.credits_remaining < LOW_CREDITS
+
+
+def client_factory(
+    secrets: SecretStore,
+    tokens: TokenCache,
+    session: requests.Session | None = None,
+    **client_options: Any,
+) -> Callable[[str], ZohoClient]:
+    """A function giving a tenant's client: credentials from ``secrets``, tokens in ``tokens``."""
+    shared = session or requests.Session()
+
+    def make(tenant: str) -> ZohoClient:
+        credentials = load_credentials(secrets, tenant)
+        provider = TokenProvider(tenant, credentials, tokens, shared)
+        return ZohoClient(provider, shared, **client_options)
+
+    return make

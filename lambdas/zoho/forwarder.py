@@ -20,6 +20,7 @@ always with explicit ``duplicate_check_fields`` and the tenant's ``trigger`` lis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -159,8 +160,14 @@ def parse_message(body: str) -> tuple[str, str, dict[str, Any], str]:
         raise ValueError("the record has no entity")
     content_hash = data.get("content_hash")
     if not isinstance(content_hash, str) or not content_hash:
-        raise ValueError("no content_hash")
+        # Messages from before the hash was part of the body: hash as the relay does.
+        content_hash = content_hash_of(record)
     return tenant, str(data.get("source") or SOURCE), record, content_hash
+
+
+def content_hash_of(record: dict[str, Any]) -> str:
+    """sha256 hex of the canonical record JSON (sorted keys), as in the queue contract."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 class ZohoForwarder:
