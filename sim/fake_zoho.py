@@ -252,6 +252,7 @@ class FakeZoho:
         self._blocked_until: dict[str, float] = {}
         self._faults: list[Fault] = []
         self._in_flight = 0
+        self.busy = 0  # requests being answered (the server waits for them when stopping)
         self._next_id = 5725767000000400000
         self._lock = threading.RLock()
 
@@ -311,6 +312,15 @@ class FakeZoho:
     # --- WSGI --------------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            self.busy += 1
+        try:
+            return self._handle(environ, start_response)
+        finally:
+            with self._lock:
+                self.busy -= 1
+
+    def _handle(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "")
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -879,21 +889,35 @@ class FakeZohoServer:
             fake, host="127.0.0.1", port=port, threads=threads, ident="fake-zoho"
         )
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         fake.base_url = self.url
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{int(self._server.effective_port)}"
 
+    def _serve(self) -> None:
+        server = self._server
+        # waitress's own run() loops until every client connection is gone; this loop stops
+        # when asked, and closes the connections in the thread that owns them.
+        while not self._stopping.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.task_dispatcher.shutdown(timeout=5)
+        for channel in list(server._map.values()):
+            channel.close()
+
     def start(self) -> FakeZohoServer:
-        self._thread = threading.Thread(target=self._server.run, name="fake-zoho", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="fake-zoho", daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.close()
+        deadline = time.monotonic() + 5
+        while self.fake.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._stopping.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=10)
 
     def __enter__(self) -> FakeZohoServer:
         return self.start()
