@@ -272,6 +272,11 @@ class FakeZoho:
         with self._lock:
             self._faults.append(Fault(kind, times, path))
 
+    def faults_left(self) -> int:
+        """Injected failures not yet delivered."""
+        with self._lock:
+            return sum(f.times for f in self._faults)
+
     def expire_tokens(self) -> None:
         """Let every access token run out (as after an hour)."""
         with self._lock:
