@@ -34,6 +34,35 @@ def create_pk_table(client: Any, name: str) -> None:
     )
 
 
+def create_mappings_table(client: Any, name: str) -> None:
+    """The mappings table as deployed: ``pk`` plus GSIs ``by_zoho`` and ``by_status``."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "zoho_key", "AttributeType": "S"},
+            {"AttributeName": "tenant_status", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_zoho",
+                "KeySchema": [{"AttributeName": "zoho_key", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "by_status",
+                "KeySchema": [
+                    {"AttributeName": "tenant_status", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[LocalRelay]:
     yield build_local(tmp_path / "data", RelaySettings(page_size=50))

@@ -45,7 +45,7 @@ from lambdas.store.sqlite import (
     SqliteTenantStore,
     SqliteTokenCache,
 )
-from tests.conftest import create_pk_table
+from tests.conftest import create_mappings_table, create_pk_table
 
 
 @dataclass
@@ -160,35 +160,6 @@ def test_queue_rejects_oversized_message(stores: Stores) -> None:
 
 
 # --- MappingStore ---------------------------------------------------------------------------
-
-
-def create_mappings_table(client: Any, name: str) -> None:
-    """The mappings table as deployed: ``pk`` plus GSIs ``by_zoho`` and ``by_status``."""
-    client.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "zoho_key", "AttributeType": "S"},
-            {"AttributeName": "tenant_status", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_zoho",
-                "KeySchema": [{"AttributeName": "zoho_key", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": "by_status",
-                "KeySchema": [
-                    {"AttributeName": "tenant_status", "KeyType": "HASH"},
-                    {"AttributeName": "pk", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
 
 
 @pytest.fixture(params=["sqlite", "aws"])
