@@ -34,7 +34,8 @@ from ..zoho.forwarder import ForwardReport, ZohoForwarder
 
 logger = Logger(service="qbxml-relay")
 metrics = Metrics(service="qbxml-relay")
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record waits is an answer too, not a function error.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 REQUIRED_ENV = (
     "QBRELAY_STATE_TABLE",
@@ -84,7 +85,11 @@ def _emit(report: ForwardReport) -> None:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Forward one SQS batch; answer which records SQS should deliver again."""
     records = event.get("Records") or []
-    report = forwarder().forward([(r["messageId"], r["body"]) for r in records])
+    deliveries = {
+        r["messageId"]: int((r.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        for r in records
+    }
+    report = forwarder().forward([(r["messageId"], r["body"]) for r in records], deliveries)
     _emit(report)
     logger.info(
         "forwarded batch",

@@ -129,10 +129,6 @@ class ForwardReport:
         """How many messages ended with ``status``."""
         return sum(1 for o in self.outcomes.values() if o.status == status)
 
-    def retry_keys(self) -> list[str]:
-        """Keys of the messages to leave on the queue."""
-        return [k for k, o in self.outcomes.items() if o.status == "retry"]
-
 
 @dataclass(slots=True)
 class _Msg:
@@ -144,8 +140,10 @@ class _Msg:
     source_id: str
     version: str
     content_hash: str
-    parts: dict[str, str] = field(default_factory=dict)  # module -> "ok" | "retry" | reason
+    parts: dict[str, str] = field(default_factory=dict)  # module -> "ok" | "retry" | "failed"
     failure: str = ""
+    waiting: str = ""  # why it must come again (a parent not in ZOHO yet)
+    deliveries: int = 1
 
 
 def parse_message(body: str) -> tuple[str, str, dict[str, Any], str]:
@@ -182,6 +180,7 @@ class ZohoForwarder:
         clock: Callable[[], float] = time.time,
         credit_pause_seconds: float = 1800.0,
         config_pause_seconds: float = 900.0,
+        park_after_deliveries: int = 5,
     ) -> None:
         self.mappings = mappings
         self.state = state
@@ -190,12 +189,21 @@ class ZohoForwarder:
         self.clock = clock
         self.credit_pause_seconds = credit_pause_seconds
         self.config_pause_seconds = config_pause_seconds
+        self.park_after_deliveries = park_after_deliveries
 
-    def forward(self, messages: Sequence[tuple[str, str]]) -> ForwardReport:
-        """Handle ``messages`` (key, body); every key gets an outcome in the report."""
+    def forward(
+        self, messages: Sequence[tuple[str, str]], deliveries: dict[str, int] | None = None
+    ) -> ForwardReport:
+        """Handle ``messages`` (key, body); every key gets an outcome in the report.
+
+        ``deliveries`` (by key) says how often the queue has delivered a message: one still
+        waiting for its parent after ``park_after_deliveries`` is parked with that reason, rather
+        than left for the queue to dead-letter without one.
+        """
         report = ForwardReport()
         by_tenant: dict[str, list[_Msg]] = defaultdict(list)
         malformed: list[DeadLetter] = []
+        malformed_keys: list[str] = []
         for key, body in messages:
             try:
                 tenant, source, record, content_hash = parse_message(body)
@@ -205,27 +213,28 @@ class ZohoForwarder:
                 reason = f"malformed record message: {exc}"
                 report.outcomes[key] = Outcome("parked", reason)
                 malformed.append(DeadLetter(UNKNOWN_TENANT, body, reason))
+                malformed_keys.append(key)
                 continue
             entity = str(record["entity"])
             sid = source_id(record) if entity not in DELETIONS else deletion_target(record)[1]
-            by_tenant[tenant].append(
-                _Msg(key, body, tenant, record, entity, sid, version_of(record), content_hash)
-            )
+            msg = _Msg(key, body, tenant, record, entity, sid, version_of(record), content_hash)
+            msg.deliveries = (deliveries or {}).get(key, 1)
+            by_tenant[tenant].append(msg)
         if malformed:
-            self._park_letters(malformed, report, [])
+            self._park_letters(malformed, report, malformed_keys)
         for tenant, msgs in by_tenant.items():
             _TenantRun(self, tenant, msgs, report).run()
         return report
 
     def _park_letters(
-        self, letters: list[DeadLetter], report: ForwardReport, msgs: list[_Msg]
+        self, letters: list[DeadLetter], report: ForwardReport, keys: list[str]
     ) -> bool:
         try:
             self.dead_letters.send(letters)
         except StoreError as exc:
             log.error("could not park %d record(s): %s; they stay on the queue", len(letters), exc)
-            for m in msgs:
-                report.outcomes[m.key] = Outcome("retry", f"dead-letter queue unavailable: {exc}")
+            for key in keys:
+                report.outcomes[key] = Outcome("retry", f"dead-letter queue unavailable: {exc}")
             return False
         report.failed += len(letters)
         return True
@@ -423,7 +432,10 @@ class _TenantRun:
         if m.failure:
             self._park(m, m.failure, spec, account)
         elif any(v == "retry" for v in m.parts.values()):
-            self.outcome(m, "retry", "a parent is not in ZOHO yet, or ZOHO asked to retry")
+            if m.waiting and m.deliveries >= self.fwd.park_after_deliveries:
+                self._park(m, f"{m.waiting}, still after {m.deliveries} deliveries", spec, account)
+            else:
+                self.outcome(m, "retry", m.waiting or "ZOHO asked to try again")
         else:
             self.outcome(m, "applied")
 
@@ -568,6 +580,8 @@ class _TenantRun:
         if missing_parent or result.code in RETRY_CODES:
             # The parent may still be on its way (delivery is unordered): try again later.
             m.parts[spec.module] = "retry"
+            if missing_parent:
+                m.waiting = f"{spec.module}: a parent is not in ZOHO yet ({result.reason()})"
             return
         m.parts[spec.module] = "failed"
         m.failure = f"{spec.module}: {result.reason()}"
@@ -761,7 +775,7 @@ class _TenantRun:
             letters = [
                 DeadLetter(self.tenant, m.body, self.report.outcomes[m.key].reason) for m in parked
             ]
-            if not self.fwd._park_letters(letters, self.report, parked):
+            if not self.fwd._park_letters(letters, self.report, [m.key for m in parked]):
                 # Not parked after all, so no failure rows either: they go round again.
                 ids = {m.source_id for m in parked}
                 self.writes = {

@@ -12,7 +12,7 @@ import pytest
 
 from lambdas.local.forwarder import build_local_forwarder, drain
 from lambdas.store.files import FileSecretStore
-from lambdas.store.ports import QueueMessage
+from lambdas.store.ports import QueueMessage, StoreError
 from lambdas.store.sqlite import (
     SqliteDeadLetterQueue,
     SqliteForwarderState,
@@ -439,3 +439,29 @@ def test_fault_injection_every_record_lands_once_or_is_parked(zoho: ZohoEnv) -> 
     failed = SqliteMappingStore(zoho.db).list("acme", status="failed")
     assert {m.source_id for m in failed} == parked
     assert all(m.last_error for m in failed)
+
+
+class _BrokenDeadLetters:
+    def send(self, letters) -> None:
+        raise StoreError("the dead-letter queue is down")
+
+
+def test_nothing_is_dropped_when_parking_fails(zoho: ZohoEnv) -> None:
+    fwd = ZohoForwarder(
+        SqliteMappingStore(zoho.db),
+        SqliteForwarderState(zoho.db),
+        _BrokenDeadLetters(),
+        zoho.factory(),
+    )
+    report = fwd.forward(
+        [
+            ("a", "not json"),
+            ("b", message(customer(2, phone="5" * 40))),
+            ("c", message(customer(1))),
+        ]
+    )
+    assert [report.outcomes[k].status for k in "abc"] == ["retry", "retry", "applied"]
+    # Not parked, so no failure row either: the record goes round again.
+    assert (
+        SqliteMappingStore(zoho.db).get("acme", "qbd", "Customer", customer(2)["list_id"]) is None
+    )

@@ -133,6 +133,16 @@ def test_handler_reports_only_retries_as_batch_failures(aws, zoho: ZohoEnv, caps
     assert zoho.fake.calls == calls
 
 
+def test_an_orphan_is_parked_with_its_reason_before_sqs_gives_up(aws, zoho: ZohoEnv) -> None:
+    ev = event([message(invoice(1, 9, []))])
+    assert zoho_forwarder.handler(ev, LambdaContext())["batchItemFailures"]
+    ev["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
+    assert zoho_forwarder.handler(ev, LambdaContext()) == {"batchItemFailures": []}
+    parked = aws["sqs"].receive_message(QueueUrl=aws["dlq"], MessageAttributeNames=["All"])
+    reason = parked["Messages"][0]["MessageAttributes"]["reason"]["StringValue"]
+    assert "parent is not in ZOHO yet" in reason and "after 5 deliveries" in reason
+
+
 def test_handler_needs_its_environment(monkeypatch) -> None:
     monkeypatch.delenv("QBRELAY_DLQ_URL", raising=False)
     zoho_forwarder.forwarder.cache_clear()
