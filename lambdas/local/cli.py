@@ -12,9 +12,9 @@ import os
 import sys
 
 from ..store.ports import StoreError
-from .commands import demo, qwc, serve, tenant
+from .commands import demo, qwc, serve, tenant, zoho
 
-COMMAND_GROUPS = (serve, tenant, demo, qwc)
+COMMAND_GROUPS = (serve, tenant, demo, qwc, zoho)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from sim.fake_qbwc import FakeWebConnector, SessionResult
 
 from ..qbwc.passwords import generate_password, hash_password
 from ..store.ports import Tenant
+from .demo_zoho import DemoForwarding, forward_demo, zoho_json
 from .server import RelayServer
 from .wiring import build_local
 from .wsgi import SOAP_PATH, RelayWsgiApp
@@ -37,9 +38,11 @@ class DemoResult:
     queue_depth: int
     seconds: float
     sample: list[dict[str, Any]]
+    zoho: DemoForwarding | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **(zoho_json(self.zoho) if self.zoho is not None else {}),
             "exchanges": self.session.exchanges,
             "records_received": self.records_received,
             "records_queued": self.records_queued,
@@ -53,8 +56,14 @@ class DemoResult:
         }
 
 
-def run_demo(data_dir: Path, customers: int, seed: int = 1) -> DemoResult:
-    """Sync a simulated company of ``customers`` through the relay; return what happened."""
+def run_demo(
+    data_dir: Path,
+    customers: int,
+    seed: int = 1,
+    zoho_accounts_url: str | None = None,
+) -> DemoResult:
+    """Sync a simulated company of ``customers`` through the relay, then forward the queued
+    records to ZOHO (a fake on loopback, or ``zoho_accounts_url``); return what happened."""
     local = build_local(data_dir)
     # The demo tenant gets a fresh password each run: only its hash is ever stored.
     password = generate_password()
@@ -93,6 +102,8 @@ def run_demo(data_dir: Path, customers: int, seed: int = 1) -> DemoResult:
         queued = sum(c.queued for c in counts)
         unchanged = sum(c.unchanged for c in counts)
         errors = max(errors, runs[0].errors)
+    sample = [json.loads(body)["record"] for body in local.queue.peek(3)]
+    zoho = forward_demo(local.db, local.queue, data_dir, zoho_accounts_url)
     return DemoResult(
         session=session,
         records_received=received,
@@ -101,5 +112,6 @@ def run_demo(data_dir: Path, customers: int, seed: int = 1) -> DemoResult:
         errors=errors,
         queue_depth=local.queue.depth(),
         seconds=seconds,
-        sample=[json.loads(body)["record"] for body in local.queue.peek(3)],
+        sample=sample,
+        zoho=zoho,
     )

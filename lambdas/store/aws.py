@@ -20,14 +20,17 @@ from .ports import (
     MAPPING_STATUSES,
     AlreadyExists,
     ConcurrentUpdate,
+    DeadLetter,
     EntitySyncState,
     Mapping,
+    Pause,
     QueueMessage,
     ReceivedMessage,
     RunRecord,
     SessionRecord,
     StoreError,
     Tenant,
+    ZohoToken,
     check_mapping_statuses,
 )
 
@@ -677,3 +680,239 @@ class DynamoRunHistory:
         except (ClientError, BotoCoreError) as exc:
             raise StoreError(f"DynamoDB table {self._table}: {exc}") from exc
         return [RunRecord.from_item(json.loads(i["item"]["S"])) for i in result.get("Items", [])]
+
+
+# Items of the ZOHO forwarder in the state table.
+_ZOHO_TOKEN = "@zoho-token#"
+_ZOHO_PAUSE = "@zoho-pause#"
+_ZOHO_MAPPING = "@zoho-mapping#"
+
+
+class DynamoTokenCache:
+    """TokenCache on the state table: item ``@zoho-token#<tenant>``, guarded by conditions.
+
+    The lease is ``lease_holder``/``lease_until`` on the same item; a holder takes it only
+    when it is free or expired, so concurrent Lambdas refresh at most once per expiry.
+    """
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def _key(self, tenant: str) -> dict[str, Any]:
+        return {"pk": _s(_ZOHO_TOKEN + tenant)}
+
+    def load(self, tenant: str) -> ZohoToken | None:
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key=self._key(tenant), ConsistentRead=True
+            ).get("Item")
+        except (ClientError, BotoCoreError) as exc:
+            raise StoreError(f"DynamoDB table {self._table}: could not read a token") from exc
+        if not item or "access_token" not in item:
+            return None
+        return ZohoToken(
+            access_token=item["access_token"]["S"],
+            api_domain=item["api_domain"]["S"],
+            expires_at=float(item["expires_at"]["N"]),
+            blocked_until=float(item.get("blocked_until", {}).get("N", 0)),
+        )
+
+    def try_lease(self, tenant: str, holder: str, now: float, seconds: float) -> bool:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(tenant),
+                UpdateExpression="SET lease_holder = :h, lease_until = :u",
+                ConditionExpression=(
+                    "attribute_not_exists(lease_until) OR lease_until <= :now OR lease_holder = :h"
+                ),
+                ExpressionAttributeValues={
+                    ":h": _s(holder),
+                    ":u": _n(now + seconds),
+                    ":now": _n(now),
+                },
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+        return True
+
+    def save(self, tenant: str, holder: str, token: ZohoToken) -> None:
+        values = {
+            ":t": _s(token.access_token),
+            ":d": _s(token.api_domain),
+            ":e": _n(token.expires_at),
+            ":b": _n(token.blocked_until),
+        }
+        setter = "SET access_token = :t, api_domain = :d, expires_at = :e, blocked_until = :b"
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(tenant),
+                UpdateExpression=setter + " REMOVE lease_holder, lease_until",
+                ConditionExpression="lease_holder = :h",
+                ExpressionAttributeValues={**values, ":h": _s(holder)},
+            )
+            return
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+        # The lease expired and moved on: still keep the token, leaving the other's lease alone.
+        self._client.update_item(
+            TableName=self._table,
+            Key=self._key(tenant),
+            UpdateExpression=setter,
+            ExpressionAttributeValues=values,
+        )
+
+    def release(self, tenant: str, holder: str) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._key(tenant),
+                UpdateExpression="REMOVE lease_holder, lease_until",
+                ConditionExpression="lease_holder = :h",
+                ExpressionAttributeValues={":h": _s(holder)},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+
+
+class DynamoForwarderState:
+    """ForwarderState on the state table: items ``@zoho-pause#<t>`` and ``@zoho-mapping#<t>``."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def pause(self, tenant: str, until: float, reason: str) -> None:
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={"pk": _s(_ZOHO_PAUSE + tenant), "until": _n(until), "reason": _s(reason)},
+                ConditionExpression="attribute_not_exists(pk) OR #u < :u",
+                ExpressionAttributeNames={"#u": "until"},
+                ExpressionAttributeValues={":u": _n(until)},
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise StoreError(f"DynamoDB table {self._table}: {_code(exc)}") from exc
+
+    def paused(self, tenant: str, now: float) -> Pause | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": _s(_ZOHO_PAUSE + tenant)}, ConsistentRead=True
+        ).get("Item")
+        if not item or float(item["until"]["N"]) <= now:
+            return None
+        return Pause(float(item["until"]["N"]), item["reason"]["S"])
+
+    def resume(self, tenant: str) -> None:
+        self._client.delete_item(TableName=self._table, Key={"pk": _s(_ZOHO_PAUSE + tenant)})
+
+    def get_mapping(self, tenant: str) -> dict[str, Any] | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": _s(_ZOHO_MAPPING + tenant)}, ConsistentRead=True
+        ).get("Item")
+        return json.loads(item["mapping"]["S"]) if item else None
+
+    def put_mapping(self, tenant: str, mapping: dict[str, Any] | None) -> None:
+        key = {"pk": _s(_ZOHO_MAPPING + tenant)}
+        if mapping is None:
+            self._client.delete_item(TableName=self._table, Key=key)
+        else:
+            item = {**key, "mapping": _s(json.dumps(mapping))}
+            self._client.put_item(TableName=self._table, Item=item)
+
+
+class SqsDeadLetterQueue:
+    """DeadLetterQueue on the SQS dead-letter queue; the reason travels as a message attribute."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+
+    def send(self, letters: Sequence[DeadLetter]) -> None:
+        for start in range(0, len(letters), SQS_BATCH):
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": x.body,
+                    "MessageAttributes": {
+                        "tenant": {"DataType": "String", "StringValue": x.tenant},
+                        # SQS caps a message at 256 KB in all; a reason is a line, keep it so.
+                        "reason": {"DataType": "String", "StringValue": x.reason[:4000] or "-"},
+                    },
+                }
+                for i, x in enumerate(letters[start : start + SQS_BATCH])
+            ]
+            try:
+                result = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                raise StoreError(f"could not send to the dead-letter queue: {exc}") from exc
+            if result.get("Failed"):
+                first = result["Failed"][0]
+                raise StoreError(
+                    f"the dead-letter queue refused {len(result['Failed'])} message(s): "
+                    f"{first.get('Code')} {first.get('Message', '')}".strip()
+                )
+
+
+class SecretsManagerSecretStore:
+    """SecretStore on AWS Secrets Manager: secret ``<prefix><name>`` holds the JSON value."""
+
+    def __init__(self, client: Any, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+
+    def _fail(self, name: str, exc: ClientError | BotoCoreError) -> StoreError:
+        # Never include the exception text: some SDK errors echo request parameters.
+        what = _code(exc) if isinstance(exc, ClientError) else type(exc).__name__
+        return StoreError(f"Secrets Manager secret {self._prefix}{name}: {what}")
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        try:
+            value = self._client.get_secret_value(SecretId=self._prefix + name)
+        except ClientError as exc:
+            # A secret scheduled for deletion answers InvalidRequestException: it is gone.
+            if _code(exc) in ("ResourceNotFoundException", "InvalidRequestException"):
+                return None
+            raise self._fail(name, exc) from exc
+        except BotoCoreError as exc:
+            raise self._fail(name, exc) from exc
+        try:
+            data = json.loads(value["SecretString"])
+        except (KeyError, ValueError) as exc:
+            raise StoreError(f"secret {self._prefix}{name} does not hold a JSON object") from exc
+        if not isinstance(data, dict):
+            raise StoreError(f"secret {self._prefix}{name} does not hold a JSON object")
+        return data
+
+    def put(self, name: str, value: dict[str, Any]) -> None:
+        secret_id = self._prefix + name
+        text = json.dumps(value, sort_keys=True)
+        try:
+            try:
+                described = self._client.describe_secret(SecretId=secret_id)
+            except ClientError as exc:
+                if _code(exc) != "ResourceNotFoundException":
+                    raise
+                self._client.create_secret(Name=secret_id, SecretString=text)
+                return
+            if described.get("DeletedDate"):
+                # Scheduled for deletion: bring it back before storing the new value.
+                self._client.restore_secret(SecretId=secret_id)
+            self._client.put_secret_value(SecretId=secret_id, SecretString=text)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail(name, exc) from exc
+
+    def delete(self, name: str) -> bool:
+        try:
+            self._client.delete_secret(SecretId=self._prefix + name, RecoveryWindowInDays=7)
+        except ClientError as exc:
+            if _code(exc) in ("ResourceNotFoundException", "InvalidRequestException"):
+                return False
+            raise self._fail(name, exc) from exc
+        return True

@@ -397,3 +397,91 @@ class MappingStore(Protocol):
 
     def list(self, tenant: str, status: str | None = None, limit: int = 100) -> list[Mapping]:
         """Up to ``limit`` of the tenant's mappings (with ``status`` if given), in key order."""
+
+
+@dataclass(slots=True)
+class ZohoToken:
+    """A ZOHO access token as cached in the shared store, plus the refresh throttle's block.
+
+    ``blocked_until`` is set when ZOHO's accounts server throttled a refresh: until then nobody
+    asks again (each further ask extends ZOHO's block).
+    """
+
+    access_token: str = ""
+    api_domain: str = ""
+    expires_at: float = 0.0
+    blocked_until: float = 0.0
+
+    def usable(self, now: float, margin: float = 60.0) -> bool:
+        """True while the token has more than ``margin`` seconds to live."""
+        return bool(self.access_token) and self.expires_at - margin > now
+
+
+class TokenCache(Protocol):
+    """Per-tenant ZOHO access token shared by every process, with a refresh lease.
+
+    Whoever holds the lease is the only one refreshing; the others wait for the token it saves.
+    """
+
+    def load(self, tenant: str) -> ZohoToken | None: ...
+
+    def try_lease(self, tenant: str, holder: str, now: float, seconds: float) -> bool:
+        """Take the refresh lease if nobody holds an unexpired one (or ``holder`` does)."""
+
+    def save(self, tenant: str, holder: str, token: ZohoToken) -> None:
+        """Store the token and release ``holder``'s lease (if it still holds it)."""
+
+    def release(self, tenant: str, holder: str) -> None:
+        """Give the lease back without a new token (the refresh failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """A tenant's forwarding is paused until ``until`` (epoch seconds) for ``reason``."""
+
+    until: float
+    reason: str
+
+
+class ForwarderState(Protocol):
+    """Per-tenant settings and pauses of the ZOHO forwarder, shared by every process."""
+
+    def pause(self, tenant: str, until: float, reason: str) -> None:
+        """Pause the tenant's forwarding until ``until`` (extends, never shortens, a pause)."""
+
+    def paused(self, tenant: str, now: float) -> Pause | None:
+        """The tenant's pause, if one lasts beyond ``now``."""
+
+    def resume(self, tenant: str) -> None: ...
+
+    def get_mapping(self, tenant: str) -> dict[str, Any] | None:
+        """The tenant's mapping override (a mapping file's JSON), if any."""
+
+    def put_mapping(self, tenant: str, mapping: dict[str, Any] | None) -> None:
+        """Store (or with None, remove) the tenant's mapping override."""
+
+
+class SecretStore(Protocol):
+    """JSON secrets by name (e.g. ``zoho/<tenant>``); values never reach logs."""
+
+    def get(self, name: str) -> dict[str, Any] | None: ...
+
+    def put(self, name: str, value: dict[str, Any]) -> None: ...
+
+    def delete(self, name: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record message the forwarder gave up on, with why (ZOHO's code and message)."""
+
+    tenant: str
+    body: str
+    reason: str
+
+
+class DeadLetterQueue(Protocol):
+    """Where parked records go for an operator to inspect and replay."""
+
+    def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Durably park every letter or raise StoreError."""

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +21,17 @@ from qwc import new_guid
 from .ports import (
     AlreadyExists,
     ConcurrentUpdate,
+    DeadLetter,
     EntitySyncState,
     Mapping,
+    Pause,
     QueueMessage,
     ReceivedMessage,
     RunRecord,
     SessionRecord,
     StoreError,
     Tenant,
+    ZohoToken,
     check_mapping_statuses,
 )
 
@@ -524,3 +528,164 @@ class SqliteRunHistory:
             .fetchall()
         )
         return [RunRecord.from_item(json.loads(item)) for (item,) in rows]
+
+
+# Tables of the ZOHO forwarder; each adapter creates its own on first use.
+_FORWARDER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS zoho_tokens (
+    tenant TEXT PRIMARY KEY,
+    token TEXT,
+    lease_holder TEXT,
+    lease_until REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS forwarder_state (
+    tenant TEXT PRIMARY KEY,
+    pause_until REAL NOT NULL DEFAULT 0,
+    pause_reason TEXT NOT NULL DEFAULT '',
+    mapping TEXT
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    parked_at REAL NOT NULL
+);
+"""
+
+
+def _forwarder_tables(db: SqliteDatabase) -> None:
+    db.connection().executescript(_FORWARDER_SCHEMA)
+
+
+class SqliteTokenCache:
+    """TokenCache on SQLite: one row per tenant holding the token and the refresh lease."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        _forwarder_tables(db)
+
+    def load(self, tenant: str) -> ZohoToken | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT token FROM zoho_tokens WHERE tenant = ?", (tenant,))
+            .fetchone()
+        )
+        return ZohoToken(**json.loads(row[0])) if row and row[0] else None
+
+    def try_lease(self, tenant: str, holder: str, now: float, seconds: float) -> bool:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT lease_holder, lease_until FROM zoho_tokens WHERE tenant = ?", (tenant,)
+            ).fetchone()
+            if row and row[0] and row[0] != holder and row[1] > now:
+                return False
+            conn.execute(
+                "INSERT INTO zoho_tokens (tenant, lease_holder, lease_until) VALUES (?, ?, ?) "
+                "ON CONFLICT (tenant) DO UPDATE SET lease_holder = excluded.lease_holder, "
+                "lease_until = excluded.lease_until",
+                (tenant, holder, now + seconds),
+            )
+        return True
+
+    def save(self, tenant: str, holder: str, token: ZohoToken) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO zoho_tokens (tenant, token) VALUES (?, ?) "
+                "ON CONFLICT (tenant) DO UPDATE SET token = excluded.token",
+                (tenant, json.dumps(asdict(token))),
+            )
+            conn.execute(
+                "UPDATE zoho_tokens SET lease_holder = NULL, lease_until = 0 "
+                "WHERE tenant = ? AND lease_holder = ?",
+                (tenant, holder),
+            )
+
+    def release(self, tenant: str, holder: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE zoho_tokens SET lease_holder = NULL, lease_until = 0 "
+                "WHERE tenant = ? AND lease_holder = ?",
+                (tenant, holder),
+            )
+
+
+class SqliteForwarderState:
+    """ForwarderState on SQLite: one row per tenant."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        _forwarder_tables(db)
+
+    def pause(self, tenant: str, until: float, reason: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO forwarder_state (tenant, pause_until, pause_reason) VALUES (?, ?, ?) "
+                "ON CONFLICT (tenant) DO UPDATE SET pause_until = excluded.pause_until, "
+                "pause_reason = excluded.pause_reason WHERE pause_until < excluded.pause_until",
+                (tenant, until, reason),
+            )
+
+    def paused(self, tenant: str, now: float) -> Pause | None:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT pause_until, pause_reason FROM forwarder_state WHERE tenant = ?", (tenant,)
+            )
+            .fetchone()
+        )
+        return Pause(row[0], row[1]) if row and row[0] > now else None
+
+    def resume(self, tenant: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE forwarder_state SET pause_until = 0, pause_reason = '' WHERE tenant = ?",
+                (tenant,),
+            )
+
+    def get_mapping(self, tenant: str) -> dict[str, Any] | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT mapping FROM forwarder_state WHERE tenant = ?", (tenant,))
+            .fetchone()
+        )
+        return json.loads(row[0]) if row and row[0] else None
+
+    def put_mapping(self, tenant: str, mapping: dict[str, Any] | None) -> None:
+        text = json.dumps(mapping) if mapping is not None else None
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO forwarder_state (tenant, mapping) VALUES (?, ?) "
+                "ON CONFLICT (tenant) DO UPDATE SET mapping = excluded.mapping",
+                (tenant, text),
+            )
+
+
+class SqliteDeadLetterQueue:
+    """DeadLetterQueue on SQLite: parked records stay in a table for inspection."""
+
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+        _forwarder_tables(db)
+
+    def send(self, letters: Sequence[DeadLetter]) -> None:
+        now = time.time()
+        try:
+            with self._db.transaction() as conn:
+                conn.executemany(
+                    "INSERT INTO dead_letters (tenant, body, reason, parked_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(x.tenant, x.body, x.reason, now) for x in letters],
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"could not park records in {self._db.path}: {exc}") from exc
+
+    def list(self, tenant: str | None = None, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` parked records (of ``tenant`` if given)."""
+        sql = "SELECT tenant, body, reason FROM dead_letters"
+        args: list[Any] = []
+        if tenant is not None:
+            sql += " WHERE tenant = ?"
+            args.append(tenant)
+        rows = self._db.connection().execute(sql + " ORDER BY id LIMIT ?", [*args, limit])
+        return [DeadLetter(*r) for r in rows.fetchall()]

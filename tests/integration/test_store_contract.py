@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,26 +14,37 @@ import pytest
 from moto import mock_aws
 
 from lambdas.store.aws import (
+    DynamoForwarderState,
     DynamoMappingStore,
     DynamoSessionStore,
     DynamoTenantStore,
+    DynamoTokenCache,
+    SecretsManagerSecretStore,
+    SqsDeadLetterQueue,
     SqsRecordQueue,
 )
+from lambdas.store.files import FileSecretStore
 from lambdas.store.ports import (
     AlreadyExists,
     ConcurrentUpdate,
+    DeadLetter,
     Mapping,
+    Pause,
     QueueMessage,
     SessionRecord,
     StoreError,
     Tenant,
+    ZohoToken,
 )
 from lambdas.store.sqlite import (
     SqliteDatabase,
+    SqliteDeadLetterQueue,
+    SqliteForwarderState,
     SqliteMappingStore,
     SqliteRecordQueue,
     SqliteSessionStore,
     SqliteTenantStore,
+    SqliteTokenCache,
 )
 from qwc import is_braced_guid, new_guid
 from tests.aws_tables import create_mappings_table, create_pk_table
@@ -361,3 +373,153 @@ def test_concurrent_first_uses_agree_on_one_id(stores: Stores) -> None:
         files = set(pool.map(lambda _: stores.tenants.ensure_file_id("acme"), range(8)))
     assert len(owners) == 1 and len(files) == 1
     assert files == {stores.tenants.get("acme").file_id}
+
+
+# --- ZOHO forwarder stores: token cache, forwarder state, secrets, dead letters -------------
+
+
+@dataclass
+class ForwarderStores:
+    tokens: Any
+    state: Any
+    secrets: Any
+    dead_letters: Any
+    read_dead_letters: Any  # () -> list of (tenant, body, reason)
+
+
+@pytest.fixture(params=["sqlite", "aws"])
+def fstores(request, tmp_path) -> Iterator[ForwarderStores]:
+    if request.param == "sqlite":
+        db = SqliteDatabase.in_dir(tmp_path)
+        dlq = SqliteDeadLetterQueue(db)
+        yield ForwarderStores(
+            SqliteTokenCache(db),
+            SqliteForwarderState(db),
+            FileSecretStore.in_dir(tmp_path),
+            dlq,
+            lambda: [(x.tenant, x.body, x.reason) for x in dlq.list()],
+        )
+        return
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        sm = boto3.client("secretsmanager", region_name="us-east-1")
+        create_pk_table(ddb, "state")
+        url = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+
+        def read() -> list[tuple[str, str, str]]:
+            out = []
+            for _ in range(5):
+                got = sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+                ).get("Messages", [])
+                if not got:
+                    break
+                for m in got:
+                    a = m["MessageAttributes"]
+                    out.append((a["tenant"]["StringValue"], m["Body"], a["reason"]["StringValue"]))
+            return out
+
+        yield ForwarderStores(
+            DynamoTokenCache(ddb, "state"),
+            DynamoForwarderState(ddb, "state"),
+            SecretsManagerSecretStore(sm, "qbxml-relay/test/"),
+            SqsDeadLetterQueue(sqs, url),
+            read,
+        )
+
+
+def test_token_cache_lease_admits_one_refresher(fstores: ForwarderStores) -> None:
+    cache = fstores.tokens
+    assert cache.load("acme") is None
+    assert cache.try_lease("acme", "lambda-1", now=100.0, seconds=30) is True
+    assert cache.try_lease("acme", "lambda-2", now=101.0, seconds=30) is False
+    assert cache.try_lease("acme", "lambda-1", now=102.0, seconds=30) is True  # re-entrant
+    assert cache.try_lease("beta", "lambda-2", now=101.0, seconds=30) is True  # per tenant
+    token = ZohoToken("1000.abc", "https://www.zohoapis.eu", expires_at=3700.0)
+    cache.save("acme", "lambda-1", token)
+    assert cache.load("acme") == token
+    # Saving released the lease: the next refresher may take it at once.
+    assert cache.try_lease("acme", "lambda-2", now=103.0, seconds=30) is True
+    cache.release("acme", "lambda-2")
+    assert cache.try_lease("acme", "lambda-3", now=104.0, seconds=30) is True
+    # A lease that ran out is up for grabs; the late holder's token is still kept.
+    assert cache.try_lease("acme", "lambda-4", now=200.0, seconds=30) is True
+    late = ZohoToken("1000.def", "https://www.zohoapis.eu", expires_at=3800.0)
+    cache.save("acme", "lambda-3", late)
+    assert cache.load("acme") == late
+    assert cache.try_lease("acme", "lambda-5", now=201.0, seconds=30) is False  # 4 still holds
+
+
+def test_token_cache_keeps_the_refresh_block(fstores: ForwarderStores) -> None:
+    blocked = ZohoToken("", "", expires_at=0.0, blocked_until=900.0)
+    fstores.tokens.try_lease("acme", "a", now=1.0, seconds=30)
+    fstores.tokens.save("acme", "a", blocked)
+    assert fstores.tokens.load("acme").blocked_until == 900.0
+    assert fstores.tokens.load("acme").usable(now=1.0) is False
+
+
+def test_forwarder_state_pause_and_mapping(fstores: ForwarderStores) -> None:
+    state = fstores.state
+    assert state.paused("acme", now=10.0) is None
+    state.pause("acme", until=500.0, reason="ZOHO API credits exhausted")
+    state.pause("acme", until=300.0, reason="shorter")  # never shortens
+    assert state.paused("acme", now=10.0) == Pause(500.0, "ZOHO API credits exhausted")
+    assert state.paused("acme", now=501.0) is None
+    assert state.paused("beta", now=10.0) is None
+    state.resume("acme")
+    assert state.paused("acme", now=10.0) is None
+    state.pause("acme", until=50.0, reason="again")
+    assert state.paused("acme", now=10.0).reason == "again"
+    assert state.get_mapping("acme") is None
+    state.put_mapping("acme", {"triggers": ["workflow"]})
+    assert state.get_mapping("acme") == {"triggers": ["workflow"]}
+    assert state.paused("acme", now=10.0).reason == "again"  # independent of the mapping
+    state.put_mapping("acme", None)
+    assert state.get_mapping("acme") is None
+
+
+def test_secret_store_get_put_delete(fstores: ForwarderStores) -> None:
+    secrets = fstores.secrets
+    assert secrets.get("zoho/acme") is None
+    value = {
+        "client_id": "1000.X",
+        "client_secret": "s3",
+        "refresh_token": "r1",
+        "data_centre": "eu",
+    }
+    secrets.put("zoho/acme", value)
+    secrets.put("zoho/beta", {**value, "data_centre": "com"})
+    assert secrets.get("zoho/acme") == value
+    secrets.put("zoho/acme", {**value, "refresh_token": "r2"})
+    assert secrets.get("zoho/acme")["refresh_token"] == "r2"
+    assert secrets.delete("zoho/acme") is True
+    assert secrets.get("zoho/acme") is None
+    assert secrets.delete("zoho/acme") is False
+    assert secrets.get("zoho/beta")["data_centre"] == "com"
+    secrets.put("zoho/acme", value)  # a deleted name can be used again
+    assert secrets.get("zoho/acme") == value
+
+
+def test_dead_letters_keep_body_and_reason(fstores: ForwarderStores) -> None:
+    letters = [
+        DeadLetter("acme", f'{{"n": {i}}}', f"Accounts: INVALID_DATA: bad {i}") for i in range(12)
+    ]
+    fstores.dead_letters.send(letters)
+    got = sorted(fstores.read_dead_letters(), key=lambda x: x[2])
+    assert got == sorted(((x.tenant, x.body, x.reason) for x in letters), key=lambda x: x[2])
+
+
+def test_file_secret_store_is_private(tmp_path) -> None:
+    store = FileSecretStore.in_dir(tmp_path)
+    store.put("zoho/acme", {"client_secret": "s"})
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    store.path.chmod(0o644)
+    with pytest.raises(StoreError, match="chmod 600"):
+        store.get("zoho/acme")
+    store.path.chmod(0o600)
+    assert store.get("zoho/acme") == {"client_secret": "s"}
+    store.path.write_text("[1]")
+    with pytest.raises(StoreError, match="JSON object"):
+        store.get("zoho/acme")

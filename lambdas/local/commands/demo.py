@@ -11,11 +11,20 @@ from .common import data_dir
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
+    from ..demo_zoho import DemoTargetError
 
     if args.customers < 0:
         raise SystemExit("error: --customers must be 0 or more")
     directory = data_dir(args.data_dir, default="qbrelay-demo")
-    result = run_demo(directory, customers=args.customers, seed=args.seed)
+    try:
+        result = run_demo(
+            directory,
+            customers=args.customers,
+            seed=args.seed,
+            zoho_accounts_url=args.zoho_accounts_url,
+        )
+    except DemoTargetError as exc:
+        raise SystemExit(f"error: {exc}") from exc
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
         return 0 if result.session.last_error is None else 1
@@ -33,6 +42,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{result.records_queued:,} (queue now holds {result.queue_depth:,}) in "
         f"{result.seconds:.2f} s"
     )
+    if result.zoho is not None:
+        z, d = result.zoho, result.zoho.drain
+        print(
+            f"ZOHO CRM ({z.target}): {z.records:,} QuickBooks records there "
+            f"{z.modules or ''}; {d.outcomes['applied']:,} applied, {d.outcomes['unchanged']:,} "
+            f"unchanged, {d.outcomes['parked']:,} parked; {d.calls:,} API + "
+            f"{d.token_calls} token call(s)"
+            + (f"; duplicates: {z.duplicates}" if z.duplicates is not None else "")
+        )
     print(f"Store: {directory / 'relay.sqlite3'}")
     for record in result.sample:
         print(
@@ -49,4 +67,10 @@ def register(sub: Any) -> None:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--data-dir")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
+    demo.add_argument(
+        "--zoho-accounts-url",
+        help="forward through the real ZOHO client to this ZOHO-compatible accounts server "
+        "(credentials from ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN; https, or "
+        "http on loopback) instead of the built-in fake ZOHO",
+    )
     demo.set_defaults(func=cmd_demo)

@@ -1,0 +1,109 @@
+"""Lambda entry point of the ZOHO forwarder: SQS record-queue batches, partial batch failures.
+
+Environment: QBRELAY_STATE_TABLE, QBRELAY_MAPPINGS_TABLE, QBRELAY_DLQ_URL,
+QBRELAY_SECRETS_PREFIX (required); POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+Messages the core leaves for later (``retry``) are reported as batch item failures, so SQS
+delivers them again; all others are deleted.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from ..store.aws import (
+    DynamoForwarderState,
+    DynamoMappingStore,
+    DynamoTokenCache,
+    SecretsManagerSecretStore,
+    SqsDeadLetterQueue,
+)
+from ..zoho.client import client_factory
+from ..zoho.forwarder import ForwardReport, ZohoForwarder
+
+logger = Logger(service="qbxml-relay")
+metrics = Metrics(service="qbxml-relay")
+# A batch whose every record waits is an answer too, not a function error.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+REQUIRED_ENV = (
+    "QBRELAY_STATE_TABLE",
+    "QBRELAY_MAPPINGS_TABLE",
+    "QBRELAY_DLQ_URL",
+    "QBRELAY_SECRETS_PREFIX",
+)
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is incomplete."""
+
+
+class RetryLater(Exception):
+    """Marks a record the forwarder left for a later delivery."""
+
+
+@cache
+def forwarder() -> ZohoForwarder:
+    """The forwarder over DynamoDB, SQS and Secrets Manager, built once per environment."""
+    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
+    if missing:
+        raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+    dynamodb = boto3.client("dynamodb")
+    state_table = os.environ["QBRELAY_STATE_TABLE"]
+    return ZohoForwarder(
+        mappings=DynamoMappingStore(dynamodb, os.environ["QBRELAY_MAPPINGS_TABLE"]),
+        state=DynamoForwarderState(dynamodb, state_table),
+        dead_letters=SqsDeadLetterQueue(boto3.client("sqs"), os.environ["QBRELAY_DLQ_URL"]),
+        clients=client_factory(
+            SecretsManagerSecretStore(
+                boto3.client("secretsmanager"), os.environ["QBRELAY_SECRETS_PREFIX"]
+            ),
+            DynamoTokenCache(dynamodb, state_table),
+        ),
+    )
+
+
+def _emit(report: ForwardReport) -> None:
+    metrics.add_metric("ZohoUpsertsSucceeded", MetricUnit.Count, report.succeeded)
+    metrics.add_metric("ZohoUpsertsFailed", MetricUnit.Count, report.failed)
+    metrics.add_metric("ZohoCalls", MetricUnit.Count, report.calls + report.token_calls)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Forward one SQS batch; answer which records SQS should deliver again."""
+    records = event.get("Records") or []
+    deliveries = {
+        r["messageId"]: int((r.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+        for r in records
+    }
+    report = forwarder().forward([(r["messageId"], r["body"]) for r in records], deliveries)
+    _emit(report)
+    logger.info(
+        "forwarded batch",
+        extra={
+            "messages": len(records),
+            **{s: report.count(s) for s in ("applied", "unchanged", "stale", "parked", "retry")},
+        },
+    )
+
+    def record_handler(record: SQSRecord) -> None:
+        outcome = report.outcomes.get(record.message_id)
+        if outcome is None or outcome.status == "retry":
+            raise RetryLater(outcome.reason if outcome else "not handled")
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

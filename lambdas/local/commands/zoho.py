@@ -1,0 +1,236 @@
+"""``qbrelay zoho …``: a tenant's ZOHO CRM credentials, setup check, mapping, status, forwarding.
+
+Secrets are read from standard input only (never from flags, which end up in shell history and
+process lists), and are never printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from ...store.files import FileSecretStore
+from ...store.ports import SecretStore
+from ...store.sqlite import (
+    SqliteDatabase,
+    SqliteDeadLetterQueue,
+    SqliteForwarderState,
+    SqliteMappingStore,
+    SqliteRecordQueue,
+    SqliteTokenCache,
+)
+from ...zoho.auth import ZohoCredentials, load_credentials, secret_name
+from ...zoho.datacentres import ACCOUNTS_SERVERS, check_url
+from ...zoho.errors import ZohoError
+from ...zoho.mapping import MappingError, build_config, load_mapping_file
+from .common import data_dir, read_secret_stdin
+
+
+def _secrets(args: argparse.Namespace) -> SecretStore:
+    if getattr(args, "secrets_prefix", None):
+        import boto3
+
+        from ...store.aws import SecretsManagerSecretStore
+
+        return SecretsManagerSecretStore(boto3.client("secretsmanager"), args.secrets_prefix)
+    return FileSecretStore.in_dir(data_dir(args.data_dir))
+
+
+def cmd_set_credentials(args: argparse.Namespace) -> int:
+    if args.accounts_url:
+        try:
+            check_url(args.accounts_url, "--accounts-url")
+        except ValueError as exc:
+            raise SystemExit(f"error: {exc}") from exc
+    secret = read_secret_stdin("the client secret (first line)")
+    refresh = read_secret_stdin("the refresh token (second line)")
+    credentials = ZohoCredentials(
+        client_id=args.client_id,
+        client_secret=secret,
+        refresh_token=refresh,
+        data_centre=args.data_centre,
+        accounts_url=args.accounts_url,
+    )
+    _secrets(args).put(secret_name(args.tenant), credentials.to_secret())
+    print(
+        f"Stored ZOHO credentials of tenant {args.tenant!r} (data centre {args.data_centre}, "
+        f"client {args.client_id}). Next: qbrelay zoho check --tenant {args.tenant}"
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ...zoho.auth import TokenProvider
+    from ...zoho.client import ZohoClient
+    from ...zoho.setup_check import check_setup
+
+    directory = data_dir(args.data_dir)
+    db = SqliteDatabase.in_dir(directory)
+    state = SqliteForwarderState(db)
+    try:
+        override = (
+            load_mapping_file(args.mapping) if args.mapping else state.get_mapping(args.tenant)
+        )
+        config = build_config(override, origin=args.mapping or f"mapping of {args.tenant}")
+        credentials = load_credentials(_secrets(args), args.tenant)
+    except (MappingError, ZohoError) as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    client = ZohoClient(TokenProvider(args.tenant, credentials, SqliteTokenCache(db)))
+    print(f"ZOHO setup check of tenant {args.tenant!r} (data centre {credentials.data_centre}):")
+    lines = check_setup(client, config)
+    for line in lines:
+        print(f"  {line}")
+    missing = sum(1 for x in lines if x.level == "missing")
+    warnings = sum(1 for x in lines if x.level == "warning")
+    if missing:
+        print(f"{missing} thing(s) to create or fix in ZOHO before forwarding can work.")
+    elif warnings:
+        print(f"Ready, with {warnings} warning(s).")
+    else:
+        print("Ready: every module and field the mapping needs is there.")
+    return 1 if missing else 0
+
+
+def cmd_set_mapping(args: argparse.Namespace) -> int:
+    state = SqliteForwarderState(SqliteDatabase.in_dir(data_dir(args.data_dir)))
+    if args.clear:
+        state.put_mapping(args.tenant, None)
+        print(f"Tenant {args.tenant!r} uses the default mapping again.")
+        return 0
+    if not args.file:
+        raise SystemExit("error: give --file FILE or --clear")
+    try:
+        doc = load_mapping_file(args.file)
+    except MappingError as exc:
+        raise SystemExit(f"error: {exc}") from exc
+    state.put_mapping(args.tenant, doc)
+    print(f"Stored the mapping of tenant {args.tenant!r} from {args.file}.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    db = SqliteDatabase.in_dir(data_dir(args.data_dir))
+    pause = SqliteForwarderState(db).paused(args.tenant, time.time())
+    mappings = SqliteMappingStore(db)
+    failed = mappings.list(args.tenant, status="failed", limit=args.limit)
+    parked = SqliteDeadLetterQueue(db).list(args.tenant, limit=args.limit)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "paused_until": pause.until if pause else None,
+                    "pause_reason": pause.reason if pause else None,
+                    "failed": [
+                        {"entity": m.entity, "source_id": m.source_id, "error": m.last_error}
+                        for m in failed
+                    ],
+                    "parked": len(parked),
+                },
+                sort_keys=True,
+            )
+        )
+        return 0
+    if pause:
+        until = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(pause.until))
+        print(f"Forwarding paused until {until}: {pause.reason}")
+    else:
+        print("Forwarding is running.")
+    print(f"Failed records (up to {args.limit}): {len(failed)}")
+    for m in failed:
+        print(f"  {m.entity} {m.source_id}: {m.last_error}")
+    print(f"Parked messages (up to {args.limit}): {len(parked)}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    SqliteForwarderState(SqliteDatabase.in_dir(data_dir(args.data_dir))).resume(args.tenant)
+    print(f"Forwarding of tenant {args.tenant!r} resumes with the next batch.")
+    return 0
+
+
+def cmd_forward(args: argparse.Namespace) -> int:
+    from ..forwarder import build_local_forwarder, drain
+
+    directory = data_dir(args.data_dir)
+    db = SqliteDatabase.in_dir(directory)
+    result = drain(
+        SqliteRecordQueue(db),
+        build_local_forwarder(db, directory),
+        batch_size=args.batch_size,
+        max_batches=args.max_batches,
+    )
+    if args.json:
+        print(json.dumps(result.to_json(), sort_keys=True))
+    else:
+        o = result.outcomes
+        print(
+            f"{result.messages:,} message(s): {o['applied']:,} applied, {o['unchanged']:,} "
+            f"unchanged, {o['stale']:,} stale, {o['ignored']:,} ignored, {o['parked']:,} parked, "
+            f"{o['retry']:,} left for later; {result.calls:,} ZOHO call(s) + "
+            f"{result.token_calls} token call(s)"
+        )
+        for reason in dict.fromkeys(result.reasons):
+            print(f"  {reason}")
+    return 0 if result.outcomes["retry"] == 0 else 1
+
+
+def register(sub: Any) -> None:
+    """Add ``zoho set-credentials|check|set-mapping|status|resume|forward``."""
+    zoho = sub.add_parser("zoho", help="ZOHO CRM: credentials, setup check, mapping, forwarding")
+    zsub = zoho.add_subparsers(dest="zoho_command", required=True)
+
+    creds = zsub.add_parser(
+        "set-credentials",
+        help="store a tenant's ZOHO Self Client credentials (secret and refresh token on "
+        "standard input, one per line)",
+    )
+    creds.add_argument("--tenant", required=True)
+    creds.add_argument("--data-centre", required=True, choices=sorted(ACCOUNTS_SERVERS))
+    creds.add_argument("--client-id", required=True)
+    creds.add_argument(
+        "--accounts-url",
+        help="a ZOHO-compatible accounts server instead of the data centre's (https, or http "
+        "on loopback)",
+    )
+    creds.add_argument("--data-dir")
+    creds.add_argument(
+        "--secrets-prefix",
+        help="store in AWS Secrets Manager under this prefix (e.g. qbxml-relay/prod/) "
+        "instead of the data directory",
+    )
+    creds.set_defaults(func=cmd_set_credentials)
+
+    check = zsub.add_parser("check", help="verify credentials, modules and fields in ZOHO")
+    check.add_argument("--tenant", required=True)
+    check.add_argument("--mapping", help="check this mapping file instead of the stored one")
+    check.add_argument("--data-dir")
+    check.add_argument("--secrets-prefix", help="read credentials from AWS Secrets Manager")
+    check.set_defaults(func=cmd_check)
+
+    mapping = zsub.add_parser("set-mapping", help="validate and store a tenant's mapping file")
+    mapping.add_argument("--tenant", required=True)
+    mapping.add_argument("--file")
+    mapping.add_argument("--clear", action="store_true", help="back to the default mapping")
+    mapping.add_argument("--data-dir")
+    mapping.set_defaults(func=cmd_set_mapping)
+
+    status = zsub.add_parser("status", help="pause, failed records and parked messages")
+    status.add_argument("--tenant", required=True)
+    status.add_argument("--limit", type=int, default=20)
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--data-dir")
+    status.set_defaults(func=cmd_status)
+
+    resume = zsub.add_parser("resume", help="lift a tenant's forwarding pause now")
+    resume.add_argument("--tenant", required=True)
+    resume.add_argument("--data-dir")
+    resume.set_defaults(func=cmd_resume)
+
+    forward = zsub.add_parser("forward", help="forward the queued records to ZOHO (drain once)")
+    forward.add_argument("--batch-size", type=int, default=500)
+    forward.add_argument("--max-batches", type=int, default=1000)
+    forward.add_argument("--json", action="store_true")
+    forward.add_argument("--data-dir")
+    forward.set_defaults(func=cmd_forward)

@@ -1,0 +1,160 @@
+"""The demo's ZOHO leg: forward the queued records to the fake ZOHO CRM, or a real endpoint.
+
+By default a fake ZOHO CRM (``sim/fake_zoho.py``) is served on 127.0.0.1 for the run; its
+records persist in the data directory, so a second demo over the same data is a true re-sync.
+With an accounts URL the records go through the real client to any ZOHO-compatible endpoint,
+with credentials from ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN.
+
+A data directory's mappings describe one ZOHO organisation, so the demo refuses to point a
+data directory that has forwarded to one target at another.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from sim.fake_zoho import FakeZoho, FakeZohoServer
+
+from ..store.sqlite import SqliteDatabase, SqliteRecordQueue, SqliteTokenCache
+from ..zoho.auth import TokenProvider, ZohoCredentials
+from ..zoho.client import ZohoClient
+from ..zoho.datacentres import check_url
+from ..zoho.mapping import build_config
+from .forwarder import DrainResult, build_local_forwarder, drain
+
+FAKE_STATE = "fake-zoho.json"
+TARGET_FILE = "demo-zoho-target.txt"
+FAKE = "fake"
+CREDENTIAL_ENV = ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
+
+
+class DemoTargetError(RuntimeError):
+    """The demo cannot forward: missing credentials, a bad URL, or another target's data."""
+
+
+@dataclass(slots=True)
+class DemoForwarding:
+    """What the demo's forwarding did and what ZOHO holds afterwards."""
+
+    target: str
+    drain: DrainResult
+    records: int  # QuickBooks records in ZOHO (fake), or applied in this run (real endpoint)
+    modules: dict[str, int] = field(default_factory=dict)  # fake only: records per module
+    duplicates: int | None = None  # fake only: records sharing an external id
+
+
+def _claim_target(data_dir: Path, target: str) -> None:
+    marker = data_dir / TARGET_FILE
+    if marker.exists():
+        held = marker.read_text(encoding="utf-8").strip()
+        if held != target:
+            raise DemoTargetError(
+                f"{data_dir} already holds records forwarded to {held}; use another --data-dir "
+                f"for {target}"
+            )
+        return
+    marker.write_text(target + "\n", encoding="utf-8")
+
+
+def _count_fake(fake: FakeZoho) -> tuple[int, dict[str, int], int]:
+    config = build_config()
+    per_module = {m: len(fake.all(m)) for m in fake.modules if fake.all(m)}
+    primary = {s.module: s.id_field for s in config.entities.values()}
+    records = sum(
+        len({r.get(idf) for r in fake.all(m) if r.get(idf)})
+        for m, idf in primary.items()
+        if m in fake.modules
+    )
+    specs = [s for e in config.entities.values() for s in (e, e.contact) if s is not None]
+    duplicates = sum(
+        fake.duplicates(s.module, s.id_field) for s in specs if s.module in fake.modules
+    )
+    return records, per_module, duplicates
+
+
+def forward_to_fake(db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path) -> DemoForwarding:
+    """Drain the queue into a fake ZOHO CRM served on loopback for the duration."""
+    _claim_target(data_dir, FAKE)
+    fake = FakeZoho()
+    state = data_dir / FAKE_STATE
+    fake.load(state)
+    client_id = "1000.DEMO"
+    secret, refresh = secrets.token_urlsafe(24), "1000." + secrets.token_hex(24)
+    fake.add_client(client_id, secret, refresh)
+    session = requests.Session()
+    with FakeZohoServer(fake) as server, tempfile.TemporaryDirectory() as tmp:
+        # Tokens of this run's fake are worthless afterwards: keep them out of the data dir.
+        tokens = SqliteTokenCache(SqliteDatabase(Path(tmp) / "tokens.sqlite3"))
+        credentials = ZohoCredentials(client_id, secret, refresh, accounts_url=server.url)
+
+        def clients(tenant: str) -> ZohoClient:
+            return ZohoClient(TokenProvider(tenant, credentials, tokens, session), session)
+
+        try:
+            result = drain(queue, build_local_forwarder(db, data_dir, clients))
+        finally:
+            session.close()
+    fake.save(state)
+    records, modules, duplicates = _count_fake(fake)
+    return DemoForwarding(FAKE, result, records, modules, duplicates)
+
+
+def forward_to_endpoint(
+    db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path, accounts_url: str
+) -> DemoForwarding:
+    """Drain the queue through the real client to a ZOHO-compatible accounts server's API."""
+    try:
+        url = check_url(accounts_url, "--zoho-accounts-url")
+    except ValueError as exc:
+        raise DemoTargetError(str(exc)) from exc
+    missing = [name for name in CREDENTIAL_ENV if not os.environ.get(name)]
+    if missing:
+        raise DemoTargetError(f"--zoho-accounts-url needs the credentials in {', '.join(missing)}")
+    _claim_target(data_dir, url)
+    credentials = ZohoCredentials(
+        client_id=os.environ["ZOHO_CLIENT_ID"],
+        client_secret=os.environ["ZOHO_CLIENT_SECRET"],
+        refresh_token=os.environ["ZOHO_REFRESH_TOKEN"],
+        accounts_url=url,
+    )
+    tokens = SqliteTokenCache(db)
+    session = requests.Session()
+
+    def clients(tenant: str) -> ZohoClient:
+        return ZohoClient(TokenProvider(tenant, credentials, tokens, session), session)
+
+    try:
+        result = drain(queue, build_local_forwarder(db, data_dir, clients))
+    finally:
+        session.close()
+    return DemoForwarding(url, result, result.outcomes["applied"])
+
+
+def forward_demo(
+    db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path, accounts_url: str | None
+) -> DemoForwarding:
+    """The demo's forwarding: to the fake ZOHO, or through the real client to ``accounts_url``."""
+    if accounts_url:
+        return forward_to_endpoint(db, queue, data_dir, accounts_url)
+    return forward_to_fake(db, queue, data_dir)
+
+
+def zoho_json(z: DemoForwarding) -> dict[str, object]:
+    """The demo JSON's ZOHO keys (``zoho_calls`` counts API and token calls)."""
+    return {
+        "zoho_target": z.target,
+        "zoho_calls": z.drain.calls + z.drain.token_calls,
+        "zoho_token_calls": z.drain.token_calls,
+        "zoho_records": z.records,
+        "zoho_modules": z.modules,
+        "zoho_duplicates": z.duplicates,
+        "zoho_parked": z.drain.outcomes["parked"],
+        "zoho_unchanged": z.drain.outcomes["unchanged"],
+        "zoho_left_for_later": z.drain.outcomes["retry"],
+    }

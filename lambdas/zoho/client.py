@@ -1,0 +1,349 @@
+"""A thin ZOHO CRM v8 client on requests: upsert, update, delete, reads and metadata.
+
+Retries live here and are bounded: an INVALID_TOKEN answer refreshes once and retries once;
+429 backs off with full jitter (ZOHO sends no Retry-After); timeouts and 5xx retry (every write
+this client makes is idempotent: upserts on external ids, updates by id). What retrying cannot
+fix becomes a typed error (``errors.py``) for the forwarder to act on.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from ..store.ports import SecretStore, TokenCache
+from .auth import TokenProvider, load_credentials
+from .errors import (
+    ZohoConfigError,
+    ZohoCreditsExhausted,
+    ZohoRequestError,
+    ZohoUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+API = "/crm/v8"
+MAX_RECORDS = 100
+# Upserts cost one credit per ten records, so a full batch needs ten.
+LOW_CREDITS = 10
+
+_CONFIG_CODES = {
+    "OAUTH_SCOPE_MISMATCH": "the ZOHO token lacks a scope the relay needs (create the refresh "
+    "token with ZohoCRM.modules.ALL, ZohoCRM.settings.modules.READ and "
+    "ZohoCRM.settings.fields.READ)",
+    "NO_PERMISSION": "the ZOHO user behind the refresh token lacks a permission (give the "
+    "integration user's profile access to the mapped modules)",
+    "AUTHENTICATION_FAILURE": "ZOHO could not authenticate the request",
+    "INVALID_MODULE": "a mapped ZOHO module does not exist in this organisation (run `qbrelay "
+    "zoho check`)",
+    "INVALID_URL_PATTERN": "the ZOHO API address is wrong (check the data centre)",
+    "INVALID_HOST": "the ZOHO API host is wrong (check the data centre)",
+    "FEATURE_NOT_SUPPORTED": "the ZOHO edition lacks a feature the mapping uses",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """ZOHO's answer for one record of a write, read from ``data[]`` by position."""
+
+    ok: bool
+    code: str
+    message: str
+    zoho_id: str | None = None
+    action: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def reason(self) -> str:
+        """``CODE: message (field)``, as parked records show it."""
+        where = self.details.get("api_name") or self.details.get("json_path")
+        return f"{self.code}: {self.message}" + (f" ({where})" if where else "")
+
+
+def _result(item: Any) -> RecordResult:
+    if not isinstance(item, dict):
+        return RecordResult(False, "MALFORMED_RESULT", f"unexpected result {item!r:.200}")
+    details = item.get("details") if isinstance(item.get("details"), dict) else {}
+    ok = item.get("status") == "success" and item.get("code") == "SUCCESS"
+    zoho_id = details.get("id")
+    return RecordResult(
+        ok=ok,
+        code=str(item.get("code") or "UNKNOWN"),
+        message=str(item.get("message") or ""),
+        zoho_id=str(zoho_id) if zoho_id is not None else None,
+        action=item.get("action"),
+        details=details,
+    )
+
+
+class ZohoClient:
+    """One tenant's ZOHO CRM API, with bounded retries; counts the calls it makes."""
+
+    def __init__(
+        self,
+        tokens: TokenProvider,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        max_attempts: int = 5,
+        backoff_base: float = 1.0,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.tokens = tokens
+        self.session = session or tokens.session
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.calls = 0
+        self.credits_remaining: int | None = None
+
+    @property
+    def token_calls(self) -> int:
+        """Token-endpoint calls made for this client."""
+        return self.tokens.token_calls
+
+    # --- the API ----------------------------------------------------------------------------
+
+    def upsert(
+        self,
+        module: str,
+        records: Sequence[dict[str, Any]],
+        duplicate_check_fields: Sequence[str],
+        trigger: Sequence[str] = (),
+        external: Sequence[str] = (),
+    ) -> list[RecordResult]:
+        """Upsert up to 100 records, matched only on ``duplicate_check_fields``.
+
+        ``trigger`` is always sent (empty runs no workflow); ``external`` lists X-EXTERNAL paths
+        for lookups given by external id.
+        """
+        if not duplicate_check_fields:
+            # Without them ZOHO matches on names and e-mails first and merges strangers.
+            raise ValueError("upsert needs explicit duplicate_check_fields")
+        body = {
+            "data": list(records),
+            "duplicate_check_fields": list(duplicate_check_fields),
+            "trigger": list(trigger),
+        }
+        headers = {"X-EXTERNAL": ",".join(external)} if external else {}
+        return self._write("POST", f"{API}/{module}/upsert", body, len(records), headers)
+
+    def update(
+        self, module: str, records: Sequence[dict[str, Any]], trigger: Sequence[str] = ()
+    ) -> list[RecordResult]:
+        """Update up to 100 records by ZOHO ``id`` (each record carries its id)."""
+        body = {"data": list(records), "trigger": list(trigger)}
+        return self._write("PUT", f"{API}/{module}", body, len(records), {})
+
+    def delete(self, module: str, ids: Sequence[str]) -> list[RecordResult]:
+        """Delete up to 100 records by ZOHO id (to the recycle bin)."""
+        if not ids:
+            return []
+        if len(ids) > MAX_RECORDS:
+            raise ValueError(f"at most {MAX_RECORDS} ids per delete")
+        resp = self._send(
+            "DELETE", f"{API}/{module}", params={"ids": ",".join(ids), "wf_trigger": "false"}
+        )
+        return self._results(resp, len(ids))
+
+    def get_records(
+        self, module: str, ids: Sequence[str], fields: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        """Records by ZOHO id (up to 100), with ``fields``; [] when none exist (HTTP 204)."""
+        if not ids:
+            return []
+        resp = self._send(
+            "GET", f"{API}/{module}", params={"ids": ",".join(ids), "fields": ",".join(fields)}
+        )
+        if resp.status_code == 204:
+            return []
+        body = self._json(resp)
+        self._raise_for_request_error(resp, body)
+        data = body.get("data")
+        return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+    def modules(self) -> list[dict[str, Any]]:
+        """The organisation's modules (``GET /settings/modules``)."""
+        resp = self._send("GET", f"{API}/settings/modules")
+        body = self._json(resp)
+        self._raise_for_request_error(resp, body)
+        return list(body.get("modules") or [])
+
+    def fields(self, module: str) -> list[dict[str, Any]]:
+        """A module's fields (``GET /settings/fields?module=``)."""
+        resp = self._send("GET", f"{API}/settings/fields", params={"module": module})
+        if resp.status_code == 204:
+            return []
+        body = self._json(resp)
+        self._raise_for_request_error(resp, body)
+        return list(body.get("fields") or [])
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any],
+        count: int,
+        headers: dict[str, str],
+    ) -> list[RecordResult]:
+        if count == 0:
+            return []
+        if count > MAX_RECORDS:
+            raise ValueError(f"at most {MAX_RECORDS} records per call, not {count}")
+        resp = self._send(method, path, json=body, headers=headers)
+        return self._results(resp, count)
+
+    def _results(self, resp: requests.Response, count: int) -> list[RecordResult]:
+        body = self._json(resp)
+        data = body.get("data")
+        if not isinstance(data, list):
+            self._raise_for_request_error(resp, body)
+            raise ZohoRequestError("MALFORMED_RESPONSE", f"HTTP {resp.status_code} without data")
+        if len(data) != count:
+            # Results are matched to records by position, so a short answer matches nothing.
+            raise ZohoRequestError("MALFORMED_RESPONSE", f"{len(data)} results for {count} records")
+        return [_result(item) for item in data]
+
+    @staticmethod
+    def _json(resp: requests.Response) -> dict[str, Any]:
+        if not resp.content:
+            return {}
+        try:
+            body = resp.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
+    @staticmethod
+    def _raise_for_request_error(resp: requests.Response, body: dict[str, Any]) -> None:
+        if resp.status_code < 400:
+            return
+        code = str(body.get("code") or f"HTTP_{resp.status_code}")
+        message = str(body.get("message") or resp.reason or "")
+        if code in _CONFIG_CODES:
+            raise ZohoConfigError(f"{_CONFIG_CODES[code]} [{code}: {message}]")
+        raise ZohoRequestError(code, message)
+
+    def _backoff(self, attempt: int) -> None:
+        # Full jitter: concurrent forwarders spread out instead of retrying in lockstep.
+        delay = self.rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+        self.sleep(delay)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
+        rejected: str | None = None
+        refreshed = False
+        attempt = 0
+        while True:
+            token = self.tokens.token(rejected)
+            self.calls += 1
+            try:
+                resp = self.session.request(
+                    method,
+                    token.api_domain + path,
+                    params=params,
+                    json=json,
+                    headers={
+                        **(headers or {}),
+                        "Authorization": f"Zoho-oauthtoken {token.access_token}",
+                    },
+                    timeout=self.timeout,
+                )
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                attempt += 1
+                log.warning(
+                    "ZOHO %s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt
+                )
+                if attempt >= self.max_attempts:
+                    raise ZohoUnavailable(
+                        f"ZOHO did not answer {method} {path} after {attempt} attempts"
+                    ) from None
+                self._backoff(attempt)
+                continue
+            self._note_credits(resp)
+            status = resp.status_code
+            if status == 401:
+                body = self._json(resp)
+                if body.get("code") == "INVALID_TOKEN" and not refreshed:
+                    rejected, refreshed = token.access_token, True
+                    continue
+                if body.get("code") == "INVALID_TOKEN":
+                    raise ZohoConfigError(
+                        "ZOHO rejected a freshly refreshed access token (INVALID_TOKEN); check "
+                        "the tenant's data centre and credentials"
+                    )
+                self._raise_for_request_error(resp, body)
+            if status == 403:
+                self._raise_for_request_error(resp, self._json(resp))
+            if status == 429:
+                attempt += 1
+                message = str(self._json(resp).get("message") or "")
+                if self._credits_gone(message) or attempt >= self.max_attempts:
+                    raise ZohoCreditsExhausted(
+                        f"ZOHO answered 429 TOO_MANY_REQUESTS ({message or 'no message'}; "
+                        f"{attempt} attempt(s), credits remaining "
+                        f"{self.credits_remaining if self.credits_remaining is not None else '?'})"
+                    )
+                log.warning("ZOHO %s %s: 429, backing off (attempt %d)", method, path, attempt)
+                self._backoff(attempt)
+                continue
+            if status >= 500:
+                attempt += 1
+                log.warning("ZOHO %s %s: HTTP %d (attempt %d)", method, path, status, attempt)
+                if attempt >= self.max_attempts:
+                    raise ZohoUnavailable(
+                        f"ZOHO answered HTTP {status} to {method} {path} {attempt} times"
+                    )
+                self._backoff(attempt)
+                continue
+            return resp
+
+    def _note_credits(self, resp: requests.Response) -> None:
+        # ZOHO sends the header only once half the day's credits are spent.
+        value = resp.headers.get("X-API-CREDITS-REMAINING")
+        if value is not None and value.strip().isdigit():
+            self.credits_remaining = int(value)
+
+    def _credits_gone(self, message: str) -> bool:
+        # ZOHO's documented 429 text names both causes ("... for the 24 hour period is exceeded
+        # or the concurrency limit ... is exceeded"), so only an unambiguous text counts; else
+        # the credits header, and after that repeated 429s, decide.
+        text = message.lower()
+        if ("24 hour" in text or "credit" in text) and "concurren" not in text:
+            return True
+        return self.credits_remaining is not None and self.credits_remaining < LOW_CREDITS
+
+
+def client_factory(
+    secrets: SecretStore,
+    tokens: TokenCache,
+    session: requests.Session | None = None,
+    **client_options: Any,
+) -> Callable[[str], ZohoClient]:
+    """A function giving a tenant's client: credentials from ``secrets``, tokens in ``tokens``."""
+    shared = session or requests.Session()
+
+    def make(tenant: str) -> ZohoClient:
+        credentials = load_credentials(secrets, tenant)
+        provider = TokenProvider(tenant, credentials, tokens, shared)
+        return ZohoClient(provider, shared, **client_options)
+
+    return make

@@ -1,0 +1,931 @@
+"""A fake ZOHO CRM (accounts server + v8 records API) that behaves like the real one where it
+matters to the relay, served over HTTP on loopback for tests and the demo.
+
+Modelled (see ../shared/research/zoho-crm-api.md): the refresh-token grant with HTTP-200 errors,
+the ten-per-ten-minutes refresh throttle and the ten-active-tokens cap; INVALID_TOKEN /
+AUTHENTICATION_FAILURE / OAUTH_SCOPE_MISMATCH; upsert with the system duplicate-check fields and
+the ``duplicate_check_fields`` rule (given only user-defined unique fields, the system ones are
+ignored), ``action``/``duplicate_field`` in results, mandatory, max-length and unique checks,
+lookups by id or through X-EXTERNAL, line items replaced on update; 201/200/207/400 statuses;
+429 without Retry-After (concurrency and credits); 204 on empty reads; a daily credit counter
+with ``X-API-CREDITS-REMAINING`` once half is spent; module and field metadata, with editions
+that lack Invoices and Sales_Orders. Faults can be injected per path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from waitress.server import create_server
+
+TOKEN_LIFETIME = 3600
+REFRESH_WINDOW = 600.0
+REFRESHES_PER_WINDOW = 10
+ACTIVE_TOKENS = 10
+MAX_RECORDS = 100
+# ZOHO's documented 429 text names both of its causes.
+TOO_MANY = (
+    "Number of API requests for the 24 hour period is exceeded or the concurrency limit of the "
+    "user for the app is exceeded"
+)
+THROTTLED = {
+    "error_description": "You have made too many requests continuously. Please try again after "
+    "some time.",
+    "error": "Access Denied",
+    "status": "failure",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FakeField:
+    """A field's metadata: type, length, and for lookups the module they point to."""
+
+    api_name: str
+    data_type: str = "text"
+    length: int = 255
+    mandatory: bool = False
+    unique: bool = False  # a user-defined unique (external id) field
+    lookup: str | None = None
+    picklist: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class FakeModule:
+    """A module: its fields, system duplicate-check field and line-item subform, if any."""
+
+    api_name: str
+    fields: dict[str, FakeField]
+    system_check: str | None = None
+    line_items: str | None = None
+
+    def unique_fields(self) -> list[str]:
+        return [f.api_name for f in self.fields.values() if f.unique]
+
+
+LINE_ITEM_FIELDS = {
+    "Product_Name": FakeField("Product_Name", "lookup", mandatory=True, lookup="Products"),
+    "Quantity": FakeField("Quantity", "double", mandatory=True),
+    "List_Price": FakeField("List_Price", "currency"),
+    "Description": FakeField("Description", "textarea", 2000),
+    "Discount": FakeField("Discount", "currency"),
+}
+
+
+def _address(prefix: str, code: str) -> list[FakeField]:
+    return [
+        FakeField(f"{prefix}_Street", "textarea", 250),
+        FakeField(f"{prefix}_City", "text", 30),
+        FakeField(f"{prefix}_State", "text", 30),
+        FakeField(f"{prefix}_{code}", "text", 30),
+        FakeField(f"{prefix}_Country", "text", 30),
+    ]
+
+
+def standard_modules(with_qb_fields: bool = True, inventory: bool = True) -> list[FakeModule]:
+    """An organisation's modules: Enterprise-like by default.
+
+    ``with_qb_fields=False`` is a fresh organisation without the relay's custom fields;
+    ``inventory=False`` an edition without Sales_Orders and Invoices.
+    """
+
+    def qb(id_field: str, active: bool = True) -> list[FakeField]:
+        if not with_qb_fields:
+            return []
+        out = [FakeField(id_field, "text", 255, unique=True)]
+        return out + ([FakeField("QB_Active", "boolean")] if active else [])
+
+    def module(name: str, check: str | None, fields: Iterable[FakeField], lines: str | None = None):
+        return FakeModule(name, {f.api_name: f for f in fields}, check, lines)
+
+    deal_like = [
+        FakeField("Subject", "text", 255, mandatory=True),
+        FakeField("Account_Name", "lookup", lookup="Accounts"),
+        FakeField("Description", "textarea", 32000),
+        FakeField("Due_Date", "date"),
+        *_address("Billing", "Code"),
+        *_address("Shipping", "Code"),
+    ]
+    mods = [
+        module(
+            "Accounts",
+            "Account_Name",
+            [
+                FakeField("Account_Name", "text", 200, mandatory=True),
+                FakeField("Account_Number", "text", 40),
+                FakeField("Phone", "phone", 30),
+                FakeField("Fax", "phone", 30),
+                FakeField("Website", "website", 255),
+                FakeField("Description", "textarea", 32000),
+                FakeField("Parent_Account", "lookup", lookup="Accounts"),
+                *_address("Billing", "Code"),
+                *_address("Shipping", "Code"),
+                *qb("QB_ListID"),
+            ],
+        ),
+        module(
+            "Contacts",
+            "Email",
+            [
+                FakeField("Last_Name", "text", 80, mandatory=True),
+                FakeField("First_Name", "text", 40),
+                FakeField("Salutation", "picklist"),
+                FakeField("Email", "email", 100),
+                FakeField("Phone", "phone", 30),
+                FakeField("Mobile", "phone", 30),
+                FakeField("Fax", "phone", 30),
+                FakeField("Title", "text", 100),
+                FakeField("Account_Name", "lookup", lookup="Accounts"),
+                FakeField("Description", "textarea", 32000),
+                *_address("Mailing", "Zip"),
+                *qb("QB_ListID"),
+            ],
+        ),
+        module(
+            "Products",
+            "Product_Name",
+            [
+                FakeField("Product_Name", "text", 120, mandatory=True),
+                FakeField("Product_Code", "text", 40),
+                FakeField("Unit_Price", "currency"),
+                FakeField("Description", "textarea", 32000),
+                FakeField("Product_Active", "boolean"),
+                FakeField("Qty_in_Stock", "double"),
+                *qb("QB_ListID", active=False),
+            ],
+        ),
+        module(
+            "Quotes",
+            "Subject",
+            [*deal_like, FakeField("Valid_Till", "date"), *qb("QB_TxnID")],
+            "Quoted_Items",
+        ),
+    ]
+    if inventory:
+        mods.append(
+            module("Sales_Orders", "Subject", [*deal_like, *qb("QB_TxnID")], "Ordered_Items")
+        )
+        status = FakeField("Status", "picklist", picklist=("Created", "Paid", "Overdue", "Pending"))
+        mods.append(
+            module(
+                "Invoices",
+                "Subject",
+                [*deal_like, FakeField("Invoice_Date", "date"), status, *qb("QB_TxnID")],
+                "Invoiced_Items",
+            )
+        )
+    for m in mods:
+        if m.line_items:
+            m.fields[m.line_items] = FakeField(m.line_items, "subform", mandatory=True)
+        if m.api_name in ("Sales_Orders", "Invoices"):
+            m.fields["Account_Name"] = FakeField(
+                "Account_Name", "lookup", mandatory=True, lookup="Accounts"
+            )
+    return mods
+
+
+@dataclass(slots=True)
+class _Client:
+    secret: str
+    refresh_tokens: dict[str, tuple[str, ...]]  # refresh token -> scopes
+
+
+@dataclass(slots=True)
+class _Token:
+    value: str
+    refresh_token: str
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass(slots=True)
+class Fault:
+    """An injected failure for the next ``times`` requests whose path starts with ``path``."""
+
+    kind: str  # 429 | 500 | 503 | timeout | invalid_token | token_500 | token_throttle
+    times: int
+    path: str
+
+
+@dataclass(slots=True)
+class _Reply:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class FakeZoho:
+    """The fake's state and behaviour; a WSGI app (serve it with ``FakeZohoServer``)."""
+
+    def __init__(
+        self,
+        modules: list[FakeModule] | None = None,
+        daily_credits: int = 50_000,
+        concurrency: int = 10,
+        clock: Callable[[], float] = time.time,
+        timeout_delay: float = 1.0,
+    ) -> None:
+        self.modules = {m.api_name: m for m in (modules or standard_modules())}
+        self.daily_credits = daily_credits
+        self.credits_used = 0
+        self.concurrency = concurrency
+        self.clock = clock
+        self.timeout_delay = timeout_delay
+        self.base_url = "http://127.0.0.1"
+        self.records: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in self.modules}
+        self.calls = 0  # API calls answered (not token calls)
+        self.token_calls = 0
+        self.requests: list[dict[str, Any]] = []  # write requests: module, trigger, check fields
+        self._clients: dict[str, _Client] = {}
+        self._tokens: dict[str, _Token] = {}
+        self._active: dict[str, deque[str]] = {}
+        self._refreshes: dict[str, deque[float]] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._faults: list[Fault] = []
+        self._in_flight = 0
+        self.busy = 0  # requests being answered (the server waits for them when stopping)
+        self._next_id = 5725767000000400000
+        self._lock = threading.RLock()
+
+    # --- set-up and inspection (tests) -------------------------------------------------------
+
+    def add_client(
+        self, client_id: str, secret: str, refresh_token: str, scopes: Iterable[str] = ()
+    ) -> None:
+        """Register a Self Client and one refresh token (default scope ZohoCRM.modules.ALL...)."""
+        granted = tuple(scopes) or ("ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL")
+        with self._lock:
+            client = self._clients.setdefault(client_id, _Client(secret, {}))
+            client.refresh_tokens[refresh_token] = granted
+
+    def inject(self, kind: str, times: int = 1, path: str = "/crm/") -> None:
+        """Make the next ``times`` requests under ``path`` fail with ``kind``."""
+        with self._lock:
+            self._faults.append(Fault(kind, times, path))
+
+    def faults_left(self) -> int:
+        """Injected failures not yet delivered."""
+        with self._lock:
+            return sum(f.times for f in self._faults)
+
+    def expire_tokens(self) -> None:
+        """Let every access token run out (as after an hour)."""
+        with self._lock:
+            for token in self._tokens.values():
+                token.expires_at = 0.0
+
+    def all(self, module: str) -> list[dict[str, Any]]:
+        """Copies of every record of ``module``."""
+        with self._lock:
+            return [json.loads(json.dumps(r)) for r in self.records[module].values()]
+
+    def by_field(self, module: str, name: str, value: Any) -> list[dict[str, Any]]:
+        """The records of ``module`` whose field ``name`` equals ``value``."""
+        return [r for r in self.all(module) if r.get(name) == value]
+
+    def duplicates(self, module: str, name: str) -> int:
+        """How many records of ``module`` share a non-empty ``name`` value with an earlier one."""
+        values = [r.get(name) for r in self.all(module) if r.get(name) not in (None, "")]
+        return len(values) - len(set(values))
+
+    def save(self, path: Path) -> None:
+        """Keep the records (not clients or tokens) in a JSON file, for the next run."""
+        with self._lock:
+            data = {"next_id": self._next_id, "records": self.records}
+            path.write_text(json.dumps(data), encoding="utf-8")
+
+    def load(self, path: Path) -> None:
+        """Take the records saved by ``save`` (nothing happens if the file is absent)."""
+        if not path.exists():
+            return
+        data = json.loads(path.read_text(encoding="utf-8"))
+        with self._lock:
+            self._next_id = int(data["next_id"])
+            for module, records in data["records"].items():
+                if module in self.records:
+                    self.records[module] = records
+
+    # --- WSGI --------------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            self.busy += 1
+        try:
+            return self._handle(environ, start_response)
+        finally:
+            with self._lock:
+                self.busy -= 1
+
+    def _handle(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "")
+        query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        headers = {
+            k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")
+        }
+        fault = self._take_fault(path)
+        if fault == "timeout":
+            # The work is done, but the answer comes too late for the client: what a real
+            # timeout looks like from outside.
+            time.sleep(self.timeout_delay)
+        if path == "/oauth/v2/token" and method == "POST":
+            if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+                form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+                query = {**query, **form}
+            reply = self._token(query, fault)
+        elif path.startswith("/crm/v8/"):
+            reply = self._api(method, path[len("/crm/v8/") :], query, raw, headers, fault)
+        else:
+            reply = _Reply(
+                404,
+                {
+                    "code": "INVALID_URL_PATTERN",
+                    "message": "Please check if the URL trying to access is a correct one",
+                    "status": "error",
+                    "details": {},
+                },
+            )
+        status_text = {200: "OK", 201: "Created", 204: "No Content", 207: "Multi-Status"}
+        start_response(
+            f"{reply.status} {status_text.get(reply.status, 'Error')}",
+            [("Content-Type", "application/json;charset=UTF-8"), *reply.headers.items()],
+        )
+        if reply.status == 204 or reply.body is None:
+            return [b""]
+        return [json.dumps(reply.body).encode()]
+
+    def _take_fault(self, path: str) -> str | None:
+        with self._lock:
+            for f in self._faults:
+                if path.startswith(f.path) and f.times > 0:
+                    f.times -= 1
+                    kind = f.kind
+                    self._faults = [x for x in self._faults if x.times > 0]
+                    return kind
+        return None
+
+    # --- accounts server ---------------------------------------------------------------------
+
+    def _token(self, form: dict[str, str], fault: str | None) -> _Reply:
+        with self._lock:
+            self.token_calls += 1
+            if fault == "token_500":
+                return _Reply(500, {"error": "internal error"})
+            if form.get("grant_type") != "refresh_token":
+                return _Reply(200, {"error": "unsupported_grant_type"})
+            client = self._clients.get(form.get("client_id", ""))
+            if client is None:
+                return _Reply(200, {"error": "invalid_client"})
+            if form.get("client_secret") != client.secret:
+                return _Reply(200, {"error": "invalid_client_secret"})
+            refresh = form.get("refresh_token", "")
+            if refresh not in client.refresh_tokens:
+                return _Reply(200, {"error": "invalid_code"})
+            now = self.clock()
+            if fault == "token_throttle" or self._blocked_until.get(refresh, 0) > now:
+                return _Reply(400, THROTTLED)
+            recent = self._refreshes.setdefault(refresh, deque())
+            while recent and recent[0] <= now - REFRESH_WINDOW:
+                recent.popleft()
+            if len(recent) >= REFRESHES_PER_WINDOW:
+                # Blocked for the rest of the window; every further ask is refused too.
+                self._blocked_until[refresh] = recent[0] + REFRESH_WINDOW
+                return _Reply(400, THROTTLED)
+            recent.append(now)
+            value = "1000." + secrets.token_hex(16)
+            scopes = client.refresh_tokens[refresh]
+            self._tokens[value] = _Token(value, refresh, scopes, now + TOKEN_LIFETIME)
+            active = self._active.setdefault(refresh, deque())
+            active.append(value)
+            while len(active) > ACTIVE_TOKENS:
+                self._tokens.pop(active.popleft(), None)
+            return _Reply(
+                200,
+                {
+                    "access_token": value,
+                    "scope": " ".join(scopes),
+                    "api_domain": self.base_url,
+                    "token_type": "Bearer",
+                    "expires_in": TOKEN_LIFETIME,
+                },
+            )
+
+    # --- records API -------------------------------------------------------------------------
+
+    @staticmethod
+    def _error(status: int, code: str, message: str, **details: Any) -> _Reply:
+        return _Reply(
+            status, {"code": code, "details": details, "message": message, "status": "error"}
+        )
+
+    def _authorize(self, headers: dict[str, str], scope_needed: str) -> _Reply | None:
+        auth = headers.get("authorization", "")
+        if not auth.startswith("Zoho-oauthtoken "):
+            return self._error(401, "AUTHENTICATION_FAILURE", "Authentication failed")
+        token = self._tokens.get(auth.removeprefix("Zoho-oauthtoken "))
+        if token is None or token.expires_at <= self.clock():
+            return self._error(401, "INVALID_TOKEN", "invalid oauth token")
+        family = scope_needed.split(".")[1]  # modules | settings
+        allowed = {f"ZohoCRM.{family}.ALL", scope_needed, "ZohoCRM.ALL"}
+        if not allowed & set(token.scopes):
+            return self._error(
+                401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL"
+            )
+        return None
+
+    def _api(
+        self,
+        method: str,
+        rest: str,
+        query: dict[str, str],
+        raw: bytes,
+        headers: dict[str, str],
+        fault: str | None,
+    ) -> _Reply:
+        parts = rest.strip("/").split("/")
+        settings = parts[0] == "settings"
+        scope = (
+            f"ZohoCRM.settings.{parts[1] if len(parts) > 1 else 'modules'}.READ"
+            if settings
+            else f"ZohoCRM.modules.{parts[0].lower().replace('_', '')}.ALL"
+        )
+        with self._lock:
+            denied = self._authorize(headers, scope)
+            if denied is not None:
+                return denied
+            if fault == "invalid_token":
+                auth = headers.get("authorization", "").removeprefix("Zoho-oauthtoken ")
+                self._tokens.pop(auth, None)
+                return self._error(401, "INVALID_TOKEN", "invalid oauth token")
+            if fault in ("429",):
+                return self._error(429, "TOO_MANY_REQUESTS", TOO_MANY)
+            if fault in ("500", "503"):
+                return self._error(int(fault), "INTERNAL_ERROR", "Internal server error occurred.")
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                return self._error(400, "INVALID_DATA", "body")
+            records = body.get("data") if isinstance(body, dict) else None
+            count = len(records) if isinstance(records, list) else 0
+            heavy = count > 10
+            if self._in_flight >= self.concurrency or (heavy and self._in_flight >= 10):
+                return self._error(429, "TOO_MANY_REQUESTS", TOO_MANY)
+            cost = max(1, math.ceil(count / 10)) if method in ("POST", "PUT") else 1
+            if self.credits_used + cost > self.daily_credits:
+                return self._error(429, "TOO_MANY_REQUESTS", TOO_MANY)
+            self.credits_used += cost
+            self.calls += 1
+            self._in_flight += 1
+        try:
+            with self._lock:
+                reply = self._route(method, parts, query, body, headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+        if self.credits_used * 2 >= self.daily_credits:
+            reply.headers["X-API-CREDITS-REMAINING"] = str(self.daily_credits - self.credits_used)
+        return reply
+
+    def _route(
+        self,
+        method: str,
+        parts: list[str],
+        query: dict[str, str],
+        body: dict[str, Any],
+        headers: dict[str, str],
+    ) -> _Reply:
+        if parts[0] == "settings":
+            return self._settings(parts[1:], query)
+        module = self.modules.get(parts[0])
+        if module is None:
+            return self._error(400, "INVALID_MODULE", "the module name given seems to be invalid")
+        if len(parts) == 2 and parts[1] == "upsert" and method == "POST":
+            return self._write(module, body, headers, upsert=True)
+        if len(parts) == 1 and method == "POST":
+            return self._write(module, body, headers, upsert=False)
+        if len(parts) == 1 and method == "PUT":
+            return self._update(module, body)
+        if len(parts) == 1 and method == "DELETE":
+            return self._delete(module, query)
+        if len(parts) == 1 and method == "GET":
+            return self._get(module, query)
+        return self._error(
+            404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"
+        )
+
+    def _settings(self, parts: list[str], query: dict[str, str]) -> _Reply:
+        if parts == ["modules"]:
+            return _Reply(
+                200,
+                {
+                    "modules": [
+                        {"api_name": m, "module_name": m.replace("_", " "), "api_supported": True}
+                        for m in self.modules
+                    ]
+                },
+            )
+        if parts == ["fields"]:
+            module = self.modules.get(query.get("module", ""))
+            if module is None:
+                return self._error(
+                    400, "INVALID_MODULE", "the module name given seems to be invalid"
+                )
+            out = []
+            for f in module.fields.values():
+                meta: dict[str, Any] = {
+                    "api_name": f.api_name,
+                    "data_type": f.data_type,
+                    "length": f.length,
+                    "system_mandatory": f.mandatory,
+                    "custom_field": f.api_name.startswith("QB_"),
+                }
+                if f.unique:
+                    meta["unique"] = {"casesensitive": "false"}
+                    meta["external"] = {"show": True, "type": "org", "allow_multiple_config": False}
+                if f.picklist:
+                    meta["pick_list_values"] = [
+                        {"display_value": v, "actual_value": v} for v in f.picklist
+                    ]
+                if f.lookup:
+                    meta["lookup"] = {"module": {"api_name": f.lookup}}
+                out.append(meta)
+            return _Reply(200, {"fields": out})
+        return self._error(
+            404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"
+        )
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def _statused(self, results: list[dict[str, Any]], all_inserts: bool) -> _Reply:
+        ok = [r["status"] == "success" for r in results]
+        if all(ok):
+            return _Reply(201 if all_inserts else 200, {"data": results})
+        if any(ok):
+            return _Reply(207, {"data": results})
+        return _Reply(400, {"data": results})
+
+    def _write(
+        self, module: FakeModule, body: dict[str, Any], headers: dict[str, str], upsert: bool
+    ) -> _Reply:
+        records = body.get("data")
+        if not isinstance(records, list) or not records:
+            return self._error(400, "INVALID_DATA", "body", json_path="$.data")
+        if len(records) > MAX_RECORDS:
+            return self._error(400, "LIMIT_EXCEEDED", "Record count exceeded", limit=MAX_RECORDS)
+        self.requests.append(
+            {
+                "module": module.api_name,
+                "records": len(records),
+                "trigger": body.get("trigger"),
+                "duplicate_check_fields": body.get("duplicate_check_fields"),
+                "x_external": headers.get("x-external"),
+            }
+        )
+        external = [p.strip() for p in headers.get("x-external", "").split(",") if p.strip()]
+        check = body.get("duplicate_check_fields")
+        if not check:
+            check = [module.system_check] if module.system_check else []
+            check += module.unique_fields()
+        results = []
+        for i, record in enumerate(records):
+            results.append(self._upsert_one(module, i, record, external, check, upsert))
+        inserts = all(r.get("action", "insert") == "insert" for r in results)
+        return self._statused(results, inserts)
+
+    def _record_error(self, code: str, message: str, **details: Any) -> dict[str, Any]:
+        return {"code": code, "details": details, "message": message, "status": "error"}
+
+    def _resolve_lookup(
+        self, owner: str, path: str, value: Any, target: str, external: list[str], where: str
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        if not isinstance(value, dict):
+            return None, self._record_error("INVALID_DATA", "invalid data", api_name=where)
+        if "id" in value and not any(h.startswith(f"{owner}.{path}.") for h in external):
+            if str(value["id"]) in self.records.get(target, {}):
+                return str(value["id"]), None
+            return None, self._record_error(
+                "INVALID_DATA", "the id given seems to be invalid.", api_name=where
+            )
+        for header in external:
+            prefix = f"{owner}.{path}."
+            if header.startswith(prefix):
+                ext_field = header[len(prefix) :]
+                wanted = value.get(ext_field)
+                for rid, rec in self.records.get(target, {}).items():
+                    if wanted is not None and rec.get(ext_field) == wanted:
+                        return rid, None
+                return None, self._record_error(
+                    "INVALID_DATA",
+                    "The external ID of the lookup field or the Price Book is incorrect",
+                    api_name=where,
+                )
+        return None, self._record_error("INVALID_DATA", "invalid data", api_name=where)
+
+    def _validate(
+        self, module: FakeModule, i: int, record: dict[str, Any], external: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The record as stored (lookups resolved, unknown keys ignored), or an error."""
+        clean: dict[str, Any] = {}
+        for key, value in record.items():
+            f = module.fields.get(key)
+            if f is None or value is None:
+                continue
+            where = key
+            if f.data_type == "lookup" and f.lookup:
+                rid, err = self._resolve_lookup(
+                    module.api_name, key, value, f.lookup, external, where
+                )
+                if err:
+                    err["details"]["json_path"] = f"$.data[{i}].{key}"
+                    return {}, err
+                clean[key] = {"id": rid}
+            elif f.data_type == "subform":
+                if not isinstance(value, list):
+                    return {}, self._record_error("INVALID_DATA", "invalid data", api_name=key)
+                rows = []
+                for n, row in enumerate(value):
+                    out_row: dict[str, Any] = {"id": str(self._new_id())}
+                    for rkey, rval in row.items():
+                        rf = LINE_ITEM_FIELDS.get(rkey)
+                        if rf is None or rval is None:
+                            continue
+                        if rf.lookup:
+                            rid, err = self._resolve_lookup(
+                                module.api_name, f"{key}.{rkey}", rval, rf.lookup, external, rkey
+                            )
+                            if err:
+                                err["details"]["json_path"] = f"$.data[{i}].{key}[{n}].{rkey}"
+                                return {}, err
+                            out_row[rkey] = {"id": rid}
+                        else:
+                            out_row[rkey] = rval
+                    missing = [
+                        m for m, rf in LINE_ITEM_FIELDS.items() if rf.mandatory and m not in out_row
+                    ]
+                    if missing:
+                        return {}, self._record_error(
+                            "MANDATORY_NOT_FOUND",
+                            "required field not found",
+                            api_name=missing[0],
+                            json_path=f"$.data[{i}].{key}[{n}].{missing[0]}",
+                        )
+                    rows.append(out_row)
+                clean[key] = rows
+            else:
+                if f.data_type in ("text", "textarea", "phone", "email", "website") and (
+                    not isinstance(value, str) or len(value) > f.length
+                ):
+                    return {}, self._record_error(
+                        "INVALID_DATA",
+                        "invalid data",
+                        api_name=key,
+                        json_path=f"$.data[{i}].{key}",
+                        maximum_length=f.length,
+                    )
+                if f.data_type in ("currency", "double") and not isinstance(value, int | float):
+                    return {}, self._record_error(
+                        "INVALID_DATA",
+                        "invalid data",
+                        api_name=key,
+                        json_path=f"$.data[{i}].{key}",
+                        expected_data_type=f.data_type,
+                    )
+                if f.data_type == "boolean" and not isinstance(value, bool):
+                    return {}, self._record_error(
+                        "INVALID_DATA",
+                        "invalid data",
+                        api_name=key,
+                        json_path=f"$.data[{i}].{key}",
+                        expected_data_type="boolean",
+                    )
+                clean[key] = value
+        return clean, None
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _upsert_one(
+        self,
+        module: FakeModule,
+        i: int,
+        record: Any,
+        external: list[str],
+        check: list[str],
+        upsert: bool,
+    ) -> dict[str, Any]:
+        if not isinstance(record, dict):
+            return self._record_error("INVALID_DATA", "invalid data", json_path=f"$.data[{i}]")
+        clean, err = self._validate(module, i, record, external)
+        if err:
+            return err
+        store = self.records[module.api_name]
+        match_id, matched_on = None, None
+        if upsert:
+            for name in check:
+                value = clean.get(name)
+                if value in (None, ""):
+                    continue
+                for rid, existing in store.items():
+                    if existing.get(name) == value:
+                        match_id, matched_on = rid, name
+                        break
+                if match_id:
+                    break
+        for name in module.unique_fields():
+            value = clean.get(name)
+            if value in (None, ""):
+                continue
+            for rid, existing in store.items():
+                if rid != match_id and existing.get(name) == value:
+                    return self._record_error(
+                        "DUPLICATE_DATA",
+                        "duplicate data",
+                        api_name=name,
+                        json_path=f"$.data[{i}].{name}",
+                        duplicate_record={"id": rid},
+                    )
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(self.clock()))
+        if match_id is not None:
+            store[match_id].update(clean)  # subforms given are replaced whole
+            store[match_id]["Modified_Time"] = now
+            return {
+                "code": "SUCCESS",
+                "duplicate_field": matched_on,
+                "action": "update",
+                "details": {
+                    "id": match_id,
+                    "Modified_Time": now,
+                    "Created_Time": store[match_id]["Created_Time"],
+                },
+                "message": "record updated",
+                "status": "success",
+            }
+        missing = [
+            f.api_name
+            for f in module.fields.values()
+            if f.mandatory and clean.get(f.api_name) in (None, "", [])
+        ]
+        if missing:
+            return self._record_error(
+                "MANDATORY_NOT_FOUND",
+                "required field not found",
+                api_name=missing[0],
+                json_path=f"$.data[{i}].{missing[0]}",
+            )
+        rid = str(self._new_id())
+        store[rid] = {**clean, "id": rid, "Created_Time": now, "Modified_Time": now}
+        return {
+            "code": "SUCCESS",
+            "duplicate_field": None,
+            "action": "insert",
+            "details": {"id": rid, "Created_Time": now, "Modified_Time": now},
+            "message": "record added",
+            "status": "success",
+        }
+
+    def _update(self, module: FakeModule, body: dict[str, Any]) -> _Reply:
+        records = body.get("data")
+        if not isinstance(records, list) or not records:
+            return self._error(400, "INVALID_DATA", "body", json_path="$.data")
+        if len(records) > MAX_RECORDS:
+            return self._error(400, "LIMIT_EXCEEDED", "Record count exceeded", limit=MAX_RECORDS)
+        self.requests.append(
+            {
+                "module": module.api_name,
+                "records": len(records),
+                "trigger": body.get("trigger"),
+                "duplicate_check_fields": None,
+                "x_external": None,
+            }
+        )
+        results = []
+        store = self.records[module.api_name]
+        for i, record in enumerate(records):
+            rid = str(record.get("id", "")) if isinstance(record, dict) else ""
+            if rid not in store:
+                results.append(
+                    self._record_error(
+                        "INVALID_DATA",
+                        "the id given seems to be invalid.",
+                        api_name="id",
+                        json_path=f"$.data[{i}].id",
+                    )
+                )
+                continue
+            clean, err = self._validate(
+                module, i, {k: v for k, v in record.items() if k != "id"}, []
+            )
+            if err:
+                results.append(err)
+                continue
+            store[rid].update(clean)
+            results.append(
+                {
+                    "code": "SUCCESS",
+                    "details": {"id": rid},
+                    "message": "record updated",
+                    "status": "success",
+                }
+            )
+        return self._statused(results, all_inserts=False)
+
+    def _delete(self, module: FakeModule, query: dict[str, str]) -> _Reply:
+        ids = [i for i in query.get("ids", "").split(",") if i]
+        if not ids:
+            return self._error(
+                400,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                param_name="ids",
+            )
+        results = []
+        for rid in ids:
+            if self.records[module.api_name].pop(rid, None) is None:
+                results.append(
+                    self._record_error("INVALID_DATA", "the id given seems to be invalid.", id=rid)
+                )
+            else:
+                results.append(
+                    {
+                        "code": "SUCCESS",
+                        "details": {"id": rid},
+                        "message": "record deleted",
+                        "status": "success",
+                    }
+                )
+        return self._statused(results, all_inserts=False)
+
+    def _get(self, module: FakeModule, query: dict[str, str]) -> _Reply:
+        if not query.get("fields"):
+            return self._error(
+                400,
+                "REQUIRED_PARAM_MISSING",
+                "One of the expected parameter is missing",
+                param_name="fields",
+            )
+        wanted = [f for f in query["fields"].split(",") if f]
+        store = self.records[module.api_name]
+        ids = [i for i in query.get("ids", "").split(",") if i]
+        chosen = [store[i] for i in ids if i in store] if ids else list(store.values())[:200]
+        if not chosen:
+            return _Reply(204)
+        data = [{"id": r["id"], **{f: r.get(f) for f in wanted}} for r in chosen]
+        return _Reply(200, {"data": data, "info": {"count": len(data), "more_records": False}})
+
+
+class FakeZohoServer:
+    """The fake served by waitress on 127.0.0.1; ``start()`` then ``stop()``."""
+
+    def __init__(self, fake: FakeZoho, port: int = 0, threads: int = 4) -> None:
+        self.fake = fake
+        self._server: Any = create_server(
+            fake, host="127.0.0.1", port=port, threads=threads, ident="fake-zoho"
+        )
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        fake.base_url = self.url
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{int(self._server.effective_port)}"
+
+    def _serve(self) -> None:
+        server = self._server
+        # waitress's own run() loops until every client connection is gone; this loop stops
+        # when asked, and closes the connections in the thread that owns them.
+        while not self._stopping.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.task_dispatcher.shutdown(timeout=5)
+        for channel in list(server._map.values()):
+            channel.close()
+
+    def start(self) -> FakeZohoServer:
+        self._thread = threading.Thread(target=self._serve, name="fake-zoho", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        deadline = time.monotonic() + 5
+        while self.fake.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> FakeZohoServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

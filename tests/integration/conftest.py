@@ -1,0 +1,25 @@
+"""Fixtures of the integration tests: a fake ZOHO CRM served on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lambdas.store.sqlite import SqliteDatabase
+from sim.fake_zoho import FakeZoho, FakeZohoServer
+from tests.integration.zoho_helpers import CLIENT_ID, REFRESH, SECRET, ZohoEnv
+
+
+@pytest.fixture
+def zoho(tmp_path) -> Iterator[ZohoEnv]:
+    fake = FakeZoho(timeout_delay=0.6)
+    fake.add_client(CLIENT_ID, SECRET, REFRESH)
+    server = FakeZohoServer(fake).start()
+    env = ZohoEnv(fake, server.url, SqliteDatabase.in_dir(tmp_path / "store"))
+    try:
+        yield env
+    finally:
+        for s in env.sessions:
+            s.close()
+        server.stop()
