@@ -56,13 +56,17 @@ class Settings:
     check_memory_mb: int = 256
     relay_timeout_seconds: int = 28
     forwarder_timeout_seconds: int = 60
-    forwarder_batch_size: int = 10
+    # ZOHO takes 100 records per upsert: batches of 100 (gathered for up to 5 s) let one
+    # invocation fill whole upserts instead of ten-record ones.
+    forwarder_batch_size: int = 100
     # The forwarder's SQS event source never runs more copies than this (ZOHO allows 5-25
     # concurrent calls per org, depending on the edition).
     forwarder_max_concurrency: int = 5
     # Unset by default: reserving concurrency fails on new accounts (limit 10, 10 unreserved).
     relay_reserved_concurrency: int | None = None
-    max_receive_count: int = 5
+    # Above the forwarder's park-after-deliveries (5), so a record waiting for its parent is
+    # parked with its reason before SQS dead-letters it without one.
+    max_receive_count: int = 8
     alarm_email: str | None = None
     retain_data: bool = False
     stale_sync_hours: float = 24.0
@@ -165,13 +169,13 @@ def _check(s: Settings) -> list[str]:
     )
     # SQS caps the visibility timeout at 12 hours, and it must be 6x the forwarder's timeout.
     need(1 <= s.forwarder_timeout_seconds <= 900, "forwarder_timeout_seconds: 1 to 900")
-    need(1 <= s.forwarder_batch_size <= 10, "forwarder_batch_size: 1 to 10")
+    need(1 <= s.forwarder_batch_size <= 10_000, "forwarder_batch_size: 1 to 10000")
     need(2 <= s.forwarder_max_concurrency <= 1000, "forwarder_max_concurrency: 2 to 1000")
     need(
         s.relay_reserved_concurrency is None or s.relay_reserved_concurrency >= 1,
         "relay_reserved_concurrency: at least 1, or unset",
     )
-    need(1 <= s.max_receive_count <= 1000, "max_receive_count: 1 to 1000")
+    need(6 <= s.max_receive_count <= 1000, "max_receive_count: 6 to 1000 (above 5 deliveries)")
     need(
         s.alarm_email is None or bool(_EMAIL.match(s.alarm_email)),
         "alarm_email: an e-mail address",

@@ -94,6 +94,8 @@ class RelayStack(Stack):
             table.grant_read_write_data(self.forwarder)
         self._acknowledge_index_access(self.forwarder)
         self.secrets.grant_read(self.forwarder)
+        # Records ZOHO refuses are parked on the dead-letter queue with their reason.
+        self.queues.dead_letters.grant_send_messages(self.forwarder)
         self.forwarder.add_event_source(
             sources.SqsEventSource(
                 self.queues.records,

@@ -79,6 +79,11 @@ def table_id(synth: Synth, output: str) -> str:
     return synth.raw["Outputs"][output]["Value"]["Ref"]
 
 
+def queue_id(synth: Synth, output: str) -> str:
+    """The logical id of the queue whose URL the stack output ``<output>QueueUrl`` is."""
+    return synth.raw["Outputs"][f"{output}QueueUrl"]["Value"]["Ref"]
+
+
 # --- tables -------------------------------------------------------------------------------
 
 
@@ -192,9 +197,14 @@ def test_least_privilege_per_function(synth: Synth) -> None:
     }
     stale_tables = {json.dumps(s["Resource"]) for s in stale if "dynamodb:GetItem" in actions([s])}
     assert stale_tables == {json.dumps({"Fn::GetAtt": [table_id(synth, "TenantsTable"), "Arn"]})}
-    # The relay sends to the queue; the forwarder consumes it.
-    assert "sqs:SendMessage" in actions(relay) and "sqs:SendMessage" not in actions(forwarder)
+    # The relay sends to the record queue; the forwarder consumes it and parks refused records
+    # on the dead-letter queue, the only queue it sends to.
+    assert "sqs:SendMessage" in actions(relay)
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(forwarder)
+    sends = [s for s in forwarder if "sqs:SendMessage" in actions([s])]
+    assert [json.dumps(s["Resource"]) for s in sends] == [
+        json.dumps({"Fn::GetAtt": [queue_id(synth, "DeadLetter"), "Arn"]})
+    ]
 
 
 def test_secrets_grant_is_the_environment_prefix(synth: Synth) -> None:
@@ -226,7 +236,7 @@ def test_record_queue_redrives_and_outlasts_the_forwarder(synth: Synth) -> None:
     assert props["RedrivePolicy"]["deadLetterTargetArn"] == {
         "Fn::GetAtt": [synth.raw["Outputs"]["DeadLetterQueueUrl"]["Value"]["Ref"], "Arn"]
     }
-    assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+    assert props["RedrivePolicy"]["maxReceiveCount"] == 8
     synth.template.all_resources_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True})
 
 
@@ -237,7 +247,7 @@ def test_forwarder_consumes_with_partial_batch_failures(synth: Synth) -> None:
         {
             "FunctionName": {"Ref": forwarder_id},
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
-            "BatchSize": 10,
+            "BatchSize": 100,
             "ScalingConfig": {"MaximumConcurrency": 5},
         },
     )
