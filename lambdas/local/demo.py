@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from sim.fake_qbwc import FakeWebConnector, SessionResult
 
 from ..qbwc.passwords import generate_password, hash_password
 from ..store.ports import Tenant
+from ..sync.plan import SYNC_ORDER
 from .demo_zoho import DemoForwarding, forward_demo, zoho_json
 from .server import RelayServer
 from .wiring import build_local
@@ -56,39 +57,77 @@ class DemoResult:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class DemoCompany:
+    """How many records of each kind the simulated company holds (deterministic per seed)."""
+
+    customers: int = 1200
+    items: int = 60
+    invoices: int = 600
+    sales_orders: int = 120
+    estimates: int = 120
+    sales_receipts: int = 0
+    payments: int = 300
+    credit_memos: int = 0
+    seed: int = 1
+
+    def build(self) -> FakeCompany:
+        """The simulated company; ValueError with a clear message for impossible counts."""
+        return FakeCompany(
+            customers=self.customers,
+            items=self.items,
+            invoices=self.invoices,
+            sales_orders=self.sales_orders,
+            estimates=self.estimates,
+            sales_receipts=self.sales_receipts,
+            payments=self.payments,
+            credit_memos=self.credit_memos,
+            seed=self.seed,
+        )
+
+
 def run_demo(
     data_dir: Path,
-    customers: int,
-    seed: int = 1,
+    company: DemoCompany | None = None,
     zoho_accounts_url: str | None = None,
+    **counts: int,
 ) -> DemoResult:
-    """Sync a simulated company of ``customers`` through the relay, then forward the queued
-    records to ZOHO (a fake on loopback, or ``zoho_accounts_url``); return what happened."""
+    """Sync a simulated company through the relay, then forward the queued records to ZOHO (a
+    fake on loopback, or ``zoho_accounts_url``); return what happened.
+
+    ``counts`` (``customers=...``, ``invoices=...``) override fields of ``company``.
+    """
+    spec = replace(company or DemoCompany(), **counts)
+    simulated = spec.build()
     local = build_local(data_dir)
     # The demo tenant gets a fresh password each run: only its hash is ever stored.
     password = generate_password()
-    existing = local.tenants.get(DEMO_TENANT)
-    if existing is None:
-        local.tenants.create(
-            Tenant(
-                name=DEMO_TENANT,
-                qbwc_user=DEMO_USER,
-                password_hash=hash_password(password),
-                created_at=time.time(),
-            )
+    tenant = local.tenants.get(DEMO_TENANT)
+    if tenant is None:
+        tenant = Tenant(
+            name=DEMO_TENANT,
+            qbwc_user=DEMO_USER,
+            password_hash=hash_password(password),
+            enabled_entities=SYNC_ORDER,
+            created_at=time.time(),
         )
+        local.tenants.create(tenant)
     else:
-        existing.password_hash = hash_password(password)
-        existing.last_sync_at = None
-        local.tenants.update(existing)
-    company = FakeCompany(customers=customers, seed=seed)
+        tenant.password_hash = hash_password(password)
+        tenant.enabled_entities = SYNC_ORDER
+        tenant.last_sync_at = None
+        local.tenants.update(tenant)
+    # As the Web Connector does once the .qwc is imported: the company file carries our FileID.
+    owner_id = local.tenants.deployment_owner_id()
+    simulated.owner_id = owner_id
+    simulated.file_id = local.tenants.ensure_file_id(DEMO_TENANT)
     server = RelayServer(
         RelayWsgiApp(local.endpoint, tenants=local.tenants), "127.0.0.1", 0
     ).start_in_thread()
-    qbwc = FakeWebConnector(server.url + SOAP_PATH)
+    qbwc = FakeWebConnector(server.url + SOAP_PATH, owner_id=owner_id)
     try:
         started = time.perf_counter()
-        session = qbwc.run_session(DEMO_USER, password, company)
+        session = qbwc.run_session(DEMO_USER, password, simulated)
         seconds = time.perf_counter() - started
     finally:
         qbwc.close()

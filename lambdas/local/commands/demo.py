@@ -6,30 +6,42 @@ import argparse
 import json
 from typing import Any
 
+from ..demo import DemoCompany
 from .common import data_dir
+
+# Record counts of the simulated company, one flag each (--sales-orders for sales_orders).
+COUNTS = (
+    "customers",
+    "items",
+    "invoices",
+    "sales_orders",
+    "estimates",
+    "sales_receipts",
+    "payments",
+    "credit_memos",
+)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
     from ..demo_zoho import DemoTargetError
 
-    if args.customers < 0:
-        raise SystemExit("error: --customers must be 0 or more")
+    counts = {name: getattr(args, name) for name in COUNTS}
+    for name, value in counts.items():
+        if value < 0:
+            raise SystemExit(f"error: --{name.replace('_', '-')} must be 0 or more")
+    company = DemoCompany(seed=args.seed, **counts)
     directory = data_dir(args.data_dir, default="qbrelay-demo")
     try:
-        result = run_demo(
-            directory,
-            customers=args.customers,
-            seed=args.seed,
-            zoho_accounts_url=args.zoho_accounts_url,
-        )
-    except DemoTargetError as exc:
+        result = run_demo(directory, company, zoho_accounts_url=args.zoho_accounts_url)
+    except (DemoTargetError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     if args.json:
         print(json.dumps(result.to_json(), sort_keys=True))
         return 0 if result.session.last_error is None else 1
     s = result.session
-    print(f"Simulated QuickBooks company: {args.customers:,} customers (seed {args.seed})")
+    held = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items() if n)
+    print(f"Simulated QuickBooks company: {held or 'no records'} (seed {args.seed})")
     print(
         f"Web Connector session: authenticate -> {s.auth_status or 'company file open'!r}, "
         f"{s.exchanges} qbXML exchanges, progress {s.percents[:3]}...{s.percents[-1:]}"
@@ -63,7 +75,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add ``demo``."""
     demo = sub.add_parser("demo", help="sync a simulated QuickBooks company end to end")
-    demo.add_argument("--customers", type=int, default=1200)
+    defaults = DemoCompany()
+    for name in COUNTS:
+        demo.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=int,
+            default=getattr(defaults, name),
+            help=f"{name.replace('_', ' ')} in the simulated company (default %(default)s)",
+        )
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--data-dir")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
