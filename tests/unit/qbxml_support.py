@@ -116,7 +116,8 @@ RET_ORDER: dict[str, tuple[str, ...]] = {
         *("SalesRepRef", "FOB", "ShipDate", "ShipMethodRef", "Subtotal", "ItemSalesTaxRef"),
         *("SalesTaxPercentage", "SalesTaxTotal", "AppliedAmount", "BalanceRemaining"),
         *("CurrencyRef", "ExchangeRate", "BalanceRemainingInHomeCurrency", "Memo", "IsPaid"),
-        *("CustomerMsgRef", "IsToBePrinted", "IsToBeEmailed", "CustomerSalesTaxCodeRef"),
+        *("CustomerMsgRef", "IsToBePrinted", "IsToBeEmailed", "IsTaxIncluded"),
+        "CustomerSalesTaxCodeRef",
         *("SuggestedDiscountAmount", "SuggestedDiscountDate", "Other", "ExternalGUID"),
     ),
     "ReceivePaymentRet": (
