@@ -8,7 +8,7 @@ RUNTIME_PY := $(shell for p in python3.13 "$(PYENV_ROOT)"/versions/3.13*/bin/pyt
 PY := $(VENV)/bin/python
 DATA_DIR ?= qbrelay-demo
 
-.PHONY: venv demo test test-slow lint format clean
+.PHONY: venv demo test test-slow lint format clean bench
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(RUNTIME_PY) -m venv $(VENV)
@@ -37,3 +37,10 @@ format: venv
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache build *.egg-info
+
+# Speed and memory targets are checked by the benchmark scripts in bench/ (*_bench.py), not by
+# unit tests; each prints its results and exits non-zero when it misses a target.
+bench: venv
+	@status=0; for script in bench/*_bench.py; do \
+		echo "== $$script"; $(PY) "$$script" || status=1; \
+	done; exit $$status

@@ -106,9 +106,10 @@ def el_int(el: Any) -> int:
 def parse_ref(el: Any) -> Ref:
     """``*Ref`` element -> Ref (ListID and FullName, either may be absent)."""
     if len(el) == 2:
-        # The schema orders ListID before FullName; unpacking skips two tag lookups.
+        # A Ref has at most ListID then FullName (schema order), so with two children and
+        # ListID first the second is the FullName; unpacking skips the loop.
         first, second = el
-        if first.tag == "ListID" and second.tag == "FullName":
+        if first.tag == "ListID":
             return Ref(first.text or "", second.text or "")
     list_id = full_name = None
     for child in el:
