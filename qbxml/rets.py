@@ -292,7 +292,7 @@ def _line_group_handler(line_tag: str) -> Handler:
 def sales_txn_table(prefix: str, **extra: Iterable[str]) -> Table:
     """The table of one sales form; ``prefix`` names its lines (``Invoice`` -> InvoiceLineRet)."""
     line_tag = f"{prefix}LineRet"
-    common = table(
+    return table(
         text=(
             *("TxnID", "EditSequence", "RefNumber", "PONumber", "FOB", "Memo", "Other"),
             "ExternalGUID",
@@ -323,7 +323,6 @@ def sales_txn_table(prefix: str, **extra: Iterable[str]) -> Table:
             f"{prefix}LineGroupRet": _line_group_handler(line_tag),
         },
     )
-    return common
 
 
 INVOICE = sales_txn_table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -62,6 +63,10 @@ def test_real_customer_add_batch_with_mixed_statuses() -> None:
     )
     assert first.balance == Decimal("0.00") and first.is_active is True
     assert [len(r.records) for r in rs.responses] == [1, 0, 0, 0, 1]
+    as_json = to_dict(first)
+    assert as_json["entity"] == "Customer" and as_json["balance"] == "0.00"
+    assert as_json["time_created"] == "2026-08-05T16:43:30-04:00"
+    assert "class" in as_json and "class_" not in as_json  # ClassRef -> "class"
 
 
 def test_real_customer_add_batch_all_valid() -> None:
@@ -303,6 +308,9 @@ def test_stream_yields_headers_then_records_and_keeps_nothing() -> None:
     assert deleted.time_deleted.utcoffset() == timedelta(hours=-5)
     grouped = list(iter_responses(doc))
     assert [len(r.records) for r in grouped] == [0, 2, 1, 1]
+    assert gc.isenabled()
+    parse_response(doc)
+    assert gc.isenabled()  # parse_response pauses the cyclic collector only while it runs
 
 
 def test_unknown_and_known_records_in_one_response_keep_their_order() -> None:
