@@ -10,7 +10,7 @@ class with its values, a table, and a two-line subclass of ``ListAdd``/``ListMod
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
@@ -123,7 +123,7 @@ def render_fields(
                 check_guid(value, name)
             if spec.kind == "amount":
                 value = amount(value, name)
-            if spec.kind == "date" and not isinstance(value, date):
+            if spec.kind == "date" and (not isinstance(value, date) or isinstance(value, datetime)):
                 raise QbxmlError(f"{name} needs a date, not {value!r}")
             sub_text(parent, spec.tag, format_value(value))
 

@@ -342,6 +342,10 @@ def test_writes_enforce_quickbooks_limits() -> None:
         CustomerMod("r", "1-1", "1", CustomerData(open_balance=Decimal(1))).to_element(V13)
     with pytest.raises(QbxmlError, match="2 decimals"):
         CustomerAdd("r", CustomerData(name="n", credit_limit=Decimal("1.005"))).to_element(V13)
+    with pytest.raises(QbxmlError, match="JobStartDate needs a date"):
+        CustomerAdd("r", CustomerData(name="n", job_start_date=FROM)).to_element(V13)
+    with pytest.raises(QbxmlError, match="IsActive needs True or False"):
+        CustomerAdd("r", CustomerData(name="n", is_active="yes")).to_element(V13)  # type: ignore[arg-type]
     with pytest.raises(QbxmlError, match="JobStatus must be one of"):
         CustomerAdd("r", CustomerData(name="n", job_status="Done")).to_element(V13)
     with pytest.raises(QbxmlError, match="braced GUID"):
