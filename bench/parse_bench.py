@@ -3,7 +3,7 @@
 Inputs (generated, see qbxml_data.py): a 10,000-customer CustomerQueryRs and a 5,000-invoice
 InvoiceQueryRs with 5 lines each.
 
-Time: CPU time of the process (time.process_time), best of eight interleaved rounds in rotating
+Time: CPU time of the process (time.process_time), best of twelve interleaved rounds in rotating
 order, so other work on a shared machine inflates neither side of a ratio; what a call returns
 (the tree, the records) is freed after its clock stops, for every contender alike. Target:
 parse_response into records at most 2.5x bare fromstring on the same bytes.
@@ -42,7 +42,8 @@ import qbxml
 
 TIME_TARGET = 2.5
 MEMORY_TARGET = 2.0
-ROUNDS = 8
+ROUNDS = 12
+COMPARISON_ROUNDS = 3
 
 
 def cpu_time(fn: Callable[[], Any]) -> float:
@@ -76,6 +77,8 @@ def time_all(data: bytes) -> dict[str, float]:
         # page faults of getting that memory back, whoever it is.
         shift = round_no % len(names)
         for name in names[shift:] + names[:shift]:
+            if name == "xmltodict.parse" and round_no >= COMPARISON_ROUNDS:
+                continue  # slow, and only shown for comparison
             best[name] = min(best[name], cpu_time(cases[name]))
     return best
 
