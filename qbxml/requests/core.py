@@ -119,9 +119,12 @@ def check_request_id(request_id: str) -> None:
 
 
 def start_request(tag: str, request_id: str) -> Any:
-    """The ``<tag requestID=...>`` element, the ID checked and put through the text rule."""
+    """The ``<tag requestID=...>`` element, the ID checked."""
     check_request_id(request_id)
-    return etree.Element(tag, requestID=to_qb_text(request_id))
+    if to_qb_text(request_id) != request_id:
+        # QuickBooks would echo a different ID and the response could not be matched.
+        raise QbxmlError(f"requestID {request_id!r} has characters QuickBooks cannot store")
+    return etree.Element(tag, requestID=request_id)
 
 
 def iterator_attrs(

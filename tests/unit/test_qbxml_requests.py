@@ -477,3 +477,5 @@ def test_every_request_carries_a_short_request_id() -> None:
             build("x" * 51).to_element(V13)
         with pytest.raises(QbxmlError, match="needs a requestID"):
             build("").to_element(V13)
+        with pytest.raises(QbxmlError, match="cannot store"):
+            build("séance-日本").to_element(V13)
