@@ -395,3 +395,94 @@ def test_status_classes_cover_the_documented_codes() -> None:
     }
     assert {code: classify(code) for code in expected} == expected
     assert [c for c in expected if is_success(c)] == [0, 1, 20, 500, 530, 999]
+
+
+def _rs(tag: str, body: str) -> str:
+    head = f'<{tag} requestID="x" statusCode="0" statusSeverity="Info" statusMessage="OK">'
+    return f"{head}{body}</{tag}>"
+
+
+def test_every_sales_form_reads_its_own_lines_and_groups() -> None:
+    line = (
+        "<{p}LineRet><TxnLineID>{n}</TxnLineID><ItemRef><FullName>Part</FullName></ItemRef>"
+        "<Quantity>2</Quantity><Rate>5.25</Rate><Amount>10.50</Amount></{p}LineRet>"
+    )
+    group = (
+        "<{p}LineGroupRet><TxnLineID>G</TxnLineID><ItemGroupRef><FullName>Kit</FullName>"
+        "</ItemGroupRef><IsPrintItemsInGroup>true</IsPrintItemsInGroup>"
+        "<TotalAmount>10.50</TotalAmount>" + line.format(p="{p}", n="G1") + "</{p}LineGroupRet>"
+    )
+    docs = []
+    for prefix, extra in [
+        ("Estimate", "<TotalAmount>21.00</TotalAmount>"),
+        ("SalesReceipt", "<CheckNumber>1001</CheckNumber><TotalAmount>21.00</TotalAmount>"),
+        ("CreditMemo", "<TotalAmount>21.00</TotalAmount><CreditRemaining>21.00</CreditRemaining>"),
+        ("SalesOrder", "<TotalAmount>21.00</TotalAmount><IsFullyInvoiced>false</IsFullyInvoiced>"),
+    ]:
+        body = (
+            f"<{prefix}Ret><TxnID>{prefix}-1</TxnID><CustomerRef><ListID>C1</ListID></CustomerRef>"
+            f"<TxnDate>2024-05-06</TxnDate>{extra}"
+            + line.format(p=prefix, n="L1")
+            + group.format(p=prefix)
+            + f"</{prefix}Ret>"
+        )
+        docs.append(_rs(f"{prefix}QueryRs", body))
+    responses = parse_response(wrap("".join(docs))).responses
+    for rs in responses:
+        (txn,) = rs.records
+        assert txn.entity == rs.request_type.removesuffix("Query")
+        assert txn.total_amount == Decimal("21.00") and txn.txn_date == date(2024, 5, 6)
+        assert [(ln.txn_line_id, ln.group_line_id) for ln in txn.lines] == [
+            ("L1", None),
+            ("G1", "G"),
+        ]
+        assert sum(ln.amount for ln in txn.lines) == txn.total_amount
+        (grp,) = txn.line_groups
+        assert (grp.item_group.full_name, grp.total_amount) == ("Kit", Decimal("10.50"))
+    assert responses[1].records[0].check_number == "1001"
+    assert responses[2].records[0].credit_remaining == Decimal("21.00")
+    assert responses[3].records[0].is_fully_invoiced is False
+
+
+def test_vendor_sales_rep_and_class_records() -> None:
+    doc = wrap(
+        _rs(
+            "VendorQueryRs",
+            "<VendorRet><ListID>V1</ListID><Name>Acme</Name><IsActive>true</IsActive>"
+            "<VendorAddress><Addr1>1 Road</Addr1><City>Reno</City></VendorAddress>"
+            "<IsVendorEligibleFor1099>true</IsVendorEligibleFor1099><Balance>-3.00</Balance>"
+            "<DataExtRet><OwnerID>0</OwnerID><DataExtName>Tier</DataExtName>"
+            "<DataExtType>STR255TYPE</DataExtType><DataExtValue>Gold</DataExtValue></DataExtRet>"
+            "</VendorRet>",
+        )
+        + _rs(
+            "SalesRepQueryRs",
+            "<SalesRepRet><ListID>R1</ListID><Initial>JS</Initial><IsActive>true</IsActive>"
+            "<SalesRepEntityRef><ListID>E1</ListID><FullName>Jo Smith</FullName>"
+            "</SalesRepEntityRef></SalesRepRet>",
+        )
+        + _rs(
+            "ClassQueryRs",
+            "<ClassRet><ListID>K2</ListID><Name>East</Name><FullName>Region:East</FullName>"
+            "<IsActive>true</IsActive><ParentRef><ListID>K1</ListID><FullName>Region</FullName>"
+            "</ParentRef><Sublevel>1</Sublevel></ClassRet>",
+        )
+    )
+    vendor_rs, rep_rs, class_rs = parse_response(doc).responses
+    (vendor,) = vendor_rs.records
+    assert (vendor.entity, vendor.source_id, vendor.vendor_address.city) == ("Vendor", "V1", "Reno")
+    assert vendor.is_vendor_eligible_for1099 is True and vendor.balance == Decimal("-3.00")
+    assert vendor.custom_fields[0].value == "Gold"
+    (rep,) = rep_rs.records
+    assert (rep.entity, rep.initial, rep.sales_rep_entity.full_name) == (
+        "SalesRep",
+        "JS",
+        "Jo Smith",
+    )
+    (klass,) = class_rs.records
+    assert (klass.entity, klass.full_name, klass.parent.list_id, klass.sublevel) == (
+        "Class",
+        "Region:East",
+        "K1",
+        1,
+    )
