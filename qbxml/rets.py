@@ -88,7 +88,7 @@ def fill(el: Any, spec_table: Table, values: dict[str, Any]) -> dict[str, Any]:
         spec = get(child.tag)
         # Plain text is by far the most common field, so it is tested first.
         if spec.__class__ is str:
-            values[spec] = child.text  # type: ignore[index]
+            values[spec] = child.text or ""  # type: ignore[index]  # present but empty: ""
         elif spec is not None:
             if spec.__class__ is tuple:
                 values[spec[0]] = spec[1](child)  # type: ignore[index]

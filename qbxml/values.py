@@ -57,11 +57,6 @@ def parse_int(text: str) -> int:
         raise QbxmlError(f"not a qbXML integer: {text!r}") from exc
 
 
-def el_text(el: Any) -> str:
-    """The text of an element, "" when it is empty."""
-    return el.text or ""
-
-
 def el_datetime(el: Any) -> datetime:
     """DATETIMETYPE element -> timezone-aware datetime."""
     try:

@@ -3,6 +3,7 @@
 Field names follow one rule (the records contract): snake_case of the qbXML element name, with
 ``*Ref`` elements losing the suffix (``CustomerRef`` -> ``customer``). ``ClassRef`` becomes the
 attribute ``class_`` because ``class`` is a Python keyword; ``to_dict`` writes it as ``"class"``.
+A field whose element is absent is None; an element that is present but empty gives "".
 """
 
 from __future__ import annotations

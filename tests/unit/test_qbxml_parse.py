@@ -486,3 +486,13 @@ def test_vendor_sales_rep_and_class_records() -> None:
         "K1",
         1,
     )
+
+
+def test_absent_fields_are_none_and_empty_ones_are_empty_strings() -> None:
+    doc = wrap(
+        f"{RS}<CustomerRet><ListID>1</ListID><Name/><Notes></Notes><TermsRef><ListID>2</ListID>"
+        "<FullName/></TermsRef></CustomerRet></CustomerQueryRs>"
+    )
+    (customer,) = parse_response(doc).responses[0].records
+    assert (customer.name, customer.notes, customer.phone) == ("", "", None)
+    assert (customer.terms.list_id, customer.terms.full_name) == ("2", "")
