@@ -38,10 +38,6 @@ synth: venv
 	$(PY) app.py
 	$(VENV)/bin/cfn-lint
 
-# Lambda package size and cold init per function, in fresh interpreters.
-bench: venv
-	$(PY) bench/lambda_package_bench.py
-
 lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
@@ -52,3 +48,10 @@ format: venv
 
 clean:
 	rm -rf $(VENV) $(DATA_DIR) .pytest_cache build cdk.out *.egg-info
+
+# Speed and memory targets are checked by the benchmark scripts in bench/ (*_bench.py), not by
+# unit tests; each prints its results and exits non-zero when it misses a target.
+bench: venv
+	@status=0; for script in bench/*_bench.py; do \
+		echo "== $$script"; $(PY) "$$script" || status=1; \
+	done; exit $$status

@@ -1,28 +1,42 @@
 """Streaming parser for qbXML response message sets.
 
-``iter_responses`` yields each ``*Rs`` with its records converted as soon as each ``*Ret`` element
-closes; the element is then cleared, so a large response is never held as a tree and as records
-at the same time. ``parse_response`` is the list form most callers want.
+The input is fed to lxml's pull parser in chunks. After each chunk, every ``*Ret`` element that
+is certainly complete (it has a following sibling, or its response or the document ended) is
+converted to a record and unlinked from the tree, so a large response is never held as a tree
+and as records at the same time, and the tree never holds more than about one chunk.
+
+``stream_response`` is the lowest level: each ``Response`` header followed by its records, with
+nothing kept. ``iter_responses`` gathers each response's records; ``parse_response`` (the
+contract entry point) returns them all.
 """
 
 from __future__ import annotations
 
-import io
+import gc
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lxml import etree
 
 from .errors import QbxmlError
-from .records import Address, Customer, CustomField, GenericRecord, Record, Ref
+from .records import Customer, GenericRecord, Record
+from .rets import RET_BUILDERS, generic_fields, parse_record
 from .status import StatusClass, classify
+from .values import (
+    parse_address,
+    parse_bool,
+    parse_custom_field,
+    parse_datetime,
+    parse_int,
+    parse_money,
+    parse_ref,
+)
 
 _ENCODING_DECL = re.compile(rb"^(\s*<\?xml[^>]*?)encoding=[\"'][^\"']*[\"']")
-_DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
+_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
+_MSGS = "QBXMLMsgsRs"
 
 
 @dataclass(slots=True)
@@ -59,6 +73,17 @@ def _to_bytes(data: bytes | str) -> bytes:
     return data
 
 
+def _check_prolog(raw: bytes) -> None:
+    first = _FIRST_ELEMENT.search(raw)
+    if first is None and not raw.strip():
+        raise QbxmlError("empty qbXML response")
+    prolog = (raw[: first.start()] if first else raw).upper()
+    # A DTD can only come before the root element; qbXML never has one, and entities declared
+    # in one could expand without bound.
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+        raise QbxmlError("qbXML response contains a DOCTYPE or entity declaration")
+
+
 def _int_attr(el: Any, name: str) -> int | None:
     value = el.get(name)
     if value is None or value == "":
@@ -66,66 +91,18 @@ def _int_attr(el: Any, name: str) -> int | None:
     try:
         return int(value)
     except ValueError as exc:
-        raise QbxmlError(f"{el.tag} has a non-integer {name}={value!r}") from exc
+        raise QbxmlError(f"<{el.tag}> has a non-integer {name}={value!r}") from exc
 
 
-def iter_responses(data: bytes | str) -> Iterator[Response]:
-    """Yield each response of a qbXML message set as soon as it is complete.
-
-    Raises QbxmlError for anything that is not a well-formed qbXML response message set.
-    """
-    raw = _to_bytes(data)
-    if not raw.strip():
-        raise QbxmlError("empty qbXML response")
-    if _DOCTYPE.search(raw):
-        raise QbxmlError("qbXML response contains a DOCTYPE or entity declaration")
-    events = etree.iterparse(
-        io.BytesIO(raw),
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
-    depth = 0
-    current: Response | None = None
-    try:
-        for event, el in events:
-            if event == "start":
-                depth += 1
-                if depth == 1 and el.tag != "QBXML":
-                    raise QbxmlError(f"root element is <{el.tag}>, expected <QBXML>")
-                if depth == 2 and el.tag != "QBXMLMsgsRs":
-                    raise QbxmlError(f"<QBXML> holds <{el.tag}>, expected <QBXMLMsgsRs>")
-                if depth == 3:
-                    current = _start_response(el)
-                continue
-            depth -= 1
-            if depth == 3 and current is not None:
-                current.records.append(parse_record(el))
-                el.clear(keep_tail=False)
-                parent = el.getparent()
-                while parent is not None and el.getprevious() is not None:
-                    del parent[0]
-            elif depth == 2 and current is not None:
-                yield current
-                current = None
-                el.clear(keep_tail=False)
-    except etree.XMLSyntaxError as exc:
-        raise QbxmlError(f"qbXML response is not well-formed XML: {exc.msg}") from exc
-    if depth != 0:
-        raise QbxmlError("qbXML response ended early")
-
-
-def _start_response(el: Any) -> Response:
-    if not el.tag.endswith("Rs"):
-        raise QbxmlError(f"<QBXMLMsgsRs> holds <{el.tag}>, which is not a response element")
+def _header(el: Any) -> Response:
+    tag = el.tag
+    if not isinstance(tag, str) or not tag.endswith("Rs"):
+        raise QbxmlError(f"<{_MSGS}> holds <{tag}>, which is not a response element")
     code = _int_attr(el, "statusCode")
     if code is None:
-        raise QbxmlError(f"<{el.tag}> has no statusCode")
+        raise QbxmlError(f"<{tag}> has no statusCode")
     return Response(
-        request_type=el.tag.removesuffix("Rs"),
+        request_type=tag.removesuffix("Rs"),
         request_id=el.get("requestID") or None,
         status_code=code,
         status_severity=el.get("statusSeverity", ""),
@@ -136,162 +113,139 @@ def _start_response(el: Any) -> Response:
     )
 
 
+CHUNK_SIZE = 1 << 16
+
+
+class _Walker:
+    """Turns the partially built tree into items, unlinking whatever it has converted."""
+
+    def __init__(self) -> None:
+        self.root: Any = None
+        self.msgs: Any = None
+        self.open_rs: Any = None  # the response whose header was yielded last
+
+    def on_start(self, el: Any) -> None:
+        if el.tag == "QBXML":
+            if self.root is None:
+                self.root = el
+            return
+        if self.msgs is not None or self.root is None or el.getparent() is not self.root:
+            raise QbxmlError(f"<{_MSGS}> must appear once, directly under <QBXML>")
+        self.msgs = el
+
+    def items(self, final: bool) -> Iterator[Response | Record]:
+        """Yield what is complete; with ``final`` the document has ended and all of it is."""
+        msgs = self.msgs
+        if msgs is None:
+            return
+        while len(msgs):
+            rs = msgs[0]
+            rs_done = final or len(msgs) > 1
+            if rs is not self.open_rs:
+                self.open_rs = rs
+                yield _header(rs)
+            # The last child of a response still being parsed may be incomplete.
+            ready = len(rs) if rs_done else len(rs) - 1
+            if ready > 0:
+                for el in rs[:ready]:
+                    build = RET_BUILDERS.get(el.tag)
+                    yield build(el) if build is not None else parse_record(el)
+                del rs[:ready]
+            if not rs_done:
+                return
+            del msgs[0]
+            self.open_rs = None
+
+
+def stream_response(data: bytes | str) -> Iterator[Response | Record]:
+    """Yield each response header, then that response's records, as they are parsed.
+
+    The headers' ``records`` lists stay empty: nothing is kept, so memory stays flat however
+    large the response. Raises QbxmlError for anything that is not a well-formed qbXML response
+    message set (possibly after earlier items were yielded).
+    """
+    raw = _to_bytes(data)
+    _check_prolog(raw)
+    # Start events only for the two envelope elements (the filter runs in C); records are read
+    # from the tree between feeds, so the many field elements cost no Python events at all.
+    parser = etree.XMLPullParser(
+        events=("start",),
+        tag=("QBXML", _MSGS),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    walker = _Walker()
+    try:
+        for offset in range(0, len(raw), CHUNK_SIZE):
+            parser.feed(raw[offset : offset + CHUNK_SIZE])
+            for _, el in parser.read_events():
+                walker.on_start(el)
+            yield from walker.items(final=False)
+        root = parser.close()
+        for _, el in parser.read_events():
+            walker.on_start(el)
+    except etree.XMLSyntaxError as exc:
+        raise QbxmlError(f"qbXML response is not well-formed XML: {exc.msg}") from exc
+    if root is None or root.tag != "QBXML":
+        found = "nothing" if root is None else f"<{root.tag}>"
+        raise QbxmlError(f"qbXML response root is {found}, expected <QBXML>")
+    if walker.msgs is None:
+        raise QbxmlError(f"<QBXML> holds no <{_MSGS}>")
+    yield from walker.items(final=True)
+
+
+def iter_responses(data: bytes | str) -> Iterator[Response]:
+    """Yield each response of a qbXML message set, with its records, once it is complete."""
+    current: Response | None = None
+    for item in stream_response(data):
+        if isinstance(item, Response):
+            if current is not None:
+                yield current
+            current = item
+        else:
+            current.records.append(item)  # type: ignore[union-attr]
+    if current is not None:
+        yield current
+
+
 def parse_response(data: bytes | str) -> ResponseSet:
     """Parse a qbXML response message set; the contract entry point of this library."""
-    return ResponseSet(responses=list(iter_responses(data)))
-
-
-# --- value helpers -------------------------------------------------------------------------------
-
-
-def parse_datetime(text: str) -> datetime:
-    """QuickBooks datetimes carry an offset; a zone-less one is taken as UTC."""
+    # Keeping thousands of new records alive makes the cyclic garbage collector run over and
+    # over, each time walking every record made so far (a third of the parse time for a large
+    # response). Records hold no reference cycles, so the collector is paused while they are
+    # built; the temporary objects of parsing are freed by reference counting as usual.
+    was_enabled = gc.isenabled()
+    gc.disable()
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise QbxmlError(f"not a qbXML datetime: {text!r}") from exc
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def parse_money(text: str) -> Decimal:
-    try:
-        return Decimal(text)
-    except InvalidOperation as exc:
-        raise QbxmlError(f"not a qbXML amount: {text!r}") from exc
-
-
-def parse_bool(text: str) -> bool:
-    if text in ("true", "1"):
-        return True
-    if text in ("false", "0"):
-        return False
-    raise QbxmlError(f"not a qbXML boolean: {text!r}")
-
-
-def parse_int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError as exc:
-        raise QbxmlError(f"not a qbXML integer: {text!r}") from exc
-
-
-def _text(el: Any) -> str:
-    return el.text or ""
-
-
-def parse_ref(el: Any) -> Ref:
-    list_id = full_name = None
-    for child in el:
-        if child.tag == "ListID":
-            list_id = _text(child)
-        elif child.tag == "FullName":
-            full_name = _text(child)
-    return Ref(list_id=list_id, full_name=full_name)
-
-
-_ADDRESS_FIELDS = {
-    "Addr1": "addr1",
-    "Addr2": "addr2",
-    "Addr3": "addr3",
-    "Addr4": "addr4",
-    "Addr5": "addr5",
-    "City": "city",
-    "State": "state",
-    "PostalCode": "postal_code",
-    "Country": "country",
-    "Note": "note",
-}
-
-
-def parse_address(el: Any) -> Address:
-    values = {_ADDRESS_FIELDS[c.tag]: _text(c) for c in el if c.tag in _ADDRESS_FIELDS}
-    return Address(**values)
-
-
-def parse_custom_field(el: Any) -> CustomField:
-    values = {c.tag: _text(c) for c in el}
-    return CustomField(
-        owner_id=values.get("OwnerID", ""),
-        name=values.get("DataExtName", ""),
-        type=values.get("DataExtType"),
-        value=values.get("DataExtValue"),
-    )
-
-
-# CustomerRet child element -> (attribute, converter). Unlisted children are ignored on purpose:
-# they are read-only details the CRM mapping does not use.
-_CUSTOMER_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "ListID": ("list_id", _text),
-    "TimeCreated": ("time_created", lambda e: parse_datetime(_text(e))),
-    "TimeModified": ("time_modified", lambda e: parse_datetime(_text(e))),
-    "EditSequence": ("edit_sequence", _text),
-    "Name": ("name", _text),
-    "FullName": ("full_name", _text),
-    "IsActive": ("is_active", lambda e: parse_bool(_text(e))),
-    "ParentRef": ("parent", parse_ref),
-    "Sublevel": ("sublevel", lambda e: parse_int(_text(e))),
-    "CompanyName": ("company_name", _text),
-    "Salutation": ("salutation", _text),
-    "FirstName": ("first_name", _text),
-    "MiddleName": ("middle_name", _text),
-    "LastName": ("last_name", _text),
-    "JobTitle": ("job_title", _text),
-    "BillAddress": ("bill_address", parse_address),
-    "ShipAddress": ("ship_address", parse_address),
-    "Phone": ("phone", _text),
-    "AltPhone": ("alt_phone", _text),
-    "Fax": ("fax", _text),
-    "Email": ("email", _text),
-    "Cc": ("cc", _text),
-    "Contact": ("contact", _text),
-    "AltContact": ("alt_contact", _text),
-    "CustomerTypeRef": ("customer_type", parse_ref),
-    "TermsRef": ("terms", parse_ref),
-    "SalesRepRef": ("sales_rep", parse_ref),
-    "Balance": ("balance", lambda e: parse_money(_text(e))),
-    "TotalBalance": ("total_balance", lambda e: parse_money(_text(e))),
-    "AccountNumber": ("account_number", _text),
-    "CreditLimit": ("credit_limit", lambda e: parse_money(_text(e))),
-    "Notes": ("notes", _text),
-}
+        return ResponseSet(responses=list(iter_responses(data)))
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def parse_customer(el: Any) -> Customer:
-    values: dict[str, Any] = {}
-    custom: list[CustomField] = []
-    for child in el:
-        if child.tag == "DataExtRet":
-            custom.append(parse_custom_field(child))
-            continue
-        spec = _CUSTOMER_FIELDS.get(child.tag)
-        if spec is not None:
-            values[spec[0]] = spec[1](child)
-    if not values.get("list_id"):
-        raise QbxmlError("CustomerRet without a ListID")
-    return Customer(custom_fields=custom, **values)
+    """Convert one ``CustomerRet`` element."""
+    return RET_BUILDERS["CustomerRet"](el)  # type: ignore[return-value]
 
 
-def _generic(el: Any) -> Any:
-    if len(el) == 0:
-        return el.text or ""
-    out: dict[str, Any] = {}
-    for child in el:
-        value = _generic(child)
-        if child.tag in out:
-            existing = out[child.tag]
-            out[child.tag] = [*existing, value] if isinstance(existing, list) else [existing, value]
-        else:
-            out[child.tag] = value
-    return out
-
-
-_RECORD_PARSERS: dict[str, Callable[[Any], Record]] = {"CustomerRet": parse_customer}
-
-
-def parse_record(el: Any) -> Record:
-    """Convert one ``*Ret`` element into its canonical record."""
-    parser = _RECORD_PARSERS.get(el.tag)
-    if parser is not None:
-        return parser(el)
-    fields = _generic(el)
-    return GenericRecord(kind=el.tag, fields=fields if isinstance(fields, dict) else {})
+__all__ = [
+    "GenericRecord",
+    "Response",
+    "ResponseSet",
+    "generic_fields",
+    "iter_responses",
+    "parse_address",
+    "parse_bool",
+    "parse_custom_field",
+    "parse_customer",
+    "parse_datetime",
+    "parse_int",
+    "parse_money",
+    "parse_record",
+    "parse_ref",
+    "parse_response",
+    "stream_response",
+]

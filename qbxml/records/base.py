@@ -1,0 +1,92 @@
+"""Building blocks shared by every record: references, addresses, custom fields, JSON form.
+
+Field names follow one rule (the records contract): snake_case of the qbXML element name, with
+``*Ref`` elements losing the suffix (``CustomerRef`` -> ``customer``). ``ClassRef`` becomes the
+attribute ``class_`` because ``class`` is a Python keyword; ``to_dict`` writes it as ``"class"``.
+A field whose element is absent is None; an element that is present but empty gives "".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+# Not frozen: a frozen dataclass sets every field through object.__setattr__, which made these
+# small values the most expensive part of parsing. They stay hashable by value; treat them as
+# immutable.
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class Ref:
+    """A reference to a list element (``CustomerRef``, ``TermsRef`` ...)."""
+
+    list_id: str | None = None
+    full_name: str | None = None
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class Address:
+    """A postal address as QuickBooks stores it."""
+
+    addr1: str | None = None
+    addr2: str | None = None
+    addr3: str | None = None
+    addr4: str | None = None
+    addr5: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    note: str | None = None
+
+
+@dataclass(slots=True, unsafe_hash=True)
+class CustomField:
+    """A custom field (``DataExtRet``); owner_id "0" marks the public, user-visible ones."""
+
+    owner_id: str
+    name: str
+    type: str | None
+    value: str | None
+
+
+@dataclass(slots=True)
+class GenericRecord:
+    """A ``*Ret`` element the library has no typed record for, kept as nested dicts."""
+
+    kind: str
+    fields: dict[str, Any]
+
+    @property
+    def entity(self) -> str:
+        return self.kind.removesuffix("Ret")
+
+    @property
+    def source_id(self) -> str | None:
+        value = self.fields.get("ListID") or self.fields.get("TxnID")
+        return value if isinstance(value, str) else None
+
+
+def _json_name(name: str) -> str:
+    # "class_" is the only trailing-underscore field; JSON carries the contract name "class".
+    return name[:-1] if name.endswith("_") else name
+
+
+def plain(value: Any) -> Any:
+    """``value`` with Decimals, dates and dataclasses turned into JSON-ready values."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            _json_name(f.name): plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+        }
+    return value

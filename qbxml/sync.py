@@ -1,0 +1,118 @@
+"""The one query builder the sync engine calls: ``sync_query(entity, ...)``.
+
+Per entity kind it asks for what an incremental sync needs:
+- lists (Item, Customer, Vendor): ``ActiveStatus`` All (deactivations too), From/ToModifiedDate,
+  OwnerID 0 (the builders' default: public custom fields as DataExtRet), iterator paging;
+- transactions: ``ModifiedDateRangeFilter``, IncludeLineItems true, IncludeLinkedTxns true where
+  the schema has it (not SalesReceipt or ReceivePayment), OwnerID 0, iterator paging;
+- deletions (ListDeleted, TxnDeleted): ``DeletedDateRangeFilter`` over every del type of the sync
+  set. Their schema has no iterator and no MaxReturned: an iterator is refused, max_returned is
+  ignored (they return everything deleted in the range).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .errors import QbxmlError
+from .records import ITEM_TYPES
+from .requests import (
+    CreditMemoQuery,
+    CustomerQuery,
+    EstimateQuery,
+    InvoiceQuery,
+    ItemQuery,
+    ListDeletedQuery,
+    ListQuery,
+    ReceivePaymentQuery,
+    Request,
+    SalesOrderQuery,
+    SalesReceiptQuery,
+    TxnDeletedQuery,
+    TxnQuery,
+    VendorQuery,
+)
+from .requests.core import Iterator
+
+LIST_ENTITIES: tuple[str, ...] = ("Item", "Customer", "Vendor")
+TXN_ENTITIES: tuple[str, ...] = (
+    *("Estimate", "SalesOrder", "Invoice", "SalesReceipt", "ReceivePayment", "CreditMemo"),
+)
+DELETED_ENTITIES: tuple[str, ...] = ("ListDeleted", "TxnDeleted")
+# The order a session runs them: lists before the transactions that refer to them.
+SYNC_ENTITIES: tuple[str, ...] = (*LIST_ENTITIES, *TXN_ENTITIES, *DELETED_ENTITIES)
+
+# ListDelType values of the synced lists: customers, vendors and every item type.
+SYNC_LIST_DEL_TYPES: tuple[str, ...] = (
+    "Customer",
+    "Vendor",
+    *sorted(tag.removesuffix("Ret") for tag in ITEM_TYPES),
+)
+SYNC_TXN_DEL_TYPES: tuple[str, ...] = TXN_ENTITIES
+
+_LIST_QUERIES: dict[str, type[ListQuery]] = {
+    "Item": ItemQuery,
+    "Customer": CustomerQuery,
+    "Vendor": VendorQuery,
+}
+_TXN_QUERIES: dict[str, type[TxnQuery]] = {
+    "Estimate": EstimateQuery,
+    "SalesOrder": SalesOrderQuery,
+    "Invoice": InvoiceQuery,
+    "SalesReceipt": SalesReceiptQuery,
+    "ReceivePayment": ReceivePaymentQuery,
+    "CreditMemo": CreditMemoQuery,
+}
+
+
+def sync_query(
+    entity: str,
+    *,
+    request_id: str,
+    max_returned: int | None = None,
+    iterator: Iterator | None = None,
+    iterator_id: str | None = None,
+    modified_from: datetime | None = None,
+    modified_to: datetime | None = None,
+) -> Request:
+    """The query that fetches one page of ``entity`` changes (see the module docstring).
+
+    ``entity`` is one of SYNC_ENTITIES; ``modified_from``/``modified_to`` bound the change (or,
+    for deletions, deletion) time. Raises QbxmlError for an unknown entity or an iterator on a
+    deletion query.
+    """
+    list_query = _LIST_QUERIES.get(entity)
+    if list_query is not None:
+        return list_query(
+            request_id=request_id,
+            max_returned=max_returned,
+            iterator=iterator,
+            iterator_id=iterator_id,
+            active_status="All",
+            from_modified=modified_from,
+            to_modified=modified_to,
+        )
+    txn_query = _TXN_QUERIES.get(entity)
+    if txn_query is not None:
+        return txn_query(
+            request_id=request_id,
+            max_returned=max_returned,
+            iterator=iterator,
+            iterator_id=iterator_id,
+            from_modified=modified_from,
+            to_modified=modified_to,
+            include_line_items=True,
+            include_linked_txns=True if txn_query.HAS_LINKED_TXNS else None,
+        )
+    if entity in DELETED_ENTITIES:
+        if iterator is not None or iterator_id is not None:
+            raise QbxmlError(f"{entity}Query has no iterator in the qbXML schema")
+        query = ListDeletedQuery if entity == "ListDeleted" else TxnDeletedQuery
+        del_types = SYNC_LIST_DEL_TYPES if entity == "ListDeleted" else SYNC_TXN_DEL_TYPES
+        return query(
+            request_id=request_id,
+            del_types=del_types,
+            from_deleted=modified_from,
+            to_deleted=modified_to,
+        )
+    raise QbxmlError(f"cannot sync {entity!r}; known entities: {', '.join(SYNC_ENTITIES)}")
