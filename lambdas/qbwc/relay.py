@@ -95,7 +95,10 @@ class SessionState:
 
 def summarize(state: SessionState) -> str:
     """One line for the Web Connector's status column, e.g. "Synced 1,204 customers (3 errors)"."""
-    parts = [f"{s.received:,} {plural(s.entity, s.received)}" for s in state.plan.steps]
+    steps = state.plan.steps
+    # Entities that brought nothing are left out, unless nothing came at all.
+    shown = [s for s in steps if s.received] or steps[:1]
+    parts = [f"{s.received:,} {plural(s.entity, s.received)}" for s in shown]
     text = f"Synced {', '.join(parts)}" if parts else "Nothing to sync"
     notes = []
     unchanged = sum(s.unchanged for s in state.plan.steps)

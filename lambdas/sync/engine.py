@@ -30,7 +30,7 @@ from ..store.ports import (
     Tenant,
 )
 from .changes import content_hash, record_version
-from .paging import PagePolicy
+from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
 from .plan import SYNC_ORDER, Plan, Step
 from .watermarks import DEFAULT_MARGIN, later, query_start, wall_clock
 
@@ -101,38 +101,46 @@ class SyncEngine:
                     page_size=page,
                     bytes_per_record=st.bytes_per_record,
                     watermark=st.watermark,
+                    synced_before=st.last_success_at is not None,
                     modified_from=start.isoformat() if start else None,
-                    expect_small=(
-                        st.watermark is not None
-                        and st.last_count is not None
-                        and st.last_count < page
-                    ),
                 )
             )
         return Plan(steps)
 
     def next_exchange(self, plan: Plan, exchange: int) -> list[tuple[Step, Request]]:
-        """The steps (and their queries) of the next message set: the current step, plus later
-        steps expected to be small while the expected response stays within the byte target."""
+        """The steps (and their queries) of the next message set.
+
+        The current step alone asks for a full page. Steps synced before that have not started
+        (changes since the watermark are usually few) go together in one message set, each with
+        an equal share of the byte target as its page; one with more changes than its share
+        continues alone with full pages. Deletion queries, which QuickBooks answers whole, join
+        whichever message set goes next.
+        """
         first = plan.current()
         if first is None:
             return []
         paging = self.settings.paging
-        batch = [first]
-        budget = paging.target_bytes - paging.estimate_bytes(
-            first.page_size, first.bytes_per_record
-        )
-        for step in plan.steps:
-            if step is first or step.status != "pending":
-                continue
-            if not (step.expect_small or not step.uses_iterator):
-                continue
-            cost = paging.estimate_bytes(step.page_size, step.bytes_per_record)
-            if cost > budget:
-                continue
-            budget -= cost
-            batch.append(step)
-        return [(s, s.query(f"{exchange}-{s.entity}")) for s in batch]
+
+        def joins(step: Step) -> bool:
+            return step.status == "pending" and step.synced_before
+
+        group = [s for s in plan.steps if joins(s)] if joins(first) else [first]
+        if first not in group:
+            group.insert(0, first)
+        whole = [s for s in plan.steps if s.status == "pending" and not s.uses_iterator]
+        pages: dict[str, int] = {}
+        if len(group) > 1:
+            share = paging.target_bytes / len(group)
+            # Each page at least the minimum: past that many entities, the rest wait their turn.
+            fitting = int(paging.target_bytes // paging.estimate_bytes(paging.minimum, None))
+            group = group[: max(1, fitting)]
+            for step in group:
+                size = int(share / (step.bytes_per_record or DEFAULT_BYTES_PER_RECORD))
+                pages[step.entity] = paging.clamp(min(size, step.page_size))
+        batch = group + [s for s in whole if s not in group]
+        return [
+            (s, s.query(f"{exchange}-{s.entity}", pages.get(s.entity, s.page_size))) for s in batch
+        ]
 
     # --- applying responses -----------------------------------------------------------------
 

@@ -11,16 +11,54 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from qbxml import CustomerQuery
+from qbxml import sync_query
 from qbxml.requests import Request
 
-# Entities the relay can sync, in the order a plan runs them (lists before transactions).
-SYNC_ORDER: tuple[str, ...] = ("Customer",)
+# Entities the relay can sync, in the order a plan runs them: lists before the transactions
+# that reference them, deletions last.
+SYNC_ORDER: tuple[str, ...] = (
+    "Item",
+    "Customer",
+    "Vendor",
+    "Estimate",
+    "SalesOrder",
+    "Invoice",
+    "SalesReceipt",
+    "ReceivePayment",
+    "CreditMemo",
+    "ListDeleted",
+    "TxnDeleted",
+)
 
-PLURALS = {"Customer": "customers"}
+# What a new tenant syncs unless told otherwise: everything the default CRM mapping uses.
+DEFAULT_ENTITIES: tuple[str, ...] = (
+    "Item",
+    "Customer",
+    "Estimate",
+    "SalesOrder",
+    "Invoice",
+    "ReceivePayment",
+    "ListDeleted",
+    "TxnDeleted",
+)
 
-# Queries QuickBooks answers without an iterator (the schema has none for them).
-NO_ITERATOR: frozenset[str] = frozenset()
+# (one, many) as a session summary names them.
+NAMES: dict[str, tuple[str, str]] = {
+    "Item": ("item", "items"),
+    "Customer": ("customer", "customers"),
+    "Vendor": ("vendor", "vendors"),
+    "Estimate": ("estimate", "estimates"),
+    "SalesOrder": ("sales order", "sales orders"),
+    "Invoice": ("invoice", "invoices"),
+    "SalesReceipt": ("sales receipt", "sales receipts"),
+    "ReceivePayment": ("payment", "payments"),
+    "CreditMemo": ("credit memo", "credit memos"),
+    "ListDeleted": ("list deletion", "list deletions"),
+    "TxnDeleted": ("transaction deletion", "transaction deletions"),
+}
+
+# Queries QuickBooks answers whole, without an iterator or MaxReturned (the schema has none).
+NO_ITERATOR: frozenset[str] = frozenset({"ListDeleted", "TxnDeleted"})
 
 
 def unknown_entities(entities: tuple[str, ...] | list[str]) -> list[str]:
@@ -30,9 +68,8 @@ def unknown_entities(entities: tuple[str, ...] | list[str]) -> list[str]:
 
 def plural(entity: str, count: int = 2) -> str:
     """How a summary names ``count`` records of ``entity``."""
-    if count == 1:
-        return entity[0].lower() + entity[1:]
-    return PLURALS.get(entity, entity[0].lower() + entity[1:] + "s")
+    one, many = NAMES.get(entity, (entity, entity + "s"))
+    return one if count == 1 else many
 
 
 def step_query(
@@ -43,13 +80,15 @@ def step_query(
     modified_from: datetime | None,
 ) -> Request:
     """The query of one step: iterator start or continuation, from the watermark."""
-    return CustomerQuery(
+    if entity in NO_ITERATOR:
+        return sync_query(entity, request_id=request_id, modified_from=modified_from)
+    return sync_query(
+        entity,
         request_id=request_id,
         max_returned=page_size,
         iterator="Continue" if iterator_id else "Start",
         iterator_id=iterator_id,
-        active_status="All",
-        from_modified=modified_from,
+        modified_from=modified_from,
     )
 
 
@@ -63,9 +102,9 @@ class Step:
     page_size: int = 200
     bytes_per_record: float | None = None
     watermark: str | None = None  # as stored when the session started
+    synced_before: bool = False  # an earlier session read this entity to the end
     modified_from: str | None = None  # zone-less FromModifiedDate; None = full sync
     max_seen: str | None = None  # largest wall-clock TimeModified seen this session
-    expect_small: bool = False  # the last incremental run found less than a page
     received: int = 0
     queued: int = 0
     unchanged: int = 0
@@ -94,10 +133,11 @@ class Step:
         self.iterator_id = None
         self.restarts += 1
 
-    def query(self, request_id: str) -> Request:
-        """This step's next query."""
+    def query(self, request_id: str, page_size: int | None = None) -> Request:
+        """This step's next query, with its own page size unless ``page_size`` is given."""
         start = datetime.fromisoformat(self.modified_from) if self.modified_from else None
-        return step_query(self.entity, request_id, self.page_size, self.iterator_id, start)
+        size = page_size or self.page_size
+        return step_query(self.entity, request_id, size, self.iterator_id, start)
 
 
 @dataclass(slots=True)

@@ -192,6 +192,12 @@ class Item:
 
     entity = "Item"
 
+    def __post_init__(self) -> None:
+        # Subtotal, payment and sales-tax items have no FullName element: they cannot have a
+        # parent, so their full name is their name, and every item is addressable the same way.
+        if self.full_name is None and self.parent is None:
+            self.full_name = self.name
+
     @property
     def source_id(self) -> str:
         return self.list_id

@@ -119,11 +119,20 @@ def test_full_session_over_http(served: Served) -> None:
     assert result.auth_status == ""
     assert result.last_error is None
     assert result.percents[-1] == 100 and result.percents == sorted(result.percents)
-    # A first page of 200 shows the bytes per record; the adapted page size takes the rest.
-    assert result.exchanges == 2
+    # The default entities, one full query each (deletions ride along with the first); for
+    # customers a first page of 200 shows the bytes per record, the adapted page takes the rest.
+    assert result.exchanges == 1 + 2 + 4
     assert result.close_message == "Synced 1,000 customers"
     assert result.calls[:3] == ["serverVersion", "clientVersion", "authenticate"]
     assert result.calls[-1] == "closeConnection"
+    # The next update asks every entity for its changes in a single message set.
+    qbwc = FakeWebConnector(served.base + "/qbwc")
+    try:
+        again = qbwc.run_session("acme-qbwc", PASSWORD, company)
+    finally:
+        qbwc.close()
+    assert again.exchanges == 1 and again.last_error is None
+    assert again.close_message.endswith("unchanged)")
 
 
 def test_wsdl_is_served(served: Served) -> None:
@@ -179,7 +188,8 @@ def test_wrong_password_is_nvu(served: Served) -> None:
 def test_tenants_and_sessions_survive_a_restart(served: Served) -> None:
     qbwc = FakeWebConnector(served.base + "/qbwc")
     company = FakeCompany(customers=600)
-    first = qbwc.run_session("acme-qbwc", PASSWORD, company, abandon_after=1)
+    # Items (none), then the first page of customers.
+    first = qbwc.run_session("acme-qbwc", PASSWORD, company, abandon_after=2)
     assert first.abandoned
     served.stop()
     served.start()
@@ -205,10 +215,22 @@ def test_tenants_and_sessions_survive_a_restart(served: Served) -> None:
 
 
 def test_demo_json(tmp_path: Path) -> None:
-    proc = _qbrelay("demo", "--customers", "1000", "--data-dir", str(tmp_path / "d"), "--json")
+    counts = ["--customers", "1000", "--items", "20", "--invoices", "300", "--sales-orders", "0"]
+    counts += ["--estimates", "0", "--payments", "50"]
+    demo = ["demo", *counts, "--data-dir", str(tmp_path / "d"), "--json"]
+    proc = _qbrelay(*demo)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert out["records_received"] == 1000 and out["records_queued"] == 1000
-    assert out["errors"] == 0 and out["exchanges"] == 2
-    assert {"exchanges", "records_received", "records_queued", "errors", "seconds"} <= set(out)
+    assert out["records_received"] == 1370 and out["records_queued"] == 1370
+    assert out["records_unchanged"] == 0 and out["errors"] == 0
+    keys = {"exchanges", "records_received", "records_queued", "records_unchanged", "errors"}
+    assert keys | {"seconds", "zoho_calls", "zoho_records"} <= set(out)
+    # Every simulated record is in the fake ZOHO once; payments become invoice statuses.
+    assert out["zoho_records"] == 1320 and out["zoho_duplicates"] == 0
     assert os.path.exists(tmp_path / "d" / "relay.sqlite3")
+    # The same company again: nothing new is queued, and ZOHO is not called.
+    again = json.loads(_qbrelay(*demo).stdout)
+    assert again["records_queued"] == 0 and again["zoho_calls"] == 0
+    assert again["exchanges"] == 1 and again["zoho_records"] == 1320
+    bad = _qbrelay("demo", "--invoices", "-1", "--data-dir", str(tmp_path / "e"))
+    assert bad.returncode != 0 and "--invoices must be 0 or more" in bad.stderr

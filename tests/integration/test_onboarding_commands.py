@@ -22,6 +22,7 @@ from lambdas.local import cli, targets
 from lambdas.qbwc.passwords import verify_password
 from lambdas.store.aws import DynamoTenantStore
 from lambdas.store.sqlite import SqliteDatabase, SqliteTenantStore
+from lambdas.sync.plan import DEFAULT_ENTITIES
 from qwc import ELEMENT_ORDER, is_braced_guid
 from tests.aws_tables import create_pk_table
 
@@ -68,7 +69,7 @@ def test_add_shows_a_generated_password_once_and_stores_its_hash(capsys, local) 
     assert code == 0
     password = shown_password(out)
     tenant = store_of(local).get("acme")
-    assert tenant.qbwc_user == "acme" and tenant.enabled_entities == ("Customer",)
+    assert tenant.qbwc_user == "acme" and tenant.enabled_entities == DEFAULT_ENTITIES
     assert is_braced_guid(tenant.file_id)
     assert password not in tenant.password_hash and verify_password(password, tenant.password_hash)
     assert len(password) >= 20
@@ -141,7 +142,7 @@ def test_list_set_rotate_remove(capsys, local) -> None:
     assert after.enabled_entities == () and after.min_interval_seconds == 3600
     assert after.file_id == before.file_id and after.password_hash == before.password_hash
     code, _, err = run(capsys, "tenant", "set", "acme", "--entities", "Nope", *local)
-    assert code != 0 and "choose from Customer" in err
+    assert code != 0 and "choose from Item, Customer" in err
     assert store.get("acme").enabled_entities == ()
     code, _, err = run(capsys, "tenant", "set", "acme", *local)
     assert code != 0 and "nothing to change" in err

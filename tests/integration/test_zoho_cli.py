@@ -197,13 +197,19 @@ def test_forward_status_and_resume(zoho: ZohoEnv, monkeypatch, tmp_path, capsys)
     assert main(["zoho", "resume", "--tenant", "acme", "--data-dir", str(tmp_path)]) == 0
 
 
+def customers_only(n: int) -> dict[str, int]:
+    """Demo counts for a company of ``n`` customers and nothing else."""
+    none = ("items", "invoices", "sales_orders", "estimates", "sales_receipts", "payments")
+    return {"customers": n, **dict.fromkeys(none, 0), "credit_memos": 0}
+
+
 def test_demo_forwards_every_record_once_to_the_fake(tmp_path) -> None:
-    first = run_demo(tmp_path, customers=150).to_json()
+    first = run_demo(tmp_path, **customers_only(150)).to_json()
     assert first["records_queued"] == 150
     assert first["zoho_records"] == 150 and first["zoho_duplicates"] == 0
     assert first["zoho_modules"] == {"Accounts": 150, "Contacts": 150}
     # The token, then Accounts and Contacts: one upsert per job level (parents before jobs).
-    levels = {c.list_id: c.parent_id for c in FakeCompany(customers=150).customer_list}
+    levels = {c.list_id: c.parent_id for c in FakeCompany(**customers_only(150)).customer_list}
 
     def depth(list_id: str) -> int:
         parent = levels[list_id]
@@ -212,7 +218,7 @@ def test_demo_forwards_every_record_once_to_the_fake(tmp_path) -> None:
     waves = Counter(depth(i) for i in levels)
     assert first["zoho_calls"] == 1 + 2 * sum(math.ceil(n / 100) for n in waves.values())
     assert first["zoho_parked"] == 0 and first["queue_depth"] == 0
-    again = run_demo(tmp_path, customers=150).to_json()
+    again = run_demo(tmp_path, **customers_only(150)).to_json()
     assert again["zoho_calls"] == 0 and again["zoho_records"] == 150
     # The relay itself holds back unchanged records: nothing reaches the forwarder.
     assert again["records_queued"] == 0 and again["zoho_unchanged"] == 0
@@ -222,13 +228,15 @@ def test_demo_through_the_real_client_to_an_endpoint(tmp_path, monkeypatch, zoho
     monkeypatch.setenv("ZOHO_CLIENT_ID", CLIENT_ID)
     monkeypatch.setenv("ZOHO_CLIENT_SECRET", SECRET)
     monkeypatch.setenv("ZOHO_REFRESH_TOKEN", REFRESH)
-    result = run_demo(tmp_path / "real", customers=20, zoho_accounts_url=zoho.url).to_json()
+    result = run_demo(tmp_path / "real", **customers_only(20), zoho_accounts_url=zoho.url).to_json()
     assert result["zoho_target"] == zoho.url and result["zoho_records"] == 20
     assert len(zoho.fake.all("Accounts")) == 20
     with pytest.raises(DemoTargetError, match="already holds"):
-        run_demo(tmp_path / "real", customers=20)
+        run_demo(tmp_path / "real", **customers_only(20))
     with pytest.raises(DemoTargetError, match="https"):
-        run_demo(tmp_path / "other", customers=1, zoho_accounts_url="http://zoho.example.com")
+        run_demo(
+            tmp_path / "other", **customers_only(1), zoho_accounts_url="http://zoho.example.com"
+        )
     monkeypatch.delenv("ZOHO_REFRESH_TOKEN")
     with pytest.raises(DemoTargetError, match="ZOHO_REFRESH_TOKEN"):
-        run_demo(tmp_path / "third", customers=1, zoho_accounts_url=zoho.url)
+        run_demo(tmp_path / "third", **customers_only(1), zoho_accounts_url=zoho.url)

@@ -16,7 +16,7 @@ from qwc import new_guid
 
 from ...qbwc.passwords import generate_password, hash_password
 from ...store.ports import AlreadyExists, Tenant, TenantStore
-from ...sync.plan import SYNC_ORDER, unknown_entities
+from ...sync.plan import DEFAULT_ENTITIES, SYNC_ORDER, unknown_entities
 from ..targets import add_target_args, explain_aws_errors, open_tenants
 from .common import read_secret_stdin
 
@@ -93,7 +93,7 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
     user = args.qbwc_user or args.name
     if not USER_PATTERN.fullmatch(user):
         raise _fail(f"Web Connector user {user!r}: 1-100 characters, no control characters")
-    entities = parse_entities(args.entities) if args.entities else ("Customer",)
+    entities = parse_entities(args.entities) if args.entities else DEFAULT_ENTITIES
     company_file = check_company_file(args.company_file or "")
     min_interval = interval_seconds(args.min_interval_minutes)
     password, generated = _password(args.password_stdin)
@@ -206,7 +206,7 @@ def register(sub: Any) -> None:
     )
     add.add_argument("--password-stdin", action="store_true", help=stdin_help)
     add.add_argument("--company-file", help="full path of the company file QBWC should open")
-    add.add_argument("--entities", help=entities_help + " (default: Customer)")
+    add.add_argument("--entities", help=entities_help + f" (default: {','.join(DEFAULT_ENTITIES)})")
     add.add_argument(
         "--min-interval-minutes", type=int, default=0, help="answer 'none' to earlier runs"
     )
