@@ -15,7 +15,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qbxml import HcpInfo, QbxmlError, QbxmlVersion, build_message_set, negotiate, parse_hcp
+from qbxml import (
+    DataExtAdd,
+    DataExtDefAdd,
+    HcpInfo,
+    QbxmlError,
+    QbxmlVersion,
+    build_message_set,
+    negotiate,
+    parse_hcp,
+    parse_response,
+)
+from qbxml.requests import Request
+from qbxml.status import STATUS_NAME_IN_USE
 from qbxml.versions import MIN_VERSION
 
 from ..metrics import SESSIONS_COMPLETED, SESSIONS_STARTED, Metrics, NoMetrics
@@ -36,6 +48,8 @@ from .versions import compare_versions
 
 log = logging.getLogger(__name__)
 
+# The company data extension, under the deployment's OwnerID, that names the tenant's .qwc.
+FILE_ID = "FileID"
 NVU = "nvu"
 NONE = "none"
 BUSY = "busy"
@@ -63,6 +77,8 @@ class SessionState:
     qbxml_version: str | None = None
     country: str = ""
     pending: dict[str, str] = field(default_factory=dict)  # request id -> entity
+    stamp_file_id: bool = False  # the company file lacks our FileID: write it first
+    writes: list[str] = field(default_factory=list)  # request ids of writes awaiting answers
     exchanges: int = 0
     errors: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -78,6 +94,8 @@ class SessionState:
             "qbxml_version": self.qbxml_version,
             "country": self.country,
             "pending": self.pending,
+            "stamp_file_id": self.stamp_file_id,
+            "writes": self.writes,
             "exchanges": self.exchanges,
             "errors": self.errors,
             "warnings": self.warnings[-20:],
@@ -265,6 +283,9 @@ class QbwcRelay:
                     step.status, step.error = "failed", "wrong company file"
                 self._save(record, state)
                 return ""
+            state.stamp_file_id = hcp is not None and not hcp.data_extension(
+                self.owner_id(), FILE_ID
+            )
             version = self._negotiate(state, hcp, major, minor)
             if version is None:
                 self._save(record, state)
@@ -285,14 +306,16 @@ class QbwcRelay:
             self._save(record, state)
             return ""
         state.exchanges += 1
+        requests: list[Request] = self._stamp_requests(record.tenant) if state.stamp_file_id else []
+        state.stamp_file_id = False
+        state.writes = [w.request_id for w in requests]
         for step, query in exchange:
             step.status = "running"
             state.pending[query.request_id] = step.entity
-        # With several queries in one message set, one failing must not stop the others.
-        on_error = "continueOnError" if len(exchange) > 1 else "stopOnError"
-        xml = build_message_set(
-            [q for _, q in exchange], QbxmlVersion.parse(state.qbxml_version), on_error
-        )
+            requests.append(query)
+        # With several requests in one message set, one failing must not stop the others.
+        on_error = "continueOnError" if len(requests) > 1 else "stopOnError"
+        xml = build_message_set(requests, QbxmlVersion.parse(state.qbxml_version), on_error)
         self._save(record, state)
         return xml
 
@@ -382,6 +405,37 @@ class QbwcRelay:
             self._owner_id = self.tenants.deployment_owner_id()
         return self._owner_id
 
+    def _stamp_requests(self, tenant_name: str) -> list[Request]:
+        """Write the tenant's FileID into the company file, as the .qwc names it, so later
+        sessions can tell this company file from any other (the company-file guard)."""
+        owner = self.owner_id()
+        return [
+            # QuickBooks answers 3100 when the definition exists already: that is fine.
+            DataExtDefAdd(request_id="stamp-def", owner_id=owner, name=FILE_ID),
+            DataExtAdd(
+                request_id="stamp-set",
+                owner_id=owner,
+                name=FILE_ID,
+                value=self.tenants.ensure_file_id(tenant_name),
+            ),
+        ]
+
+    def _check_writes(self, state: SessionState, response: str) -> None:
+        """Note a write QuickBooks refused (the sync goes on; the guard waits for the stamp)."""
+        written, state.writes = set(state.writes), []
+        if not written:
+            return
+        try:
+            answers = [r for r in parse_response(response).responses if r.request_id in written]
+        except QbxmlError:
+            return  # the sync engine reports the unreadable response
+        for rs in answers:
+            if rs.status_code not in (0, STATUS_NAME_IN_USE):
+                state.warnings.append(
+                    f"Could not record the company file's identity ({rs.request_type} "
+                    f"{rs.status_code}: {rs.status_message}); the next session tries again."
+                )
+
     def _company_file_refusal(self, tenant_name: str, hcp: HcpInfo | None) -> str | None:
         """Why this session must not sync, when QuickBooks opened another tenant's company file.
 
@@ -390,7 +444,7 @@ class QbwcRelay:
         """
         if hcp is None:
             return None
-        seen = hcp.data_extension(self.owner_id(), "FileID")
+        seen = hcp.data_extension(self.owner_id(), FILE_ID)
         if not seen:
             return None
         expected = self.tenants.ensure_file_id(tenant_name)
@@ -453,6 +507,7 @@ class QbwcRelay:
             state.errors += 1
             state.last_error = "The relay received a response it did not ask for."
             return -1
+        self._check_writes(state, response)
         try:
             result = self.engine.apply(tenant, state.plan, pending, response)
         except QbxmlError as exc:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 from lambdas.local.wiring import LocalRelay
 from lambdas.store.ports import Tenant
+from qbxml import DataExtDefAdd, build_message_set
 from sim.fake_company import FakeCompany
 from tests.conftest import PASSWORD
 
@@ -51,3 +54,43 @@ def test_a_file_id_under_another_owner_is_not_ours_to_judge(local, tenant) -> No
     )
     _, request = first_request(local, tenant, company)
     assert "CustomerQueryRq" in request
+
+
+def test_the_first_session_stamps_the_file_id_and_the_guard_holds_after(local, tenant) -> None:
+    owner = local.tenants.deployment_owner_id()
+    company = FakeCompany(customers=5, owner_id=owner)
+    assert company.file_id is None  # never opened by this application's Web Connector yet
+    ticket, request = first_request(local, tenant, company)
+    assert "<DataExtDefAddRq" in request and "<DataExtAddRq" in request
+    assert 'onError="continueOnError"' in request
+    percent = local.relay.receive_response_xml(ticket, company.process(request), "", "")
+    while 0 <= percent < 100:
+        request = local.relay.send_request_xml(ticket, "", "", "US", 13, 0)
+        assert "DataExt" not in request
+        percent = local.relay.receive_response_xml(ticket, company.process(request), "", "")
+    local.relay.close_connection(ticket)
+    assert company.file_id == local.tenants.ensure_file_id(tenant.name)
+    # The same tenant again: recognised, nothing written.
+    ticket, request = first_request(local, tenant, company)
+    assert request and "DataExt" not in request
+    local.relay.close_connection(ticket)
+    # Another tenant's Web Connector pointed at these books is refused.
+    other = Tenant(name="other", qbwc_user="other-qbwc", password_hash=tenant.password_hash)
+    local.tenants.create(other)
+    ticket, request = first_request(local, other, company)
+    assert request == "" and "belongs to another .qwc" in local.relay.get_last_error(ticket)
+
+
+def test_an_existing_definition_is_reused(local, tenant) -> None:
+    owner = local.tenants.deployment_owner_id()
+    company = FakeCompany(customers=5, owner_id=owner)
+    # An earlier install defined the extension but never stored a value.
+    define = build_message_set([DataExtDefAdd(request_id="1", owner_id=owner, name="FileID")])
+    assert 'statusCode="0"' in company.process(define)
+    ticket, request = first_request(local, tenant, company)
+    answer = company.process(request)
+    assert 'statusCode="3100"' in answer  # the definition exists already
+    assert local.relay.receive_response_xml(ticket, answer, "", "") >= 0
+    warnings = local.sessions.get(ticket, time.time()).state["warnings"]
+    assert not [w for w in warnings if "identity" in w]
+    assert company.file_id == local.tenants.ensure_file_id(tenant.name)

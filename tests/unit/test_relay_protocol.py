@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -167,7 +168,7 @@ def test_error_status_stops_the_entity_not_the_session(local, tenant) -> None:
     request = local.relay.send_request_xml(
         ticket, FakeCompany(customers=1).hcp_response(), "", "US", 13, 0
     )
-    request_id = request.split('requestID="')[1].split('"')[0]
+    request_id = re.search(r'<CustomerQueryRq requestID="([^"]+)"', request).group(1)
     rs = (
         f'<QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="{request_id}" statusCode="3250" '
         'statusSeverity="Error" statusMessage="This feature is not enabled"/></QBXMLMsgsRs></QBXML>'
@@ -180,7 +181,7 @@ def test_retryable_status_is_retried(local, tenant) -> None:
     ticket = start(local, tenant)
     company = FakeCompany(customers=3)
     request = local.relay.send_request_xml(ticket, company.hcp_response(), "", "US", 13, 0)
-    request_id = request.split('requestID="')[1].split('"')[0]
+    request_id = re.search(r'<CustomerQueryRq requestID="([^"]+)"', request).group(1)
     locked = (
         f'<QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="{request_id}" statusCode="3175" '
         'statusSeverity="Error" statusMessage="locked"/></QBXMLMsgsRs></QBXML>'
