@@ -77,18 +77,23 @@ def test_qwc_file_round_trips_through_authenticate(served: Served, tmp_path: Pat
     assert qwc.findtext("OwnerID") == store.deployment_owner_id()
     assert qwc.findtext("FileID") == tenant.file_id
 
-    # The Web Connector authenticates with the file's UserName and syncs.
-    connector = FakeWebConnector(_loopback(qwc.findtext("AppURL")))
+    # The Web Connector authenticates with the file's UserName and syncs a company file that
+    # carries the file's FileID under its OwnerID (QBWC stamps it on import): the HCP check
+    # recognises it. Another .qwc's FileID in those books is refused.
+    owner, file_id = qwc.findtext("OwnerID"), qwc.findtext("FileID")
+    books = FakeCompany(customers=30, owner_id=owner, file_id=file_id)
+    connector = FakeWebConnector(_loopback(qwc.findtext("AppURL")), owner_id=owner)
     try:
-        result = connector.run_session(
-            qwc.findtext("UserName"), PASSWORD, FakeCompany(customers=30)
-        )
+        result = connector.run_session(qwc.findtext("UserName"), PASSWORD, books)
         wrong = connector.run_session(qwc.findtext("UserName"), "not-the-password", FakeCompany())
+        books.file_id = new_guid()
+        other = connector.run_session(qwc.findtext("UserName"), PASSWORD, books)
     finally:
         connector.close()
     assert result.auth_status == "" and result.last_error is None
     assert result.close_message == "Synced 30 customers"
     assert wrong.auth_status == "nvu"
+    assert other.exchanges == 0 and "belongs to another .qwc" in (other.last_error or "")
 
     # AppSupport answers 200 with the tenant's last sync, and nothing secret.
     page = requests.get(_loopback(qwc.findtext("AppSupport")), timeout=5)
