@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,92 +12,14 @@ import requests
 
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector, SoapFaultError
+from tests.relay_process import Served, qbrelay, served_with_tenant
 
 PASSWORD = "e2e-password-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _qbrelay(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lambdas.local.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-class Served:
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[str] | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "lambdas.local.cli",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.data_dir),
-                "--max-body-bytes",
-                str(2 * 1024 * 1024),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(self.base + "/health", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise AssertionError("qbrelay serve did not come up within 30 s")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-            self.proc = None
-
-
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    data_dir = tmp_path / "relay"
-    added = _qbrelay(
-        "tenant",
-        "add",
-        "acme",
-        "--qbwc-user",
-        "acme-qbwc",
-        "--password-stdin",
-        "--data-dir",
-        str(data_dir),
-        stdin=PASSWORD + "\n",
-    )
-    assert added.returncode == 0, added.stderr
-    assert PASSWORD not in added.stdout
-    server = Served(data_dir)
-    server.start()
+    server = served_with_tenant(tmp_path / "relay", PASSWORD)
     yield server
     server.stop()
 
@@ -210,7 +128,7 @@ def test_tenants_and_sessions_survive_a_restart(served: Served) -> None:
     )
     assert 'iterator="Continue"' in request
     qbwc.close()
-    listed = _qbrelay("tenant", "list", "--data-dir", str(served.data_dir))
+    listed = qbrelay("tenant", "list", "--data-dir", str(served.data_dir))
     assert "acme" in listed.stdout
 
 
@@ -218,7 +136,7 @@ def test_demo_json(tmp_path: Path) -> None:
     counts = ["--customers", "1000", "--items", "20", "--invoices", "300", "--sales-orders", "0"]
     counts += ["--estimates", "0", "--payments", "50"]
     demo = ["demo", *counts, "--data-dir", str(tmp_path / "d"), "--json"]
-    proc = _qbrelay(*demo)
+    proc = qbrelay(*demo)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["records_received"] == 1370 and out["records_queued"] == 1370
@@ -229,8 +147,8 @@ def test_demo_json(tmp_path: Path) -> None:
     assert out["zoho_records"] == 1320 and out["zoho_duplicates"] == 0
     assert os.path.exists(tmp_path / "d" / "relay.sqlite3")
     # The same company again: nothing new is queued, and ZOHO is not called.
-    again = json.loads(_qbrelay(*demo).stdout)
+    again = json.loads(qbrelay(*demo).stdout)
     assert again["records_queued"] == 0 and again["zoho_calls"] == 0
     assert again["exchanges"] == 1 and again["zoho_records"] == 1320
-    bad = _qbrelay("demo", "--invoices", "-1", "--data-dir", str(tmp_path / "e"))
+    bad = qbrelay("demo", "--invoices", "-1", "--data-dir", str(tmp_path / "e"))
     assert bad.returncode != 0 and "--invoices must be 0 or more" in bad.stderr

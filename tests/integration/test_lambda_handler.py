@@ -19,15 +19,9 @@ from lambdas.store.ports import Tenant
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import envelope
 from tests.aws_tables import create_relay_tables
+from tests.lambda_context import LambdaContext
 
 TNS = "{http://developer.intuit.com/}"
-
-
-class Context:
-    function_name = "qbwc"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:qbwc"
-    aws_request_id = "req-1"
 
 
 @pytest.fixture
@@ -70,7 +64,7 @@ def rest_event(method: str, body: bytes = b"", b64: bool = False, query=None) ->
 
 
 def call(op: str, params: list, b64: bool = False) -> etree._Element:
-    reply = qbwc_api.handler(rest_event("POST", envelope(op, params), b64), Context())
+    reply = qbwc_api.handler(rest_event("POST", envelope(op, params), b64), LambdaContext())
     assert reply["statusCode"] == 200, reply["body"]
     return etree.fromstring(reply["body"].encode())
 
@@ -144,7 +138,7 @@ def test_session_through_the_handler_reaches_sqs(aws, capsys) -> None:
 
 
 def test_wsdl_follows_the_stage(aws) -> None:
-    reply = qbwc_api.handler(rest_event("GET", query={"wsdl": ""}), Context())
+    reply = qbwc_api.handler(rest_event("GET", query={"wsdl": ""}), LambdaContext())
     assert reply["statusCode"] == 200
     assert (
         'location="https://abc123.execute-api.us-east-1.amazonaws.com/prod/qbwc"' in reply["body"]
@@ -153,23 +147,23 @@ def test_wsdl_follows_the_stage(aws) -> None:
 
 def test_wsdl_uses_configured_public_url(aws, monkeypatch) -> None:
     monkeypatch.setenv("QBRELAY_PUBLIC_URL", "https://qb.example.com/qbwc")
-    reply = qbwc_api.handler(rest_event("GET", query={"WSDL": None}), Context())
+    reply = qbwc_api.handler(rest_event("GET", query={"WSDL": None}), LambdaContext())
     assert 'location="https://qb.example.com/qbwc"' in reply["body"]
 
 
 def test_bad_input_is_a_fault(aws) -> None:
     for event in (rest_event("POST", b"<oops"), rest_event("POST", b"")):
-        reply = qbwc_api.handler(event, Context())
+        reply = qbwc_api.handler(event, LambdaContext())
         assert reply["statusCode"] == 500 and "<faultstring>" in reply["body"]
     broken = rest_event("POST")
     broken.update(body="***", isBase64Encoded=True)
-    assert qbwc_api.handler(broken, Context())["statusCode"] == 500
+    assert qbwc_api.handler(broken, LambdaContext())["statusCode"] == 500
 
 
 def test_health(aws) -> None:
     event = rest_event("GET")
     event["resource"] = "/health"
-    reply = qbwc_api.handler(event, Context())
+    reply = qbwc_api.handler(event, LambdaContext())
     assert reply["statusCode"] == 200 and json.loads(reply["body"]) == {"status": "ok"}
 
 

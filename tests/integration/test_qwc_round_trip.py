@@ -24,28 +24,15 @@ from qwc import new_guid
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector
 from tests.aws_tables import create_pk_table
-from tests.integration.test_end_to_end_http import Served, _qbrelay
+from tests.lambda_context import LambdaContext
+from tests.relay_process import Served, qbrelay, served_with_tenant
 
 PASSWORD = "round-trip-password"
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    data_dir = tmp_path / "relay"
-    added = _qbrelay(
-        "tenant",
-        "add",
-        "acme",
-        "--qbwc-user",
-        "acme-qbwc",
-        "--password-stdin",
-        "--data-dir",
-        str(data_dir),
-        stdin=PASSWORD + "\n",
-    )
-    assert added.returncode == 0, added.stderr
-    server = Served(data_dir)
-    server.start()
+    server = served_with_tenant(tmp_path / "relay", PASSWORD)
     yield server
     server.stop()
 
@@ -57,7 +44,7 @@ def _loopback(url: str) -> str:
 
 def test_qwc_file_round_trips_through_authenticate(served: Served, tmp_path: Path) -> None:
     out = tmp_path / "acme.qwc"
-    made = _qbrelay(
+    made = qbrelay(
         "qwc",
         "--tenant",
         "acme",
@@ -126,13 +113,6 @@ def test_support_routes_over_http(served: Served) -> None:
 # --- the Lambda handler --------------------------------------------------------------------
 
 
-class Context:
-    function_name = "qbwc"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:qbwc"
-    aws_request_id = "req-1"
-
-
 @pytest.fixture
 def tenants(monkeypatch) -> Iterator[DynamoTenantStore]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -175,7 +155,9 @@ def test_support_pages_through_the_handler(tenants: DynamoTenantStore) -> None:
     tenants.create(tenant)
     bare = tenant.file_id[1:-1]
 
-    reply = qbwc_api.handler(event("GET", f"/support/{bare}", "/support/{file_id}"), Context())
+    reply = qbwc_api.handler(
+        event("GET", f"/support/{bare}", "/support/{file_id}"), LambdaContext()
+    )
     assert reply["statusCode"] == 200
     assert reply["headers"]["Content-Type"] == "text/html; charset=utf-8"
     assert reply["headers"]["Cache-Control"] == "no-store"
@@ -184,11 +166,11 @@ def test_support_pages_through_the_handler(tenants: DynamoTenantStore) -> None:
     assert "2026-01-01 00:00 UTC" in body
     assert "secret-hash" not in body and "bob" not in body
 
-    general = qbwc_api.handler(event("GET", "/support", "/support"), Context())
+    general = qbwc_api.handler(event("GET", "/support", "/support"), LambdaContext())
     assert general["statusCode"] == 200 and "acme" not in general["body"]
     unknown = event("GET", f"/support/{new_guid()[1:-1]}", "/support/{file_id}")
-    assert qbwc_api.handler(unknown, Context())["statusCode"] == 404
+    assert qbwc_api.handler(unknown, LambdaContext())["statusCode"] == 404
     junk = event("GET", "/support/..%2F", "/support/{file_id}")
-    assert qbwc_api.handler(junk, Context())["statusCode"] == 404
-    posted = qbwc_api.handler(event("POST", "/support", "/support"), Context())
+    assert qbwc_api.handler(junk, LambdaContext())["statusCode"] == 404
+    posted = qbwc_api.handler(event("POST", "/support", "/support"), LambdaContext())
     assert posted["statusCode"] == 405

@@ -14,14 +14,7 @@ from lambdas.handlers import stale_sync
 from lambdas.store.aws import DynamoTenantStore
 from lambdas.store.ports import Tenant
 from tests.aws_tables import create_pk_table
-
-
-class Context:
-    function_name = "stale-sync"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:stale-sync"
-    aws_request_id = "req-1"
-
+from tests.lambda_context import LambdaContext
 
 SCHEDULED_EVENT = {
     "version": "0",
@@ -66,7 +59,7 @@ def test_counts_stale_tenants_and_publishes_the_metric(tenants, capsys) -> None:
     tenants.create(
         Tenant("initech", "ini-qbwc", "h", created_at=now - 86400, last_sync_at=now - 7 * 3600)
     )
-    reply = stale_sync.handler(SCHEDULED_EVENT, Context())
+    reply = stale_sync.handler(SCHEDULED_EVENT, LambdaContext("stale-sync", 256))
     assert reply == {"threshold_hours": 6.0, "stale_tenants": ["globex", "initech"]}
     doc = emitted(capsys)
     assert doc["StaleTenants"] == [2.0]
@@ -78,7 +71,9 @@ def test_counts_stale_tenants_and_publishes_the_metric(tenants, capsys) -> None:
 def test_zero_is_published_too(tenants, capsys) -> None:
     now = time.time()
     tenants.create(Tenant("acme", "acme-qbwc", "h", created_at=now - 60))
-    assert stale_sync.handler(SCHEDULED_EVENT, Context())["stale_tenants"] == []
+    assert (
+        stale_sync.handler(SCHEDULED_EVENT, LambdaContext("stale-sync", 256))["stale_tenants"] == []
+    )
     assert emitted(capsys)["StaleTenants"] == [0.0]
 
 

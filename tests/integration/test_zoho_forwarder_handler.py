@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -23,6 +22,7 @@ from tests.integration.zoho_helpers import (
     invoice,
     message,
 )
+from tests.lambda_context import LambdaContext
 
 ENV = {
     "QBRELAY_STATE_TABLE": "state",
@@ -32,14 +32,6 @@ ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "QbxmlRelay/test",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "zoho-forwarder"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:zoho-forwarder"
-    aws_request_id: str = "req-1"
 
 
 @pytest.fixture
@@ -100,7 +92,7 @@ def test_handler_reports_only_retries_as_batch_failures(aws, zoho: ZohoEnv, caps
         message(bad),
         message(invoice(1, 9, [])),  # its customer is nowhere yet: delivered again later
     ]
-    result = zoho_forwarder.handler(event(bodies), LambdaContext())
+    result = zoho_forwarder.handler(event(bodies), LambdaContext("zoho-forwarder", 256))
     assert result == {"batchItemFailures": [{"itemIdentifier": "m2"}]}
     assert len(zoho.fake.by_field("Accounts", "QB_ListID", customer(1)["list_id"])) == 1
     parked = aws["sqs"].receive_message(QueueUrl=aws["dlq"], MessageAttributeNames=["All"])
@@ -129,15 +121,19 @@ def test_handler_reports_only_retries_as_batch_failures(aws, zoho: ZohoEnv, caps
     assert SECRET not in out and REFRESH not in out
     # Redelivered unchanged: no ZOHO call, nothing to report.
     calls = zoho.fake.calls
-    assert zoho_forwarder.handler(event(bodies[:1]), LambdaContext()) == {"batchItemFailures": []}
+    assert zoho_forwarder.handler(event(bodies[:1]), LambdaContext("zoho-forwarder", 256)) == {
+        "batchItemFailures": []
+    }
     assert zoho.fake.calls == calls
 
 
 def test_an_orphan_is_parked_with_its_reason_before_sqs_gives_up(aws, zoho: ZohoEnv) -> None:
     ev = event([message(invoice(1, 9, []))])
-    assert zoho_forwarder.handler(ev, LambdaContext())["batchItemFailures"]
+    assert zoho_forwarder.handler(ev, LambdaContext("zoho-forwarder", 256))["batchItemFailures"]
     ev["Records"][0]["attributes"]["ApproximateReceiveCount"] = "5"
-    assert zoho_forwarder.handler(ev, LambdaContext()) == {"batchItemFailures": []}
+    assert zoho_forwarder.handler(ev, LambdaContext("zoho-forwarder", 256)) == {
+        "batchItemFailures": []
+    }
     parked = aws["sqs"].receive_message(QueueUrl=aws["dlq"], MessageAttributeNames=["All"])
     reason = parked["Messages"][0]["MessageAttributes"]["reason"]["StringValue"]
     assert "parent is not in ZOHO yet" in reason and "after 5 deliveries" in reason
