@@ -63,6 +63,9 @@ class RelaySettings:
     min_qbwc_version: str = "2.1.0.30"
     recommended_qbwc_version: str = "2.3.0.36"
     session_ttl_seconds: int = 1800
+    # How long a silent session keeps its tenant "busy": an update the Web Connector abandoned
+    # (QBWC killed, PC asleep) must not block the next scheduled one for the whole TTL.
+    busy_lease_seconds: int = 600
     postpone_seconds: int | None = None
     min_run_every_seconds: int | None = None
 
@@ -249,6 +252,7 @@ class QbwcRelay:
             tenant=tenant.name,
             expires_at=now + self.settings.session_ttl_seconds,
             state=state.to_dict(),
+            lock_expires_at=now + self._lease(),
         )
         if not self.sessions.create(record, now):
             return self._auth_reply(ticket, BUSY)
@@ -379,6 +383,9 @@ class QbwcRelay:
 
     # --- helpers ----------------------------------------------------------------------------
 
+    def _lease(self) -> int:
+        return min(self.settings.busy_lease_seconds, self.settings.session_ttl_seconds)
+
     def _auth_reply(self, ticket: str, status: str) -> list[str]:
         reply = [ticket, status]
         postpone, min_run = self.settings.postpone_seconds, self.settings.min_run_every_seconds
@@ -396,7 +403,9 @@ class QbwcRelay:
 
     def _save(self, record: SessionRecord, state: SessionState) -> None:
         record.state = state.to_dict()
-        record.expires_at = self.clock() + self.settings.session_ttl_seconds
+        now = self.clock()
+        record.expires_at = now + self.settings.session_ttl_seconds
+        record.lock_expires_at = now + self._lease()
         self.sessions.save(record)
 
     def owner_id(self) -> str:

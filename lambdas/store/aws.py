@@ -281,7 +281,7 @@ class DynamoSessionStore:
                             "Item": {
                                 "pk": _s(_TENANT_LOCK + session.tenant),
                                 "holder": _s(session.ticket),
-                                "expires_at": _n(session.expires_at),
+                                "expires_at": _n(session.lease_until),
                             },
                             "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
                             "ExpressionAttributeValues": {":now": _n(now)},
@@ -338,7 +338,7 @@ class DynamoSessionStore:
                             "UpdateExpression": "SET expires_at = :e",
                             "ConditionExpression": "holder = :t",
                             "ExpressionAttributeValues": {
-                                ":e": _n(session.expires_at),
+                                ":e": _n(session.lease_until),
                                 ":t": _s(session.ticket),
                             },
                         }

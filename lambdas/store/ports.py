@@ -117,6 +117,14 @@ class SessionRecord:
     version: int = 0
     closed: bool = False
     state: dict[str, Any] = field(default_factory=dict)
+    # Until when the session keeps its tenant busy; None: as long as it lives. Shorter than the
+    # session's life, so an update abandoned by the Web Connector does not block the next one.
+    lock_expires_at: float | None = None
+
+    @property
+    def lease_until(self) -> float:
+        """When the tenant's lock held by this session runs out."""
+        return self.expires_at if self.lock_expires_at is None else self.lock_expires_at
 
 
 class SessionStore(Protocol):

@@ -241,7 +241,7 @@ class SqliteSessionStore:
             conn.execute(
                 "INSERT OR REPLACE INTO session_locks (tenant, ticket, expires_at) "
                 "VALUES (?, ?, ?)",
-                (session.tenant, session.ticket, session.expires_at),
+                (session.tenant, session.ticket, session.lease_until),
             )
             conn.execute(
                 "INSERT INTO sessions (ticket, tenant, expires_at, version, closed, state) "
@@ -298,7 +298,7 @@ class SqliteSessionStore:
                 raise ConcurrentUpdate(f"session {session.ticket[:8]}… changed concurrently")
             conn.execute(
                 "UPDATE session_locks SET expires_at = ? WHERE tenant = ? AND ticket = ?",
-                (session.expires_at, session.tenant, session.ticket),
+                (session.lease_until, session.tenant, session.ticket),
             )
         session.version += 1
 

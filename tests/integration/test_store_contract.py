@@ -120,6 +120,25 @@ def test_one_live_session_per_tenant(stores: Stores) -> None:
     assert stores.sessions.create(SessionRecord("t4", "acme", 400.0), now=201.0) is True
 
 
+def test_the_tenant_lock_can_be_shorter_than_the_session(stores: Stores) -> None:
+    first = SessionRecord("t1", "acme", expires_at=1000.0, lock_expires_at=200.0)
+    assert stores.sessions.create(first, now=100.0) is True
+    assert stores.sessions.create(SessionRecord("t2", "acme", 900.0), now=150.0) is False
+    # Saving renews the lock with the session's new lease.
+    loaded = stores.sessions.get("t1", now=150.0)
+    loaded.lock_expires_at = 260.0
+    stores.sessions.save(loaded)
+    assert stores.sessions.create(SessionRecord("t2", "acme", 900.0), now=250.0) is False
+    # Once the lock runs out a new session takes the tenant; the old one still lives and saves
+    # without taking the lock back.
+    taker = SessionRecord("t3", "acme", expires_at=1000.0, lock_expires_at=400.0)
+    assert stores.sessions.create(taker, now=261.0) is True
+    old = stores.sessions.get("t1", now=300.0)
+    old.lock_expires_at = 900.0
+    stores.sessions.save(old)
+    assert stores.sessions.create(SessionRecord("t4", "acme", 900.0), now=401.0) is True
+
+
 def test_session_get_save_close(stores: Stores) -> None:
     record = SessionRecord(ticket="t1", tenant="acme", expires_at=200.0, state={"n": 1})
     stores.sessions.create(record, now=100.0)

@@ -77,6 +77,34 @@ def test_authenticate_returns_company_file_and_optional_elements(local, tenant) 
     assert reply[1:] == [r"C:\Books\acme.qbw", "30", "900"]
 
 
+def test_an_abandoned_session_frees_the_tenant_after_the_busy_lease(local, tenant) -> None:
+    now = [1000.0]
+    relay = QbwcRelay(
+        local.tenants,
+        local.sessions,
+        local.engine,
+        local.runs,
+        RelaySettings(session_ttl_seconds=1800, busy_lease_seconds=600),
+        clock=lambda: now[0],
+    )
+    company = FakeCompany(customers=120)
+    ticket, _ = relay.authenticate(tenant.qbwc_user, PASSWORD)
+    request = relay.send_request_xml(ticket, company.hcp_response(), "", "US", 13, 0)
+    now[0] += 100
+    assert relay.receive_response_xml(ticket, company.process(request), "", "") > 0
+    # The Web Connector vanishes. Its next scheduled run, 5 minutes on, finds the tenant busy;
+    # 10 minutes after the last call, the tenant is free again.
+    now[0] += 300
+    assert relay.authenticate(tenant.qbwc_user, PASSWORD)[1] == "busy"
+    now[0] += 301
+    ticket2, status = relay.authenticate(tenant.qbwc_user, PASSWORD)
+    assert status == ""
+    # The superseded session still answers its own (late) calls, without taking the lock back.
+    assert relay.send_request_xml(ticket, "", "", "US", 13, 0)
+    assert relay.authenticate(tenant.qbwc_user, PASSWORD)[1] == "busy"
+    assert relay.close_connection(ticket2)
+
+
 def test_expired_session_frees_the_tenant(local, tenant) -> None:
     now = [1000.0]
     relay = QbwcRelay(
