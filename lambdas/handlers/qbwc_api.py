@@ -18,6 +18,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from ..qbwc.relay import QbwcRelay
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
@@ -35,6 +36,10 @@ from .cloudwatch_metrics import CloudWatchMetrics
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    # In Lambda, the core's standard-library log records get this logger's JSON format,
+    # correlation id and keys (``extra={"tenant": ...}`` becomes a key).
+    copy_config_to_registered_loggers(source_logger=logger, include={"lambdas", "qbxml"})
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "QbxmlRelay", service=SERVICE
 )

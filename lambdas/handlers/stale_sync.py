@@ -15,12 +15,17 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..ops.stale_sync import stale_tenants
 from ..store.aws import DynamoTenantStore
 
 logger = Logger(service="qbxml-relay")
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    # In Lambda, the core's standard-library log records get this logger's JSON format,
+    # correlation id and keys (``extra={"tenant": ...}`` becomes a key).
+    copy_config_to_registered_loggers(source_logger=logger, include={"lambdas", "qbxml"})
 metrics = Metrics(service="qbxml-relay")
 
 REQUIRED_ENV = ("QBRELAY_TENANTS_TABLE", "POWERTOOLS_METRICS_NAMESPACE")

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -33,6 +34,10 @@ from ..zoho.client import client_factory
 from ..zoho.forwarder import ForwardReport, ZohoForwarder
 
 logger = Logger(service="qbxml-relay")
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+    # In Lambda, the core's standard-library log records get this logger's JSON format,
+    # correlation id and keys (``extra={"tenant": ...}`` becomes a key).
+    copy_config_to_registered_loggers(source_logger=logger, include={"lambdas", "qbxml"})
 metrics = Metrics(service="qbxml-relay")
 # A batch whose every record waits is an answer too, not a function error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
