@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
+from ...store.aws import (
+    DynamoForwarderState,
+    DynamoMappingStore,
+    DynamoTokenCache,
+    SecretsManagerSecretStore,
+)
 from ...store.files import FileSecretStore
-from ...store.ports import SecretStore
+from ...store.ports import ForwarderState, MappingStore, SecretStore, TokenCache
 from ...store.sqlite import (
     SqliteDatabase,
     SqliteDeadLetterQueue,
@@ -25,19 +33,71 @@ from ...zoho.auth import ZohoCredentials, load_credentials, secret_name
 from ...zoho.datacentres import ACCOUNTS_SERVERS, check_url
 from ...zoho.errors import ZohoError
 from ...zoho.mapping import MappingError, build_config, load_mapping_file
+from .. import targets
+from ..targets import (
+    TargetError,
+    add_target_args,
+    aws_env,
+    explain_aws_errors,
+    required_output,
+    stack_name,
+    stack_outputs,
+    table_name,
+)
 from .common import data_dir, read_secret_stdin
 
 
-def _secrets(args: argparse.Namespace) -> SecretStore:
-    if getattr(args, "secrets_prefix", None):
-        import boto3
+@dataclass(slots=True)
+class ZohoTarget:
+    """Where a tenant's ZOHO settings live: the local data dir, or a deployment's AWS stores."""
 
-        from ...store.aws import SecretsManagerSecretStore
+    secrets: SecretStore
+    state: ForwarderState
+    tokens: TokenCache
+    mappings: MappingStore
+    parked: SqliteDeadLetterQueue | None  # AWS parks on the SQS dead-letter queue
 
-        return SecretsManagerSecretStore(boto3.client("secretsmanager"), args.secrets_prefix)
-    return FileSecretStore.in_dir(data_dir(args.data_dir))
+
+def _target(args: argparse.Namespace) -> ZohoTarget:
+    if getattr(args, "aws", False):
+        return _aws_target(args)
+    db = SqliteDatabase.in_dir(data_dir(args.data_dir))
+    prefix = getattr(args, "secrets_prefix", None)
+    secrets: SecretStore = (
+        SecretsManagerSecretStore(targets.aws_client("secretsmanager", None), prefix)
+        if prefix
+        else FileSecretStore.in_dir(data_dir(args.data_dir))
+    )
+    return ZohoTarget(
+        secrets,
+        SqliteForwarderState(db),
+        SqliteTokenCache(db),
+        SqliteMappingStore(db),
+        SqliteDeadLetterQueue(db),
+    )
 
 
+def _aws_target(args: argparse.Namespace) -> ZohoTarget:
+    if args.data_dir or getattr(args, "secrets_prefix", None):
+        raise TargetError("give --aws, --data-dir or --secrets-prefix, one of them")
+    env, region = aws_env(args), args.region
+    prefix = os.environ.get("QBRELAY_SECRETS_PREFIX")
+    if not prefix:
+        stack = stack_name(env)
+        prefix = required_output(stack_outputs(stack, region), "SecretsPrefix", stack)
+    ddb = targets.aws_client("dynamodb", region)
+    state_table = table_name("StateTable", env, region)
+    return ZohoTarget(
+        SecretsManagerSecretStore(targets.aws_client("secretsmanager", region), prefix),
+        DynamoForwarderState(ddb, state_table),
+        # The functions' own token cache: a check reuses their token instead of minting one.
+        DynamoTokenCache(ddb, state_table),
+        DynamoMappingStore(ddb, table_name("MappingsTable", env, region)),
+        None,
+    )
+
+
+@explain_aws_errors
 def cmd_set_credentials(args: argparse.Namespace) -> int:
     if args.accounts_url:
         try:
@@ -53,7 +113,7 @@ def cmd_set_credentials(args: argparse.Namespace) -> int:
         data_centre=args.data_centre,
         accounts_url=args.accounts_url,
     )
-    _secrets(args).put(secret_name(args.tenant), credentials.to_secret())
+    _target(args).secrets.put(secret_name(args.tenant), credentials.to_secret())
     print(
         f"Stored ZOHO credentials of tenant {args.tenant!r} (data centre {args.data_centre}, "
         f"client {args.client_id}). Next: qbrelay zoho check --tenant {args.tenant}"
@@ -61,23 +121,24 @@ def cmd_set_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
+@explain_aws_errors
 def cmd_check(args: argparse.Namespace) -> int:
     from ...zoho.auth import TokenProvider
     from ...zoho.client import ZohoClient
     from ...zoho.setup_check import check_setup
 
-    directory = data_dir(args.data_dir)
-    db = SqliteDatabase.in_dir(directory)
-    state = SqliteForwarderState(db)
+    target = _target(args)
     try:
         override = (
-            load_mapping_file(args.mapping) if args.mapping else state.get_mapping(args.tenant)
+            load_mapping_file(args.mapping)
+            if args.mapping
+            else target.state.get_mapping(args.tenant)
         )
         config = build_config(override, origin=args.mapping or f"mapping of {args.tenant}")
-        credentials = load_credentials(_secrets(args), args.tenant)
+        credentials = load_credentials(target.secrets, args.tenant)
     except (MappingError, ZohoError) as exc:
         raise SystemExit(f"error: {exc}") from exc
-    client = ZohoClient(TokenProvider(args.tenant, credentials, SqliteTokenCache(db)))
+    client = ZohoClient(TokenProvider(args.tenant, credentials, target.tokens))
     print(f"ZOHO setup check of tenant {args.tenant!r} (data centre {credentials.data_centre}):")
     lines = check_setup(client, config)
     for line in lines:
@@ -93,8 +154,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if missing else 0
 
 
+@explain_aws_errors
 def cmd_set_mapping(args: argparse.Namespace) -> int:
-    state = SqliteForwarderState(SqliteDatabase.in_dir(data_dir(args.data_dir)))
+    state = _target(args).state
     if args.clear:
         state.put_mapping(args.tenant, None)
         print(f"Tenant {args.tenant!r} uses the default mapping again.")
@@ -110,12 +172,12 @@ def cmd_set_mapping(args: argparse.Namespace) -> int:
     return 0
 
 
+@explain_aws_errors
 def cmd_status(args: argparse.Namespace) -> int:
-    db = SqliteDatabase.in_dir(data_dir(args.data_dir))
-    pause = SqliteForwarderState(db).paused(args.tenant, time.time())
-    mappings = SqliteMappingStore(db)
-    failed = mappings.list(args.tenant, status="failed", limit=args.limit)
-    parked = SqliteDeadLetterQueue(db).list(args.tenant, limit=args.limit)
+    target = _target(args)
+    pause = target.state.paused(args.tenant, time.time())
+    failed = target.mappings.list(args.tenant, status="failed", limit=args.limit)
+    parked = target.parked.list(args.tenant, limit=args.limit) if target.parked else None
     if args.json:
         print(
             json.dumps(
@@ -126,7 +188,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                         {"entity": m.entity, "source_id": m.source_id, "error": m.last_error}
                         for m in failed
                     ],
-                    "parked": len(parked),
+                    "parked": len(parked) if parked is not None else None,
                 },
                 sort_keys=True,
             )
@@ -140,12 +202,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"Failed records (up to {args.limit}): {len(failed)}")
     for m in failed:
         print(f"  {m.entity} {m.source_id}: {m.last_error}")
-    print(f"Parked messages (up to {args.limit}): {len(parked)}")
+    if parked is None:
+        print("Parked messages: on the deployment's dead-letter queue (DeadLetterQueueUrl).")
+    else:
+        print(f"Parked messages (up to {args.limit}): {len(parked)}")
     return 0
 
 
+@explain_aws_errors
 def cmd_resume(args: argparse.Namespace) -> int:
-    SqliteForwarderState(SqliteDatabase.in_dir(data_dir(args.data_dir))).resume(args.tenant)
+    _target(args).state.resume(args.tenant)
     print(f"Forwarding of tenant {args.tenant!r} resumes with the next batch.")
     return 0
 
@@ -194,7 +260,7 @@ def register(sub: Any) -> None:
         help="a ZOHO-compatible accounts server instead of the data centre's (https, or http "
         "on loopback)",
     )
-    creds.add_argument("--data-dir")
+    add_target_args(creds)
     creds.add_argument(
         "--secrets-prefix",
         help="store in AWS Secrets Manager under this prefix (e.g. qbxml-relay/prod/) "
@@ -205,7 +271,7 @@ def register(sub: Any) -> None:
     check = zsub.add_parser("check", help="verify credentials, modules and fields in ZOHO")
     check.add_argument("--tenant", required=True)
     check.add_argument("--mapping", help="check this mapping file instead of the stored one")
-    check.add_argument("--data-dir")
+    add_target_args(check)
     check.add_argument("--secrets-prefix", help="read credentials from AWS Secrets Manager")
     check.set_defaults(func=cmd_check)
 
@@ -213,19 +279,19 @@ def register(sub: Any) -> None:
     mapping.add_argument("--tenant", required=True)
     mapping.add_argument("--file")
     mapping.add_argument("--clear", action="store_true", help="back to the default mapping")
-    mapping.add_argument("--data-dir")
+    add_target_args(mapping)
     mapping.set_defaults(func=cmd_set_mapping)
 
     status = zsub.add_parser("status", help="pause, failed records and parked messages")
     status.add_argument("--tenant", required=True)
     status.add_argument("--limit", type=int, default=20)
     status.add_argument("--json", action="store_true")
-    status.add_argument("--data-dir")
+    add_target_args(status)
     status.set_defaults(func=cmd_status)
 
     resume = zsub.add_parser("resume", help="lift a tenant's forwarding pause now")
     resume.add_argument("--tenant", required=True)
-    resume.add_argument("--data-dir")
+    add_target_args(resume)
     resume.set_defaults(func=cmd_resume)
 
     forward = zsub.add_parser("forward", help="forward the queued records to ZOHO (drain once)")
