@@ -18,7 +18,6 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
 from ..qbwc.relay import QbwcRelay
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
@@ -33,13 +32,10 @@ from ..store.aws import (
 )
 from ..sync.engine import SyncEngine
 from .cloudwatch_metrics import CloudWatchMetrics
+from .runtime import ConfigurationError, require_env, start
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-    # In Lambda, the core's standard-library log records get this logger's JSON format,
-    # correlation id and keys (``extra={"tenant": ...}`` becomes a key).
-    copy_config_to_registered_loggers(source_logger=logger, include={"lambdas", "qbxml"})
 metrics = Metrics(
     namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "QbxmlRelay", service=SERVICE
 )
@@ -52,18 +48,13 @@ REQUIRED_ENV = (
     "QBRELAY_RUNS_TABLE",
     "QBRELAY_RECORD_QUEUE_URL",
 )
-
-
-class ConfigurationError(RuntimeError):
-    """The function's environment is incomplete."""
+start(logger, REQUIRED_ENV)
 
 
 @cache
 def endpoint() -> SoapEndpoint:
     """The SOAP endpoint over DynamoDB and SQS, built once per execution environment."""
-    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
-    if missing:
-        raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+    require_env(REQUIRED_ENV)
     dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
     counts = CloudWatchMetrics(metrics)
     engine = SyncEngine(

@@ -15,33 +15,24 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..ops.stale_sync import stale_tenants
 from ..store.aws import DynamoTenantStore
+from .runtime import ConfigurationError, require_env, start
 
 logger = Logger(service="qbxml-relay")
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-    # In Lambda, the core's standard-library log records get this logger's JSON format,
-    # correlation id and keys (``extra={"tenant": ...}`` becomes a key).
-    copy_config_to_registered_loggers(source_logger=logger, include={"lambdas", "qbxml"})
 metrics = Metrics(service="qbxml-relay")
 
 REQUIRED_ENV = ("QBRELAY_TENANTS_TABLE", "POWERTOOLS_METRICS_NAMESPACE")
+start(logger, REQUIRED_ENV)
 DEFAULT_HOURS = 24.0
-
-
-class ConfigurationError(RuntimeError):
-    """The function's environment is incomplete or malformed."""
 
 
 @cache
 def configuration() -> tuple[DynamoTenantStore, float]:
     """The tenant store and the threshold in hours, read once per execution environment."""
-    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
-    if missing:
-        raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+    require_env(REQUIRED_ENV)
     raw = os.environ.get("QBRELAY_STALE_SYNC_HOURS") or str(DEFAULT_HOURS)
     try:
         hours = float(raw)

@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -32,12 +31,9 @@ from ..store.aws import (
 )
 from ..zoho.client import client_factory
 from ..zoho.forwarder import ForwardReport, ZohoForwarder
+from .runtime import require_env, start
 
 logger = Logger(service="qbxml-relay")
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-    # In Lambda, the core's standard-library log records get this logger's JSON format,
-    # correlation id and keys (``extra={"tenant": ...}`` becomes a key).
-    copy_config_to_registered_loggers(source_logger=logger, include={"lambdas", "qbxml"})
 metrics = Metrics(service="qbxml-relay")
 # A batch whose every record waits is an answer too, not a function error.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -48,10 +44,7 @@ REQUIRED_ENV = (
     "QBRELAY_DLQ_URL",
     "QBRELAY_SECRETS_PREFIX",
 )
-
-
-class ConfigurationError(RuntimeError):
-    """The function's environment is incomplete."""
+start(logger, REQUIRED_ENV)
 
 
 class RetryLater(Exception):
@@ -61,9 +54,7 @@ class RetryLater(Exception):
 @cache
 def forwarder() -> ZohoForwarder:
     """The forwarder over DynamoDB, SQS and Secrets Manager, built once per environment."""
-    missing = [name for name in REQUIRED_ENV if not os.environ.get(name)]
-    if missing:
-        raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+    require_env(REQUIRED_ENV)
     dynamodb = boto3.client("dynamodb")
     state_table = os.environ["QBRELAY_STATE_TABLE"]
     return ZohoForwarder(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -13,6 +14,7 @@ from lxml import etree
 from moto import mock_aws
 
 from lambdas.handlers import qbwc_api
+from lambdas.handlers.runtime import ConfigurationError
 from lambdas.qbwc.passwords import hash_password
 from lambdas.store.aws import DynamoTenantStore
 from lambdas.store.ports import Tenant
@@ -170,6 +172,16 @@ def test_health(aws) -> None:
 def test_missing_configuration_is_clear(monkeypatch) -> None:
     qbwc_api.endpoint.cache_clear()
     monkeypatch.delenv("QBRELAY_TENANTS_TABLE", raising=False)
-    with pytest.raises(qbwc_api.ConfigurationError, match="QBRELAY_TENANTS_TABLE"):
+    with pytest.raises(ConfigurationError, match="QBRELAY_TENANTS_TABLE"):
         qbwc_api.endpoint()
     qbwc_api.endpoint.cache_clear()
+
+
+def test_in_lambda_a_bad_environment_fails_the_init_phase(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "qbwc")
+    for name in qbwc_api.REQUIRED_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match="QBRELAY_STATE_TABLE"):
+        importlib.reload(qbwc_api)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+    importlib.reload(qbwc_api)

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.handlers import stale_sync
+from lambdas.handlers.runtime import ConfigurationError
 from lambdas.store.aws import DynamoTenantStore
 from lambdas.store.ports import Tenant
 from tests.aws_tables import create_pk_table
@@ -79,13 +80,13 @@ def test_zero_is_published_too(tenants, capsys) -> None:
 
 def test_bad_threshold_is_a_clear_error(tenants, monkeypatch) -> None:
     monkeypatch.setenv("QBRELAY_STALE_SYNC_HOURS", "soon")
-    with pytest.raises(stale_sync.ConfigurationError, match="QBRELAY_STALE_SYNC_HOURS"):
+    with pytest.raises(ConfigurationError, match="QBRELAY_STALE_SYNC_HOURS"):
         stale_sync.configuration()
 
 
 def test_missing_table_is_a_clear_error(monkeypatch) -> None:
     stale_sync.configuration.cache_clear()
     monkeypatch.delenv("QBRELAY_TENANTS_TABLE", raising=False)
-    with pytest.raises(stale_sync.ConfigurationError, match="QBRELAY_TENANTS_TABLE"):
+    with pytest.raises(ConfigurationError, match="QBRELAY_TENANTS_TABLE"):
         stale_sync.configuration()
     stale_sync.configuration.cache_clear()

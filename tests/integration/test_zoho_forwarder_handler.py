@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.handlers import zoho_forwarder
+from lambdas.handlers.runtime import ConfigurationError
 from tests.aws_tables import create_mappings_table, create_pk_table
 from tests.integration.zoho_helpers import (
     CLIENT_ID,
@@ -142,6 +143,6 @@ def test_an_orphan_is_parked_with_its_reason_before_sqs_gives_up(aws, zoho: Zoho
 def test_handler_needs_its_environment(monkeypatch) -> None:
     monkeypatch.delenv("QBRELAY_DLQ_URL", raising=False)
     zoho_forwarder.forwarder.cache_clear()
-    with pytest.raises(zoho_forwarder.ConfigurationError, match="QBRELAY_DLQ_URL"):
+    with pytest.raises(ConfigurationError, match="QBRELAY_DLQ_URL"):
         zoho_forwarder.forwarder()
     assert os.environ.get("QBRELAY_DLQ_URL") is None

@@ -1,0 +1,35 @@
+"""What every Lambda entry point does at start: structured logging and its environment checked."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment is incomplete or malformed."""
+
+
+def in_lambda() -> bool:
+    """True inside the Lambda runtime (not in tests or the local process)."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
+def require_env(names: Iterable[str]) -> None:
+    """Raise ConfigurationError naming every variable of ``names`` that is unset or empty."""
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
+
+
+def start(logger: Logger, required: Iterable[str]) -> None:
+    """At import in Lambda: fail the init phase on a bad environment (one clear error instead
+    of a failure at the first event), and give the core's standard-library log records this
+    logger's JSON format, correlation id and keys (``extra={"tenant": ...}``)."""
+    if not in_lambda():
+        return
+    require_env(required)
+    copy_config_to_registered_loggers(source_logger=logger, include={"lambdas", "qbxml"})
