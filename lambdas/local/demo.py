@@ -141,7 +141,12 @@ def run_demo(
         queued = sum(c.queued for c in counts)
         unchanged = sum(c.unchanged for c in counts)
         errors = max(errors, runs[0].errors)
-    sample = [json.loads(body)["record"] for body in local.queue.peek(3)]
+    # One queued record of each kind, before the forwarder drains them.
+    firsts: dict[str, dict[str, Any]] = {}
+    for body in local.queue.peek(5000):
+        record = json.loads(body)["record"]
+        firsts.setdefault(record["entity"], record)
+    sample = list(firsts.values())[:4]
     zoho = forward_demo(local.db, local.queue, data_dir, zoho_accounts_url)
     return DemoResult(
         session=session,

@@ -65,10 +65,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
     print(f"Store: {directory / 'relay.sqlite3'}")
     for record in result.sample:
-        print(
-            f"  e.g. {record.get('entity')} {record.get('list_id')}: {record.get('full_name')!r}, "
-            f"{(record.get('bill_address') or {}).get('city')}, balance {record.get('balance')}"
-        )
+        source_id = record.get("list_id") or record.get("txn_id")
+        label = record.get("full_name") or record.get("ref_number") or ""
+        print(f"  e.g. {record.get('entity')} {source_id}: {label!r}")
     return 0 if s.last_error is None else 1
 
 
