@@ -189,7 +189,6 @@ class EntitySyncState:
     watermark: str | None = None
     page_size: int | None = None
     bytes_per_record: float | None = None
-    last_count: int | None = None
     last_success_at: float | None = None
 
     def to_item(self) -> dict[str, Any]:
@@ -199,7 +198,6 @@ class EntitySyncState:
             "watermark": self.watermark,
             "page_size": self.page_size,
             "bytes_per_record": self.bytes_per_record,
-            "last_count": self.last_count,
             "last_success_at": self.last_success_at,
         }
 
@@ -215,7 +213,6 @@ class EntitySyncState:
                 if item.get("bytes_per_record") is not None
                 else None
             ),
-            last_count=int(item["last_count"]) if item.get("last_count") is not None else None,
             last_success_at=(
                 float(item["last_success_at"]) if item.get("last_success_at") is not None else None
             ),

@@ -237,7 +237,6 @@ class SyncEngine:
                 watermark=later(step.watermark, step.max_seen) if done else step.watermark,
                 page_size=step.page_size,
                 bytes_per_record=step.bytes_per_record,
-                last_count=step.received if done else None,
                 last_success_at=self.clock() if done else None,
             )
         )

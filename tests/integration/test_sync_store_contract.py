@@ -43,12 +43,12 @@ def test_sync_state_round_trips_per_entity_and_tenant(stores: SyncStores) -> Non
         "acme", "Customer", watermark="2026-03-08T01:59:59", page_size=400, bytes_per_record=812.5
     )
     stores.state.put(customer)
-    stores.state.put(EntitySyncState("acme", "Invoice", page_size=150, last_count=7))
+    stores.state.put(EntitySyncState("acme", "Invoice", page_size=150))
     stores.state.put(EntitySyncState("other", "Customer", watermark="2020-01-01T00:00:00"))
     got = stores.state.get_all("acme")
     assert got == {
         "Customer": customer,
-        "Invoice": EntitySyncState("acme", "Invoice", None, 150, None, 7),
+        "Invoice": EntitySyncState("acme", "Invoice", None, 150),
     }
     customer.watermark = "2026-03-09T10:00:00"
     customer.last_success_at = 1700000000.5
