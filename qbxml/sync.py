@@ -74,14 +74,28 @@ def sync_query(
     iterator_id: str | None = None,
     modified_from: datetime | None = None,
     modified_to: datetime | None = None,
+    ids: tuple[str, ...] = (),
 ) -> Request:
     """The query that fetches one page of ``entity`` changes (see the module docstring).
 
     ``entity`` is one of SYNC_ENTITIES; ``modified_from``/``modified_to`` bound the change (or,
-    for deletions, deletion) time. Raises QbxmlError for an unknown entity or an iterator on a
-    deletion query.
+    for deletions, deletion) time. ``ids`` instead reads those records (ListIDs or TxnIDs) as
+    they are now, whole, with no filter and no iterator. Raises QbxmlError for an unknown
+    entity or an iterator on a deletion query.
     """
     list_query = _LIST_QUERIES.get(entity)
+    if ids:
+        if list_query is not None:
+            return list_query(request_id=request_id, active_status=None, list_ids=tuple(ids))
+        by_txn = _TXN_QUERIES.get(entity)
+        if by_txn is None:
+            raise QbxmlError(f"{entity} records cannot be read by id")
+        return by_txn(
+            request_id=request_id,
+            txn_ids=tuple(ids),
+            include_line_items=True,
+            include_linked_txns=True if by_txn.HAS_LINKED_TXNS else None,
+        )
     if list_query is not None:
         return list_query(
             request_id=request_id,

@@ -79,7 +79,7 @@ class SessionState:
     company_file: str = ""
     qbxml_version: str | None = None
     country: str = ""
-    pending: dict[str, str] = field(default_factory=dict)  # request id -> entity
+    pending: dict[str, str] = field(default_factory=dict)  # request id -> step key
     stamp_file_id: bool = False  # the company file lacks our FileID: write it first
     writes: list[str] = field(default_factory=list)  # request ids of writes awaiting answers
     exchanges: int = 0
@@ -296,10 +296,10 @@ class QbwcRelay:
                 return ""
             state.qbxml_version = str(version)
             state.country = country or ""
-        for entity in state.pending.values():
+        for key in state.pending.values():
             # The answer to the previous request never arrived, so QuickBooks may have moved the
             # iterator past a page we did not see: start this entity's query over.
-            step = state.plan.step(entity)
+            step = state.plan.step(key)
             if step.iterator_id:
                 step.restart()
         state.pending = {}
@@ -315,7 +315,7 @@ class QbwcRelay:
         state.writes = [w.request_id for w in requests]
         for step, query in exchange:
             step.status = "running"
-            state.pending[query.request_id] = step.entity
+            state.pending[query.request_id] = step.key
             requests.append(query)
         # With several requests in one message set, one failing must not stop the others.
         on_error = "continueOnError" if len(requests) > 1 else "stopOnError"

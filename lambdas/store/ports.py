@@ -6,8 +6,9 @@ contract suite in tests/integration/test_store_contract.py runs against both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 
@@ -157,10 +158,15 @@ class QueueMessage:
 
 @dataclass(frozen=True, slots=True)
 class ReceivedMessage:
-    """A message taken from the queue; delete it with its ``receipt`` once handled."""
+    """A message taken from the queue; delete it with its ``receipt`` once handled.
+
+    ``deliveries`` counts how often the queue has handed this message out (this time included),
+    as SQS's ApproximateReceiveCount does.
+    """
 
     message: QueueMessage
     receipt: str
+    deliveries: int = 1
 
 
 class RecordQueue(Protocol):
@@ -230,6 +236,23 @@ class SyncStateStore(Protocol):
 
     def delete_tenant(self, tenant: str) -> None:
         """Forget the tenant's sync state (the next session is a full sync)."""
+
+    def request_refetch(
+        self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
+    ) -> None:
+        """Ask the next session to read these records again from QuickBooks.
+
+        Anyone may ask (the forwarder after a conflict, the audit, the relay for a payment's
+        invoices); only the relay clears. Adding is atomic and never drops another's request.
+        """
+
+    def pending_refetch(self, tenant: str, source: str) -> dict[str, list[str]]:
+        """The requested re-reads of the tenant, by entity (sorted ids)."""
+
+    def clear_refetch(
+        self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
+    ) -> None:
+        """Drop these requests (the relay read the records); others' new ids stay."""
 
 
 @dataclass(slots=True)
@@ -312,33 +335,62 @@ class RunHistory(Protocol):
         """The tenant's latest runs, newest first."""
 
 
-MAPPING_STATUSES = ("queued", "synced", "failed", "deleted")
+class DeliveryStatus(StrEnum):
+    """What the forwarder last did with a record (its own attribute of the mapping)."""
+
+    SYNCED = "synced"  # ZOHO holds ``applied_hash``
+    PARKED = "parked"  # refused or given up on: visible in ``qbrelay failures``, re-driven
+    IGNORED = "ignored"  # the tenant's mapping leaves the entity out
+    DELETED = "deleted"  # deleted in QuickBooks, and the deletion applied
+    CONFLICT = "conflict"  # a concurrent write may have left ZOHO older; a re-read is due
 
 
 @dataclass(slots=True)
 class Mapping:
-    """Where one source record landed in ZOHO CRM, and the version and content last applied.
+    """What is known about one source record, by the two components that know it.
 
-    ``version`` is the record's EditSequence (or TimeModified when it has none) as last applied;
-    ``content_hash`` is the sha256 of its canonical JSON, so an unchanged record is not re-sent.
+    The relay owns the *handed off* attributes (``handed_*``, ``links``): what it put on the
+    queue last. The forwarder owns the *applied* attributes (ZOHO id, ``applied_*``, status,
+    last error, outcome time) and the claim that orders its writes. Each writes only its own
+    attributes; no component ever replaces a whole row.
     """
 
     tenant: str
     source: str
     entity: str
     source_id: str
-    content_hash: str = ""
+    # handed off (relay)
+    handed_hash: str = ""
+    handed_version: str = ""
+    handed_at: float | None = None
+    links: tuple[str, ...] = ()  # ids of records this one changes (a payment's invoices)
+    # applied (forwarder)
     zoho_module: str = ""
     zoho_id: str | None = None
-    status: str = "queued"  # queued | synced | failed | deleted
+    applied_hash: str = ""
+    applied_version: str = ""
+    status: str = ""  # a DeliveryStatus, "" before any outcome
     last_error: str | None = None
-    version: str = ""
-    updated_at: float = 0.0
+    outcome_at: float | None = None
+    claimed_order: float | None = None
 
     @property
     def key(self) -> str:
         """The store key: ``tenant#source#entity#source_id``."""
-        return f"{self.tenant}#{self.source}#{self.entity}#{self.source_id}"
+        return mapping_key(self.tenant, self.source, self.entity, self.source_id)
+
+    def in_flight(self, content_hash: str, now: float, horizon: float) -> bool:
+        """True while ``content_hash`` was handed off within ``horizon`` seconds, no outcome since."""
+        if self.handed_hash != content_hash or self.handed_at is None:
+            return False
+        if now - self.handed_at >= horizon:
+            return False
+        return self.outcome_at is None or self.outcome_at < self.handed_at
+
+    @property
+    def undelivered(self) -> bool:
+        """Handed off content that ZOHO does not hold (yet)."""
+        return bool(self.handed_hash) and self.handed_hash != self.applied_hash
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -346,43 +398,95 @@ class Mapping:
             "source": self.source,
             "entity": self.entity,
             "source_id": self.source_id,
-            "content_hash": self.content_hash,
+            "handed_hash": self.handed_hash,
+            "handed_version": self.handed_version,
+            "handed_at": self.handed_at,
+            "links": list(self.links),
             "zoho_module": self.zoho_module,
             "zoho_id": self.zoho_id,
+            "applied_hash": self.applied_hash,
+            "applied_version": self.applied_version,
             "status": self.status,
             "last_error": self.last_error,
-            "version": self.version,
-            "updated_at": self.updated_at,
+            "outcome_at": self.outcome_at,
+            "claimed_order": self.claimed_order,
         }
 
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Mapping:
-        return cls(
-            tenant=item["tenant"],
-            source=item["source"],
-            entity=item["entity"],
-            source_id=item["source_id"],
-            content_hash=item.get("content_hash") or "",
-            zoho_module=item.get("zoho_module") or "",
-            zoho_id=item.get("zoho_id"),
-            status=item.get("status") or "queued",
-            last_error=item.get("last_error"),
-            version=item.get("version") or "",
-            updated_at=float(item.get("updated_at") or 0.0),
-        )
+
+def mapping_key(tenant: str, source: str, entity: str, source_id: str) -> str:
+    """The key of one record's mapping row."""
+    return f"{tenant}#{source}#{entity}#{source_id}"
 
 
-def check_mapping_statuses(mappings: Sequence[Mapping]) -> None:
-    """Raise StoreError for a mapping whose status is not one of MAPPING_STATUSES."""
-    for m in mappings:
-        if m.status not in MAPPING_STATUSES:
-            raise StoreError(
-                f"mapping {m.key}: status {m.status!r} is not one of {', '.join(MAPPING_STATUSES)}"
-            )
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """The relay put this content of a record on the queue at ``at``."""
+
+    tenant: str
+    source: str
+    entity: str
+    source_id: str
+    content_hash: str
+    version: str
+    at: float
+    links: tuple[str, ...] | None = None  # None: leave the stored links as they are
+
+    @property
+    def key(self) -> str:
+        return mapping_key(self.tenant, self.source, self.entity, self.source_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The forwarder reserves ``version`` of a record before writing it to ZOHO.
+
+    A claim succeeds unless a newer version is claimed already or the record was deleted; the
+    ``token`` then names the claimer, and only its outcome write may record the ZOHO write.
+    """
+
+    tenant: str
+    source: str
+    entity: str
+    source_id: str
+    version: str
+    token: str
+
+    @property
+    def key(self) -> str:
+        return mapping_key(self.tenant, self.source, self.entity, self.source_id)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What the forwarder did with one version of a record, as it writes it to the mapping.
+
+    Conditions (both adapters): ``SYNCED`` only while the record's claim token is still
+    ``token``; ``PARKED`` / ``IGNORED`` only while no newer version is claimed and the record is
+    not deleted; ``DELETED`` always; ``CONFLICT`` (clears the applied hash, takes a new token so
+    every writer still in flight loses) unless the record is deleted. A failed condition is
+    ``ConcurrentUpdate``.
+    """
+
+    tenant: str
+    source: str
+    entity: str
+    source_id: str
+    status: DeliveryStatus
+    version: str
+    at: float
+    content_hash: str = ""
+    zoho_module: str = ""
+    zoho_id: str | None = None
+    last_error: str | None = None
+    token: str = ""
+
+    @property
+    def key(self) -> str:
+        return mapping_key(self.tenant, self.source, self.entity, self.source_id)
 
 
 class MappingStore(Protocol):
-    """Source record -> ZOHO record, per tenant; the forwarder's and sync engine's memory."""
+    """Source record -> what was handed off and what ZOHO holds, per tenant."""
 
     def get(self, tenant: str, source: str, entity: str, source_id: str) -> Mapping | None: ...
 
@@ -391,17 +495,32 @@ class MappingStore(Protocol):
     ) -> dict[str, Mapping]:
         """The stored mappings among ``source_ids``, keyed by source id (missing ones absent)."""
 
-    def put(self, mapping: Mapping) -> None:
-        """Create or replace one mapping."""
+    def record_handoffs(self, handoffs: Sequence[Handoff]) -> None:
+        """Write the relay's attributes of each record (creating rows as needed)."""
 
-    def put_many(self, mappings: Sequence[Mapping]) -> None:
-        """Create or replace many mappings (the last wins when one key repeats)."""
+    def claim(self, claim: Claim) -> None:
+        """Reserve a version for a ZOHO write; ConcurrentUpdate when a newer one holds it."""
+
+    def claim_many(self, claims: Sequence[Claim]) -> set[str]:
+        """``claim`` for each; the keys that lost (the rest are claimed)."""
+
+    def record_outcome(self, outcome: DeliveryOutcome) -> None:
+        """Write the forwarder's attributes under the outcome's condition (ConcurrentUpdate)."""
+
+    def record_outcomes(self, outcomes: Sequence[DeliveryOutcome]) -> list[DeliveryOutcome]:
+        """``record_outcome`` for each; the outcomes whose condition failed."""
 
     def find_by_zoho_id(self, tenant: str, zoho_module: str, zoho_id: str) -> Mapping | None:
         """The mapping whose ZOHO record is ``zoho_module``/``zoho_id``, if any."""
 
     def list(self, tenant: str, status: str | None = None, limit: int = 100) -> list[Mapping]:
         """Up to ``limit`` of the tenant's mappings (with ``status`` if given), in key order."""
+
+    def scan(self, tenant: str) -> Iterator[Mapping]:
+        """Every mapping of the tenant, in key order, read page by page (for the audit)."""
+
+    def delete_tenant(self, tenant: str) -> int:
+        """Remove every mapping of the tenant; how many were removed."""
 
 
 @dataclass(slots=True)
@@ -483,6 +602,15 @@ class DeadLetter:
     tenant: str
     body: str
     reason: str
+    parked_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class HeldLetter:
+    """A dead letter taken out for a look or a re-drive; ``receipt`` removes or releases it."""
+
+    letter: DeadLetter
+    receipt: str
 
 
 class DeadLetterQueue(Protocol):
@@ -490,3 +618,22 @@ class DeadLetterQueue(Protocol):
 
     def send(self, letters: Sequence[DeadLetter]) -> None:
         """Durably park every letter or raise StoreError."""
+
+    def hold(self, limit: int = 100, seconds: float = 60.0) -> list[HeldLetter]:
+        """Up to ``limit`` letters, hidden from other readers for ``seconds``."""
+
+    def release(self, receipts: Sequence[str]) -> None:
+        """Make held letters visible again (they stay parked)."""
+
+    def remove(self, receipts: Sequence[str]) -> None:
+        """Delete held letters (they were re-driven)."""
+
+
+class PayloadStore(Protocol):
+    """Records too large for one queue message, stored by key (the claim check)."""
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` durably or raise StoreError."""
+
+    def get(self, key: str) -> bytes | None:
+        """The data under ``key``; None when it is gone (expired)."""

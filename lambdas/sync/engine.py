@@ -7,10 +7,9 @@ layer (``lambdas/qbwc/relay.py``) owns tickets, SOAP-level errors and the sessio
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,24 +18,27 @@ from qbxml import StatusClass, parse_response, to_dict
 from qbxml.requests import Request
 
 from ..metrics import RECORDS_QUEUED, RECORDS_RECEIVED, RECORDS_UNCHANGED, Metrics, NoMetrics
+from ..model.entities import SYNC_ORDER
+from ..model.identity import SOURCE_QBD
 from ..store.ports import (
     EntitySyncState,
-    Mapping,
     MappingStore,
-    QueueMessage,
+    PayloadStore,
     RecordQueue,
     StoreError,
     SyncStateStore,
     Tenant,
 )
-from .changes import content_hash, record_version
+from .handoff import HandOff
 from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
-from .plan import SYNC_ORDER, Plan, Step
+from .plan import Plan, Step
 from .watermarks import DEFAULT_MARGIN, later, query_start, wall_clock
 
 log = logging.getLogger(__name__)
 
-SOURCE = "qbd"
+SOURCE = SOURCE_QBD
+# QuickBooks' answer to a lookup by an id it does not have: the record was deleted meanwhile.
+STATUS_NOT_FOUND = 3120
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,12 @@ class SyncSettings:
     watermark_margin: timedelta = DEFAULT_MARGIN
     max_retries: int = 3
     max_restarts: int = 3
+    # Content handed off this recently, with no forwarder outcome since, is still in flight and
+    # not sent again. Shorter than the queue's redelivery horizon (visibility timeout times
+    # maxReceiveCount: 6 min x 8 on AWS), so a message lost to the dead-letter queue is resent.
+    in_flight_seconds: float = 900.0
+    # Re-reads by id one session asks for at most; the rest wait for the next session.
+    max_refetch: int = 500
 
 
 @dataclass(slots=True)
@@ -74,6 +82,7 @@ class SyncEngine:
         settings: SyncSettings | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        payloads: PayloadStore | None = None,
     ) -> None:
         self.metrics = metrics or NoMetrics()
         self.state = state
@@ -81,6 +90,9 @@ class SyncEngine:
         self.queue = queue
         self.settings = settings or SyncSettings()
         self.clock = clock
+        self.hand_off = HandOff(
+            SOURCE, mappings, queue, payloads, clock, self.settings.in_flight_seconds
+        )
 
     # --- planning ---------------------------------------------------------------------------
 
@@ -105,7 +117,24 @@ class SyncEngine:
                     modified_from=start.isoformat() if start else None,
                 )
             )
-        return Plan(steps)
+        plan = Plan(steps)
+        self._add_refetch(plan, self.state.pending_refetch(tenant.name, SOURCE))
+        return plan
+
+    def _add_refetch(self, plan: Plan, wanted: dict[str, Any]) -> None:
+        """Append a re-read step per requested record not in the plan yet, up to the cap."""
+        present = {s.key for s in plan.steps}
+        room = self.settings.max_refetch - sum(1 for s in plan.steps if s.ids)
+        for entity in SYNC_ORDER:
+            for sid in sorted(wanted.get(entity, ())):
+                step = Step(entity=entity, ids=[sid], synced_before=True)
+                if step.key in present:
+                    continue
+                if room <= 0:
+                    return
+                plan.steps.append(step)
+                present.add(step.key)
+                room -= 1
 
     def next_exchange(self, plan: Plan, exchange: int) -> list[tuple[Step, Request]]:
         """The steps (and their queries) of the next message set.
@@ -158,14 +187,17 @@ class SyncEngine:
         size = len(response.encode("utf-8"))
         total_records = sum(len(r.records) for r in parsed.values())
         accepted: list[tuple[Step, Any, list[dict[str, Any]]]] = []
-        for request_id, entity in pending.items():
-            step = plan.step(entity)
+        for request_id, key in pending.items():
+            step = plan.step(key)
+            entity = step.entity
             rs = parsed.get(request_id)
             if rs is None:
                 # QuickBooks stopped before this request (an earlier one failed the set).
                 self._retry_or_fail(step, "QuickBooks did not answer the request", result)
                 continue
             status = rs.status_class
+            if step.ids and rs.status_code == STATUS_NOT_FOUND:
+                status = StatusClass.EMPTY  # the record is gone; its deletion comes by itself
             if status in (StatusClass.OK, StatusClass.EMPTY, StatusClass.INFO, StatusClass.WARNING):
                 if status is StatusClass.WARNING:
                     result.warnings.append(f"{entity} {rs.status_code}: {rs.status_message}")
@@ -178,10 +210,13 @@ class SyncEngine:
                 self._retry_or_fail(step, f"{rs.status_code}: {rs.status_message}", result)
             else:
                 self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
+        reread = self._clear_refetch(tenant, [s for s, _, _ in accepted])
         try:
-            counts = self._hand_off(tenant, [(s, recs) for s, _, recs in accepted])
+            handed = self.hand_off(tenant, [recs for _, _, recs in accepted], reread)
+            self._follow_links(tenant, plan, handed.refetch)
         except StoreError as exc:
             n = sum(len(recs) for _, _, recs in accepted)
+            self._request_again(tenant, reread)
             for step, _, _ in accepted:
                 step.restart()
             result.fatal = (
@@ -189,7 +224,7 @@ class SyncEngine:
                 "Web Connector run asks QuickBooks again."
             )
             return result
-        for (step, rs, records), (queued, unchanged) in zip(accepted, counts, strict=True):
+        for (step, rs, records), (queued, unchanged) in zip(accepted, handed.counts, strict=True):
             self._advance(tenant, step, rs, records, queued, unchanged, size, total_records)
         return result
 
@@ -225,7 +260,8 @@ class SyncEngine:
         step.iterator_id = None
         step.remaining = 0
         step.status = "done"
-        self.checkpoint(tenant, step)
+        if not step.ids:
+            self.checkpoint(tenant, step)
 
     def checkpoint(self, tenant: str, step: Step) -> None:
         """Persist a finished step: the watermark moves only when its query ran to the end."""
@@ -252,72 +288,31 @@ class SyncEngine:
         step.error = reason
         result.errors.append(f"QuickBooks refused the {step.entity} query: {reason}")
 
-    # --- hand-off ---------------------------------------------------------------------------
+    # --- re-reads by id -------------------------------------------------------------------
 
-    def _hand_off(
-        self, tenant: str, batches: Sequence[tuple[Step, list[dict[str, Any]]]]
-    ) -> list[tuple[int, int]]:
-        """Queue new or changed records, then store their hashes; (queued, unchanged) per step."""
-        messages: list[QueueMessage] = []
-        updates: list[Mapping] = []
-        counts: list[tuple[int, int]] = []
-        now = self.clock()
-        for _, records in batches:
-            by_entity: dict[str, list[dict[str, Any]]] = {}
-            for record in records:
-                by_entity.setdefault(record["entity"], []).append(record)
-            queued = unchanged = 0
-            for entity, group in by_entity.items():
-                ids = [_source_id(r) for r in group]
-                known = self.mappings.get_many(tenant, SOURCE, entity, ids)
-                for record, source_id in zip(group, ids, strict=True):
-                    digest = content_hash(record)
-                    old = known.get(source_id)
-                    if old is not None and old.content_hash == digest and old.status != "failed":
-                        unchanged += 1
-                        continue
-                    version = record_version(record)
-                    messages.append(
-                        QueueMessage(
-                            tenant=tenant,
-                            body=json.dumps(
-                                {
-                                    "tenant": tenant,
-                                    "source": SOURCE,
-                                    "record": record,
-                                    "content_hash": digest,
-                                },
-                                sort_keys=True,
-                            ),
-                            dedup_id=f"{tenant}:{entity}:{source_id}:{version}",
-                        )
-                    )
-                    updates.append(
-                        Mapping(
-                            tenant=tenant,
-                            source=SOURCE,
-                            entity=entity,
-                            source_id=source_id,
-                            content_hash=digest,
-                            zoho_module=old.zoho_module if old else "",
-                            zoho_id=old.zoho_id if old else None,
-                            status="queued",
-                            version=old.version if old else "",
-                            updated_at=now,
-                        )
-                    )
-                    queued += 1
-            counts.append((queued, unchanged))
-        if messages:
-            self.queue.send(messages)
-            self.mappings.put_many(updates)
-        return counts
+    def _clear_refetch(self, tenant: str, steps: list[Step]) -> frozenset[tuple[str, str]]:
+        """Drop the answered re-read requests before handing off (a new request stays)."""
+        by_entity: dict[str, list[str]] = {}
+        for step in steps:
+            for sid in step.ids:
+                by_entity.setdefault(step.entity, []).append(sid)
+        for entity, ids in by_entity.items():
+            self.state.clear_refetch(tenant, SOURCE, entity, ids)
+        return frozenset((e, i) for e, ids in by_entity.items() for i in ids)
 
+    def _request_again(self, tenant: str, reread: frozenset[tuple[str, str]]) -> None:
+        by_entity: dict[str, list[str]] = {}
+        for entity, sid in reread:
+            by_entity.setdefault(entity, []).append(sid)
+        for entity, ids in by_entity.items():
+            self.state.request_refetch(tenant, SOURCE, entity, ids)
 
-def _source_id(record: dict[str, Any]) -> str:
-    value = record.get("list_id") or record.get("txn_id")
-    if not value:
-        raise StoreError(
-            f"a {record.get('entity')} record without ListID or TxnID cannot be synced"
-        )
-    return str(value)
+    def _follow_links(self, tenant: str, plan: Plan, wanted: dict[str, set[str]]) -> None:
+        """Re-read the records a hand-off changed (a payment's invoices) later in this session.
+
+        The request is stored too, so a session that ends first leaves it to the next one.
+        """
+        wanted = {e: ids for e, ids in wanted.items() if ids}
+        for entity, ids in wanted.items():
+            self.state.request_refetch(tenant, SOURCE, entity, sorted(ids))
+        self._add_refetch(plan, wanted)

@@ -14,62 +14,18 @@ from typing import Any
 from qbxml import sync_query
 from qbxml.requests import Request
 
-# Entities the relay can sync, in the order a plan runs them: lists before the transactions
-# that reference them, deletions last.
-SYNC_ORDER: tuple[str, ...] = (
-    "Item",
-    "Customer",
-    "Vendor",
-    "Estimate",
-    "SalesOrder",
-    "Invoice",
-    "SalesReceipt",
-    "ReceivePayment",
-    "CreditMemo",
-    "ListDeleted",
-    "TxnDeleted",
+from ..model.entities import (
+    DEFAULT_ENTITIES,
+    DELETION_ENTITIES,
+    SYNC_ORDER,
+    plural,
+    unknown_entities,
 )
 
-# What a new tenant syncs unless told otherwise: everything the default CRM mapping uses.
-DEFAULT_ENTITIES: tuple[str, ...] = (
-    "Item",
-    "Customer",
-    "Estimate",
-    "SalesOrder",
-    "Invoice",
-    "ReceivePayment",
-    "ListDeleted",
-    "TxnDeleted",
-)
-
-# (one, many) as a session summary names them.
-NAMES: dict[str, tuple[str, str]] = {
-    "Item": ("item", "items"),
-    "Customer": ("customer", "customers"),
-    "Vendor": ("vendor", "vendors"),
-    "Estimate": ("estimate", "estimates"),
-    "SalesOrder": ("sales order", "sales orders"),
-    "Invoice": ("invoice", "invoices"),
-    "SalesReceipt": ("sales receipt", "sales receipts"),
-    "ReceivePayment": ("payment", "payments"),
-    "CreditMemo": ("credit memo", "credit memos"),
-    "ListDeleted": ("list deletion", "list deletions"),
-    "TxnDeleted": ("transaction deletion", "transaction deletions"),
-}
+__all__ = ["DEFAULT_ENTITIES", "SYNC_ORDER", "Plan", "Step", "plural", "unknown_entities"]
 
 # Queries QuickBooks answers whole, without an iterator or MaxReturned (the schema has none).
-NO_ITERATOR: frozenset[str] = frozenset({"ListDeleted", "TxnDeleted"})
-
-
-def unknown_entities(entities: tuple[str, ...] | list[str]) -> list[str]:
-    """Names in ``entities`` the relay cannot sync."""
-    return [e for e in entities if e not in SYNC_ORDER]
-
-
-def plural(entity: str, count: int = 2) -> str:
-    """How a summary names ``count`` records of ``entity``."""
-    one, many = NAMES.get(entity, (entity, entity + "s"))
-    return one if count == 1 else many
+NO_ITERATOR: frozenset[str] = DELETION_ENTITIES
 
 
 def step_query(
@@ -78,8 +34,11 @@ def step_query(
     page_size: int,
     iterator_id: str | None,
     modified_from: datetime | None,
+    ids: tuple[str, ...] = (),
 ) -> Request:
-    """The query of one step: iterator start or continuation, from the watermark."""
+    """The query of one step: iterator start or continuation, from the watermark; or by ids."""
+    if ids:
+        return sync_query(entity, request_id=request_id, ids=ids)
     if entity in NO_ITERATOR:
         return sync_query(entity, request_id=request_id, modified_from=modified_from)
     return sync_query(
@@ -112,6 +71,14 @@ class Step:
     retries: int = 0
     restarts: int = 0
     error: str | None = None
+    # A re-read of these records by id (requested after a conflict, by the audit, or for the
+    # invoices a payment touched) rather than a query of changes.
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The step's name within its plan (an entity has one change step, re-reads apart)."""
+        return f"{self.entity}@{self.ids[0]}" if self.ids else self.entity
 
     @property
     def finished(self) -> bool:
@@ -119,7 +86,7 @@ class Step:
 
     @property
     def uses_iterator(self) -> bool:
-        return self.entity not in NO_ITERATOR
+        return self.entity not in NO_ITERATOR and not self.ids
 
     def fraction_done(self) -> float:
         if self.finished:
@@ -137,7 +104,7 @@ class Step:
         """This step's next query, with its own page size unless ``page_size`` is given."""
         start = datetime.fromisoformat(self.modified_from) if self.modified_from else None
         size = page_size or self.page_size
-        return step_query(self.entity, request_id, size, self.iterator_id, start)
+        return step_query(self.entity, request_id, size, self.iterator_id, start, tuple(self.ids))
 
 
 @dataclass(slots=True)
@@ -149,8 +116,9 @@ class Plan:
     def current(self) -> Step | None:
         return next((s for s in self.steps if not s.finished), None)
 
-    def step(self, entity: str) -> Step:
-        return next(s for s in self.steps if s.entity == entity)
+    def step(self, key: str) -> Step:
+        """The step named ``key`` (see ``Step.key``)."""
+        return next(s for s in self.steps if s.key == key)
 
     @property
     def done(self) -> bool:

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ..model.identity import source_id
 from .mapping import EntitySpec, read_source
 
 # A Contact is created only when the customer names a person: Last_Name is mandatory in ZOHO.
@@ -34,11 +35,6 @@ class ZohoWrite:
     spec: EntitySpec
     body: dict[str, Any]
     parents: list[ParentRef]
-
-
-def source_id(record: dict[str, Any]) -> str:
-    """The QuickBooks id of a canonical record (ListID or TxnID)."""
-    return str(record.get("list_id") or record.get("txn_id") or "")
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -94,12 +90,3 @@ def build_write(spec: EntitySpec, record: dict[str, Any], today: date) -> ZohoWr
             rows.append(_line_row(spec, line))
         body[spec.lines.field] = rows
     return ZohoWrite(spec, body, parents)
-
-
-def deletion_target(record: dict[str, Any]) -> tuple[str, str]:
-    """(entity, source id) a ListDeleted / TxnDeleted record removes."""
-    if record.get("entity") == "ListDeleted":
-        kind = str(record.get("list_del_type") or "")
-        # ItemService, ItemInventory, ... are all one canonical entity.
-        return ("Item" if kind.startswith("Item") else kind), str(record.get("list_id") or "")
-    return str(record.get("txn_del_type") or ""), str(record.get("txn_id") or "")

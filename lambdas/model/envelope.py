@@ -1,0 +1,139 @@
+"""The queue envelope: one canonical record on its way from a source to the forwarder.
+
+Every message on the record queue is one envelope as JSON. It names the record (tenant, source,
+entity, id), its version and content hash, and carries the record itself, or, when the record
+is too large for one queue message, a claim check: the key under which the payload store holds
+it. Producers and the forwarder build and read envelopes only through this module.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .content import content_hash
+from .identity import SOURCE_QBD, SOURCES, IdentityError, source_id, version
+
+# SQS's limit for one message and for one batch of messages (body and attributes together).
+MAX_MESSAGE_BYTES = 256 * 1024
+MAX_BATCH_BYTES = 256 * 1024
+MAX_BATCH_COUNT = 10
+# Room kept below the limit for the message attributes and the envelope's own keys.
+ENVELOPE_HEADROOM = 4 * 1024
+
+
+class EnvelopeError(ValueError):
+    """A queue message is not a readable envelope; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """A record (or its claim check) with everything that identifies and orders it."""
+
+    tenant: str
+    source: str
+    entity: str
+    source_id: str
+    version: str
+    content_hash: str
+    record: dict[str, Any] | None = None
+    claim: str | None = None  # payload-store key of the record when it travels separately
+
+    @classmethod
+    def of(cls, tenant: str, source: str, record: dict[str, Any]) -> Envelope:
+        """The envelope of a canonical record; IdentityError when it has no id."""
+        return cls(
+            tenant=tenant,
+            source=source,
+            entity=str(record.get("entity") or ""),
+            source_id=source_id(record),
+            version=version(record),
+            content_hash=content_hash(record),
+            record=record,
+        )
+
+    @property
+    def dedup_id(self) -> str:
+        """Names this version of this record (the same for every send of it)."""
+        return f"{self.tenant}:{self.source}:{self.entity}:{self.source_id}:{self.version}"
+
+    @property
+    def claim_key(self) -> str:
+        """Where a claim-checked record of this envelope is kept in the payload store."""
+        safe = self.dedup_id.replace("/", "_")
+        return f"{self.tenant}/{self.content_hash}/{safe}.json"
+
+    def checked(self, key: str) -> Envelope:
+        """This envelope with its record replaced by a claim check under ``key``."""
+        return replace(self, record=None, claim=key)
+
+    def with_record(self, record: dict[str, Any]) -> Envelope:
+        """This envelope carrying ``record`` (fetched back from the payload store)."""
+        return replace(self, record=record, claim=None)
+
+    def to_json(self) -> str:
+        """The message body."""
+        body: dict[str, Any] = {
+            "tenant": self.tenant,
+            "source": self.source,
+            "entity": self.entity,
+            "id": self.source_id,
+            "version": self.version,
+            "content_hash": self.content_hash,
+        }
+        if self.claim is not None:
+            body["claim"] = self.claim
+        else:
+            body["record"] = self.record
+        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, body: str) -> Envelope:
+        """Read a message body; EnvelopeError when it is not an envelope.
+
+        Identity, version and hash missing from the body (an older producer) are derived from
+        the record as the producers derive them.
+        """
+        try:
+            data = json.loads(body)
+        except ValueError as exc:
+            raise EnvelopeError(f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise EnvelopeError("not a record message (not an object)")
+        tenant, record, claim = data.get("tenant"), data.get("record"), data.get("claim")
+        if not isinstance(tenant, str) or not tenant:
+            raise EnvelopeError("no tenant")
+        source = str(data.get("source") or SOURCE_QBD)
+        if source not in SOURCES:
+            raise EnvelopeError(f"unknown source {source!r}")
+        if isinstance(record, dict):
+            if not isinstance(record.get("entity"), str):
+                raise EnvelopeError("the record has no entity")
+            try:
+                derived = cls.of(tenant, source, record)
+            except IdentityError as exc:
+                raise EnvelopeError(str(exc)) from None
+        elif isinstance(claim, str) and claim:
+            derived = None
+        else:
+            raise EnvelopeError("not a record message (no record object and no claim check)")
+
+        def field(name: str, fallback: str | None) -> str:
+            value = data.get(name)
+            if isinstance(value, str) and value:
+                return value
+            if fallback is None:
+                raise EnvelopeError(f"a claim-checked message needs {name!r}")
+            return fallback
+
+        return cls(
+            tenant=tenant,
+            source=source,
+            entity=field("entity", derived.entity if derived else None),
+            source_id=field("id", derived.source_id if derived else None),
+            version=str(data.get("version") or (derived.version if derived else "")),
+            content_hash=field("content_hash", derived.content_hash if derived else None),
+            record=record if isinstance(record, dict) else None,
+            claim=None if isinstance(record, dict) else claim,
+        )

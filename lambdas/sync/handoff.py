@@ -1,0 +1,197 @@
+"""The durable hand-off: which records go to the forwarder, as envelopes, and what is recorded.
+
+Change detection decides against delivery, not against what was sent: a record is left out only
+when ZOHO already holds its content (the forwarder's applied hash), when the same content was
+handed off so recently that it is still in flight (no outcome since, younger than the in-flight
+horizon, which is shorter than the queue's redelivery horizon), or when the same content is
+parked waiting for a re-drive. Everything else, including content consumed but not applied
+(ignored by the mapping, dead-lettered, overwritten by a concurrent write), is sent again.
+
+A record too large for one queue message travels by claim check: the record goes to the payload
+store and the message carries its key. Only the relay's own attributes of the mapping are
+written (``record_handoffs``), after the queue accepted the messages.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model.envelope import ENVELOPE_HEADROOM, MAX_MESSAGE_BYTES, Envelope
+from ..model.identity import IdentityError, target
+from ..store.ports import (
+    DeliveryStatus,
+    Handoff,
+    Mapping,
+    MappingStore,
+    PayloadStore,
+    QueueMessage,
+    RecordQueue,
+    StoreError,
+)
+
+log = logging.getLogger(__name__)
+
+# Records whose QuickBooks numbers change other records' status: a payment or credit memo
+# changes the balance of the invoices it is applied to.
+LINKING_ENTITIES = frozenset({"ReceivePayment", "CreditMemo"})
+LINKED_ENTITY = "Invoice"
+
+
+def links_of(record: dict[str, Any]) -> tuple[str, ...]:
+    """The invoices a payment or credit memo is applied to (sorted TxnIDs)."""
+    found: set[str] = set()
+    for key in ("applied_to_txns", "linked_txns"):
+        for a in record.get(key) or []:
+            if isinstance(a, dict) and a.get("txn_id") and a.get("txn_type") in (None, "Invoice"):
+                found.add(str(a["txn_id"]))
+    return tuple(sorted(found))
+
+
+def queue_message(envelope: Envelope) -> QueueMessage:
+    """The queue message of an envelope."""
+    return QueueMessage(tenant=envelope.tenant, body=envelope.to_json(), dedup_id=envelope.dedup_id)
+
+
+@dataclass(slots=True)
+class HandoffResult:
+    """Per batch (queued, unchanged), and the records a re-read was asked for, by entity."""
+
+    counts: list[tuple[int, int]] = field(default_factory=list)
+    refetch: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+class HandOff:
+    """Decides, sends and records one exchange's records for one source."""
+
+    def __init__(
+        self,
+        source: str,
+        mappings: MappingStore,
+        queue: RecordQueue,
+        payloads: PayloadStore | None,
+        clock: Callable[[], float],
+        in_flight_seconds: float,
+    ) -> None:
+        self.source = source
+        self.mappings = mappings
+        self.queue = queue
+        self.payloads = payloads
+        self.clock = clock
+        self.in_flight_seconds = in_flight_seconds
+
+    def __call__(
+        self,
+        tenant: str,
+        batches: Sequence[list[dict[str, Any]]],
+        forced: frozenset[tuple[str, str]] = frozenset(),
+    ) -> HandoffResult:
+        """Queue what must go, then record the hand-offs; StoreError when the queue refused.
+
+        ``forced`` names (entity, id) pairs read again on request: they go unless ZOHO holds
+        their content, even when the same content is in flight or parked.
+        """
+        now = self.clock()
+        result = HandoffResult()
+        known = self._known(tenant, [r for records in batches for r in records])
+        messages: list[QueueMessage] = []
+        handoffs: list[Handoff] = []
+        for records in batches:
+            queued = unchanged = 0
+            for record in records:
+                envelope = _envelope(tenant, self.source, record)
+                entity, sid = _target(record)
+                row = known.get((entity, sid))
+                if self._skip(envelope, row, now, (entity, sid) in forced):
+                    unchanged += 1
+                    continue
+                links = self._links(record, entity, row, result)
+                messages.append(queue_message(self._fitted(envelope)))
+                handoffs.append(
+                    Handoff(
+                        tenant,
+                        self.source,
+                        entity,
+                        sid,
+                        envelope.content_hash,
+                        envelope.version,
+                        now,
+                        links,
+                    )
+                )
+                queued += 1
+            result.counts.append((queued, unchanged))
+        if messages:
+            self.queue.send(messages)
+            try:
+                self.mappings.record_handoffs(handoffs)
+            except StoreError as exc:
+                # The records are on their way; without the note they only count as not in
+                # flight, so a later session may send them once more (harmless: idempotent).
+                log.error("could not record %d hand-off(s): %s", len(handoffs), exc)
+        return result
+
+    def _known(self, tenant: str, records: list[dict[str, Any]]) -> dict[tuple[str, str], Mapping]:
+        by_entity: dict[str, list[str]] = defaultdict(list)
+        for record in records:
+            entity, sid = _target(record)
+            by_entity[entity].append(sid)
+        known: dict[tuple[str, str], Mapping] = {}
+        for entity, ids in by_entity.items():
+            for sid, row in self.mappings.get_many(tenant, self.source, entity, ids).items():
+                known[(entity, sid)] = row
+        return known
+
+    def _skip(self, envelope: Envelope, row: Mapping | None, now: float, forced: bool) -> bool:
+        if row is None:
+            return False
+        digest = envelope.content_hash
+        if row.applied_hash == digest and row.status != DeliveryStatus.CONFLICT:
+            return True  # ZOHO has it
+        if forced:
+            return False
+        if row.status == DeliveryStatus.PARKED and row.handed_hash == digest:
+            return True  # parked with this very content: a re-drive sends it
+        return row.in_flight(digest, now, self.in_flight_seconds)
+
+    def _links(
+        self, record: dict[str, Any], entity: str, row: Mapping | None, result: HandoffResult
+    ) -> tuple[str, ...] | None:
+        if entity not in LINKING_ENTITIES:
+            return None
+        # A deletion unlinks everything; a change may unlink some invoices and link others.
+        new = () if record.get("entity") != entity else links_of(record)
+        old = row.links if row is not None else ()
+        result.refetch[LINKED_ENTITY].update(old, new)
+        return new
+
+    def _fitted(self, envelope: Envelope) -> Envelope:
+        body = envelope.to_json()
+        if len(body.encode("utf-8")) <= MAX_MESSAGE_BYTES - ENVELOPE_HEADROOM:
+            return envelope
+        if self.payloads is None:
+            raise StoreError(
+                f"{envelope.entity} {envelope.source_id} is larger than one queue message and "
+                "no payload store is configured for the claim check"
+            )
+        key = envelope.claim_key
+        self.payloads.put(key, json.dumps(envelope.record, sort_keys=True).encode("utf-8"))
+        return envelope.checked(key)
+
+
+def _target(record: dict[str, Any]) -> tuple[str, str]:
+    try:
+        return target(record)
+    except IdentityError as exc:
+        raise StoreError(str(exc)) from None
+
+
+def _envelope(tenant: str, source: str, record: dict[str, Any]) -> Envelope:
+    try:
+        return Envelope.of(tenant, source, record)
+    except IdentityError as exc:
+        raise StoreError(str(exc)) from None

@@ -1,0 +1,203 @@
+"""The audit: what ZOHO really holds, compared with what the mapping store says was delivered.
+
+For every module the tenant's mapping writes, the audit reads the external id and the active
+flag of every ZOHO record (COQL, 2,000 rows a call) and compares them with the mapping rows:
+
+- ``missing``: handed off from QuickBooks (and not ignored, deleted or still in flight), but no
+  ZOHO record carries its id;
+- ``stale``: ZOHO was last given older content than the relay last handed off;
+- ``deleted_active``: deleted in QuickBooks, yet the ZOHO record is still active (or, with the
+  ``delete`` policy, still there);
+- ``unknown``: ZOHO records carrying a QuickBooks id the mapping store does not know.
+
+``repair`` asks the relay to read missing and stale records again from QuickBooks (their current
+version then goes through the normal pipeline) and applies deletions again; unknown records are
+only reported, since nothing says what they should be.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model.identity import SOURCE_QBD
+from ..store.ports import DeliveryStatus, Mapping, MappingStore, SyncStateStore
+from .client import ZohoClient
+from .deletions import delete_in_zoho
+from .mapping import EntitySpec, MappingConfig
+
+KINDS = ("missing", "stale", "deleted_active", "unknown")
+# Examples kept per kind in a report (the counts are always complete).
+EXAMPLES = 20
+
+
+@dataclass(slots=True)
+class AuditReport:
+    """What the audit found, per kind, and what it cost."""
+
+    tenant: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    examples: dict[str, list[dict[str, str]]] = field(default_factory=lambda: defaultdict(list))
+    in_flight: int = 0
+    zoho_records: int = 0
+    mappings: int = 0
+    coql_calls: int = 0
+    credits: int = 0
+    repaired: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def drift(self) -> int:
+        """Records in any kind of drift."""
+        return sum(self.counts.values())
+
+    def add(self, kind: str, entity: str, source_id: str, **extra: str) -> None:
+        self.counts[kind] += 1
+        if len(self.examples[kind]) < EXAMPLES:
+            self.examples[kind].append({"entity": entity, "source_id": source_id, **extra})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            **{f"audit_{k}": v for k, v in self.counts.items()},
+            "drift": self.drift,
+            "in_flight": self.in_flight,
+            "zoho_records": self.zoho_records,
+            "mappings": self.mappings,
+            "coql_calls": self.coql_calls,
+            "credits": self.credits,
+            "examples": {k: v for k, v in self.examples.items() if v},
+            "repaired": self.repaired,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    zoho_id: str
+    active: bool
+
+
+def _active_field(spec: EntitySpec) -> tuple[str, Any] | None:
+    """The field that marks a deletion (and the value it then has), if the mapping has one."""
+    for name, value in spec.on_delete.items():
+        if isinstance(value, bool):
+            return name, value
+    return None
+
+
+def _zoho_records(client: ZohoClient, spec: EntitySpec) -> dict[str, _Held]:
+    flag = _active_field(spec)
+    fields = ["id", spec.id_field] + ([flag[0]] if flag else [])
+    held: dict[str, _Held] = {}
+    for row in client.select_all(spec.module, fields, where=f"{spec.id_field} is not null"):
+        ext = row.get(spec.id_field)
+        if not ext:
+            continue
+        active = True if flag is None else row.get(flag[0]) != flag[1]
+        held[str(ext)] = _Held(str(row.get("id")), active)
+    return held
+
+
+class Auditor:
+    """Runs audits of one tenant over its ZOHO client and the mapping store."""
+
+    def __init__(
+        self,
+        mappings: MappingStore,
+        refetch: SyncStateStore,
+        clock: Callable[[], float],
+        in_flight_seconds: float = 900.0,
+        source: str = SOURCE_QBD,
+    ) -> None:
+        self.mappings = mappings
+        self.refetch = refetch
+        self.clock = clock
+        self.in_flight_seconds = in_flight_seconds
+        self.source = source
+
+    def audit(
+        self, tenant: str, config: MappingConfig, client: ZohoClient, repair: bool = False
+    ) -> AuditReport:
+        """Compare ZOHO with the mapping store; with ``repair``, re-queue what drifted."""
+        report = AuditReport(tenant)
+        rows: dict[str, dict[str, Mapping]] = defaultdict(dict)
+        for m in self.mappings.scan(tenant):
+            if m.source == self.source:
+                rows[m.entity][m.source_id] = m
+                report.mappings += 1
+        calls_before, credits_before = client.coql_calls, client.coql_credits
+        now = self.clock()
+        to_refetch: dict[str, set[str]] = defaultdict(set)
+        to_delete: dict[str, list[tuple[EntitySpec, str]]] = defaultdict(list)
+        for entity, spec in config.entities.items():
+            for s in (spec, spec.contact):
+                if s is None:
+                    continue
+                held = _zoho_records(client, s)
+                report.zoho_records += len(held)
+                known = rows.get(s.store_entity, {})
+                for sid, m in known.items():
+                    kind = self._judge(m, held.get(sid), s, config, now, report)
+                    if kind in ("missing", "stale"):
+                        to_refetch[entity].add(sid)
+                    elif kind == "deleted_active":
+                        to_delete[s.module].append((s, held[sid].zoho_id))
+                for ext in held.keys() - known.keys():
+                    report.add("unknown", s.store_entity, ext, zoho_id=held[ext].zoho_id)
+        report.coql_calls = client.coql_calls - calls_before
+        report.credits = client.coql_credits - credits_before
+        if repair:
+            for entity, ids in to_refetch.items():
+                self.refetch.request_refetch(tenant, self.source, entity, sorted(ids))
+                report.repaired[f"reread_{entity}"] = len(ids)
+            for module, targets in to_delete.items():
+                spec = targets[0][0]
+                ids = [z for _, z in targets]
+                ok = sum(1 for r in _deleter(client, config)(spec, ids) if r.ok)
+                report.repaired[f"deleted_{module}"] = ok
+        return report
+
+    def _judge(
+        self,
+        m: Mapping,
+        held: _Held | None,
+        spec: EntitySpec,
+        config: MappingConfig,
+        now: float,
+        report: AuditReport,
+    ) -> str | None:
+        if m.status == DeliveryStatus.DELETED:
+            gone = held is None or (not held.active and config.deletion_policy != "delete")
+            if gone or config.deletion_policy == "ignore":
+                return None
+            report.add("deleted_active", m.entity, m.source_id, zoho_id=held.zoho_id)
+            return "deleted_active"
+        if m.status == DeliveryStatus.IGNORED:
+            return None
+        if m.handed_hash and m.in_flight(m.handed_hash, now, self.in_flight_seconds):
+            report.in_flight += 1
+            return None
+        expected = m.status == DeliveryStatus.SYNCED or bool(m.handed_hash)
+        if held is None:
+            if not expected:
+                return None
+            report.add("missing", m.entity, m.source_id, status=m.status or "handed off")
+            return "missing"
+        if m.handed_hash and m.applied_hash != m.handed_hash:
+            report.add("stale", m.entity, m.source_id, zoho_id=held.zoho_id)
+            return "stale"
+        return None
+
+
+def _deleter(client: ZohoClient, config: MappingConfig):
+    """Apply the deletion policy to ZOHO ids of a spec's module (outside a forwarder run)."""
+
+    class _Ctx:
+        def __init__(self) -> None:
+            self.client = client
+            self.config = config
+            self.tenant = "audit"
+
+    ctx: Any = _Ctx()
+    return lambda spec, ids: [r for i in range(0, len(ids), 100) for r in delete_in_zoho(ctx, spec, ids[i : i + 100])]

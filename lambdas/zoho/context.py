@@ -1,0 +1,344 @@
+"""One tenant's share of a forwarder batch: its configuration, client, mappings and outcomes.
+
+Every message read in the batch is a ``Msg``. The context remembers the mapping rows it read,
+claims versions before ZOHO writes, collects the forwarder's outcome writes and parks what
+failed, and writes it all at the end (``finish``), dead letters first.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ..model.envelope import Envelope
+from ..model.identity import target, version_order
+from ..store.ports import (
+    Claim,
+    DeadLetter,
+    DeadLetterQueue,
+    DeliveryOutcome,
+    DeliveryStatus,
+    Mapping,
+    MappingStore,
+    StoreError,
+    SyncStateStore,
+)
+from .client import ZohoClient
+from .mapping import MappingConfig
+from .outcomes import ForwardReport, Outcome, Status
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Msg:
+    """A message of the batch and how far its handling got."""
+
+    key: str
+    body: str
+    envelope: Envelope
+    record: dict[str, Any]
+    deliveries: int = 1
+    parts: dict[str, str] = field(default_factory=dict)  # module -> "ok" | "retry" | "failed"
+    failure: str = ""
+    failure_entity: str = ""  # the mapping row the failure belongs to (a contact's own row)
+    waiting: str = ""  # why it must come again (a parent not in ZOHO yet)
+
+    @property
+    def entity(self) -> str:
+        return self.envelope.entity
+
+    @property
+    def source(self) -> str:
+        return self.envelope.source
+
+    @property
+    def source_id(self) -> str:
+        return self.envelope.source_id
+
+    @property
+    def version(self) -> str:
+        return self.envelope.version
+
+    @property
+    def content_hash(self) -> str:
+        return self.envelope.content_hash
+
+
+@dataclass(slots=True)
+class Ports:
+    """What every tenant context of a forwarder shares."""
+
+    mappings: MappingStore
+    dead_letters: DeadLetterQueue
+    refetch: SyncStateStore | None
+    clock: Callable[[], float]
+
+
+class TenantContext:
+    """One tenant's run over a batch, with a valid mapping configuration."""
+
+    def __init__(
+        self,
+        ports: Ports,
+        tenant: str,
+        config: MappingConfig,
+        client: Callable[[], ZohoClient],
+        msgs: list[Msg],
+        report: ForwardReport,
+        today: date,
+    ) -> None:
+        self.ports = ports
+        self.tenant = tenant
+        self.config = config
+        self._make_client = client
+        self._client: ZohoClient | None = None
+        self.msgs = msgs
+        self.report = report
+        self.today = today
+        # One token per run: it names this forwarder's claims.
+        self.token = secrets.token_hex(8)
+        self.known: dict[tuple[str, str, str], Mapping] = {}
+        self.writes: list[tuple[Msg, DeliveryOutcome]] = []
+        self.letters: list[tuple[Msg, str]] = []
+        # (store entity, ZOHO id) written after its record's deletion: delete it again.
+        self.redelete: list[tuple[str, str]] = []
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @property
+    def client(self) -> ZohoClient:
+        if self._client is None:
+            self._client = self._make_client()
+        return self._client
+
+    def settle_costs(self) -> None:
+        """Add the client's calls to the report."""
+        if self._client is not None:
+            self.report.calls += self._client.calls
+            self.report.token_calls += self._client.token_calls
+
+    def outcome(self, msg: Msg, status: Status, reason: str = "") -> None:
+        self.report.outcomes[msg.key] = Outcome(status, reason)
+
+    def decided(self, msg: Msg) -> bool:
+        return msg.key in self.report.outcomes
+
+    def pending(self) -> list[Msg]:
+        return [m for m in self.msgs if not self.decided(m)]
+
+    def load(self, source: str, entity: str, ids: Sequence[str]) -> None:
+        """Read the mappings of ``ids`` not read yet in this run."""
+        wanted = [i for i in dict.fromkeys(ids) if (source, entity, i) not in self.known]
+        if wanted:
+            found = self.ports.mappings.get_many(self.tenant, source, entity, wanted)
+            for sid, m in found.items():
+                self.known[(source, entity, sid)] = m
+
+    def mapping(self, source: str, entity: str, sid: str) -> Mapping | None:
+        return self.known.get((source, entity, sid))
+
+    # --- claims and outcomes ----------------------------------------------------------------
+
+    def claim(self, msgs: list[Msg], store_entities: Sequence[str]) -> list[Msg]:
+        """Claim each message's version in every row it writes; those that lost are stale."""
+        claims = [
+            Claim(self.tenant, m.source, e, m.source_id, m.version, self.token)
+            for m in msgs
+            for e in store_entities
+        ]
+        lost = self.ports.mappings.claim_many(claims)
+        out = []
+        for m in msgs:
+            keys = {c.key for c in claims if c.source_id == m.source_id and c.source == m.source}
+            if keys & lost:
+                self.outcome(m, Status.STALE, "a newer version of the record is being written")
+            else:
+                out.append(m)
+        return out
+
+    def is_stale(self, m: Msg, stored: Mapping | None) -> str:
+        """Why ``m`` must not be written over what is stored ("" when it may)."""
+        if stored is None:
+            return ""
+        if stored.status == DeliveryStatus.DELETED:
+            return "the record was deleted in QuickBooks"
+        if stored.claimed_order is not None and version_order(m.version) < stored.claimed_order:
+            return f"version {m.version} is older than one already written"
+        return ""
+
+    def synced(self, m: Msg, entity: str, module: str, zoho_id: str | None) -> None:
+        """``m``'s content is in ZOHO as ``module``/``zoho_id``."""
+        self._write(
+            m,
+            DeliveryOutcome(
+                self.tenant,
+                m.source,
+                entity,
+                m.source_id,
+                DeliveryStatus.SYNCED,
+                m.version,
+                self.ports.clock(),
+                content_hash=m.content_hash,
+                zoho_module=module,
+                zoho_id=zoho_id,
+                token=self.token,
+            ),
+        )
+
+    def deleted(self, m: Msg, entity: str, sid: str) -> None:
+        """The record ``entity``/``sid`` that ``m`` deletes is gone or marked in ZOHO."""
+        self._write(
+            m,
+            DeliveryOutcome(
+                self.tenant,
+                m.source,
+                entity,
+                sid,
+                DeliveryStatus.DELETED,
+                m.version,
+                self.ports.clock(),
+                content_hash=m.content_hash,
+            ),
+        )
+
+    def ignore(self, m: Msg, reason: str, entity: str | None = None) -> None:
+        """The mapping leaves ``m`` out: recorded, so the relay sends it again when re-read."""
+        self.outcome(m, Status.IGNORED, reason)
+        self._write(m, self._unapplied(m, DeliveryStatus.IGNORED, reason, entity))
+
+    def park(self, m: Msg, reason: str, entity: str | None = None) -> None:
+        """Give up on ``m``: a dead letter with the reason, and the mapping says so."""
+        self.outcome(m, Status.PARKED, reason)
+        self.letters.append((m, reason))
+        self._write(m, self._unapplied(m, DeliveryStatus.PARKED, reason, entity))
+
+    def _unapplied(
+        self, m: Msg, status: DeliveryStatus, reason: str, entity: str | None
+    ) -> DeliveryOutcome:
+        return DeliveryOutcome(
+            self.tenant,
+            m.source,
+            entity or target(m.record)[0],
+            m.source_id,
+            status,
+            m.version,
+            self.ports.clock(),
+            last_error=reason,
+        )
+
+    def _write(self, m: Msg, outcome: DeliveryOutcome) -> None:
+        self.writes.append((m, outcome))
+        row = self.known.get((outcome.source, outcome.entity, outcome.source_id))
+        if row is not None and outcome.status == DeliveryStatus.SYNCED:
+            row.zoho_id, row.zoho_module = outcome.zoho_id, outcome.zoho_module
+            row.applied_hash, row.status = outcome.content_hash, outcome.status
+        elif row is None:
+            self.known[(outcome.source, outcome.entity, outcome.source_id)] = Mapping(
+                self.tenant,
+                outcome.source,
+                outcome.entity,
+                outcome.source_id,
+                zoho_module=outcome.zoho_module,
+                zoho_id=outcome.zoho_id,
+                applied_hash=outcome.content_hash,
+                status=outcome.status,
+                last_error=outcome.last_error,
+            )
+        else:
+            row.status, row.last_error = outcome.status, outcome.last_error
+
+    def _deleted_meanwhile(self, lost: list[DeliveryOutcome]) -> set[str]:
+        """Lost writes whose record was deleted meanwhile: the deletion is applied again."""
+        gone: set[str] = set()
+        for o in lost:
+            row = self.ports.mappings.get(o.tenant, o.source, o.entity, o.source_id)
+            if row is not None and row.status == DeliveryStatus.DELETED and o.zoho_id:
+                self.redelete.append((o.entity, o.zoho_id))
+                gone.add(o.key)
+        return gone
+
+    # --- the end of a run -------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """Park, then write the outcomes; a write that lost to a newer version is a conflict."""
+        if self.letters and not self._send_letters():
+            parked = {id(m) for m, _ in self.letters}
+            self.writes = [(m, o) for m, o in self.writes if id(m) not in parked]
+        if not self.writes:
+            return
+        try:
+            lost = self.ports.mappings.record_outcomes([o for _, o in self.writes])
+        except StoreError as exc:
+            log.error(
+                "tenant %s: could not store %d outcome(s): %s", self.tenant, len(self.writes), exc
+            )
+            for m, _ in self.writes:
+                if self.report.outcomes.get(m.key, Outcome(Status.RETRY)).status == Status.APPLIED:
+                    self.outcome(m, Status.RETRY, f"mapping store: {exc}")
+            return
+        lost_keys = {o.key for o in lost if o.status == DeliveryStatus.SYNCED}
+        conflicts = [(m, o) for m, o in self.writes if o.key in lost_keys]
+        if conflicts:
+            self._conflicts(conflicts)
+
+    def _send_letters(self) -> bool:
+        now = self.ports.clock()
+        letters = [DeadLetter(self.tenant, m.body, reason, now) for m, reason in self.letters]
+        try:
+            self.ports.dead_letters.send(letters)
+        except StoreError as exc:
+            log.error("could not park %d record(s): %s; they stay on the queue", len(letters), exc)
+            for m, _ in self.letters:
+                self.outcome(m, Status.RETRY, f"dead-letter queue unavailable: {exc}")
+            return False
+        self.report.failed += len(letters)
+        return True
+
+    def _conflicts(self, pairs: list[tuple[Msg, DeliveryOutcome]]) -> None:
+        """ZOHO may now hold an older version than a concurrent forwarder recorded.
+
+        Mark the rows (every writer still in flight then loses too) and ask the relay to read
+        the records again, so ZOHO ends on QuickBooks' current version whatever the order.
+        """
+        lost = list({o.key: o for _, o in pairs}.values())
+        for m, _ in pairs:
+            self.outcome(m, Status.STALE, "lost to a concurrent write; re-read requested")
+        gone = self._deleted_meanwhile(lost)
+        lost = [o for o in lost if o.key not in gone]
+        if not lost:
+            return
+        self.report.conflicts += len(lost)
+        marks = [
+            DeliveryOutcome(
+                o.tenant,
+                o.source,
+                o.entity,
+                o.source_id,
+                DeliveryStatus.CONFLICT,
+                o.version,
+                self.ports.clock(),
+                last_error="a concurrent write of another version; re-read requested",
+                token=secrets.token_hex(8),
+            )
+            for o in lost
+        ]
+        log.warning(
+            "tenant %s: %d ZOHO write(s) lost to a concurrent newer version; re-reading them",
+            self.tenant,
+            len(marks),
+        )
+        self.ports.mappings.record_outcomes(marks)
+        if self.ports.refetch is None:
+            return
+        by_entity: dict[tuple[str, str], list[str]] = {}
+        for o in lost:
+            spec = self.config.spec_for_store_entity(o.entity)
+            entity = spec.entity if spec is not None else o.entity
+            by_entity.setdefault((o.source, entity), []).append(o.source_id)
+        for (source, entity), ids in by_entity.items():
+            self.ports.refetch.request_refetch(self.tenant, source, entity, ids)

@@ -1,0 +1,83 @@
+"""Deletions: records deleted in QuickBooks are marked inactive, deleted, or only noted in ZOHO.
+
+The tenant's ``deletion_policy`` decides: ``mark_inactive`` writes the entity's ``on_delete``
+values, ``delete`` deletes the ZOHO records (logged), ``ignore`` only marks the mapping.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from ..model.identity import deletion_target
+from ..store.ports import DeliveryStatus, Mapping
+from .client import MAX_RECORDS, RecordResult
+from .context import Msg, TenantContext
+from .errors import ZohoRequestError
+from .mapping import EntitySpec
+from .outcomes import Status
+
+log = logging.getLogger(__name__)
+
+
+def apply_deletions(ctx: TenantContext, msgs: list[Msg]) -> None:
+    """Apply ListDeleted / TxnDeleted messages."""
+    policy = ctx.config.deletion_policy
+    todo: dict[str, list[tuple[Msg, Mapping]]] = defaultdict(list)  # module -> targets
+    done: list[Msg] = []
+    for m in msgs:
+        entity, sid = deletion_target(m.record)
+        spec = ctx.config.spec(entity)
+        if spec is None:
+            ctx.ignore(m, f"the mapping leaves {entity or 'it'} out", entity or None)
+            continue
+        specs = [s for s in (spec, spec.contact) if s is not None]
+        for s in specs:
+            ctx.load(m.source, s.store_entity, [sid])
+        rows = [ctx.mapping(m.source, s.store_entity, sid) for s in specs]
+        if rows[0] is not None and rows[0].status == DeliveryStatus.DELETED:
+            ctx.outcome(m, Status.UNCHANGED)
+            continue
+        for s, row in zip(specs, rows, strict=True):
+            row = row or Mapping(ctx.tenant, m.source, s.store_entity, sid, zoho_module=s.module)
+            if policy != "ignore" and row.zoho_id:
+                todo[s.module].append((m, row))
+            else:
+                ctx.deleted(m, row.entity, sid)
+        done.append(m)
+    for module, targets in todo.items():
+        spec = ctx.config.spec_for_store_entity(targets[0][1].entity)
+        assert spec is not None
+        for start in range(0, len(targets), MAX_RECORDS):
+            chunk = targets[start : start + MAX_RECORDS]
+            results = delete_in_zoho(ctx, spec, [row.zoho_id or "" for _, row in chunk])
+            for (m, row), result in zip(chunk, results, strict=True):
+                gone = result.code == "INVALID_DATA" and "id" in str(result.details)
+                if result.ok or gone:
+                    ctx.report.succeeded += int(result.ok)
+                    ctx.deleted(m, row.entity, row.source_id)
+                else:
+                    m.failure = f"{module}: {result.reason()}"
+    for m in done:
+        if m.failure:
+            ctx.park(m, m.failure, deletion_target(m.record)[0])
+        else:
+            ctx.outcome(m, Status.APPLIED)
+
+
+def delete_in_zoho(ctx: TenantContext, spec: EntitySpec, ids: list[str]) -> list[RecordResult]:
+    """Apply the deletion policy to ZOHO records ``ids`` of ``spec``'s module."""
+    try:
+        if ctx.config.deletion_policy == "delete":
+            log.warning(
+                "tenant %s: deleting %d %s record(s) in ZOHO because they were deleted in "
+                "QuickBooks (deletion_policy: delete)",
+                ctx.tenant,
+                len(ids),
+                spec.module,
+            )
+            return ctx.client.delete(spec.module, ids)
+        rows = [{"id": i, **spec.on_delete} for i in ids]
+        return ctx.client.update(spec.module, rows, ctx.config.triggers)
+    except ZohoRequestError as exc:
+        return [RecordResult(False, exc.code, exc.zoho_message)] * len(ids)

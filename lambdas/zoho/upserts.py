@@ -1,0 +1,227 @@
+"""Upserts: new and changed records into their ZOHO modules, parents before children.
+
+Writes are upserts of up to 100 records on the external-id field, always with explicit
+``duplicate_check_fields`` and the tenant's ``trigger`` list. A record's parents (its Account,
+the Products of its lines) are referred to by ZOHO id when the mapping store knows it, else by
+external id; a parent that is not in ZOHO yet makes the record wait for a later delivery.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from ..model.identity import is_older
+from ..store.ports import DeliveryStatus, Mapping
+from .client import MAX_RECORDS, RecordResult
+from .context import Msg, TenantContext
+from .errors import ZohoConfigError, ZohoRequestError
+from .mapping import EntitySpec
+from .outcomes import Status
+from .transform import ZohoWrite, build_write
+
+# Per-record codes worth another try later; everything else needs a person.
+RETRY_CODES = {"INTERNAL_ERROR", "TOO_MANY_REQUESTS"}
+_EXTERNAL_LOOKUP = re.compile(r"external", re.IGNORECASE)
+
+
+def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
+    """The messages worth writing: newest per record, not older than stored, changed, claimed."""
+    newest: dict[tuple[str, str], Msg] = {}
+    for m in msgs:
+        key = (m.source, m.source_id)
+        held = newest.get(key)
+        if held is None or _older(held, m):
+            if held is not None:
+                ctx.outcome(held, Status.STALE, "superseded by a newer version in the batch")
+            newest[key] = m
+        else:
+            ctx.outcome(m, Status.STALE, "superseded by a newer version in the batch")
+    spec = ctx.config.spec(entity)
+    contact = spec.contact if spec is not None else None
+    rows = [entity] + ([contact.store_entity] if contact is not None else [])
+    for source in {m.source for m in newest.values()}:
+        ids = [m.source_id for m in newest.values() if m.source == source]
+        for store_entity in rows:
+            ctx.load(source, store_entity, ids)
+    out = []
+    for m in newest.values():
+        stored = ctx.mapping(m.source, entity, m.source_id)
+        why = ctx.is_stale(m, stored)
+        if why:
+            ctx.outcome(m, Status.STALE, why)
+        elif _unchanged(ctx, m, stored, contact):
+            ctx.outcome(m, Status.UNCHANGED)
+        else:
+            out.append(m)
+    return ctx.claim(out, rows)
+
+
+def _older(held: Msg, incoming: Msg) -> bool:
+    return is_older(held.version, incoming.version)
+
+
+def _unchanged(
+    ctx: TenantContext, m: Msg, stored: Mapping | None, contact: EntitySpec | None
+) -> bool:
+    if stored is None or stored.status != DeliveryStatus.SYNCED:
+        return False
+    if stored.applied_hash != m.content_hash:
+        return False
+    if contact is None:
+        return True
+    c = ctx.mapping(m.source, contact.store_entity, m.source_id)
+    if c is None:
+        # Unchanged only if the customer names no person, so no contact is due.
+        return build_write(contact, m.record, ctx.today) is None
+    return c.status == DeliveryStatus.SYNCED and c.applied_hash == m.content_hash
+
+
+def upsert_entity(ctx: TenantContext, entity: str, msgs: list[Msg]) -> None:
+    """Write one entity's messages (jobs after their parent customers), then settle each."""
+    spec = ctx.config.spec(entity)
+    assert spec is not None
+    self_parent = any(lk.entity == entity for lk in spec.lookups)
+    # A customer's parent must be in ZOHO before its jobs: one wave per sublevel.
+    waves: dict[int, list[Msg]] = defaultdict(list)
+    for m in msgs:
+        level = int(m.record.get("sublevel") or 0) if self_parent else 0
+        waves[level].append(m)
+    for level in sorted(waves):
+        wave = waves[level]
+        _upsert_part(ctx, spec, wave)
+        if spec.contact is not None:
+            ready = [m for m in wave if not m.failure and m.parts.get(spec.module) == "ok"]
+            _upsert_part(ctx, spec.contact, ready)
+        for m in wave:
+            settle(ctx, spec, m)
+
+
+def settle(ctx: TenantContext, spec: EntitySpec, m: Msg) -> None:
+    """The message's outcome once all its parts have been tried."""
+    if m.failure:
+        ctx.park(m, m.failure, m.failure_entity or spec.store_entity)
+    elif any(v == "retry" for v in m.parts.values()):
+        ctx.outcome(m, Status.RETRY, m.waiting or "ZOHO asked to try again")
+    else:
+        ctx.outcome(m, Status.APPLIED)
+
+
+def _upsert_part(ctx: TenantContext, spec: EntitySpec, msgs: list[Msg]) -> None:
+    items: list[tuple[Msg, ZohoWrite]] = []
+    for m in msgs:
+        write = build_write(spec, m.record, ctx.today)
+        if write is not None:
+            items.append((m, write))
+        else:
+            m.parts[spec.module] = "ok"  # nothing to write (a customer with no person)
+    for start in range(0, len(items), MAX_RECORDS):
+        _upsert_chunk(ctx, spec, items[start : start + MAX_RECORDS])
+
+
+def _upsert_chunk(ctx: TenantContext, spec: EntitySpec, items: list[tuple[Msg, ZohoWrite]]) -> None:
+    by_entity: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for m, w in items:
+        for p in w.parents:
+            by_entity[(m.source, p.entity)].append(p.source_id)
+    for (source, entity), ids in by_entity.items():
+        ctx.load(source, entity, ids)
+    external: set[tuple[str, bool]] = set()
+    ready: list[tuple[Msg, ZohoWrite]] = []
+    for m, w in items:
+        problem = None
+        for p in w.parents:
+            parent = ctx.mapping(m.source, p.entity, p.source_id)
+            if parent is None or not parent.zoho_id:
+                if parent is not None and parent.status == DeliveryStatus.PARKED:
+                    problem = f"its parent {p.entity} {p.source_id} was parked: {parent.last_error}"
+                    break
+                external.add((p.field, p.line is not None))
+        if problem:
+            _fail(m, spec, problem)
+        else:
+            ready.append((m, w))
+    if not ready:
+        return
+    headers = []
+    for fld, in_lines in sorted(external, key=str):
+        parent_spec = _parent_spec(ctx, spec, fld, in_lines)
+        path = (
+            f"{spec.module}.{spec.lines.field}.{fld}"
+            if in_lines and spec.lines
+            else f"{spec.module}.{fld}"
+        )
+        headers.append(f"{path}.{parent_spec.id_field}")
+    bodies = [_resolved(ctx, spec, m, w, external) for m, w in ready]
+    try:
+        results = ctx.client.upsert(
+            spec.module, bodies, [spec.id_field], ctx.config.triggers, headers
+        )
+    except ZohoRequestError as exc:
+        for m, _ in ready:
+            _fail(m, spec, f"ZOHO refused the request: {exc}")
+        return
+    for (m, w), result in zip(ready, results, strict=True):
+        _record_result(ctx, spec, m, w, result)
+
+
+def _parent_spec(ctx: TenantContext, spec: EntitySpec, fld: str, in_lines: bool) -> EntitySpec:
+    entity = "Item" if in_lines else next(lk.entity for lk in spec.lookups if lk.field == fld)
+    parent = ctx.config.spec(entity)
+    if parent is None:
+        raise ZohoConfigError(
+            f"the mapping of {spec.entity} refers to {entity}, which the mapping leaves out"
+        )
+    return parent
+
+
+def _resolved(
+    ctx: TenantContext, spec: EntitySpec, m: Msg, w: ZohoWrite, external: set[tuple[str, bool]]
+) -> dict:
+    body = dict(w.body)
+    if spec.lines is not None:
+        body[spec.lines.field] = [dict(r) for r in body.get(spec.lines.field, [])]
+    for p in w.parents:
+        in_lines = p.line is not None
+        if (p.field, in_lines) in external:
+            # Every record of the request names this lookup the same way: by external id.
+            value = {_parent_spec(ctx, spec, p.field, in_lines).id_field: p.source_id}
+        else:
+            parent = ctx.mapping(m.source, p.entity, p.source_id)
+            assert parent is not None and parent.zoho_id
+            value = {"id": parent.zoho_id}
+        if in_lines:
+            assert spec.lines is not None and p.line is not None
+            body[spec.lines.field][p.line][p.field] = value
+        else:
+            body[p.field] = value
+    return body
+
+
+def _record_result(
+    ctx: TenantContext, spec: EntitySpec, m: Msg, w: ZohoWrite, result: RecordResult
+) -> None:
+    if result.ok and result.zoho_id:
+        ctx.report.succeeded += 1
+        m.parts[spec.module] = "ok"
+        ctx.synced(m, spec.store_entity, spec.module, result.zoho_id)
+        return
+    lookup_fields = {p.field for p in w.parents}
+    missing_parent = (
+        result.code == "INVALID_DATA"
+        and result.details.get("api_name") in lookup_fields
+        and _EXTERNAL_LOOKUP.search(result.message) is not None
+    )
+    if missing_parent or result.code in RETRY_CODES:
+        # The parent may still be on its way (delivery is unordered): try again later.
+        m.parts[spec.module] = "retry"
+        if missing_parent:
+            m.waiting = f"{spec.module}: a parent is not in ZOHO yet ({result.reason()})"
+        return
+    _fail(m, spec, result.reason())
+
+
+def _fail(m: Msg, spec: EntitySpec, reason: str) -> None:
+    m.parts[spec.module] = "failed"
+    m.failure = f"{spec.module}: {reason}"
+    m.failure_entity = spec.store_entity
