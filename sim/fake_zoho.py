@@ -9,7 +9,8 @@ ignored), ``action``/``duplicate_field`` in results, mandatory, max-length and u
 lookups by id or through X-EXTERNAL, line items replaced on update; 201/200/207/400 statuses;
 429 without Retry-After (concurrency and credits); 204 on empty reads; a daily credit counter
 with ``X-API-CREDITS-REMAINING`` once half is spent; module and field metadata, with editions
-that lack Invoices and Sales_Orders. Faults can be injected per path.
+that lack Invoices and Sales_Orders; COQL (``POST /crm/v8/coql``, see ``fake_coql.py``) with its
+limits, credits by LIMIT and the ZohoCRM.coql.READ scope. Faults can be injected per path.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from waitress.server import create_server
+
+from . import fake_coql
 
 TOKEN_LIFETIME = 3600
 REFRESH_WINDOW = 600.0
@@ -245,6 +248,7 @@ class FakeZoho:
         self.calls = 0  # API calls answered (not token calls)
         self.token_calls = 0
         self.requests: list[dict[str, Any]] = []  # write requests: module, trigger, check fields
+        self.queries: list[str] = []  # COQL queries answered with rows or 204
         self._clients: dict[str, _Client] = {}
         self._tokens: dict[str, _Token] = {}
         self._active: dict[str, deque[str]] = {}
@@ -282,6 +286,21 @@ class FakeZoho:
         with self._lock:
             for token in self._tokens.values():
                 token.expires_at = 0.0
+
+    def add_records(self, module: str, records: Iterable[dict[str, Any]]) -> list[str]:
+        """Store ``records`` in ``module`` as they are (no validation), giving each a new id.
+
+        For tests that need thousands of records without thousands of API calls.
+        """
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(self.clock()))
+        ids = []
+        with self._lock:
+            store = self.records[module]
+            for record in records:
+                rid = str(self._new_id())
+                store[rid] = {**record, "id": rid, "Created_Time": now, "Modified_Time": now}
+                ids.append(rid)
+        return ids
 
     def all(self, module: str) -> list[dict[str, Any]]:
         """Copies of every record of ``module``."""
@@ -455,11 +474,14 @@ class FakeZoho:
     ) -> _Reply:
         parts = rest.strip("/").split("/")
         settings = parts[0] == "settings"
-        scope = (
-            f"ZohoCRM.settings.{parts[1] if len(parts) > 1 else 'modules'}.READ"
-            if settings
-            else f"ZohoCRM.modules.{parts[0].lower().replace('_', '')}.ALL"
-        )
+        coql = parts == ["coql"]
+        if coql:
+            # The module's own read scope is checked once the query names the module.
+            scope = "ZohoCRM.coql.READ"
+        elif settings:
+            scope = f"ZohoCRM.settings.{parts[1] if len(parts) > 1 else 'modules'}.READ"
+        else:
+            scope = f"ZohoCRM.modules.{parts[0].lower().replace('_', '')}.ALL"
         with self._lock:
             denied = self._authorize(headers, scope)
             if denied is not None:
@@ -478,10 +500,14 @@ class FakeZoho:
                 return self._error(400, "INVALID_DATA", "body")
             records = body.get("data") if isinstance(body, dict) else None
             count = len(records) if isinstance(records, list) else 0
-            heavy = count > 10
+            # COQL is one of ZOHO's resource-intensive APIs, under the sub-concurrency of ten.
+            heavy = count > 10 or coql
             if self._in_flight >= self.concurrency or (heavy and self._in_flight >= 10):
                 return self._error(429, "TOO_MANY_REQUESTS", TOO_MANY)
-            cost = max(1, math.ceil(count / 10)) if method in ("POST", "PUT") else 1
+            if coql:
+                cost = fake_coql.cost(body.get("select_query") if isinstance(body, dict) else None)
+            else:
+                cost = max(1, math.ceil(count / 10)) if method in ("POST", "PUT") else 1
             if self.credits_used + cost > self.daily_credits:
                 return self._error(429, "TOO_MANY_REQUESTS", TOO_MANY)
             self.credits_used += cost
@@ -507,6 +533,8 @@ class FakeZoho:
     ) -> _Reply:
         if parts[0] == "settings":
             return self._settings(parts[1:], query)
+        if parts == ["coql"]:
+            return self._coql(method, body, headers)
         module = self.modules.get(parts[0])
         if module is None:
             return self._error(400, "INVALID_MODULE", "the module name given seems to be invalid")
@@ -564,6 +592,52 @@ class FakeZoho:
         return self._error(
             404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"
         )
+
+    # --- COQL --------------------------------------------------------------------------------
+
+    def _coql(self, method: str, body: Any, headers: dict[str, str]) -> _Reply:
+        if method != "POST":
+            return self._error(
+                400, "INVALID_REQUEST_METHOD", "The http request method type is not a valid one"
+            )
+        text = body.get("select_query") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            return self._error(
+                400, "MANDATORY_NOT_FOUND", "required field not found", api_name="select_query"
+            )
+        try:
+            q = fake_coql.parse(text)
+            module = self.modules.get(q.module)
+            if module is None:
+                raise fake_coql.CoqlError("INVALID_QUERY", "invalid module given", module=q.module)
+            denied = self._module_read_denied(headers, module.api_name)
+            if denied is not None:
+                return denied
+            types = {f.api_name: f.data_type for f in module.fields.values()}
+            rows, more = fake_coql.execute(q, types, self.records[module.api_name].values())
+        except fake_coql.CoqlError as err:
+            return self._error(400, err.code, err.message, **err.details)
+        self.queries.append(text)
+        if not rows:
+            return _Reply(204)
+        return _Reply(200, {"data": rows, "info": {"count": len(rows), "more_records": more}})
+
+    def _module_read_denied(self, headers: dict[str, str], module: str) -> _Reply | None:
+        # COQL needs a read scope on the module queried besides ZohoCRM.coql.READ.
+        token = self._tokens.get(headers.get("authorization", "").removeprefix("Zoho-oauthtoken "))
+        name = module.lower().replace("_", "")
+        allowed = {
+            "ZohoCRM.ALL",
+            "ZohoCRM.modules.ALL",
+            "ZohoCRM.modules.READ",
+            f"ZohoCRM.modules.{name}.ALL",
+            f"ZohoCRM.modules.{name}.READ",
+        }
+        if token is None or not allowed & set(token.scopes):
+            return self._error(
+                401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL"
+            )
+        return None
 
     # --- writes ------------------------------------------------------------------------------
 

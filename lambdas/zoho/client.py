@@ -1,17 +1,22 @@
-"""A thin ZOHO CRM v8 client on requests: upsert, update, delete, reads and metadata.
+"""A thin ZOHO CRM v8 client on requests: upsert, update, delete, reads, COQL and metadata.
 
 Retries live here and are bounded: an INVALID_TOKEN answer refreshes once and retries once;
 429 backs off with full jitter (ZOHO sends no Retry-After); timeouts and 5xx retry (every write
 this client makes is idempotent: upserts on external ids, updates by id). What retrying cannot
 fix becomes a typed error (``errors.py``) for the forwarder to act on.
+
+COQL (``coql``, ``select_all``) reads whole modules for audits: ZOHO caps LIMIT/OFFSET paging at
+100,000 records, so ``select_all`` pages by key instead (``id > last order by id``), which has no
+such cap and stays correct when records are added or deleted between pages.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +27,7 @@ from .auth import TokenProvider, load_credentials
 from .errors import (
     ZohoConfigError,
     ZohoCreditsExhausted,
+    ZohoError,
     ZohoRequestError,
     ZohoUnavailable,
 )
@@ -32,11 +38,18 @@ API = "/crm/v8"
 MAX_RECORDS = 100
 # Upserts cost one credit per ten records, so a full batch needs ten.
 LOW_CREDITS = 10
+# ZOHO's COQL limits: rows per call, columns per query; LIMIT when a query gives none.
+COQL_MAX_LIMIT = 2000
+COQL_MAX_COLUMNS = 50
+COQL_DEFAULT_LIMIT = 200
+# Field and module API names spliced into queries: letters, digits, underscores, dotted lookups.
+_API_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
+_LIMIT = re.compile(r"\blimit\s+(\d+)(?:\s*,\s*(\d+))?(?:\s+offset\s+\d+)?\s*$", re.IGNORECASE)
 
 _CONFIG_CODES = {
     "OAUTH_SCOPE_MISMATCH": "the ZOHO token lacks a scope the relay needs (create the refresh "
     "token with ZohoCRM.modules.ALL, ZohoCRM.settings.modules.READ and "
-    "ZohoCRM.settings.fields.READ)",
+    "ZohoCRM.settings.fields.READ, and ZohoCRM.coql.READ for audits)",
     "NO_PERMISSION": "the ZOHO user behind the refresh token lacks a permission (give the "
     "integration user's profile access to the mapped modules)",
     "AUTHENTICATION_FAILURE": "ZOHO could not authenticate the request",
@@ -81,6 +94,64 @@ def _result(item: Any) -> RecordResult:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CoqlPage:
+    """One COQL answer: its rows, whether more match past them, and the credits it cost."""
+
+    rows: list[dict[str, Any]]
+    more_records: bool
+    credits: int
+
+
+class CoqlError(ZohoRequestError):
+    """ZOHO refused a COQL query (SYNTAX_ERROR, INVALID_QUERY, LIMIT_EXCEEDED ...).
+
+    ``details`` is ZOHO's, e.g. ``{"column_name": "QB_Active", "clause": "where"}`` for a field
+    the module lacks; ``query`` the query sent.
+    """
+
+    def __init__(self, code: str, message: str, details: dict[str, Any], query: str) -> None:
+        shown = ", ".join(f"{k}={v}" for k, v in details.items())
+        super().__init__(
+            code, f"{message}{f' ({shown})' if shown else ''} in COQL query: {query:.300}"
+        )
+        self.details = details
+        self.query = query
+
+
+class CoqlTooManyRows(ZohoError):
+    """``select_all`` met more rows than its ``max_rows``; what it yielded is incomplete."""
+
+
+def coql_credits(limit: int) -> int:
+    """Credits ZOHO charges a COQL query by its LIMIT: 1-200 cost 1, 201-1000 2, 1001-2000 3."""
+    return 1 if limit <= 200 else 2 if limit <= 1000 else 3
+
+
+def coql_string(value: str) -> str:
+    """``value`` as a COQL string literal: single-quoted, a quote inside doubled (``O''Brien``).
+
+    The only safe way to put a value in a query; anything else can end the literal early.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"coql_string takes a str, not {type(value).__name__}")
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _api_name(name: str) -> str:
+    # Names cannot be quoted safely the way values can, so only plain API names are let in.
+    if not _API_NAME.fullmatch(name):
+        raise ValueError(f"not a ZOHO API name: {name!r}")
+    return name
+
+
+def _query_limit(query: str) -> int:
+    m = _LIMIT.search(query)
+    if m is None:
+        return COQL_DEFAULT_LIMIT
+    return int(m.group(2) or m.group(1))
+
+
 class ZohoClient:
     """One tenant's ZOHO CRM API, with bounded retries; counts the calls it makes."""
 
@@ -105,6 +176,8 @@ class ZohoClient:
         self.backoff_cap = backoff_cap
         self.calls = 0
         self.credits_remaining: int | None = None
+        self.coql_calls = 0  # COQL queries ZOHO answered (not counting retried attempts)
+        self.coql_credits = 0  # credits those queries cost, by ZOHO's LIMIT rule
 
     @property
     def token_calls(self) -> int:
@@ -170,6 +243,87 @@ class ZohoClient:
         self._raise_for_request_error(resp, body)
         data = body.get("data")
         return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+    def coql(self, query: str) -> CoqlPage:
+        """Run one COQL query (``POST /coql``); a 204 (nothing matches) is an empty page.
+
+        Build values into ``query`` with ``coql_string``. ZOHO's refusal of the query raises
+        ``CoqlError`` (a ``ZohoRequestError``); 429s, 5xx and timeouts are retried as for every
+        call (COQL only reads).
+        """
+        resp = self._send("POST", f"{API}/coql", json={"select_query": query})
+        self.coql_calls += 1
+        if resp.status_code == 204:
+            page = CoqlPage([], False, coql_credits(_query_limit(query)))
+        else:
+            body = self._json(resp)
+            if resp.status_code >= 400:
+                code = str(body.get("code") or f"HTTP_{resp.status_code}")
+                if code in _CONFIG_CODES:
+                    self._raise_for_request_error(resp, body)
+                details = body.get("details") if isinstance(body.get("details"), dict) else {}
+                message = str(body.get("message") or resp.reason or "")
+                raise CoqlError(code, message, details, query)
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise CoqlError("MALFORMED_RESPONSE", "HTTP 200 without data", {}, query)
+            info = body.get("info") if isinstance(body.get("info"), dict) else {}
+            page = CoqlPage(
+                [r for r in data if isinstance(r, dict)],
+                bool(info.get("more_records")),
+                coql_credits(_query_limit(query)),
+            )
+        self.coql_credits += page.credits
+        return page
+
+    def select_all(
+        self,
+        module: str,
+        fields: Sequence[str],
+        where: str | None = None,
+        page: int = COQL_MAX_LIMIT,
+        max_rows: int = 1_000_000,
+    ) -> Iterator[dict[str, Any]]:
+        """Every record of ``module`` (matching ``where``, if given), ``fields`` and ``id``.
+
+        Pages by key, ``id > last ... order by id asc limit page``, so it is not held to ZOHO's
+        100,000 rows for OFFSET paging. ``where`` is a COQL condition (values through
+        ``coql_string``); it is bracketed, since ZOHO wants criteria grouped in pairs. Raises
+        ``CoqlTooManyRows`` once more than ``max_rows`` rows come, rather than run unbounded.
+        """
+        if not 1 <= page <= COQL_MAX_LIMIT:
+            raise ValueError(f"page must be 1 to {COQL_MAX_LIMIT}, not {page}")
+        columns = list(dict.fromkeys(_api_name(f) for f in ("id", *fields)))
+        if len(columns) > COQL_MAX_COLUMNS:
+            raise ValueError(f"at most {COQL_MAX_COLUMNS} fields in a COQL query")
+        select = f"select {', '.join(columns)} from {_api_name(module)}"
+        last: int | None = None
+        seen = 0
+        while True:
+            if last is None:
+                # Older COQL versions insist on a WHERE clause; this one matches every record.
+                criteria = f"({where})" if where else "id is not null"
+            else:
+                key = f"id > {coql_string(str(last))}"
+                criteria = f"{key} and ({where})" if where else key
+            result = self.coql(f"{select} where {criteria} order by id asc limit {page}")
+            for row in result.rows:
+                rid = str(row.get("id", ""))
+                if not rid.isdigit() or (last is not None and int(rid) <= last):
+                    # Keys that do not grow would page forever (or skip rows) from here on.
+                    raise CoqlError(
+                        "MALFORMED_RESPONSE", f"row id {rid!r} out of order", {}, select
+                    )
+                last = int(rid)
+                seen += 1
+                if seen > max_rows:
+                    raise CoqlTooManyRows(
+                        f"{module} has more than {max_rows} rows{' matching' if where else ''}; "
+                        "raise max_rows to read them all"
+                    )
+                yield row
+            if not result.more_records or not result.rows:
+                return
 
     def modules(self) -> list[dict[str, Any]]:
         """The organisation's modules (``GET /settings/modules``)."""
