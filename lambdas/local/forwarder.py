@@ -20,9 +20,9 @@ from ..store.sqlite import (
     SqliteTokenCache,
 )
 from ..zoho.client import ZohoClient, client_factory
-from ..zoho.forwarder import ZohoForwarder
+from ..zoho.forwarder import Status, ZohoForwarder
 
-STATUSES = ("applied", "unchanged", "stale", "ignored", "parked", "retry")
+STATUSES = tuple(s.value for s in Status)
 
 
 @dataclass(slots=True)
@@ -75,13 +75,16 @@ def drain(
         batch = queue.receive(batch_size)
         if not batch:
             break
-        report = forwarder.forward([(m.receipt, m.message.body) for m in batch])
-        done = [k for k, o in report.outcomes.items() if o.status != "retry"]
+        report = forwarder.forward(
+            [(m.receipt, m.message.body) for m in batch],
+            {m.receipt: m.deliveries for m in batch},
+        )
+        done = [k for k, o in report.outcomes.items() if o.status != Status.RETRY]
         queue.delete(done)
         result.messages += len(batch)
         for outcome in report.outcomes.values():
             result.outcomes[outcome.status] += 1
-            if outcome.status in ("parked", "retry") and len(result.reasons) < 20:
+            if outcome.status in (Status.PARKED, Status.RETRY) and len(result.reasons) < 20:
                 result.reasons.append(outcome.reason)
         result.succeeded += report.succeeded
         result.failed += report.failed

@@ -9,6 +9,7 @@ it. Producers and the forwarder build and read envelopes only through this modul
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +22,9 @@ MAX_BATCH_BYTES = 256 * 1024
 MAX_BATCH_COUNT = 10
 # Room kept below the limit for the message attributes and the envelope's own keys.
 ENVELOPE_HEADROOM = 4 * 1024
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._:@#=+-]")
 
 
 class EnvelopeError(ValueError):
@@ -61,8 +65,12 @@ class Envelope:
     @property
     def claim_key(self) -> str:
         """Where a claim-checked record of this envelope is kept in the payload store."""
-        safe = self.dedup_id.replace("/", "_")
-        return f"{self.tenant}/{self.content_hash}/{safe}.json"
+        return (
+            "/".join(
+                _SAFE.sub("_", part) for part in (self.tenant, self.content_hash, self.dedup_id)
+            )
+            + ".json"
+        )
 
     def checked(self, key: str) -> Envelope:
         """This envelope with its record replaced by a claim check under ``key``."""

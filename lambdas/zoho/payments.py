@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from .client import MAX_RECORDS, ZohoClient
+from .client import MAX_RECORDS, ZohoClient, coql_string
 from .context import Msg, TenantContext
 from .mapping import MappingConfig
 from .outcomes import Status
@@ -40,8 +40,8 @@ def overdue_updates(client: ZohoClient, config: MappingConfig, today: date) -> i
     if pay is None:
         return 0
     where = (
-        f"{pay.status_field} = {client.literal(PENDING)} and "
-        f"{pay.due_date_field} < {client.literal(today.isoformat())}"
+        f"{pay.status_field} = {coql_string(PENDING)} and "
+        f"{pay.due_date_field} < {coql_string(today.isoformat())}"
     )
     ids = [str(r["id"]) for r in client.select_all(pay.module, ["id"], where=where)]
     changed = 0
