@@ -66,7 +66,7 @@ class RelayStack(Stack):
             FunctionSpec(
                 name="Relay",
                 handler=RELAY_HANDLER,
-                description="QBWC SOAP relay: /qbwc, /health, /support",
+                description="QBWC SOAP relay: /qbwc, /health, /support[/{file_id}]",
                 memory_mb=settings.relay_memory_mb,
                 timeout_seconds=settings.relay_timeout_seconds,
                 reserved_concurrency=settings.relay_reserved_concurrency,
@@ -79,6 +79,9 @@ class RelayStack(Stack):
         self.api.route("qbwc", ["GET", "POST"], self.relay)
         self.api.route("health", ["GET"], self.relay)
         self.api.route("support", ["GET"], self.relay)
+        # Each tenant's .qwc names AppSupport <base>/support/<FileID>; the Web Connector refuses
+        # to import a file whose support page does not answer 200.
+        self.api.route("support/{file_id}", ["GET"], self.relay)
 
         self.forwarder = self.functions.add(
             FunctionSpec(

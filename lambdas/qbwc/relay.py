@@ -60,8 +60,8 @@ class RelaySettings:
     """Tunables of the protocol layer, from configuration."""
 
     server_version: str = "qbxml-relay 0.1.0"
+    # The oldest Web Connector the relay serves: older ones get "E:" from clientVersion.
     min_qbwc_version: str = "2.1.0.30"
-    recommended_qbwc_version: str = "2.3.0.36"
     session_ttl_seconds: int = 1800
     # How long a silent session keeps its tenant "busy": an update the Web Connector abandoned
     # (QBWC killed, PC asleep) must not block the next scheduled one for the whole TTL.
@@ -208,18 +208,22 @@ class QbwcRelay:
         return self.settings.server_version
 
     def client_version(self, version: str) -> str:
-        """ "" to go on, "W:..." to warn, "E:..." to stop the update."""
+        """ "" to go on, or "E:..." (the update stops) below ``min_qbwc_version``.
+
+        Never "W:": the Web Connector would show a continue/cancel dialog and wait for a person,
+        so a scheduled run at 3 a.m. would stall until someone clicks. The call carries no user
+        or ticket (it comes before authenticate), so the version is logged, not kept per tenant.
+        """
+        # Bounded: the value comes from an unauthenticated caller and lands in the logs.
+        shown = version[:40]
         minimum = self.settings.min_qbwc_version
         if compare_versions(version, minimum) < 0:
+            log.warning("clientVersion: refused Web Connector", extra={"qbwc_version": shown})
             return (
                 f"E:This service needs QuickBooks Web Connector {minimum} or newer; this one is "
-                f"{version or 'unknown'}. Install the current Web Connector from Intuit."
+                f"{shown or 'unknown'}. Install the current Web Connector from Intuit."
             )
-        if compare_versions(version, self.settings.recommended_qbwc_version) < 0:
-            return (
-                f"W:QuickBooks Web Connector {version} works, but "
-                f"{self.settings.recommended_qbwc_version} or newer is recommended."
-            )
+        log.info("clientVersion: Web Connector", extra={"qbwc_version": shown})
         return ""
 
     def authenticate(self, user: str, password: str) -> list[str]:

@@ -18,6 +18,7 @@ from lambdas.handlers.runtime import ConfigurationError
 from lambdas.qbwc.passwords import hash_password
 from lambdas.store.aws import DynamoTenantStore
 from lambdas.store.ports import Tenant
+from qwc import new_guid
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import envelope
 from tests.aws_tables import create_relay_tables
@@ -167,6 +168,84 @@ def test_health(aws) -> None:
     event["resource"] = "/health"
     reply = qbwc_api.handler(event, LambdaContext())
     assert reply["statusCode"] == 200 and json.loads(reply["body"]) == {"status": "ok"}
+
+
+def support_event(file_id: str) -> dict[str, Any]:
+    """GET /support/<file_id> exactly as API Gateway's REST API (Lambda proxy, payload 1.0)
+    hands it over: the route template in ``resource``, the id in ``pathParameters``."""
+    host = "abc123.execute-api.us-east-1.amazonaws.com"
+    headers = {
+        "Accept": "text/html,application/xhtml+xml,*/*",
+        "Host": host,
+        "User-Agent": "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 10.0)",
+        "X-Forwarded-For": "198.51.100.7",
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    return {
+        "resource": "/support/{file_id}",
+        "path": f"/support/{file_id}",
+        "httpMethod": "GET",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": {"file_id": file_id},
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "k2v7qe",
+            "resourcePath": "/support/{file_id}",
+            "httpMethod": "GET",
+            "extendedRequestId": "Qm1xYHkFoAMEb8Q=",
+            "requestTime": "01/Jan/2026:03:00:00 +0000",
+            "path": f"/prod/support/{file_id}",
+            "accountId": "123456789012",
+            "protocol": "HTTP/1.1",
+            "stage": "prod",
+            "domainPrefix": "abc123",
+            "requestTimeEpoch": 1767236400000,
+            "requestId": "5b0d3c1e-2f4a-4d7b-9e8f-0a1b2c3d4e5f",
+            "identity": {"sourceIp": "198.51.100.7", "userAgent": headers["User-Agent"]},
+            "domainName": host,
+            "deploymentId": "d1x2y3",
+            "apiId": "abc123",
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+
+
+def test_support_page_for_the_exact_api_gateway_event(aws) -> None:
+    store = DynamoTenantStore(boto3.client("dynamodb"), "tenants")
+    qbwc_api.tenant_store.cache_clear()
+    for name in ("globex", "initech"):
+        store.create(
+            Tenant(
+                name=name,
+                qbwc_user=f"{name}-qbwc",
+                password_hash=hash_password("pw"),
+                last_summary=f"Synced 12 customers for {name}",
+                file_id=new_guid(),
+            )
+        )
+    globex = store.get("globex")
+    assert globex is not None
+
+    reply = qbwc_api.handler(support_event(globex.file_id[1:-1]), LambdaContext())
+    assert reply["statusCode"] == 200, reply["body"]
+    assert reply["headers"]["Content-Type"].startswith("text/html")
+    assert reply["headers"]["Cache-Control"] == "no-store"
+    assert "Synced 12 customers for globex" in reply["body"]
+    assert "initech" not in reply["body"] and "acme" not in reply["body"]
+    # QBWC or a browser may lower-case the id; it is the same page.
+    lower = qbwc_api.handler(support_event(globex.file_id[1:-1].lower()), LambdaContext())
+    assert lower["statusCode"] == 200 and "globex" in lower["body"]
+
+    for unknown in (new_guid()[1:-1], "not-a-guid"):
+        missing = qbwc_api.handler(support_event(unknown), LambdaContext())
+        assert missing["statusCode"] == 404
+        assert not any(n in missing["body"] for n in ("globex", "initech", "acme", "Synced"))
+    qbwc_api.tenant_store.cache_clear()
 
 
 def test_missing_configuration_is_clear(monkeypatch) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 
 import pytest
@@ -26,12 +27,31 @@ def exchange(relay: QbwcRelay, ticket: str, company: FakeCompany, hcp: bool = Fa
     return relay.receive_response_xml(ticket, company.process(request), "", "")
 
 
-def test_server_and_client_version(local: LocalRelay) -> None:
+def test_server_and_client_version(local: LocalRelay, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="lambdas.qbwc.relay")
     assert local.relay.server_version()
-    assert local.relay.client_version("2.3.0.215") == ""
-    assert local.relay.client_version("2.1.0.30").startswith("W:")
-    assert local.relay.client_version("1.0.0").startswith("E:")
-    assert local.relay.client_version("").startswith("E:")
+    # "W:" would make the Web Connector show a continue/cancel dialog and wait for a person,
+    # which stalls every scheduled (unattended) run: every version served gets "" instead.
+    for served in ("2.1.0.30", "2.2.0.71", "2.2.0.80", "2.3.0.36", "2.3.0.215", "3.0"):
+        assert local.relay.client_version(served) == "", served
+    for unserved in ("2.0.1.7", "1.0.0", ""):
+        answer = local.relay.client_version(unserved)
+        assert answer.startswith("E:") and "2.1.0.30" in answer, unserved
+    # The Web Connector's version is logged (clientVersion carries no user or ticket).
+    versions = [getattr(r, "qbwc_version", None) for r in caplog.records]
+    assert "2.2.0.71" in versions and "2.0.1.7" in versions
+
+
+def test_client_version_minimum_is_a_setting(local: LocalRelay) -> None:
+    relay = QbwcRelay(
+        local.tenants,
+        local.sessions,
+        local.engine,
+        local.runs,
+        RelaySettings(min_qbwc_version="2.2.0.0"),
+    )
+    assert relay.client_version("2.1.0.30").startswith("E:")
+    assert relay.client_version("2.2.0.71") == ""
 
 
 def test_authenticate_rejects_unknown_user_and_wrong_password(local, tenant) -> None:
