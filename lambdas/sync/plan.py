@@ -57,6 +57,9 @@ NAMES: dict[str, tuple[str, str]] = {
     "TxnDeleted": ("transaction deletion", "transaction deletions"),
 }
 
+# Entities whose records are deletions (a summary counts them as such).
+DELETIONS: frozenset[str] = frozenset({"ListDeleted", "TxnDeleted"})
+
 # Queries QuickBooks answers whole, without an iterator or MaxReturned (the schema has none).
 NO_ITERATOR: frozenset[str] = frozenset({"ListDeleted", "TxnDeleted"})
 
@@ -104,7 +107,7 @@ class Step:
     watermark: str | None = None  # as stored when the session started
     synced_before: bool = False  # an earlier session read this entity to the end
     modified_from: str | None = None  # zone-less FromModifiedDate; None = full sync
-    max_seen: str | None = None  # largest wall-clock TimeModified seen this session
+    max_seen: str | None = None  # largest wall-clock TimeModified seen this session (sane ones)
     received: int = 0
     queued: int = 0
     unchanged: int = 0
@@ -112,6 +115,10 @@ class Step:
     retries: int = 0
     restarts: int = 0
     error: str | None = None
+    # Records stamped later than any correct clock allows (watermarks.ceiling): synced, but
+    # left out of max_seen, and reported as a workstation clock problem.
+    future_stamped: int = 0
+    future_latest: str | None = None
 
     @property
     def finished(self) -> bool:
