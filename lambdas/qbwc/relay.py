@@ -42,7 +42,7 @@ from ..store.ports import (
     TenantStore,
 )
 from ..sync.engine import SyncEngine
-from ..sync.plan import Plan, plural
+from ..sync.plan import DELETIONS, Plan, plural
 from .passwords import verify_password
 from .versions import compare_versions
 
@@ -114,20 +114,65 @@ class SessionState:
         return cls(**{**known, "plan": Plan.from_list(data["plan"])})
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
+
+
+def _listed(names: list[str], most: int = 3) -> str:
+    if len(names) <= most:
+        return ", ".join(names)
+    return f"{', '.join(names[:most])} and {len(names) - most} more"
+
+
+def clock_warning(plan: Plan) -> str | None:
+    """The workstation clock problem of a session, if records came stamped in the future."""
+    ahead = [s for s in plan.steps if s.future_stamped]
+    if not ahead:
+        return None
+    counts = ", ".join(f"{s.future_stamped:,} {plural(s.entity, s.future_stamped)}" for s in ahead)
+    latest = max((s.future_latest for s in ahead if s.future_latest), default="", key=str)
+    return (
+        f"Workstation clock problem: {counts} modified as late as {latest.replace('T', ' ')}, "
+        "later than the time anywhere now. They are synced, but later syncs do not start "
+        "from them; check the date and time of the QuickBooks computers."
+    )
+
+
 def summarize(state: SessionState) -> str:
-    """One line for the Web Connector's status column, e.g. "Synced 1,204 customers (3 errors)"."""
+    """One line for the Web Connector's status column: what changed, what was only re-read.
+
+    E.g. "Synced 3 changed customers, 1 deletion; 40 re-read unchanged", "No changes; 6 records
+    re-read", "Synced 1,204 customers (3 errors; failed: invoices)". An entity's first read
+    names its records without "changed" (everything is new to the relay).
+    """
     steps = state.plan.steps
-    # Entities that brought nothing are left out, unless nothing came at all.
-    shown = [s for s in steps if s.received] or steps[:1]
-    parts = [f"{s.received:,} {plural(s.entity, s.received)}" for s in shown]
-    text = f"Synced {', '.join(parts)}" if parts else "Nothing to sync"
-    notes = []
-    unchanged = sum(s.unchanged for s in state.plan.steps)
-    if unchanged:
-        notes.append(f"{unchanged:,} unchanged")
+    parts = [
+        f"{s.queued:,} {'changed ' if s.synced_before else ''}{plural(s.entity, s.queued)}"
+        for s in steps
+        if s.queued and s.entity not in DELETIONS
+    ]
+    deleted = sum(s.queued for s in steps if s.entity in DELETIONS)
+    if deleted:
+        parts.append(_count(deleted, "deletion"))
+    reread = sum(s.unchanged for s in steps)
+    if parts:
+        text = f"Synced {', '.join(parts)}"
+        if reread:
+            text += f"; {reread:,} re-read unchanged"
+    elif state.errors and not any(s.received or s.status == "done" for s in steps):
+        text = "Nothing synced"
+    else:
+        text = "No changes"
+        if reread:
+            text += f"; {_count(reread, 'record')} re-read"
     if state.errors:
-        notes.append(f"{state.errors:,} error{'s' if state.errors != 1 else ''}")
-    return f"{text} ({', '.join(notes)})" if notes else text
+        note = _count(state.errors, "error")
+        failed = [plural(s.entity) for s in steps if s.status == "failed"]
+        if failed:
+            note += f"; failed: {_listed(failed)}"
+        text += f" ({note})"
+    clock = clock_warning(state.plan)
+    return f"{text}. {clock}" if clock else text
 
 
 def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> RunRecord:
@@ -149,6 +194,7 @@ def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> R
         errors=state.errors,
         summary=summarize(state),
         last_error=state.last_error,
+        warnings=_run_warnings(state),
         entities={
             s.entity: EntityRunCounts(
                 received=s.received,
@@ -159,6 +205,12 @@ def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> R
             for s in steps
         },
     )
+
+
+def _run_warnings(state: SessionState) -> list[str]:
+    warnings = list(dict.fromkeys(state.warnings))[-20:]
+    clock = clock_warning(state.plan)
+    return [clock, *warnings] if clock else warnings
 
 
 def _read_hcp(hcp_response: str) -> HcpInfo | None:
@@ -383,6 +435,9 @@ class QbwcRelay:
             self.sessions.close(record)
             self._record_run(record, state)
         log.info("session closed: %s", summary, extra={"tenant": record.tenant})
+        clock = clock_warning(state.plan)
+        if clock:
+            log.warning("%s", clock, extra={"tenant": record.tenant})
         return summary
 
     # --- helpers ----------------------------------------------------------------------------

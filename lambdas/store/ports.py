@@ -24,6 +24,10 @@ class ConcurrentUpdate(StoreError):
     """A conditional save lost a race: somebody saved the same item first."""
 
 
+# How far before its watermark an incremental query starts unless the tenant says otherwise.
+DEFAULT_WATERMARK_MARGIN_SECONDS = 2 * 3600
+
+
 @dataclass(slots=True)
 class Tenant:
     """One QuickBooks company synced for one customer: a QBWC user and its settings."""
@@ -41,6 +45,9 @@ class Tenant:
     file_id: str = ""
     # The closeConnection summary of the last session, for the support page.
     last_summary: str = ""
+    # How far before the watermark incremental queries start (lambdas/sync/watermarks.py): more
+    # than the default for multi-user files edited on workstations in different time zones.
+    watermark_margin_seconds: int = DEFAULT_WATERMARK_MARGIN_SECONDS
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -54,6 +61,7 @@ class Tenant:
             "last_sync_at": self.last_sync_at,
             "file_id": self.file_id,
             "last_summary": self.last_summary,
+            "watermark_margin_seconds": self.watermark_margin_seconds,
         }
 
     @classmethod
@@ -71,6 +79,12 @@ class Tenant:
             ),
             file_id=item.get("file_id") or "",
             last_summary=item.get("last_summary") or "",
+            # Rows stored before the setting existed get the default (0 is a valid margin).
+            watermark_margin_seconds=(
+                int(item["watermark_margin_seconds"])
+                if item.get("watermark_margin_seconds") is not None
+                else DEFAULT_WATERMARK_MARGIN_SECONDS
+            ),
         )
 
 
@@ -279,6 +293,8 @@ class RunRecord:
     summary: str = ""
     last_error: str = ""
     entities: dict[str, EntityRunCounts] = field(default_factory=dict)
+    # Problems that did not stop the session: QuickBooks warnings, a workstation clock ahead.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -304,6 +320,7 @@ class RunRecord:
                 }
                 for name, c in self.entities.items()
             },
+            "warnings": list(self.warnings),
         }
 
     @classmethod
@@ -322,6 +339,7 @@ class RunRecord:
                 name: EntityRunCounts(**{k: int(v) for k, v in counts.items()})
                 for name, counts in (item.get("entities") or {}).items()
             },
+            warnings=[str(w) for w in item.get("warnings") or []],
         )
 
 

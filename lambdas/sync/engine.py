@@ -32,7 +32,7 @@ from ..store.ports import (
 from .handoff import HandOff
 from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
 from .plan import Plan, Step
-from .watermarks import DEFAULT_MARGIN, later, query_start, wall_clock
+from .watermarks import after, ceiling, later, query_start, wall_clock
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ class SyncSettings:
     """Tunables of the sync engine."""
 
     paging: PagePolicy = field(default_factory=PagePolicy)
-    watermark_margin: timedelta = DEFAULT_MARGIN
     max_retries: int = 3
     max_restarts: int = 3
     # Content handed off this recently, with no forwarder outcome since, is still in flight and
@@ -97,22 +96,37 @@ class SyncEngine:
     # --- planning ---------------------------------------------------------------------------
 
     def plan(self, tenant: Tenant) -> Plan:
-        """The session's steps for the tenant's enabled entities, from their stored state."""
+        """The session's steps for the tenant's enabled entities, from their stored state.
+
+        Queries start the tenant's margin before each watermark. A stored watermark past the
+        ceiling (written before the ceiling existed) is not trusted: that entity is read whole.
+        """
         stored = self.state.get_all(tenant.name)
         paging = self.settings.paging
+        margin = timedelta(seconds=tenant.watermark_margin_seconds)
+        limit = ceiling(self.clock())
         steps = []
         for entity in SYNC_ORDER:
             if entity not in tenant.enabled_entities:
                 continue
             st = stored.get(entity) or EntitySyncState(tenant.name, entity)
             page = paging.clamp(st.page_size or paging.size_for(st.bytes_per_record))
-            start = query_start(st.watermark, self.settings.watermark_margin)
+            watermark = st.watermark
+            if watermark is not None and after(watermark, limit):
+                log.warning(
+                    "watermark %s of %s is in the future (workstation clock?); reading it whole",
+                    watermark,
+                    entity,
+                    extra={"tenant": tenant.name},
+                )
+                watermark = None
+            start = query_start(watermark, margin)
             steps.append(
                 Step(
                     entity=entity,
                     page_size=page,
                     bytes_per_record=st.bytes_per_record,
-                    watermark=st.watermark,
+                    watermark=watermark,
                     synced_before=st.last_success_at is not None,
                     modified_from=start.isoformat() if start else None,
                 )
@@ -247,8 +261,7 @@ class SyncEngine:
         self.metrics.count(RECORDS_RECEIVED, len(records), step.entity)
         self.metrics.count(RECORDS_QUEUED, queued, step.entity)
         self.metrics.count(RECORDS_UNCHANGED, unchanged, step.entity)
-        for record in records:
-            step.max_seen = later(step.max_seen, _record_time(record))
+        self._see_times(tenant, step, records)
         if records:
             share = size * len(records) / total_records
             step.bytes_per_record = paging.observe(step.bytes_per_record, int(share), len(records))
@@ -262,6 +275,29 @@ class SyncEngine:
         step.status = "done"
         if not step.ids:
             self.checkpoint(tenant, step)
+
+    def _see_times(self, tenant: str, step: Step, records: list[dict[str, Any]]) -> None:
+        """Note the records' times in ``step.max_seen``, except those past the ceiling."""
+        limit = ceiling(self.clock())
+        ahead = 0
+        for record in records:
+            stamp = _record_time(record)
+            if stamp is not None and after(stamp, limit):
+                ahead += 1
+                step.future_latest = later(step.future_latest, stamp)
+                continue
+            step.max_seen = later(step.max_seen, stamp)
+        if ahead:
+            step.future_stamped += ahead
+            log.warning(
+                "%d %s records are stamped in the future (latest %s, ceiling %s): the "
+                "workstation clock is wrong; they are synced but do not move the watermark",
+                ahead,
+                step.entity,
+                step.future_latest,
+                limit,
+                extra={"tenant": tenant},
+            )
 
     def checkpoint(self, tenant: str, step: Step) -> None:
         """Persist a finished step: the watermark moves only when its query ran to the end."""

@@ -24,6 +24,9 @@ from ..model.entities import (
 
 __all__ = ["DEFAULT_ENTITIES", "SYNC_ORDER", "Plan", "Step", "plural", "unknown_entities"]
 
+# Entities whose records are deletions (a summary counts them as such).
+DELETIONS: frozenset[str] = DELETION_ENTITIES
+
 # Queries QuickBooks answers whole, without an iterator or MaxReturned (the schema has none).
 NO_ITERATOR: frozenset[str] = DELETION_ENTITIES
 
@@ -63,7 +66,7 @@ class Step:
     watermark: str | None = None  # as stored when the session started
     synced_before: bool = False  # an earlier session read this entity to the end
     modified_from: str | None = None  # zone-less FromModifiedDate; None = full sync
-    max_seen: str | None = None  # largest wall-clock TimeModified seen this session
+    max_seen: str | None = None  # largest wall-clock TimeModified seen this session (sane ones)
     received: int = 0
     queued: int = 0
     unchanged: int = 0
@@ -71,6 +74,10 @@ class Step:
     retries: int = 0
     restarts: int = 0
     error: str | None = None
+    # Records stamped later than any correct clock allows (watermarks.ceiling): synced, but
+    # left out of max_seen, and reported as a workstation clock problem.
+    future_stamped: int = 0
+    future_latest: str | None = None
     # A re-read of these records by id (requested after a conflict, by the audit, or for the
     # invoices a payment touched) rather than a query of changes.
     ids: list[str] = field(default_factory=list)

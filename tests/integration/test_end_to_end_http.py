@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,23 @@ def test_full_session_over_http(served: Served) -> None:
     finally:
         qbwc.close()
     assert again.exchanges == 1 and again.last_error is None
-    assert again.close_message.endswith("unchanged)")
+    reread = re.fullmatch(r"No changes; ([\d,]+) records? re-read", again.close_message)
+    assert reread, again.close_message
+    # One customer changed and one deleted: the summary names them, the re-read count stays.
+    first = company.customer_list[0].list_id
+    second = next(
+        c.list_id for c in company.customer_list[1:] if not company.data.references(c.list_id)
+    )
+    company.modify("Customer", first, name="Renamed by the test")
+    company.delete("Customer", second)
+    qbwc = FakeWebConnector(served.base + "/qbwc")
+    try:
+        third = qbwc.run_session("acme-qbwc", PASSWORD, company)
+    finally:
+        qbwc.close()
+    assert re.fullmatch(
+        r"Synced 1 changed customer, 1 deletion; [\d,]+ re-read unchanged", third.close_message
+    ), third.close_message
 
 
 def test_wsdl_is_served(served: Served) -> None:

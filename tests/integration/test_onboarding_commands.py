@@ -90,6 +90,8 @@ def test_add_reads_the_password_from_stdin_and_never_prints_it(capsys, local) ->
         "30",
         "--company-file",
         r"C:\Company\Acme.QBW",
+        "--watermark-margin-hours",
+        "6.5",
         *local,
         stdin=PASSWORD + "\n",
     )
@@ -98,6 +100,7 @@ def test_add_reads_the_password_from_stdin_and_never_prints_it(capsys, local) ->
     tenant = store_of(local).get("acme")
     assert verify_password(PASSWORD, tenant.password_hash)
     assert tenant.min_interval_seconds == 1800 and tenant.company_file == r"C:\Company\Acme.QBW"
+    assert tenant.watermark_margin_seconds == 6 * 3600 + 1800
 
 
 @pytest.mark.parametrize(
@@ -109,6 +112,8 @@ def test_add_reads_the_password_from_stdin_and_never_prints_it(capsys, local) ->
         (["acme", "--password-stdin"], "\n", "expected on standard input"),
         (["acme", "--company-file", "Acme.QBW"], None, "not a full path"),
         (["acme", "--min-interval-minutes", "-1"], None, "between 0 and"),
+        (["acme", "--watermark-margin-hours", "49"], None, "between 0 and 48"),
+        (["acme", "--watermark-margin-hours", "nan"], None, "between 0 and 48"),
         (["acme", "--aws"], None, "either --aws or --data-dir"),
     ],
 )
@@ -141,6 +146,14 @@ def test_list_set_rotate_remove(capsys, local) -> None:
     after = store.get("acme")
     assert after.enabled_entities == () and after.min_interval_seconds == 3600
     assert after.file_id == before.file_id and after.password_hash == before.password_hash
+    assert after.watermark_margin_seconds == 7200  # the default
+    code, out, err = run(capsys, "tenant", "set", "acme", "--watermark-margin-hours", "12", *local)
+    assert code == 0 and "watermark_margin=12h" in out, err
+    assert store.get("acme").watermark_margin_seconds == 12 * 3600
+    code, _, err = run(capsys, "tenant", "set", "acme", "--watermark-margin-hours", "-1", *local)
+    assert code != 0 and "between 0 and 48" in err
+    assert store.get("acme").watermark_margin_seconds == 12 * 3600
+    assert "watermark_margin=12h" in run(capsys, "tenant", "list", *local)[1]
     code, _, err = run(capsys, "tenant", "set", "acme", "--entities", "Nope", *local)
     assert code != 0 and "choose from Item, Customer" in err
     assert store.get("acme").enabled_entities == ()
@@ -361,6 +374,9 @@ def test_tenant_commands_against_a_deployment(capsys, aws) -> None:
     aws.expect_stack()
     assert run(capsys, "tenant", "set", "acme", "--min-interval-minutes", "10", *target)[0] == 0
     assert aws.tenants.get("acme").min_interval_seconds == 600
+    aws.expect_stack()
+    assert run(capsys, "tenant", "set", "acme", "--watermark-margin-hours", "0", *target)[0] == 0
+    assert aws.tenants.get("acme").watermark_margin_seconds == 0
 
     aws.expect_stack()
     code, out, _ = run(capsys, "tenant", "rotate-password", "acme", *target)

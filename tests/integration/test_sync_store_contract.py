@@ -68,8 +68,9 @@ def _run(tenant: str, ticket: str, started: float) -> RunRecord:
         ended_at=started + 12.5,
         status="completed",
         exchanges=4,
-        summary="Synced 3 customers",
+        summary="Synced 2 changed customers; 1 re-read unchanged",
         entities={"Customer": EntityRunCounts(received=3, queued=2, unchanged=1)},
+        warnings=["Workstation clock problem: 1 customer modified as late as 2031-01-01 09:00:00"],
     )
 
 

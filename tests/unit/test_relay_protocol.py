@@ -179,7 +179,7 @@ def test_no_match_is_an_empty_success(local, tenant) -> None:
     # A stray call after the plan finished gets no request and a plain message, never "NoOp".
     assert local.relay.send_request_xml(ticket, "", "", "US", 13, 0) == ""
     assert "complete" in local.relay.get_last_error(ticket)
-    assert local.relay.close_connection(ticket) == "Synced 0 customers"
+    assert local.relay.close_connection(ticket) == "No changes"
 
 
 def test_stale_iterator_restarts_the_entity(local, tenant) -> None:
@@ -201,7 +201,7 @@ def test_quickbooks_failure_is_negative_with_message(local, tenant) -> None:
     assert percent < 0
     error = local.relay.get_last_error(ticket)
     assert "0x80040400" in error and "parsing" in error
-    assert local.relay.close_connection(ticket) == "Synced 0 customers (1 error)"
+    assert local.relay.close_connection(ticket) == "Nothing synced (1 error)"
 
 
 def test_unreadable_response_is_negative(local, tenant) -> None:
@@ -223,6 +223,8 @@ def test_error_status_stops_the_entity_not_the_session(local, tenant) -> None:
     )
     assert local.relay.receive_response_xml(ticket, rs, "", "") == 100
     assert "3250" in local.relay.get_last_error(ticket)
+    assert local.relay.close_connection(ticket) == "Nothing synced (1 error; failed: customers)"
+    assert local.runs.recent(tenant.name)[0].status == "failed"
 
 
 def test_retryable_status_is_retried(local, tenant) -> None:
@@ -260,7 +262,7 @@ def test_queue_failure_answers_negative_and_advances_nothing(local, tenant, monk
     monkeypatch.setattr(local.queue, "send", broken)
     assert local.relay.receive_response_xml(ticket, company.process(request), "", "") < 0
     assert "disk full" in local.relay.get_last_error(ticket)
-    assert local.relay.close_connection(ticket) == "Synced 0 customers (1 error)"
+    assert local.relay.close_connection(ticket) == "Nothing synced (1 error)"
     assert local.tenants.get("acme").last_sync_at is None
 
 
@@ -292,13 +294,106 @@ def test_session_survives_a_restart(tmp_path, tenant, local) -> None:
     assert exchange(reopened.relay, ticket, company) == 100
 
 
-@pytest.mark.parametrize(
-    ("errors", "text"), [(0, "Synced 1,204 customers"), (3, "Synced 1,204 customers (3 errors)")]
-)
-def test_summary_line(errors: int, text: str) -> None:
+def _state(errors: int = 0, **steps: tuple[int, int, str]):
+    """A session whose steps (entity=(queued, unchanged, status)) were synced before."""
     from lambdas.qbwc.relay import SessionState
     from lambdas.sync.plan import Plan, Step
 
-    state = SessionState(plan=Plan([Step("Customer")]), started_at=0, errors=errors)
-    state.plan.steps[0].received = 1204
+    plan = Plan(
+        [
+            Step(e, status=st, received=q + u, queued=q, unchanged=u, synced_before=True)
+            for e, (q, u, st) in steps.items()
+        ]
+    )
+    return SessionState(plan=plan, started_at=0, errors=errors)
+
+
+D = "done"
+
+
+@pytest.mark.parametrize(
+    ("state", "text"),
+    [
+        # Nothing changed: the re-read records are not reported as synced.
+        (
+            _state(
+                Item=(0, 1, D),
+                Customer=(0, 1, D),
+                Estimate=(0, 1, D),
+                SalesOrder=(0, 1, D),
+                Invoice=(0, 1, D),
+                ReceivePayment=(0, 1, D),
+                ListDeleted=(0, 0, D),
+            ),
+            "No changes; 6 records re-read",
+        ),
+        (_state(Customer=(0, 1, D)), "No changes; 1 record re-read"),
+        (_state(Customer=(0, 0, D)), "No changes"),
+        # Only changes.
+        (_state(Customer=(1, 0, D)), "Synced 1 changed customer"),
+        (
+            _state(Item=(2, 0, D), Customer=(1_204, 0, D)),
+            "Synced 2 changed items, 1,204 changed customers",
+        ),
+        # Mixed, with deletions.
+        (
+            _state(Item=(0, 10, D), Customer=(3, 30, D), ListDeleted=(1, 0, D)),
+            "Synced 3 changed customers, 1 deletion; 40 re-read unchanged",
+        ),
+        (
+            _state(Invoice=(1, 1, D), ListDeleted=(2, 0, D), TxnDeleted=(1, 0, D)),
+            "Synced 1 changed invoice, 3 deletions; 1 re-read unchanged",
+        ),
+        (_state(TxnDeleted=(1, 0, D)), "Synced 1 deletion"),
+        # Errors: counted, and the entities that failed named.
+        (
+            _state(1, Customer=(0, 5, D), Invoice=(0, 0, "failed")),
+            "No changes; 5 records re-read (1 error; failed: invoices)",
+        ),
+        (
+            _state(
+                2, Customer=(4, 0, D), Invoice=(0, 0, "failed"), ReceivePayment=(0, 0, "failed")
+            ),
+            "Synced 4 changed customers (2 errors; failed: invoices, payments)",
+        ),
+        (_state(1, Customer=(0, 0, "pending")), "Nothing synced (1 error)"),
+        (
+            _state(
+                5,
+                Item=(0, 0, "failed"),
+                Customer=(0, 0, "failed"),
+                Estimate=(0, 0, "failed"),
+                Invoice=(0, 0, "failed"),
+                ListDeleted=(0, 0, "failed"),
+            ),
+            "Nothing synced (5 errors; failed: items, customers, estimates and 2 more)",
+        ),
+    ],
+)
+def test_summary_says_what_changed(state, text: str) -> None:
     assert summarize(state) == text
+
+
+def test_summary_of_an_entitys_first_read_and_a_clock_problem() -> None:
+    state = _state(Customer=(120, 0, D))
+    state.plan.steps[0].synced_before = False
+    assert summarize(state) == "Synced 120 customers"
+    step = state.plan.steps[0]
+    step.future_stamped, step.future_latest = 2, "2031-01-01T09:00:00"
+    assert summarize(state).startswith(
+        "Synced 120 customers. Workstation clock problem: 2 customers modified as late as "
+        "2031-01-01 09:00:00"
+    )
+
+
+def test_run_history_counts_match_the_summary() -> None:
+    from lambdas.qbwc.relay import run_record
+    from lambdas.store.ports import SessionRecord
+
+    state = _state(Item=(0, 10, D), Customer=(3, 30, D), ListDeleted=(1, 0, D))
+    state.warnings = ["Customer 530: a warning"]
+    run = run_record(SessionRecord("t", "acme", 0), state, 1.0)
+    assert run.summary == "Synced 3 changed customers, 1 deletion; 40 re-read unchanged"
+    assert run.status == "completed" and run.warnings == ["Customer 530: a warning"]
+    assert run.entities["Customer"].queued == 3 and run.entities["ListDeleted"].queued == 1
+    assert sum(c.unchanged for c in run.entities.values()) == 40

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -11,7 +12,9 @@ import pytest
 
 from lambdas.local.wiring import LocalRelay, build_local
 from lambdas.qbwc.relay import QbwcRelay, RelaySettings
-from lambdas.store.ports import StoreError, Tenant
+from lambdas.qbwc.support_page import render_tenant
+from lambdas.store.ports import EntitySyncState, StoreError, Tenant
+from lambdas.sync.watermarks import ceiling
 from sim.fake_company import FakeCompany
 from tests.conftest import FIXED_PAGES, PASSWORD
 
@@ -86,8 +89,8 @@ def test_unchanged_data_queues_nothing_and_a_change_is_resent(local, tenant) -> 
     assert queued_ids(local) == []
     refetched = local.runs.recent(tenant.name)[0].entities["Customer"].received
     assert refetched >= 1
-    noun = "customer" if refetched == 1 else "customers"
-    assert again.summary == f"Synced {refetched} {noun} ({refetched} unchanged)"
+    noun = "record" if refetched == 1 else "records"
+    assert again.summary == f"No changes; {refetched} {noun} re-read"
     later = datetime.fromisoformat(state.watermark).replace(
         tzinfo=company.customer_list[0].time_modified.tzinfo
     )
@@ -215,3 +218,79 @@ def test_relay_stopped_between_hand_off_and_checkpoint(
     assert {i: r["name"] for i, r in consumer.items()} == {
         c.list_id: c.name for c in company.customer_list
     }
+
+
+def test_a_record_stamped_in_the_future_is_synced_but_does_not_move_the_watermark(
+    local, tenant, caplog
+) -> None:
+    company = FakeCompany(customers=5)
+    sync(local, tenant, company)
+    queued_ids(local)
+    before = local.state.get_all(tenant.name)["Customer"].watermark
+    normal_time = company.clock.now()
+    # A workstation whose clock says 2031 saves a customer.
+    ahead = company.customer_list[1].list_id
+    company.clock.set(datetime(2031, 1, 1, 9, 0))
+    company.modify("Customer", ahead, name="Saved in 2031")
+    company.clock.set(normal_time)
+    with caplog.at_level(logging.WARNING, logger="lambdas"):
+        second = sync(local, tenant, company)
+    assert queued_ids(local) == [ahead]  # still synced
+    watermark = local.state.get_all(tenant.name)["Customer"].watermark
+    assert datetime.fromisoformat(watermark) <= datetime.fromisoformat(ceiling(time.time()))
+    assert watermark == before
+    problem = "Workstation clock problem: 1 customer modified as late as 2031-01-01 09:00:00"
+    assert second.summary.startswith("Synced 1 changed customer")
+    assert problem in second.summary
+    run = local.runs.recent(tenant.name)[0]
+    assert run.summary == second.summary and run.warnings[0].startswith(problem)
+    assert any("stamped in the future" in r.getMessage() for r in caplog.records)
+    assert any(problem in r.getMessage() for r in caplog.records)
+    assert problem in render_tenant(local.tenants.get(tenant.name)).decode()
+    # A normal change after the wrong one reaches the queue in the next session.
+    company.clock.advance(minutes=10)
+    changed = company.customer_list[3].list_id
+    company.modify("Customer", changed, name="Changed later")
+    third = sync(local, tenant, company)
+    assert queued_ids(local) == [changed]
+    assert problem in third.summary  # the 2031 record is read again until its date is right
+
+
+def test_a_future_watermark_stored_before_the_ceiling_is_not_trusted(local, tenant) -> None:
+    local.state.put(
+        EntitySyncState(tenant.name, "Customer", watermark="2031-01-01T09:00:00", last_success_at=1)
+    )
+    step = local.engine.plan(tenant).steps[0]
+    assert step.modified_from is None and step.watermark is None
+    company = FakeCompany(customers=5)
+    sync(local, tenant, company)
+    newest = max(c.time_modified for c in company.customer_list)
+    assert local.state.get_all(tenant.name)["Customer"].watermark == (
+        newest.replace(tzinfo=None).isoformat()
+    )
+
+
+@pytest.mark.parametrize("hours", [0, 2, 9])
+def test_the_tenants_watermark_margin_sets_from_modified_date(local, tenant, hours) -> None:
+    local.state.put(
+        EntitySyncState(tenant.name, "Customer", watermark="2025-06-30T17:00:00", last_success_at=1)
+    )
+    tenant.watermark_margin_seconds = hours * 3600
+    local.tenants.update(tenant)
+    stored = local.tenants.get(tenant.name)
+    assert stored.watermark_margin_seconds == hours * 3600
+    start = datetime(2025, 6, 30, 17, 0) - timedelta(hours=hours)
+    assert local.engine.plan(stored).steps[0].modified_from == start.isoformat()
+    ticket, _ = local.relay.authenticate(tenant.qbwc_user, PASSWORD)
+    request = local.relay.send_request_xml(
+        ticket, FakeCompany(customers=1).hcp_response(), "", "US", 13, 0
+    )
+    assert f"<FromModifiedDate>{start.isoformat()}</FromModifiedDate>" in request
+
+
+def test_a_tenant_stored_before_the_margin_setting_gets_the_default() -> None:
+    item = Tenant(name="a", qbwc_user="u", password_hash="h").to_item()
+    del item["watermark_margin_seconds"]
+    assert Tenant.from_item(item).watermark_margin_seconds == 7200
+    item["watermark_margin_seconds"] = 0
+    assert Tenant.from_item(item).watermark_margin_seconds == 0

@@ -15,7 +15,7 @@ from typing import Any
 from qwc import new_guid
 
 from ...qbwc.passwords import generate_password, hash_password
-from ...store.ports import AlreadyExists, Tenant, TenantStore
+from ...store.ports import DEFAULT_WATERMARK_MARGIN_SECONDS, AlreadyExists, Tenant, TenantStore
 from ...sync.plan import DEFAULT_ENTITIES, SYNC_ORDER, unknown_entities
 from ..targets import add_target_args, explain_aws_errors, open_tenants
 from .common import read_secret_stdin
@@ -25,6 +25,8 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 USER_PATTERN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,98}[^\s\x00-\x1f\x7f])?")
 MIN_PASSWORD = 12
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
+# Two days covers any spread of workstation zones (UTC-12 to UTC+14 is 26 hours) with room left.
+MAX_MARGIN_HOURS = 48
 MAX_PATH = 1024
 # An absolute Windows path (drive or UNC) of a QuickBooks company file.
 COMPANY_FILE = re.compile(r"(?:[A-Za-z]:\\|\\\\[^\\]+\\[^\\]+\\)[^\x00-\x1f<>\"|?*]+\.qbw", re.I)
@@ -62,6 +64,17 @@ def interval_seconds(minutes: int) -> int:
     return minutes * 60
 
 
+def margin_seconds(hours: float) -> int:
+    """The watermark margin (how far before the watermark queries start), checked."""
+    if not 0 <= hours <= MAX_MARGIN_HOURS:  # also refuses nan
+        raise _fail(f"--watermark-margin-hours must be between 0 and {MAX_MARGIN_HOURS}")
+    return round(hours * 3600)
+
+
+def _hours(seconds: int) -> str:
+    return f"{seconds / 3600:g}h"
+
+
 def _password(from_stdin: bool) -> tuple[str, bool]:
     if not from_stdin:
         return generate_password(), True
@@ -96,6 +109,11 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
     entities = parse_entities(args.entities) if args.entities else DEFAULT_ENTITIES
     company_file = check_company_file(args.company_file or "")
     min_interval = interval_seconds(args.min_interval_minutes)
+    margin = (
+        margin_seconds(args.watermark_margin_hours)
+        if args.watermark_margin_hours is not None
+        else DEFAULT_WATERMARK_MARGIN_SECONDS
+    )
     password, generated = _password(args.password_stdin)
     store = open_tenants(args)
     tenant = Tenant(
@@ -105,6 +123,7 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
         company_file=company_file,
         enabled_entities=entities,
         min_interval_seconds=min_interval,
+        watermark_margin_seconds=margin,
         created_at=time.time(),
         file_id=new_guid(),
     )
@@ -130,6 +149,7 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
         print(
             f"{t.name}\tuser={t.qbwc_user}\tentities={','.join(t.enabled_entities)}\t"
             f"last_sync={last}\tmin_interval={t.min_interval_seconds // 60}m\t"
+            f"watermark_margin={_hours(t.watermark_margin_seconds)}\t"
             f"company_file={t.company_file or '(open file)'}\tfile_id={t.file_id or '-'}"
         )
     return 0
@@ -163,8 +183,16 @@ def cmd_tenant_rotate_password(args: argparse.Namespace) -> int:
 
 @explain_aws_errors
 def cmd_tenant_set(args: argparse.Namespace) -> int:
-    if args.entities is None and args.min_interval_minutes is None and args.company_file is None:
-        raise _fail("nothing to change: give --entities, --min-interval-minutes or --company-file")
+    if (
+        args.entities is None
+        and args.min_interval_minutes is None
+        and args.company_file is None
+        and args.watermark_margin_hours is None
+    ):
+        raise _fail(
+            "nothing to change: give --entities, --min-interval-minutes, --company-file or "
+            "--watermark-margin-hours"
+        )
     # Check every value before touching the store, so bad input changes nothing.
     entities = parse_entities(args.entities) if args.entities is not None else None
     interval = (
@@ -173,6 +201,11 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         else None
     )
     company_file = check_company_file(args.company_file) if args.company_file is not None else None
+    margin = (
+        margin_seconds(args.watermark_margin_hours)
+        if args.watermark_margin_hours is not None
+        else None
+    )
     store = open_tenants(args)
     tenant = _existing(store, args.name)
     if entities is not None:
@@ -181,11 +214,14 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         tenant.min_interval_seconds = interval
     if company_file is not None:
         tenant.company_file = company_file
+    if margin is not None:
+        tenant.watermark_margin_seconds = margin
     store.update(tenant)
     print(
         f"Tenant {tenant.name!r}: entities={','.join(tenant.enabled_entities) or '(none)'} "
         f"min_interval={tenant.min_interval_seconds // 60}m "
-        f"company_file={tenant.company_file or '(open file)'}"
+        f"company_file={tenant.company_file or '(open file)'} "
+        f"watermark_margin={_hours(tenant.watermark_margin_seconds)}"
     )
     if not tenant.enabled_entities:
         print("No entity is enabled: the Web Connector is told there is nothing to do.")
@@ -198,6 +234,10 @@ def register(sub: Any) -> None:
     tenant_sub = tenant.add_subparsers(dest="tenant_command", required=True)
     entities_help = f"comma-separated, from {','.join(SYNC_ORDER)}"
     stdin_help = "read the password from standard input (default: generate one, shown once)"
+    margin_help = (
+        f"start incremental queries this many hours (0-{MAX_MARGIN_HOURS}) before the last "
+        "change seen; more than the default 2 for a file edited in several time zones"
+    )
 
     add = tenant_sub.add_parser("add", help="add a tenant")
     add.add_argument("name")
@@ -210,6 +250,7 @@ def register(sub: Any) -> None:
     add.add_argument(
         "--min-interval-minutes", type=int, default=0, help="answer 'none' to earlier runs"
     )
+    add.add_argument("--watermark-margin-hours", type=float, help=margin_help)
     add_target_args(add)
     add.set_defaults(func=cmd_tenant_add)
 
@@ -236,5 +277,6 @@ def register(sub: Any) -> None:
     set_.add_argument(
         "--company-file", help="full path of the .QBW file QBWC opens ('' = the open file)"
     )
+    set_.add_argument("--watermark-margin-hours", type=float, help=margin_help)
     add_target_args(set_)
     set_.set_defaults(func=cmd_tenant_set)
