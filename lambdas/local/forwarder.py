@@ -8,15 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 
+from ..model.tenant import time_zone
 from ..store.files import FileSecretStore
+from ..store.payloads import FolderPayloadStore
+from ..store.ports import TenantStore
 from ..store.sqlite import (
     SqliteDatabase,
     SqliteDeadLetterQueue,
     SqliteForwarderState,
     SqliteMappingStore,
     SqliteRecordQueue,
+    SqliteSyncStateStore,
+    SqliteTenantStore,
     SqliteTokenCache,
 )
 from ..zoho.client import ZohoClient, client_factory
@@ -53,14 +59,28 @@ def build_local_forwarder(
     data_dir: Path | str,
     clients: Callable[[str], ZohoClient] | None = None,
 ) -> ZohoForwarder:
-    """The forwarder over the data directory's SQLite store and secrets file."""
+    """The forwarder over the data directory's SQLite store, payloads and secrets file."""
     tokens = SqliteTokenCache(db)
     return ZohoForwarder(
         mappings=SqliteMappingStore(db),
         state=SqliteForwarderState(db),
         dead_letters=SqliteDeadLetterQueue(db),
         clients=clients or client_factory(FileSecretStore.in_dir(data_dir), tokens),
+        max_deliveries=SqliteRecordQueue.MAX_RECEIVES - 1,
+        payloads=FolderPayloadStore.in_dir(data_dir),
+        refetch=SqliteSyncStateStore(db),
+        time_zones=tenant_time_zones(SqliteTenantStore(db)),
     )
+
+
+def tenant_time_zones(tenants: TenantStore) -> Callable[[str], tzinfo]:
+    """Each tenant's time zone (its ``time_zone`` setting; UTC when unset or unknown)."""
+
+    def zone(name: str) -> tzinfo:
+        tenant = tenants.get(name)
+        return time_zone(tenant.time_zone if tenant is not None else "")
+
+    return zone
 
 
 def drain(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..qbwc.relay import QbwcRelay, RelaySettings
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint
+from ..store.payloads import FolderPayloadStore
 from ..store.sqlite import (
     SqliteDatabase,
     SqliteMappingStore,
@@ -30,6 +31,7 @@ class LocalRelay:
     state: SqliteSyncStateStore
     mappings: SqliteMappingStore
     runs: SqliteRunHistory
+    payloads: FolderPayloadStore
     engine: SyncEngine
     relay: QbwcRelay
     endpoint: SoapEndpoint
@@ -45,7 +47,8 @@ def build_local(
     db = SqliteDatabase.in_dir(data_dir)
     tenants, sessions, queue = SqliteTenantStore(db), SqliteSessionStore(db), SqliteRecordQueue(db)
     state, mappings, runs = SqliteSyncStateStore(db), SqliteMappingStore(db), SqliteRunHistory(db)
-    engine = SyncEngine(state, mappings, queue, sync)
+    payloads = FolderPayloadStore.in_dir(data_dir)
+    engine = SyncEngine(state, mappings, queue, sync, payloads=payloads)
     relay = QbwcRelay(tenants, sessions, engine, runs, settings)
     return LocalRelay(
         db,
@@ -55,6 +58,7 @@ def build_local(
         state,
         mappings,
         runs,
+        payloads,
         engine,
         relay,
         SoapEndpoint(relay, max_body_bytes),

@@ -48,6 +48,8 @@ class Tenant:
     # How far before the watermark incremental queries start (lambdas/sync/watermarks.py): more
     # than the default for multi-user files edited on workstations in different time zones.
     watermark_margin_seconds: int = DEFAULT_WATERMARK_MARGIN_SECONDS
+    # IANA zone of the company (e.g. America/Chicago): "today" for overdue invoices; "" is UTC.
+    time_zone: str = ""
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class Tenant:
             "file_id": self.file_id,
             "last_summary": self.last_summary,
             "watermark_margin_seconds": self.watermark_margin_seconds,
+            "time_zone": self.time_zone,
         }
 
     @classmethod
@@ -85,6 +88,7 @@ class Tenant:
                 if item.get("watermark_margin_seconds") is not None
                 else DEFAULT_WATERMARK_MARGIN_SECONDS
             ),
+            time_zone=item.get("time_zone") or "",
         )
 
 
@@ -398,7 +402,7 @@ class Mapping:
         return mapping_key(self.tenant, self.source, self.entity, self.source_id)
 
     def in_flight(self, content_hash: str, now: float, horizon: float) -> bool:
-        """True while ``content_hash`` was handed off within ``horizon`` seconds, no outcome since."""
+        """True while ``content_hash`` was handed off less than ``horizon`` s ago, no outcome since."""
         if self.handed_hash != content_hash or self.handed_at is None:
             return False
         if now - self.handed_at >= horizon:

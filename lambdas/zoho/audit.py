@@ -200,4 +200,6 @@ def _deleter(client: ZohoClient, config: MappingConfig):
             self.tenant = "audit"
 
     ctx: Any = _Ctx()
-    return lambda spec, ids: [r for i in range(0, len(ids), 100) for r in delete_in_zoho(ctx, spec, ids[i : i + 100])]
+    return lambda spec, ids: [
+        r for i in range(0, len(ids), 100) for r in delete_in_zoho(ctx, spec, ids[i : i + 100])
+    ]

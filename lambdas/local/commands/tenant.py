@@ -14,6 +14,7 @@ from typing import Any
 
 from qwc import new_guid
 
+from ...model.tenant import check_time_zone
 from ...qbwc.passwords import generate_password, hash_password
 from ...store.ports import DEFAULT_WATERMARK_MARGIN_SECONDS, AlreadyExists, Tenant, TenantStore
 from ...sync.plan import DEFAULT_ENTITIES, SYNC_ORDER, unknown_entities
@@ -62,6 +63,16 @@ def interval_seconds(minutes: int) -> int:
     if not 0 <= minutes <= MAX_INTERVAL_MINUTES:
         raise _fail(f"--min-interval-minutes must be between 0 and {MAX_INTERVAL_MINUTES}")
     return minutes * 60
+
+
+ZONE_HELP = "the company's IANA time zone, e.g. America/Chicago (when invoices fall overdue)"
+
+
+def _zone(name: str) -> str:
+    try:
+        return check_time_zone(name)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
 
 
 def margin_seconds(hours: float) -> int:
@@ -114,6 +125,7 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
         if args.watermark_margin_hours is not None
         else DEFAULT_WATERMARK_MARGIN_SECONDS
     )
+    zone = _zone(args.time_zone or "")
     password, generated = _password(args.password_stdin)
     store = open_tenants(args)
     tenant = Tenant(
@@ -124,6 +136,7 @@ def cmd_tenant_add(args: argparse.Namespace) -> int:
         enabled_entities=entities,
         min_interval_seconds=min_interval,
         watermark_margin_seconds=margin,
+        time_zone=zone,
         created_at=time.time(),
         file_id=new_guid(),
     )
@@ -150,6 +163,7 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
             f"{t.name}\tuser={t.qbwc_user}\tentities={','.join(t.enabled_entities)}\t"
             f"last_sync={last}\tmin_interval={t.min_interval_seconds // 60}m\t"
             f"watermark_margin={_hours(t.watermark_margin_seconds)}\t"
+            f"time_zone={t.time_zone or 'UTC'}\t"
             f"company_file={t.company_file or '(open file)'}\tfile_id={t.file_id or '-'}"
         )
     return 0
@@ -188,10 +202,11 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         and args.min_interval_minutes is None
         and args.company_file is None
         and args.watermark_margin_hours is None
+        and args.time_zone is None
     ):
         raise _fail(
-            "nothing to change: give --entities, --min-interval-minutes, --company-file or "
-            "--watermark-margin-hours"
+            "nothing to change: give --entities, --min-interval-minutes, --company-file, "
+            "--watermark-margin-hours or --time-zone"
         )
     # Check every value before touching the store, so bad input changes nothing.
     entities = parse_entities(args.entities) if args.entities is not None else None
@@ -206,8 +221,11 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         if args.watermark_margin_hours is not None
         else None
     )
+    zone = _zone(args.time_zone) if args.time_zone is not None else None
     store = open_tenants(args)
     tenant = _existing(store, args.name)
+    if zone is not None:
+        tenant.time_zone = zone
     if entities is not None:
         tenant.enabled_entities = entities
     if interval is not None:
@@ -221,7 +239,8 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         f"Tenant {tenant.name!r}: entities={','.join(tenant.enabled_entities) or '(none)'} "
         f"min_interval={tenant.min_interval_seconds // 60}m "
         f"company_file={tenant.company_file or '(open file)'} "
-        f"watermark_margin={_hours(tenant.watermark_margin_seconds)}"
+        f"watermark_margin={_hours(tenant.watermark_margin_seconds)} "
+        f"time_zone={tenant.time_zone or 'UTC'}"
     )
     if not tenant.enabled_entities:
         print("No entity is enabled: the Web Connector is told there is nothing to do.")
@@ -251,6 +270,7 @@ def register(sub: Any) -> None:
         "--min-interval-minutes", type=int, default=0, help="answer 'none' to earlier runs"
     )
     add.add_argument("--watermark-margin-hours", type=float, help=margin_help)
+    add.add_argument("--time-zone", help=ZONE_HELP)
     add_target_args(add)
     add.set_defaults(func=cmd_tenant_add)
 
@@ -278,5 +298,6 @@ def register(sub: Any) -> None:
         "--company-file", help="full path of the .QBW file QBWC opens ('' = the open file)"
     )
     set_.add_argument("--watermark-margin-hours", type=float, help=margin_help)
+    set_.add_argument("--time-zone", help=ZONE_HELP)
     add_target_args(set_)
     set_.set_defaults(func=cmd_tenant_set)
