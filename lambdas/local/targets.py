@@ -93,6 +93,21 @@ def table_name(output: str, env: str, region: str | None = None) -> str:
     return required_output(stack_outputs(stack, region), output, stack)
 
 
+QUEUE_OUTPUTS = {
+    "RecordQueueUrl": "QBRELAY_RECORD_QUEUE_URL",
+    "DeadLetterQueueUrl": "QBRELAY_DLQ_URL",
+}
+
+
+def queue_url(output: str, env: str, region: str | None = None) -> str:
+    """A queue of the deployment: its environment variable if set, else the stack's output."""
+    configured = os.environ.get(QUEUE_OUTPUTS[output])
+    if configured:
+        return configured
+    stack = stack_name(env)
+    return required_output(stack_outputs(stack, region), output, stack)
+
+
 def add_target_args(parser: argparse.ArgumentParser) -> None:
     """``--data-dir`` for the local store, or ``--aws --env ENV [--region R]`` for a deployment."""
     parser.add_argument("--data-dir", help="local data directory (default: QBRELAY_DATA_DIR)")

@@ -402,7 +402,7 @@ class Mapping:
         return mapping_key(self.tenant, self.source, self.entity, self.source_id)
 
     def in_flight(self, content_hash: str, now: float, horizon: float) -> bool:
-        """True while ``content_hash`` was handed off less than ``horizon`` s ago, no outcome since."""
+        """True while this content was handed off under ``horizon`` s ago, no outcome since."""
         if self.handed_hash != content_hash or self.handed_at is None:
             return False
         if now - self.handed_at >= horizon:
