@@ -42,7 +42,7 @@ from ..store.ports import (
     TenantStore,
 )
 from ..sync.engine import SyncEngine
-from ..sync.plan import Plan, plural
+from ..sync.plan import Plan, Step, plural
 from .passwords import verify_password
 from .versions import compare_versions
 
@@ -127,7 +127,14 @@ def summarize(state: SessionState) -> str:
         notes.append(f"{unchanged:,} unchanged")
     if state.errors:
         notes.append(f"{state.errors:,} error{'s' if state.errors != 1 else ''}")
+    notes += _unsupported_notes(steps)
     return f"{text} ({', '.join(notes)})" if notes else text
+
+
+def _unsupported_notes(steps: list[Step]) -> list[str]:
+    """The entities this session found the company file cannot answer (named only this once)."""
+    found = [plural(s.entity) for s in steps if s.status == "unsupported"]
+    return [f"{', '.join(found)} not available in this company file"] if found else []
 
 
 def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> RunRecord:
@@ -296,6 +303,9 @@ class QbwcRelay:
                 return ""
             state.qbxml_version = str(version)
             state.country = country or ""
+            if hcp is not None:
+                # The edition and preferences say what this company file has (sync/editions.py).
+                self.engine.consider_hcp(record.tenant, state.plan, hcp)
         for entity in state.pending.values():
             # The answer to the previous request never arrived, so QuickBooks may have moved the
             # iterator past a page we did not see: start this entity's query over.
