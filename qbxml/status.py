@@ -30,6 +30,12 @@ STATUS_NO_MATCH = 1
 STATUS_NAME_IN_USE = 3100
 STATUS_STALE_EDIT_SEQUENCE = 3200
 STATUS_STALE_ITERATOR = 3391
+# "This request is not supported by this implementation." (a request type this QuickBooks lacks)
+STATUS_UNSUPPORTED_MESSAGE = 1030
+# "This feature is not enabled or not available in this version of QuickBooks."
+STATUS_FEATURE_NOT_ENABLED = 3250
+# What a sync reads as "this company file has no such thing": not an error, skip the entity.
+UNSUPPORTED_CODES = frozenset({STATUS_UNSUPPORTED_MESSAGE, STATUS_FEATURE_NOT_ENABLED})
 
 
 def classify(code: int) -> StatusClass:

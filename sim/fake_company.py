@@ -10,13 +10,17 @@ matched is status 1, modified-date filters are inclusive, line items and linked 
 come only when asked for, custom fields only for the OwnerIDs asked for. A request the schema
 rejects fails the whole message set with HRESULT 0x80040400, as QuickBooks does; one that
 QuickBooks would answer but this simulator does not implement raises ``SimulatorGap``.
+
+The edition (Pro, Premier, Enterprise) and the feature preferences (estimates, sales orders,
+inventory) show in the HostQuery and PreferencesQuery answers; a query for a feature the edition
+lacks (sales orders in Pro) or that is switched off fails with status 3250, as QuickBooks does.
 """
 
 from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -91,6 +95,19 @@ __all__ = [
 PARSE_ERROR_HRESULT = "0x80040400"
 PARSE_ERROR_MESSAGE = "QuickBooks found an error when parsing the provided XML text stream."
 NOT_PROCESSED_MESSAGE = "The request has not been processed."
+FEATURE_NOT_ENABLED = 3250
+FEATURE_NOT_ENABLED_MESSAGE = (
+    "This feature is not enabled or not available in this version of QuickBooks."
+)
+# HostRet/ProductName of each edition (QuickBooks 2023, MajorVersion 33).
+PRODUCT_NAMES = {
+    "Pro": "QuickBooks Pro 2023",
+    "Premier": "QuickBooks Premier Edition 2023",
+    "Enterprise": "QuickBooks Enterprise Solutions 23.0",
+}
+# Features a company can switch off (Edit > Preferences); sales orders are not in Pro at all.
+FEATURES = ("estimates", "sales_orders", "inventory")
+_FEATURE_OF_TXN = {"Estimate": "estimates", "SalesOrder": "sales_orders"}
 _QBXML_VERSION = re.compile(r'version\s*=\s*["\']([^"\']+)["\']')
 _TXN_ITERATOR_QUERIES = {f"{t}QueryRq": t for t in TXN_ENTITIES}
 
@@ -115,7 +132,8 @@ class FakeCompany:
     releases do. ``file_id`` + ``owner_id``: the file was opened by the Web Connector for that
     application before, so it carries the FileID (and AppLock) data extensions.
     ``request_schema`` (Intuit's qbxmlops XSD) makes requests the schema rejects fail as
-    QuickBooks fails them.
+    QuickBooks fails them. ``edition`` is Pro, Premier or Enterprise; ``features_off`` names
+    features switched off in the preferences (see FEATURES); ``set_feature`` changes one later.
     """
 
     def __init__(
@@ -141,7 +159,18 @@ class FakeCompany:
         clock_start: datetime | None = None,
         request_schema: etree.XMLSchema | None = None,
         machine_name: str = "QBSERVER",
+        edition: str = "Enterprise",
+        features_off: Collection[str] = (),
     ) -> None:
+        if edition not in PRODUCT_NAMES:
+            raise ValueError(f"edition must be one of {', '.join(PRODUCT_NAMES)}, not {edition!r}")
+        unknown = set(features_off) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown features {sorted(unknown)}; known: {', '.join(FEATURES)}")
+        if edition == "Pro" and sales_orders:
+            raise ValueError("QuickBooks Pro has no sales orders: pass sales_orders=0")
+        self.edition = edition
+        self.features_off = set(features_off)
         if dst_offset_bug and tz is None:
             raise ValueError("dst_offset_bug needs tz: a zone with daylight-saving time")
         if file_id is not None and owner_id is None:
@@ -232,6 +261,21 @@ class FakeCompany:
             self.data.define_ext(self.owner_id, "FileID", "STR255TYPE", ("Company",))
         self.data.set_ext(COMPANY_OBJECT, self.owner_id, "FileID", value)
 
+    def has_feature(self, feature: str) -> bool:
+        """True when the edition has ``feature`` and it is switched on."""
+        if feature == "sales_orders" and self.edition == "Pro":
+            return False
+        return feature not in self.features_off
+
+    def set_feature(self, feature: str, on: bool) -> None:
+        """Switch a feature on or off in the company's preferences."""
+        if feature not in FEATURES:
+            raise ValueError(f"unknown feature {feature!r}; known: {', '.join(FEATURES)}")
+        if on:
+            self.features_off.discard(feature)
+        else:
+            self.features_off.add(feature)
+
     # --- the Web Connector's side ----------------------------------------------------------
 
     def hcp_response(self, owner_id: str | None = None) -> str:
@@ -305,7 +349,7 @@ class FakeCompany:
             for v in self.supported_versions
         )
         host = (
-            "<HostRet><ProductName>QuickBooks Enterprise Solutions 23.0</ProductName>"
+            f"<HostRet><ProductName>{esc(PRODUCT_NAMES[self.edition])}</ProductName>"
             "<MajorVersion>33</MajorVersion><MinorVersion>0</MinorVersion><Country>US</Country>"
             f"{versions}<IsAutomaticLogin>false</IsAutomaticLogin>"
             "<QBFileMode>SingleUser</QBFileMode></HostRet>"
@@ -330,7 +374,8 @@ class FakeCompany:
 
     def _preferences_query(self, rq: Any, request_id: str) -> tuple[str, int]:
         _only(rq, set())
-        # The accounting preferences are the part the schema requires; the relay reads none.
+        # The accounting preferences, which the relay does not read; estimates and inventory,
+        # which it does (the "use sales orders" preference has no element in PreferencesRet).
         flags = "".join(
             f"<{tag}>false</{tag}>"
             for tag in (
@@ -341,9 +386,18 @@ class FakeCompany:
                 "IsAssigningJournalEntryNumbers",
             )
         )
+        estimates = _bool(self.has_feature("estimates"))
+        inventory = _bool(self.has_feature("inventory"))
         prefs = (
             f"<PreferencesRet><AccountingPreferences>{flags}</AccountingPreferences>"
-            "</PreferencesRet>"
+            f"<JobsAndEstimatesPreferences><IsUsingEstimates>{estimates}</IsUsingEstimates>"
+            "<IsUsingProgressInvoicing>false</IsUsingProgressInvoicing>"
+            "<IsPrintingItemsWithZeroAmounts>false</IsPrintingItemsWithZeroAmounts>"
+            "</JobsAndEstimatesPreferences>"
+            f"<PurchasesAndVendorsPreferences><IsUsingInventory>{inventory}</IsUsingInventory>"
+            "<DaysBillsAreDue>10</DaysBillsAreDue>"
+            "<IsAutomaticallyUsingDiscounts>false</IsAutomaticallyUsingDiscounts>"
+            "</PurchasesAndVendorsPreferences></PreferencesRet>"
         )
         return rs("PreferencesQueryRs", request_id, 0, body=prefs), 0
 
@@ -478,6 +532,12 @@ class FakeCompany:
 
     def _txn_query(self, rq: Any, request_id: str) -> tuple[str, int]:
         txn_type = _TXN_ITERATOR_QUERIES[rq.tag]
+        feature = _FEATURE_OF_TXN.get(txn_type)
+        if feature is not None and not self.has_feature(feature):
+            message = FEATURE_NOT_ENABLED_MESSAGE
+            return rs(
+                f"{txn_type}QueryRs", request_id, FEATURE_NOT_ENABLED, message
+            ), FEATURE_NOT_ENABLED
         data = self.data
         return self._run(
             rq,
@@ -630,6 +690,10 @@ class FakeCompany:
     def add(self, entity: str, **values: Any) -> str:
         """Create a record now; return its ListID / TxnID (``Edits.add``)."""
         return self.edits.add(entity, **values)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def _only(rq: Any, allowed: set[str]) -> None:

@@ -1,7 +1,7 @@
 """Lambda entry point behind API Gateway (REST, v1 payload): the same SOAP core as the local server.
 
 Routes: /qbwc (POST SOAP, GET ?wsdl), /health, GET /support and /support/{file_id} (the .qwc
-files' AppSupport pages; these need only QBRELAY_TENANTS_TABLE).
+files' AppSupport pages; these read QBRELAY_TENANTS_TABLE and QBRELAY_STATE_TABLE).
 
 Environment: QBRELAY_TENANTS_TABLE, QBRELAY_SESSIONS_TABLE, QBRELAY_RECORD_QUEUE_URL (required);
 QBRELAY_PUBLIC_URL (optional: the WSDL's service address, otherwise the URL the request came in
@@ -83,6 +83,13 @@ def tenant_store() -> DynamoTenantStore:
     return DynamoTenantStore(boto3.client("dynamodb"), table)
 
 
+@cache
+def sync_state_store() -> DynamoSyncStateStore | None:
+    """The sync-state table, for the support pages' "not available" entities (if configured)."""
+    table = os.environ.get("QBRELAY_STATE_TABLE")
+    return DynamoSyncStateStore(boto3.client("dynamodb"), table) if table else None
+
+
 def public_url(event: dict[str, Any]) -> str:
     """Where the Web Connector reaches this API: configured, or as the request arrived."""
     configured = os.environ.get("QBRELAY_PUBLIC_URL")
@@ -118,7 +125,7 @@ def _reply(reply: SoapReply) -> dict[str, Any]:
 def _support(method: str, path: str) -> dict[str, Any]:
     if method not in ("GET", "HEAD"):
         return _response(405, "text/plain; charset=utf-8", b"Use GET.\n")
-    page = support_reply(path, tenant_store())
+    page = support_reply(path, tenant_store(), sync_state_store())
     reply = _response(page.status, page.content_type, page.body)
     reply["headers"].update(page.headers)
     return reply

@@ -122,7 +122,7 @@ def run_demo(
     simulated.owner_id = owner_id
     simulated.file_id = local.tenants.ensure_file_id(DEMO_TENANT)
     server = RelayServer(
-        RelayWsgiApp(local.endpoint, tenants=local.tenants), "127.0.0.1", 0
+        RelayWsgiApp(local.endpoint, tenants=local.tenants, state=local.state), "127.0.0.1", 0
     ).start_in_thread()
     qbwc = FakeWebConnector(server.url + SOAP_PATH, owner_id=owner_id)
     try:

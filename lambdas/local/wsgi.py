@@ -12,7 +12,7 @@ from typing import Any
 
 from ..qbwc.soap_service import SoapEndpoint, SoapReply, fault_reply
 from ..qbwc.support_page import SUPPORT_PATH, support_reply
-from ..store.ports import TenantStore
+from ..store.ports import SyncStateStore, TenantStore
 
 SOAP_PATH = "/qbwc"
 HEALTH_PATH = "/health"
@@ -31,17 +31,20 @@ def _request_url(environ: dict[str, Any]) -> str:
 
 class RelayWsgiApp:
     """WSGI callable around a SoapEndpoint. ``public_url`` fixes the WSDL's service address;
-    ``tenants`` backs the per-tenant support pages (without it only ``/support`` is served)."""
+    ``tenants`` backs the per-tenant support pages (without it only ``/support`` is served);
+    ``state`` adds each tenant's entities its company file cannot provide."""
 
     def __init__(
         self,
         endpoint: SoapEndpoint,
         public_url: str | None = None,
         tenants: TenantStore | None = None,
+        state: SyncStateStore | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.public_url = public_url
         self.tenants = tenants
+        self.state = state
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -78,7 +81,7 @@ class RelayWsgiApp:
                     b"Use GET.\n",
                     [("Allow", "GET")],
                 )
-            page = support_reply(path, self.tenants)
+            page = support_reply(path, self.tenants, self.state)
             return self._send(
                 start_response, page.status, page.content_type, page.body, list(page.headers)
             )

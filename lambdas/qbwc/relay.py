@@ -42,7 +42,7 @@ from ..store.ports import (
     TenantStore,
 )
 from ..sync.engine import SyncEngine
-from ..sync.plan import DELETIONS, Plan, plural
+from ..sync.plan import DELETIONS, Plan, Step, plural
 from .passwords import verify_password
 from .versions import compare_versions
 
@@ -146,10 +146,16 @@ def summarize(state: SessionState) -> str:
     names its records without "changed" (everything is new to the relay).
     """
     steps = state.plan.steps
+    # Re-reads by id add to their entity's count.
+    queued: dict[str, int] = {}
+    first_read: set[str] = set()
+    for s in steps:
+        if s.queued and s.entity not in DELETIONS:
+            queued[s.entity] = queued.get(s.entity, 0) + s.queued
+            if not s.synced_before:
+                first_read.add(s.entity)
     parts = [
-        f"{s.queued:,} {'changed ' if s.synced_before else ''}{plural(s.entity, s.queued)}"
-        for s in steps
-        if s.queued and s.entity not in DELETIONS
+        f"{n:,} {'' if e in first_read else 'changed '}{plural(e, n)}" for e, n in queued.items()
     ]
     deleted = sum(s.queued for s in steps if s.entity in DELETIONS)
     if deleted:
@@ -171,8 +177,17 @@ def summarize(state: SessionState) -> str:
         if failed:
             note += f"; failed: {_listed(failed)}"
         text += f" ({note})"
+    unsupported = _unsupported_notes(steps)
+    if unsupported:
+        text += f"; {', '.join(unsupported)}"
     clock = clock_warning(state.plan)
     return f"{text}. {clock}" if clock else text
+
+
+def _unsupported_notes(steps: list[Step]) -> list[str]:
+    """The entities this session found the company file cannot answer (named only this once)."""
+    found = [plural(s.entity) for s in steps if s.status == "unsupported"]
+    return [f"{', '.join(found)} not available in this company file"] if found else []
 
 
 def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> RunRecord:
@@ -352,6 +367,9 @@ class QbwcRelay:
                 return ""
             state.qbxml_version = str(version)
             state.country = country or ""
+            if hcp is not None:
+                # The edition and preferences say what this company file has (sync/editions.py).
+                self.engine.consider_hcp(record.tenant, state.plan, hcp)
         for key in state.pending.values():
             # The answer to the previous request never arrived, so QuickBooks may have moved the
             # iterator past a page we did not see: start this entity's query over.

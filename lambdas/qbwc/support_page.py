@@ -5,7 +5,8 @@ The Web Connector checks that AppSupport answers HTTP 200 when a .qwc file is ad
 results. Routes:
 
 - ``GET /support``: what this service is and how to read Web Connector errors; no tenant data.
-- ``GET /support/<FileID without braces>``: one tenant's last sync time and session summary.
+- ``GET /support/<FileID without braces>``: one tenant's last sync time and session summary, and
+  the records its company file cannot provide (its QuickBooks edition or preferences lack them).
   The FileID is a random GUID known only to the tenant's .qwc file (and its company file), so a
   tenant cannot find another's page. Unknown or malformed ids answer 404. Nothing secret is shown:
   no password hash, no company-file path, no ZOHO data.
@@ -19,7 +20,8 @@ from html import escape
 
 from qwc import bare_guid, braced_guid
 
-from ..store.ports import Tenant, TenantStore
+from ..store.ports import SyncStateStore, Tenant, TenantStore
+from ..sync.plan import plural
 
 SUPPORT_PATH = "/support"
 APP = "qbxml-relay"
@@ -93,8 +95,10 @@ def render_general() -> bytes:
     )
 
 
-def render_tenant(tenant: Tenant) -> bytes:
-    """One tenant's page: last sync and last session summary, HTML-escaped, nothing secret."""
+def render_tenant(tenant: Tenant, unsupported: dict[str, str] | None = None) -> bytes:
+    """One tenant's page: last sync and last session summary, HTML-escaped, nothing secret.
+
+    ``unsupported``: entity -> why the company file cannot provide it; sessions skip those."""
     entities = ", ".join(tenant.enabled_entities) or "none (syncing is paused)"
     interval = tenant.min_interval_seconds // 60
     rows = [
@@ -105,6 +109,9 @@ def render_tenant(tenant: Tenant) -> bytes:
         ("Synced records", entities),
         ("Minimum interval", f"{interval} minutes" if interval else "none"),
     ]
+    if unsupported:
+        lacking = "; ".join(f"{plural(e)}: {why}" for e, why in sorted(unsupported.items()))
+        rows.append(("Not available in this company file (skipped)", lacking))
     items = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
     return _page(
         f"{APP}: {tenant.name}",
@@ -118,10 +125,13 @@ def is_support_path(path: str) -> bool:
     return trimmed.endswith(SUPPORT_PATH) or trimmed.rpartition("/")[0].endswith(SUPPORT_PATH)
 
 
-def support_reply(path: str, tenants: TenantStore | None) -> SupportReply:
+def support_reply(
+    path: str, tenants: TenantStore | None, sync_state: SyncStateStore | None = None
+) -> SupportReply:
     """The answer for a request path (a 404 page unless ``is_support_path``).
 
-    Anything before the last ``/support`` (a stage or base path) is ignored.
+    Anything before the last ``/support`` (a stage or base path) is ignored. ``sync_state``
+    adds the entities marked unsupported for the tenant.
     """
     trimmed = path.rstrip("/")
     if trimmed.endswith(SUPPORT_PATH):
@@ -133,4 +143,9 @@ def support_reply(path: str, tenants: TenantStore | None) -> SupportReply:
         return SupportReply(
             404, _page("Not found", "<h1>Not found</h1><p>No such support page.</p>")
         )
-    return SupportReply(200, render_tenant(tenant))
+    unsupported = {
+        entity: st.unsupported
+        for entity, st in (sync_state.get_all(tenant.name) if sync_state else {}).items()
+        if st.unsupported and entity in tenant.enabled_entities
+    }
+    return SupportReply(200, render_tenant(tenant, unsupported))

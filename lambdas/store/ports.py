@@ -214,6 +214,11 @@ class EntitySyncState:
     page_size: int | None = None
     bytes_per_record: float | None = None
     last_success_at: float | None = None
+    # Why this company file cannot answer the entity's query (QuickBooks Pro has no sales orders,
+    # estimates switched off, a 3250 answer), and since when; None while it can. Sessions skip
+    # such an entity; see SyncEngine.consider_hcp for what brings it back.
+    unsupported: str | None = None
+    unsupported_at: float | None = None
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -223,6 +228,8 @@ class EntitySyncState:
             "page_size": self.page_size,
             "bytes_per_record": self.bytes_per_record,
             "last_success_at": self.last_success_at,
+            "unsupported": self.unsupported,
+            "unsupported_at": self.unsupported_at,
         }
 
     @classmethod
@@ -239,6 +246,10 @@ class EntitySyncState:
             ),
             last_success_at=(
                 float(item["last_success_at"]) if item.get("last_success_at") is not None else None
+            ),
+            unsupported=item.get("unsupported") or None,
+            unsupported_at=(
+                float(item["unsupported_at"]) if item.get("unsupported_at") is not None else None
             ),
         )
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from qbxml import StatusClass, parse_response, to_dict
+from qbxml import HcpInfo, StatusClass, parse_response, to_dict
 from qbxml.requests import Request
+from qbxml.status import UNSUPPORTED_CODES
 
 from ..metrics import RECORDS_QUEUED, RECORDS_RECEIVED, RECORDS_UNCHANGED, Metrics, NoMetrics
 from ..model.entities import SYNC_ORDER
@@ -29,6 +30,7 @@ from ..store.ports import (
     SyncStateStore,
     Tenant,
 )
+from .editions import availability, told_by_hcp
 from .handoff import HandOff
 from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
 from .plan import Plan, Step
@@ -54,6 +56,9 @@ class SyncSettings:
     in_flight_seconds: float = 900.0
     # Re-reads by id one session asks for at most; the rest wait for the next session.
     max_refetch: int = 500
+    # An entity QuickBooks answered "not enabled / not supported" for is asked again after this
+    # long (a preference the HCP response does not report may have been switched on).
+    unsupported_recheck: timedelta = timedelta(days=7)
 
 
 @dataclass(slots=True)
@@ -131,7 +136,7 @@ class SyncEngine:
                     modified_from=start.isoformat() if start else None,
                 )
             )
-        plan = Plan(steps)
+        plan = self._skip_unsupported(Plan(steps), stored)
         self._add_refetch(plan, self.state.pending_refetch(tenant.name, SOURCE))
         return plan
 
@@ -222,6 +227,9 @@ class SyncEngine:
                 step.restart()
             elif status is StatusClass.RETRYABLE:
                 self._retry_or_fail(step, f"{rs.status_code}: {rs.status_message}", result)
+            elif rs.status_code in UNSUPPORTED_CODES:
+                why = f"QuickBooks answered {rs.status_code}: {rs.status_message}"
+                self._mark_unsupported(tenant, step, why)
             else:
                 self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
         reread = self._clear_refetch(tenant, [s for s, _, _ in accepted])
@@ -323,6 +331,49 @@ class SyncEngine:
         step.status = "failed"
         step.error = reason
         result.errors.append(f"QuickBooks refused the {step.entity} query: {reason}")
+
+    # --- entities the company file lacks (editions, preferences) ----------------------------
+
+    def _skip_unsupported(self, plan: Plan, stored: dict[str, EntitySyncState]) -> Plan:
+        """Skip the entities stored as unsupported. One the HCP response ruled out stays skipped
+        until consider_hcp sees the next one; one QuickBooks refused is asked again once its
+        re-check is due (``unsupported_recheck``)."""
+        recheck = self.settings.unsupported_recheck.total_seconds()
+        now = self.clock()
+        for step in plan.steps:
+            st = stored.get(step.entity)
+            if st is None or not st.unsupported:
+                continue
+            step.unsupported = st.unsupported
+            if told_by_hcp(st.unsupported) or now - (st.unsupported_at or 0.0) < recheck:
+                step.status = "skipped"
+        return plan
+
+    def consider_hcp(self, tenant: str, plan: Plan, hcp: HcpInfo) -> None:
+        """Apply what the session's HCP response says: leave out the entities the edition or
+        the preferences rule out, and bring back a skipped one it no longer rules out (the
+        feature switched on, another edition) or says is there."""
+        told = availability(hcp)
+        for step in plan.steps:
+            available, why = told.get(step.entity, (None, ""))
+            if available is False:
+                if step.status == "pending" or step.unsupported != why:
+                    self._mark_unsupported(tenant, step, why)
+            elif step.unsupported and (available or told_by_hcp(step.unsupported)):
+                step.status, step.unsupported = "pending", None
+                st = self.state.get_all(tenant).get(step.entity)
+                if st is not None and st.unsupported:
+                    self.state.put(replace(st, unsupported=None, unsupported_at=None))
+
+    def _mark_unsupported(self, tenant: str, step: Step, why: str) -> None:
+        """Stop asking for an entity the company file cannot answer; not an error. The session
+        that finds it out names it once; later ones skip it silently."""
+        step.status = "skipped" if step.unsupported else "unsupported"
+        step.unsupported = why
+        step.iterator_id = None
+        st = self.state.get_all(tenant).get(step.entity) or EntitySyncState(tenant, step.entity)
+        self.state.put(replace(st, unsupported=why, unsupported_at=self.clock()))
+        log.info("%s unsupported by the company file: %s", step.entity, why)
 
     # --- re-reads by id -------------------------------------------------------------------
 

@@ -59,7 +59,9 @@ class Step:
     """One entity's query within a session: its iterator, paging, watermark and counters."""
 
     entity: str
-    status: str = "pending"  # pending | running | done | failed
+    # pending | running | done | failed; skipped: known to be unsupported by this company file,
+    # not asked; unsupported: found so this session (named once in its summary), not asked again
+    status: str = "pending"
     iterator_id: str | None = None
     page_size: int = 200
     bytes_per_record: float | None = None
@@ -74,6 +76,7 @@ class Step:
     retries: int = 0
     restarts: int = 0
     error: str | None = None
+    unsupported: str | None = None  # why the company file cannot answer (as stored), if known
     # Records stamped later than any correct clock allows (watermarks.ceiling): synced, but
     # left out of max_seen, and reported as a workstation clock problem.
     future_stamped: int = 0
@@ -89,7 +92,7 @@ class Step:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "failed")
+        return self.status in ("done", "failed", "skipped", "unsupported")
 
     @property
     def uses_iterator(self) -> bool:

@@ -55,6 +55,11 @@ def test_sync_state_round_trips_per_entity_and_tenant(stores: SyncStores) -> Non
     stores.state.put(customer)
     assert stores.state.get_all("acme")["Customer"] == customer
     assert stores.state.get_all("acme")["Invoice"].page_size == 150
+    lacking = EntitySyncState(
+        "acme", "SalesOrder", unsupported="QuickBooks Pro has no sales orders", unsupported_at=5.0
+    )
+    stores.state.put(lacking)
+    assert stores.state.get_all("acme")["SalesOrder"] == lacking
     stores.state.delete_tenant("acme")
     assert stores.state.get_all("acme") == {}
     assert stores.state.get_all("other")["Customer"].watermark == "2020-01-01T00:00:00"

@@ -618,3 +618,45 @@ def test_added_records_are_top_level_unless_asked(company) -> None:
 def test_hcp_queries_refuse_what_they_would_ignore(books) -> None:
     with pytest.raises(SimulatorGap, match="IncludeRetElement"):
         books.process(message_set(rq("CompanyQueryRq", el("IncludeRetElement", "CompanyName"))))
+
+
+# --- editions and feature preferences -------------------------------------------------------
+
+
+def test_the_edition_shows_in_the_host_answer() -> None:
+    for edition, name in [("Pro", "QuickBooks Pro"), ("Premier", "Premier"), ("Enterprise", "Ent")]:
+        host = rets(one(FakeCompany(1, edition=edition), rq("HostQueryRq")))[0]
+        assert name in host.findtext("ProductName")
+    with pytest.raises(ValueError, match="edition"):
+        FakeCompany(1, edition="Platinum")
+
+
+def test_pro_has_no_sales_orders() -> None:
+    with pytest.raises(ValueError, match="no sales orders"):
+        FakeCompany(1, edition="Pro", sales_orders=3)
+    pro = FakeCompany(1, items=2, edition="Pro", invoices=2)
+    refused = one(pro, rq("SalesOrderQueryRq", el("MaxReturned", 10), iterator="Start"))
+    assert status(refused) == 3250 and refused.get("statusSeverity") == "Error"
+    assert "not enabled or not available" in refused.get("statusMessage")
+    assert not rets(refused)
+    assert status(one(pro, rq("InvoiceQueryRq"))) == 0
+
+
+def test_switched_off_features_show_in_preferences_and_refuse_queries() -> None:
+    company = FakeCompany(
+        1, items=2, estimates=2, sales_orders=2, features_off={"estimates", "inventory"}
+    )
+    prefs = rets(one(company, rq("PreferencesQueryRq")))[0]
+    assert prefs.findtext("JobsAndEstimatesPreferences/IsUsingEstimates") == "false"
+    assert prefs.findtext("PurchasesAndVendorsPreferences/IsUsingInventory") == "false"
+    assert status(one(company, rq("EstimateQueryRq"))) == 3250
+    assert status(one(company, rq("SalesOrderQueryRq"))) == 0
+    company.set_feature("estimates", True)
+    company.set_feature("sales_orders", False)
+    prefs = rets(one(company, rq("PreferencesQueryRq")))[0]
+    assert prefs.findtext("JobsAndEstimatesPreferences/IsUsingEstimates") == "true"
+    assert len(rets(one(company, rq("EstimateQueryRq")))) == 2
+    # No PreferencesRet element reports sales orders: only the query's answer tells.
+    assert status(one(company, rq("SalesOrderQueryRq"))) == 3250
+    with pytest.raises(ValueError, match="unknown feature"):
+        FakeCompany(1, features_off={"payroll"})

@@ -217,3 +217,18 @@ def test_every_response_type_validates(schema, company) -> None:
     empty = FakeCompany(customers=0, request_schema=schema)
     check(empty.process(message_set(rq("CustomerQueryRq"), rq("InvoiceQueryRq"))))
     assert seen >= EVERY_RET, EVERY_RET - seen
+
+
+def test_edition_and_feature_answers_validate(schema) -> None:
+    pro = FakeCompany(3, edition="Pro", features_off={"estimates", "inventory"})
+    pro.request_schema = schema
+    assert_valid(schema, pro.hcp_response())
+    refused = pro.process(
+        message_set(
+            rq("SalesOrderQueryRq", el("MaxReturned", 10), iterator="Start"),
+            rq("EstimateQueryRq", el("MaxReturned", 10), iterator="Start", request_id="2"),
+            on_error="continueOnError",
+        )
+    )
+    assert_valid(schema, refused)
+    assert [r.get("statusCode") for r in responses(refused)] == ["3250", "3250"]

@@ -218,11 +218,12 @@ def test_error_status_stops_the_entity_not_the_session(local, tenant) -> None:
     )
     request_id = re.search(r'<CustomerQueryRq requestID="([^"]+)"', request).group(1)
     rs = (
-        f'<QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="{request_id}" statusCode="3250" '
-        'statusSeverity="Error" statusMessage="This feature is not enabled"/></QBXMLMsgsRs></QBXML>'
+        f'<QBXML><QBXMLMsgsRs><CustomerQueryRs requestID="{request_id}" statusCode="3260" '
+        'statusSeverity="Error" statusMessage="Insufficient permission level to perform this '
+        'action."/></QBXMLMsgsRs></QBXML>'
     )
     assert local.relay.receive_response_xml(ticket, rs, "", "") == 100
-    assert "3250" in local.relay.get_last_error(ticket)
+    assert "3260" in local.relay.get_last_error(ticket)
     assert local.relay.close_connection(ticket) == "Nothing synced (1 error; failed: customers)"
     assert local.runs.recent(tenant.name)[0].status == "failed"
 

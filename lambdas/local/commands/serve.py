@@ -18,7 +18,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     local = build_local(data_dir(args.data_dir), max_body_bytes=args.max_body_bytes)
     public_url = args.public_url or os.environ.get("QBRELAY_PUBLIC_URL") or None
     server = RelayServer(
-        RelayWsgiApp(local.endpoint, public_url, local.tenants), args.host, args.port
+        RelayWsgiApp(local.endpoint, public_url, local.tenants, local.state), args.host, args.port
     )
     print(
         f"qbxml-relay serving SOAP at {server.url}{SOAP_PATH} (store: {local.db.path})", flush=True
