@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .keys import mapping_key
+
 
 class StoreError(RuntimeError):
     """A store or queue operation failed; the message says what and is safe to show."""
@@ -338,7 +340,7 @@ class Mapping:
     @property
     def key(self) -> str:
         """The store key: ``tenant#source#entity#source_id``."""
-        return f"{self.tenant}#{self.source}#{self.entity}#{self.source_id}"
+        return mapping_key(self.tenant, self.source, self.entity, self.source_id)
 
     def to_item(self) -> dict[str, Any]:
         return {
