@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger, Metrics
 from ..qbwc.relay import QbwcRelay
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
 from ..qbwc.support_page import is_support_path, support_reply
-from ..store.aws import (
+from ..store.dynamo import (
     DynamoMappingStore,
     DynamoRunHistory,
     DynamoSessionStore,

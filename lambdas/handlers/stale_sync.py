@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..ops.stale_sync import stale_tenants
-from ..store.aws import DynamoTenantStore
+from ..store.dynamo import DynamoTenantStore
 from .runtime import ConfigurationError, require_env, start
 
 logger = Logger(service="qbxml-relay")

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from ..store.aws import (
+from ..store.dynamo import (
     DynamoForwarderState,
     DynamoMappingStore,
     DynamoTokenCache,

@@ -16,7 +16,7 @@ from typing import Any, ParamSpec, TypeVar
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from ..store.aws import DynamoTenantStore
+from ..store.dynamo import DynamoTenantStore
 from ..store.ports import TenantStore
 from ..store.sqlite import SqliteDatabase, SqliteTenantStore
 from .commands.common import data_dir

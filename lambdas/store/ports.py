@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from .keys import mapping_key
+
 
 class StoreError(RuntimeError):
     """A store or queue operation failed; the message says what and is safe to show."""
@@ -444,11 +446,6 @@ class Mapping:
             "outcome_at": self.outcome_at,
             "claimed_order": self.claimed_order,
         }
-
-
-def mapping_key(tenant: str, source: str, entity: str, source_id: str) -> str:
-    """The key of one record's mapping row."""
-    return f"{tenant}#{source}#{entity}#{source_id}"
 
 
 @dataclass(frozen=True, slots=True)

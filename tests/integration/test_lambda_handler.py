@@ -16,7 +16,7 @@ from moto import mock_aws
 from lambdas.handlers import qbwc_api
 from lambdas.handlers.runtime import ConfigurationError
 from lambdas.qbwc.passwords import hash_password
-from lambdas.store.aws import DynamoTenantStore
+from lambdas.store.dynamo import DynamoTenantStore
 from lambdas.store.ports import Tenant
 from qwc import new_guid
 from sim.fake_company import FakeCompany

@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from lambdas.local import cli, targets
 from lambdas.qbwc.passwords import verify_password
-from lambdas.store.aws import DynamoTenantStore
+from lambdas.store.dynamo import DynamoTenantStore
 from lambdas.store.sqlite import SqliteDatabase, SqliteTenantStore
 from lambdas.sync.plan import DEFAULT_ENTITIES
 from qwc import ELEMENT_ORDER, is_braced_guid

@@ -17,7 +17,7 @@ from lxml import etree
 from moto import mock_aws
 
 from lambdas.handlers import qbwc_api
-from lambdas.store.aws import DynamoTenantStore
+from lambdas.store.dynamo import DynamoTenantStore
 from lambdas.store.ports import Tenant
 from lambdas.store.sqlite import SqliteDatabase, SqliteTenantStore
 from qwc import new_guid

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from lambdas.handlers import stale_sync
 from lambdas.handlers.runtime import ConfigurationError
-from lambdas.store.aws import DynamoTenantStore
+from lambdas.store.dynamo import DynamoTenantStore
 from lambdas.store.ports import Tenant
 from tests.aws_tables import create_pk_table
 from tests.lambda_context import LambdaContext

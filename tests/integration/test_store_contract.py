@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.store.aws import (
+from lambdas.store.dynamo import (
     DynamoForwarderState,
     DynamoMappingStore,
     DynamoSessionStore,

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.store.aws import DynamoRunHistory, DynamoSyncStateStore
+from lambdas.store.dynamo import DynamoRunHistory, DynamoSyncStateStore
 from lambdas.store.ports import EntityRunCounts, EntitySyncState, RunRecord
 from lambdas.store.sqlite import SqliteDatabase, SqliteRunHistory, SqliteSyncStateStore
 from tests.aws_tables import create_pk_table, create_runs_table

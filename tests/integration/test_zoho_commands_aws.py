@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.local import targets
-from lambdas.store.aws import DynamoForwarderState, DynamoMappingStore
+from lambdas.store.dynamo import DynamoForwarderState, DynamoMappingStore
 from lambdas.store.ports import Mapping
 from tests.aws_tables import create_mappings_table, create_pk_table
 from tests.integration.test_onboarding_commands import run

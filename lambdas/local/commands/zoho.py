@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ...store.aws import (
+from ...store.dynamo import (
     DynamoForwarderState,
     DynamoMappingStore,
     DynamoTokenCache,

@@ -1,0 +1,31 @@
+"""AWS adapters: DynamoDB for tenants, sessions, mappings and state; SQS for the record and
+dead-letter queues; Secrets Manager for secrets.
+
+Items keep their payload as one JSON string attribute beside the key attributes, so the SQLite
+twin stores exactly the same shape. Every AWS error reaches callers as a ``StoreError`` (or
+``ConcurrentUpdate``), never as a botocore exception.
+"""
+
+from .dead_letters import SqsDeadLetterQueue
+from .forwarder_state import DynamoForwarderState
+from .mappings import DynamoMappingStore
+from .record_queue import SqsRecordQueue
+from .runs import DynamoRunHistory
+from .secrets import SecretsManagerSecretStore
+from .sessions import DynamoSessionStore
+from .sync_state import DynamoSyncStateStore
+from .tenants import DynamoTenantStore
+from .tokens import DynamoTokenCache
+
+__all__ = [
+    "DynamoForwarderState",
+    "DynamoMappingStore",
+    "DynamoRunHistory",
+    "DynamoSessionStore",
+    "DynamoSyncStateStore",
+    "DynamoTenantStore",
+    "DynamoTokenCache",
+    "SecretsManagerSecretStore",
+    "SqsDeadLetterQueue",
+    "SqsRecordQueue",
+]

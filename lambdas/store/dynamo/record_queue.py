@@ -1,0 +1,72 @@
+"""RecordQueue on SQS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..ports import QueueMessage, ReceivedMessage, StoreError
+from .common import SQS_BATCH, SQS_MAX_BYTES, aws_errors, refused, sqs_queue
+
+
+class SqsRecordQueue:
+    """RecordQueue on SQS: batches of 10, each message at most 256 KB."""
+
+    def __init__(self, client: Any, queue_url: str) -> None:
+        self._client = client
+        self._url = queue_url
+        self._where = f"the record queue ({sqs_queue(queue_url)})"
+
+    def send(self, messages: Sequence[QueueMessage]) -> None:
+        for m in messages:
+            if len(m.body.encode("utf-8")) > SQS_MAX_BYTES:
+                raise StoreError(f"record {m.dedup_id} is larger than SQS's 256 KB message limit")
+        for start in range(0, len(messages), SQS_BATCH):
+            chunk = messages[start : start + SQS_BATCH]
+            entries = [
+                {
+                    "Id": str(i),
+                    "MessageBody": m.body,
+                    "MessageAttributes": {
+                        "tenant": {"DataType": "String", "StringValue": m.tenant},
+                        "dedup_id": {"DataType": "String", "StringValue": m.dedup_id},
+                    },
+                }
+                for i, m in enumerate(chunk)
+            ]
+            with aws_errors(f"could not send to {self._where}"):
+                result = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+            if result.get("Failed"):
+                raise refused(self._where, result["Failed"])
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
+        with aws_errors(f"could not receive from {self._where}"):
+            result = self._client.receive_message(
+                QueueUrl=self._url,
+                MaxNumberOfMessages=min(max_messages, SQS_BATCH),
+                MessageAttributeNames=["All"],
+                WaitTimeSeconds=0,
+            )
+        out = []
+        for m in result.get("Messages", []):
+            attrs = m.get("MessageAttributes", {})
+            out.append(
+                ReceivedMessage(
+                    QueueMessage(
+                        tenant=attrs.get("tenant", {}).get("StringValue", ""),
+                        dedup_id=attrs.get("dedup_id", {}).get("StringValue", ""),
+                        body=m["Body"],
+                    ),
+                    receipt=m["ReceiptHandle"],
+                )
+            )
+        return out
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        for start in range(0, len(receipts), SQS_BATCH):
+            chunk = receipts[start : start + SQS_BATCH]
+            with aws_errors(f"could not delete from {self._where}"):
+                self._client.delete_message_batch(
+                    QueueUrl=self._url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(chunk)],
+                )

@@ -1,0 +1,87 @@
+"""Key formats and error texts that every store adapter writes alike.
+
+The DynamoDB and SQLite adapters keep the same item shapes, so the keys they build (and the
+messages they raise) are defined once, here.
+"""
+
+from __future__ import annotations
+
+# Key prefixes of the helper items that share a table with the main items.
+USER_CLAIM = "@user#"
+FILE_CLAIM = "@file#"
+TENANT_LOCK = "@lock#"
+# The deployment's settings item in the tenants table (the QBWC OwnerID).
+DEPLOYMENT = "@deployment"
+# A tenant's sync state item in the state table.
+SYNC_STATE = "@sync#"
+# Items of the ZOHO forwarder in the state table.
+ZOHO_TOKEN = "@zoho-token#"
+ZOHO_PAUSE = "@zoho-pause#"
+ZOHO_MAPPING = "@zoho-mapping#"
+# Names starting with this are helper items, never tenants or sessions.
+HELPER_PREFIX = "@"
+
+
+def is_helper(key: str) -> bool:
+    """True for the key of a helper item (a claim, a lock, a setting)."""
+    return key.startswith(HELPER_PREFIX)
+
+
+def user_claim(qbwc_user: str) -> str:
+    return USER_CLAIM + qbwc_user
+
+
+def file_claim(file_id: str) -> str:
+    # File ids are GUIDs, compared case-insensitively.
+    return FILE_CLAIM + file_id.upper()
+
+
+def tenant_lock(tenant: str) -> str:
+    return TENANT_LOCK + tenant
+
+
+def mapping_key(tenant: str, source: str, entity: str, source_id: str) -> str:
+    """A mapping's store key: ``tenant#source#entity#source_id`` (as ``Mapping.key``)."""
+    return f"{tenant}#{source}#{entity}#{source_id}"
+
+
+def zoho_key(tenant: str, zoho_module: str, zoho_id: str) -> str:
+    """The key a mapping is found by from its ZOHO record: ``tenant#module#id``."""
+    return f"{tenant}#{zoho_module}#{zoho_id}"
+
+
+def tenant_status(tenant: str, status: str) -> str:
+    """The key of a tenant's mappings with one status: ``tenant#status``."""
+    return f"{tenant}#{status}"
+
+
+# Error texts.
+
+
+def tenant_exists(name: str, qbwc_user: str) -> str:
+    return f"a tenant named {name!r} or with Web Connector user {qbwc_user!r} already exists"
+
+
+def no_tenant(name: str) -> str:
+    return f"no tenant {name!r}"
+
+
+def no_tenant_to_update(name: str) -> str:
+    return f"no tenant {name!r} to update"
+
+
+def tenant_changed(name: str) -> str:
+    return f"tenant {name!r} changed concurrently"
+
+
+def session_changed(ticket: str) -> str:
+    return f"session {ticket[:8]}… changed concurrently"
+
+
+def unavailable(what: str, detail: str) -> str:
+    """``<what> is unavailable: <detail>``, e.g. for a store that cannot be reached."""
+    return f"{what} is unavailable: {detail}"
+
+
+def not_json_object(what: str) -> str:
+    return f"{what} does not hold a JSON object"

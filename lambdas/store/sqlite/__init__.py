@@ -1,0 +1,29 @@
+"""SQLite adapters: the embedded default store of the local process.
+
+One database file in the data directory holds every table (see :mod:`.database`).
+"""
+
+from .database import DB_FILE, SqliteDatabase
+from .dead_letters import SqliteDeadLetterQueue
+from .forwarder_state import SqliteForwarderState
+from .mappings import SqliteMappingStore
+from .record_queue import SqliteRecordQueue
+from .runs import SqliteRunHistory
+from .sessions import SqliteSessionStore
+from .sync_state import SqliteSyncStateStore
+from .tenants import SqliteTenantStore
+from .tokens import SqliteTokenCache
+
+__all__ = [
+    "DB_FILE",
+    "SqliteDatabase",
+    "SqliteDeadLetterQueue",
+    "SqliteForwarderState",
+    "SqliteMappingStore",
+    "SqliteRecordQueue",
+    "SqliteRunHistory",
+    "SqliteSessionStore",
+    "SqliteSyncStateStore",
+    "SqliteTenantStore",
+    "SqliteTokenCache",
+]

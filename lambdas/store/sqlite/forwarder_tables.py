@@ -1,0 +1,35 @@
+"""The tables of the ZOHO forwarder's SQLite adapters; each creates them on first use."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .database import SqliteDatabase
+
+# Tables of the ZOHO forwarder; each adapter creates its own on first use.
+_FORWARDER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS zoho_tokens (
+    tenant TEXT PRIMARY KEY,
+    token TEXT,
+    lease_holder TEXT,
+    lease_until REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS forwarder_state (
+    tenant TEXT PRIMARY KEY,
+    pause_until REAL NOT NULL DEFAULT 0,
+    pause_reason TEXT NOT NULL DEFAULT '',
+    mapping TEXT
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    body TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    parked_at REAL NOT NULL
+);
+"""
+
+
+def forwarder_tables(db: SqliteDatabase) -> None:
+    db.connection().executescript(_FORWARDER_SCHEMA)

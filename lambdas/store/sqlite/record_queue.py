@@ -1,0 +1,80 @@
+"""RecordQueue on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..ports import QueueMessage, ReceivedMessage, StoreError
+
+if TYPE_CHECKING:
+    from .database import SqliteDatabase
+
+RECORD_QUEUE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS record_queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    dedup_id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    enqueued_at REAL NOT NULL,
+    invisible_until REAL NOT NULL DEFAULT 0
+);
+"""
+
+
+class SqliteRecordQueue:
+    """RecordQueue on SQLite: at-least-once, with a visibility timeout like SQS."""
+
+    def __init__(self, db: SqliteDatabase, visibility_timeout: float = 300.0) -> None:
+        self._db = db
+        self._visibility_timeout = visibility_timeout
+
+    def send(self, messages: Sequence[QueueMessage]) -> None:
+        now = time.time()
+        try:
+            with self._db.transaction() as conn:
+                conn.executemany(
+                    "INSERT INTO record_queue (tenant, dedup_id, body, enqueued_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(m.tenant, m.dedup_id, m.body, now) for m in messages],
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"could not write to the record queue at {self._db.path}: {exc}"
+            ) from exc
+
+    def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
+        now = time.time()
+        with self._db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, tenant, dedup_id, body FROM record_queue "
+                "WHERE invisible_until <= ? ORDER BY id LIMIT ?",
+                (now, max_messages),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE record_queue SET invisible_until = ? WHERE id = ?",
+                [(now + self._visibility_timeout, r[0]) for r in rows],
+            )
+        return [
+            ReceivedMessage(QueueMessage(tenant=r[1], dedup_id=r[2], body=r[3]), receipt=str(r[0]))
+            for r in rows
+        ]
+
+    def delete(self, receipts: Sequence[str]) -> None:
+        with self._db.transaction() as conn:
+            conn.executemany("DELETE FROM record_queue WHERE id = ?", [(int(r),) for r in receipts])
+
+    def depth(self) -> int:
+        """Messages waiting, visible or in flight."""
+        return self._db.connection().execute("SELECT COUNT(*) FROM record_queue").fetchone()[0]
+
+    def peek(self, limit: int) -> list[str]:
+        """The bodies of the oldest ``limit`` messages, left in place (for inspection)."""
+        rows = (
+            self._db.connection()
+            .execute("SELECT body FROM record_queue ORDER BY id LIMIT ?", (limit,))
+            .fetchall()
+        )
+        return [r[0] for r in rows]
