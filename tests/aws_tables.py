@@ -32,7 +32,7 @@ def create_runs_table(client: Any, name: str) -> None:
 
 
 def create_mappings_table(client: Any, name: str) -> None:
-    """The mappings table as deployed: ``pk`` plus GSIs ``by_zoho`` and ``by_status``."""
+    """The mappings table as deployed: ``pk`` plus GSIs ``by_zoho``, ``by_status``, ``by_tenant``."""
     client.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -40,6 +40,7 @@ def create_mappings_table(client: Any, name: str) -> None:
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "zoho_key", "AttributeType": "S"},
             {"AttributeName": "tenant_status", "AttributeType": "S"},
+            {"AttributeName": "tenant", "AttributeType": "S"},
         ],
         GlobalSecondaryIndexes=[
             {
@@ -51,6 +52,14 @@ def create_mappings_table(client: Any, name: str) -> None:
                 "IndexName": "by_status",
                 "KeySchema": [
                     {"AttributeName": "tenant_status", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "by_tenant",
+                "KeySchema": [
+                    {"AttributeName": "tenant", "KeyType": "HASH"},
                     {"AttributeName": "pk", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "ALL"},

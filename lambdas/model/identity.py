@@ -79,8 +79,11 @@ def version_order(value: str) -> float:
 
 
 def is_older(incoming: str, stored: str) -> bool:
-    """True when version ``incoming`` is strictly older than ``stored`` (unknowns are not)."""
-    if not incoming or not stored:
+    """True when version ``incoming`` is strictly older than ``stored``.
+
+    Versions of different kinds (a number and a time) or unreadable ones are not called older.
+    """
+    if not incoming or not stored or incoming.isdigit() != stored.isdigit():
         return False
     a, b = version_order(incoming), version_order(stored)
     return bool(a and b) and a < b

@@ -187,7 +187,8 @@ class SyncEngine:
                 pages[step.entity] = paging.clamp(min(size, step.page_size))
         batch = group + [s for s in whole if s not in group]
         return [
-            (s, s.query(f"{exchange}-{s.entity}", pages.get(s.entity, s.page_size))) for s in batch
+            (s, s.query(_request_id(exchange, s, i), pages.get(s.entity, s.page_size)))
+            for i, s in enumerate(batch)
         ]
 
     # --- applying responses -----------------------------------------------------------------
@@ -403,3 +404,8 @@ class SyncEngine:
         for entity, ids in wanted.items():
             self.state.request_refetch(tenant, SOURCE, entity, sorted(ids))
         self._add_refetch(plan, wanted)
+
+
+def _request_id(exchange: int, step: Step, index: int) -> str:
+    """A requestID unique in its message set (and short: QuickBooks echoes at most 50)."""
+    return f"{exchange}-{step.entity}" if not step.ids else f"{exchange}-r{index}"

@@ -150,7 +150,7 @@ def test_an_unsupported_message_answer_is_not_an_error(local, tenant) -> None:
     )
     assert local.relay.receive_response_xml(ticket, rs, "", "") == 100
     summary = local.relay.close_connection(ticket)
-    assert summary == "Synced 0 customers (customers not available in this company file)"
+    assert summary == "No changes; customers not available in this company file"
     assert last_run(local, tenant).status == "completed"
     assert "1030" in unsupported(local, tenant, "Customer")
 

@@ -8,7 +8,6 @@ from datetime import date
 import pytest
 
 from lambdas.zoho.datacentres import accounts_server, check_url
-from lambdas.zoho.forwarder import is_older, parse_message, version_of
 from lambdas.zoho.mapping import (
     MappingError,
     build_config,
@@ -16,7 +15,7 @@ from lambdas.zoho.mapping import (
     payment_status,
     read_source,
 )
-from lambdas.zoho.transform import build_write, deletion_target
+from lambdas.zoho.transform import build_write
 
 TODAY = date(2026, 3, 15)
 
@@ -238,38 +237,6 @@ def test_load_mapping_file(tmp_path):
         load_mapping_file(bad)
     with pytest.raises(MappingError, match="cannot read"):
         load_mapping_file(tmp_path / "missing.json")
-
-
-def test_versions_compare_edit_sequences_and_times():
-    assert is_older("99", "100") and not is_older("100", "99") and not is_older("5", "5")
-    assert is_older("2026-01-01T10:00:00-05:00", "2026-01-01T16:00:00+00:00")
-    assert not is_older("2026-01-01T10:00:00-05:00", "2026-01-01T15:00:00+00:00")
-    assert not is_older("100", "2026-01-01T10:00:00")  # incomparable: not older
-    assert not is_older("", "100")
-    assert version_of({"edit_sequence": "5", "time_modified": "x"}) == "5"
-    assert version_of({"time_deleted": "2026-01-01T00:00:00"}) == "2026-01-01T00:00:00"
-
-
-def test_deletion_targets():
-    assert deletion_target(
-        {"entity": "ListDeleted", "list_del_type": "ItemService", "list_id": "I-1"}
-    ) == ("Item", "I-1")
-    assert deletion_target(
-        {"entity": "TxnDeleted", "txn_del_type": "Invoice", "txn_id": "T-1"}
-    ) == ("Invoice", "T-1")
-
-
-def test_parse_message_shapes():
-    body = json.dumps(
-        {"tenant": "acme", "source": "qbd", "record": customer(), "content_hash": "h"}
-    )
-    assert parse_message(body)[0::3] == ("acme", "h")
-    legacy = json.dumps({"tenant": "acme", "record": customer()})
-    tenant, source, _, digest = parse_message(legacy)
-    assert (tenant, source, len(digest)) == ("acme", "qbd", 64)
-    for bad in ("nope", "[]", json.dumps({"tenant": "acme"}), json.dumps({"record": customer()})):
-        with pytest.raises(ValueError):
-            parse_message(bad)
 
 
 def test_data_centres_and_urls():

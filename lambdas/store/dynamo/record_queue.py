@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..ports import QueueMessage, ReceivedMessage, StoreError
-from .common import SQS_BATCH, SQS_MAX_BYTES, aws_errors, refused, sqs_queue
+from ..batching import batches
+from ..ports import QueueMessage, ReceivedMessage
+from .common import SQS_BATCH, aws_errors, refused, sqs_queue
 
 
 class SqsRecordQueue:
-    """RecordQueue on SQS: batches of 10, each message at most 256 KB."""
+    """RecordQueue on SQS: batches of at most 10 messages and 256 KiB (``store.batching``)."""
 
     def __init__(self, client: Any, queue_url: str) -> None:
         self._client = client
@@ -18,18 +19,15 @@ class SqsRecordQueue:
         self._where = f"the record queue ({sqs_queue(queue_url)})"
 
     def send(self, messages: Sequence[QueueMessage]) -> None:
-        for m in messages:
-            if len(m.body.encode("utf-8")) > SQS_MAX_BYTES:
-                raise StoreError(f"record {m.dedup_id} is larger than SQS's 256 KB message limit")
-        for start in range(0, len(messages), SQS_BATCH):
-            chunk = messages[start : start + SQS_BATCH]
+        for chunk in list(batches(messages)):
             entries = [
                 {
                     "Id": str(i),
                     "MessageBody": m.body,
                     "MessageAttributes": {
                         "tenant": {"DataType": "String", "StringValue": m.tenant},
-                        "dedup_id": {"DataType": "String", "StringValue": m.dedup_id},
+                        # SQS refuses an empty attribute value.
+                        "dedup_id": {"DataType": "String", "StringValue": m.dedup_id or "-"},
                     },
                 }
                 for i, m in enumerate(chunk)
@@ -45,6 +43,7 @@ class SqsRecordQueue:
                 QueueUrl=self._url,
                 MaxNumberOfMessages=min(max_messages, SQS_BATCH),
                 MessageAttributeNames=["All"],
+                AttributeNames=["ApproximateReceiveCount"],
                 WaitTimeSeconds=0,
             )
         out = []
@@ -58,6 +57,7 @@ class SqsRecordQueue:
                         body=m["Body"],
                     ),
                     receipt=m["ReceiptHandle"],
+                    deliveries=int(m.get("Attributes", {}).get("ApproximateReceiveCount") or 1),
                 )
             )
         return out

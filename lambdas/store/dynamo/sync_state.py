@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from .. import keys
@@ -11,6 +12,10 @@ from .common import _s, aws_errors, dynamo_table
 
 # Each entity's state is the attribute ``e_<entity>`` of the tenant's item.
 _ENTITY_ATTR = "e_"
+# Re-read requests: a string set of ids per tenant, source and entity (ADD and DELETE on a set
+# are atomic, so requesters and the relay never drop each other's ids), and an index item per
+# tenant and source naming the entities that ever had requests.
+_REFETCH = "@refetch#"
 
 
 class DynamoSyncStateStore:
@@ -52,4 +57,58 @@ class DynamoSyncStateStore:
         with aws_errors(self._where):
             self._client.delete_item(
                 TableName=self._table, Key={"pk": _s(keys.SYNC_STATE + tenant)}
+            )
+
+    def _refetch_key(self, tenant: str, source: str, entity: str = "") -> dict[str, Any]:
+        name = f"{_REFETCH}{tenant}#{source}" + (f"#{entity}" if entity else "")
+        return {"pk": _s(name)}
+
+    def request_refetch(
+        self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
+    ) -> None:
+        if not source_ids:
+            return
+        with aws_errors(self._where):
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._refetch_key(tenant, source),
+                UpdateExpression="ADD entities :e",
+                ExpressionAttributeValues={":e": {"SS": [entity]}},
+            )
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._refetch_key(tenant, source, entity),
+                UpdateExpression="ADD ids :ids",
+                ExpressionAttributeValues={":ids": {"SS": sorted(set(source_ids))}},
+            )
+
+    def pending_refetch(self, tenant: str, source: str) -> dict[str, list[str]]:
+        with aws_errors(self._where):
+            index = self._client.get_item(
+                TableName=self._table, Key=self._refetch_key(tenant, source), ConsistentRead=True
+            ).get("Item", {})
+        out: dict[str, list[str]] = {}
+        for entity in sorted(index.get("entities", {}).get("SS", [])):
+            with aws_errors(self._where):
+                item = self._client.get_item(
+                    TableName=self._table,
+                    Key=self._refetch_key(tenant, source, entity),
+                    ConsistentRead=True,
+                ).get("Item", {})
+            ids = item.get("ids", {}).get("SS", [])
+            if ids:
+                out[entity] = sorted(ids)
+        return out
+
+    def clear_refetch(
+        self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
+    ) -> None:
+        if not source_ids:
+            return
+        with aws_errors(self._where):
+            self._client.update_item(
+                TableName=self._table,
+                Key=self._refetch_key(tenant, source, entity),
+                UpdateExpression="DELETE ids :ids",
+                ExpressionAttributeValues={":ids": {"SS": sorted(set(source_ids))}},
             )

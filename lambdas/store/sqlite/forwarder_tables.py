@@ -26,10 +26,15 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     tenant TEXT NOT NULL,
     body TEXT NOT NULL,
     reason TEXT NOT NULL,
-    parked_at REAL NOT NULL
+    parked_at REAL NOT NULL,
+    invisible_until REAL NOT NULL DEFAULT 0
 );
 """
 
 
 def forwarder_tables(db: SqliteDatabase) -> None:
-    db.connection().executescript(_FORWARDER_SCHEMA)
+    conn = db.connection()
+    conn.executescript(_FORWARDER_SCHEMA)
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(dead_letters)")}
+    if "invisible_until" not in columns:  # a database created by an earlier release
+        conn.execute("ALTER TABLE dead_letters ADD COLUMN invisible_until REAL NOT NULL DEFAULT 0")

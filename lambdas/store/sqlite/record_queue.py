@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from ..batching import check_message_size
 from ..ports import QueueMessage, ReceivedMessage, StoreError
+from .forwarder_tables import forwarder_tables
 
 if TYPE_CHECKING:
     from .database import SqliteDatabase
@@ -19,20 +21,40 @@ CREATE TABLE IF NOT EXISTS record_queue (
     dedup_id TEXT NOT NULL,
     body TEXT NOT NULL,
     enqueued_at REAL NOT NULL,
-    invisible_until REAL NOT NULL DEFAULT 0
+    invisible_until REAL NOT NULL DEFAULT 0,
+    receives INTEGER NOT NULL DEFAULT 0
 );
 """
 
 
 class SqliteRecordQueue:
-    """RecordQueue on SQLite: at-least-once, with a visibility timeout like SQS."""
+    """RecordQueue on SQLite: at-least-once, with SQS's visibility timeout, size limit and
+    redrive policy (a message received ``MAX_RECEIVES`` times moves to the dead-letter table on
+    its next receive, as SQS moves it past maxReceiveCount)."""
 
-    def __init__(self, db: SqliteDatabase, visibility_timeout: float = 300.0) -> None:
+    MAX_RECEIVES = 8
+
+    def __init__(
+        self,
+        db: SqliteDatabase,
+        visibility_timeout: float = 300.0,
+        max_receives: int = MAX_RECEIVES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._db = db
         self._visibility_timeout = visibility_timeout
+        self._max_receives = max_receives
+        self._clock = clock
+        conn = db.connection()
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(record_queue)")}
+        if "receives" not in columns:  # a database created by an earlier release
+            conn.execute("ALTER TABLE record_queue ADD COLUMN receives INTEGER NOT NULL DEFAULT 0")
+        forwarder_tables(db)
 
     def send(self, messages: Sequence[QueueMessage]) -> None:
-        now = time.time()
+        for m in messages:
+            check_message_size(m)
+        now = self._clock()
         try:
             with self._db.transaction() as conn:
                 conn.executemany(
@@ -46,19 +68,32 @@ class SqliteRecordQueue:
             ) from exc
 
     def receive(self, max_messages: int = 10) -> list[ReceivedMessage]:
-        now = time.time()
+        now = self._clock()
         with self._db.transaction() as conn:
             rows = conn.execute(
-                "SELECT id, tenant, dedup_id, body FROM record_queue "
+                "SELECT id, tenant, dedup_id, body, receives FROM record_queue "
                 "WHERE invisible_until <= ? ORDER BY id LIMIT ?",
                 (now, max_messages),
             ).fetchall()
+            spent = [r for r in rows if r[4] >= self._max_receives]
+            if spent:
+                conn.executemany(
+                    "INSERT INTO dead_letters (tenant, body, reason, parked_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(r[1], r[3], f"moved by the queue after {r[4]} receives", now) for r in spent],
+                )
+                conn.executemany("DELETE FROM record_queue WHERE id = ?", [(r[0],) for r in spent])
+            rows = [r for r in rows if r[4] < self._max_receives]
             conn.executemany(
-                "UPDATE record_queue SET invisible_until = ? WHERE id = ?",
+                "UPDATE record_queue SET invisible_until = ?, receives = receives + 1 WHERE id = ?",
                 [(now + self._visibility_timeout, r[0]) for r in rows],
             )
         return [
-            ReceivedMessage(QueueMessage(tenant=r[1], dedup_id=r[2], body=r[3]), receipt=str(r[0]))
+            ReceivedMessage(
+                QueueMessage(tenant=r[1], dedup_id=r[2], body=r[3]),
+                receipt=str(r[0]),
+                deliveries=r[4] + 1,
+            )
             for r in rows
         ]
 

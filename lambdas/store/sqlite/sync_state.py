@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..ports import EntitySyncState
@@ -20,6 +21,13 @@ class SqliteSyncStateStore:
         entity TEXT NOT NULL,
         item TEXT NOT NULL,
         PRIMARY KEY (tenant, entity)
+    );
+    CREATE TABLE IF NOT EXISTS refetch_requests (
+        tenant TEXT NOT NULL,
+        source TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        PRIMARY KEY (tenant, source, entity, source_id)
     );
     """
 
@@ -45,3 +53,43 @@ class SqliteSyncStateStore:
     def delete_tenant(self, tenant: str) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM sync_state WHERE tenant = ?", (tenant,))
+            conn.execute("DELETE FROM refetch_requests WHERE tenant = ?", (tenant,))
+
+    def request_refetch(
+        self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
+    ) -> None:
+        if not source_ids:
+            return
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO refetch_requests (tenant, source, entity, source_id) "
+                "VALUES (?, ?, ?, ?)",
+                [(tenant, source, entity, i) for i in source_ids],
+            )
+
+    def pending_refetch(self, tenant: str, source: str) -> dict[str, list[str]]:
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT entity, source_id FROM refetch_requests WHERE tenant = ? AND source = ? "
+                "ORDER BY entity, source_id",
+                (tenant, source),
+            )
+            .fetchall()
+        )
+        out: dict[str, list[str]] = {}
+        for entity, sid in rows:
+            out.setdefault(entity, []).append(sid)
+        return out
+
+    def clear_refetch(
+        self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
+    ) -> None:
+        if not source_ids:
+            return
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM refetch_requests WHERE tenant = ? AND source = ? AND entity = ? "
+                "AND source_id = ?",
+                [(tenant, source, entity, i) for i in source_ids],
+            )
