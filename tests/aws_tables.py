@@ -32,7 +32,7 @@ def create_runs_table(client: Any, name: str) -> None:
 
 
 def create_mappings_table(client: Any, name: str) -> None:
-    """The mappings table as deployed: ``pk`` plus GSIs ``by_zoho``, ``by_status``, ``by_tenant``."""
+    """The mappings table as deployed: ``pk`` and GSIs by_zoho, by_status and by_tenant."""
     client.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],

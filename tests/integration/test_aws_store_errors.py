@@ -25,10 +25,11 @@ from lambdas.store.dynamo import (
 )
 from lambdas.store.dynamo.common import store_error
 from lambdas.store.ports import (
+    Claim,
     ConcurrentUpdate,
     DeadLetter,
     EntitySyncState,
-    Mapping,
+    Handoff,
     QueueMessage,
     RunRecord,
     SessionRecord,
@@ -74,7 +75,17 @@ DYNAMO_CALLS: list[tuple[str, Callable[[Any], Any]]] = [
     ("sessions.create", lambda c: DynamoSessionStore(c, "missing").create(_session(), 0.0)),
     ("sessions.save", lambda c: DynamoSessionStore(c, "missing").save(_session())),
     ("mappings.get", lambda c: DynamoMappingStore(c, "missing").get("a", "qb", "Customer", "1")),
-    ("mappings.put", lambda c: DynamoMappingStore(c, "missing").put(Mapping("a", "qb", "C", "1"))),
+    (
+        "mappings.record_handoffs",
+        lambda c: DynamoMappingStore(c, "missing").record_handoffs(
+            [Handoff("a", "qbd", "C", "1", "h", "1", 0.0)]
+        ),
+    ),
+    (
+        "mappings.claim",
+        lambda c: DynamoMappingStore(c, "missing").claim(Claim("a", "qbd", "C", "1", "1", "t")),
+    ),
+    ("mappings.scan", lambda c: list(DynamoMappingStore(c, "missing").scan("a"))),
     ("sync_state.get_all", lambda c: DynamoSyncStateStore(c, "missing").get_all("acme")),
     (
         "sync_state.put",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -26,9 +27,12 @@ from lambdas.store.dynamo import (
 from lambdas.store.files import FileSecretStore
 from lambdas.store.ports import (
     AlreadyExists,
+    Claim,
     ConcurrentUpdate,
     DeadLetter,
-    Mapping,
+    DeliveryOutcome,
+    DeliveryStatus,
+    Handoff,
     Pause,
     QueueMessage,
     SessionRecord,
@@ -174,10 +178,29 @@ def test_queue_send_receive_delete(stores: Stores) -> None:
 
 
 def test_queue_rejects_oversized_message(stores: Stores) -> None:
-    if isinstance(stores.queue, SqliteRecordQueue):
-        pytest.skip("the 256 KB message limit is SQS's")
-    with pytest.raises(StoreError, match="256 KB"):
+    # SQS's limit, which the SQLite twin enforces too.
+    with pytest.raises(StoreError, match="message limit"):
         stores.queue.send([QueueMessage("acme", "x" * (256 * 1024 + 1), "big")])
+
+
+def test_queue_batches_by_total_bytes_as_well_as_count(stores: Stores) -> None:
+    # Ten messages of 60 KB: a batch of ten would be 600 KB, over SQS's 256 KiB a batch.
+    messages = [QueueMessage("acme", "x" * 60_000, f"m{i}") for i in range(10)]
+    stores.queue.send(messages)
+    got = []
+    for _ in range(10):
+        batch = stores.queue.receive(10)
+        if not batch:
+            break
+        got += batch
+        stores.queue.delete([m.receipt for m in batch])
+    assert sorted(m.message.dedup_id for m in got) == sorted(m.dedup_id for m in messages)
+
+
+def test_queue_counts_deliveries(stores: Stores) -> None:
+    stores.queue.send([QueueMessage("acme", "{}", "once")])
+    first = stores.queue.receive(10)
+    assert [m.deliveries for m in first] == [1]
 
 
 # --- MappingStore ---------------------------------------------------------------------------
@@ -195,74 +218,129 @@ def mappings(request, tmp_path) -> Iterator[Any]:
         yield DynamoMappingStore(ddb, "mappings", sleep=lambda _s: None)
 
 
-def _mapping(source_id: str, tenant: str = "acme", entity: str = "Customer", **kw: Any) -> Mapping:
-    return Mapping(tenant=tenant, source="qbd", entity=entity, source_id=source_id, **kw)
+def _handoff(sid: str, digest: str = "h1", version: str = "100", at: float = 5.0, **kw: Any):
+    base = {"tenant": "acme", "source": "qbd", "entity": "Customer"}
+    base.update({k: kw.pop(k) for k in ("tenant", "entity") if k in kw})
+    return Handoff(source_id=sid, content_hash=digest, version=version, at=at, **base, **kw)
 
 
-def test_mapping_put_get_replace(mappings: Any) -> None:
-    assert mappings.get("acme", "qbd", "Customer", "80000001-1") is None
-    m = _mapping("80000001-1", content_hash="h1", version="100", updated_at=5.0)
-    mappings.put(m)
-    assert mappings.get("acme", "qbd", "Customer", "80000001-1") == m
-    synced = _mapping(
-        "80000001-1",
-        content_hash="h2",
+def _claim(sid: str, version: str, token: str, entity: str = "Customer") -> Claim:
+    return Claim("acme", "qbd", entity, sid, version, token)
+
+
+def _outcome(sid: str, status: DeliveryStatus, version: str = "100", **kw: Any) -> DeliveryOutcome:
+    entity = kw.pop("entity", "Customer")
+    tenant = kw.pop("tenant", "acme")
+    return DeliveryOutcome(tenant, "qbd", entity, sid, status, version, kw.pop("at", 9.0), **kw)
+
+
+def _synced(sid: str, token: str, version: str = "100", zoho_id: str = "900", **kw: Any):
+    return _outcome(
+        sid,
+        DeliveryStatus.SYNCED,
+        version,
+        content_hash=kw.pop("content_hash", "h1"),
         zoho_module="Accounts",
-        zoho_id="5725767000000411001",
-        status="synced",
-        version="101",
-        updated_at=6.0,
+        zoho_id=zoho_id,
+        token=token,
+        **kw,
     )
-    mappings.put(synced)
-    assert mappings.get("acme", "qbd", "Customer", "80000001-1") == synced
+
+
+def test_mapping_handoffs_and_outcomes_are_separate_facts(mappings: Any) -> None:
+    assert mappings.get("acme", "qbd", "Customer", "80-1") is None
+    mappings.record_handoffs([_handoff("80-1", "h1", "100", links=("I-1",))])
+    m = mappings.get("acme", "qbd", "Customer", "80-1")
+    assert (m.handed_hash, m.handed_version, m.handed_at, m.links) == ("h1", "100", 5.0, ("I-1",))
+    assert (m.status, m.applied_hash, m.zoho_id) == ("", "", None)
+    # The forwarder finishes first on AWS: its facts survive the relay's later hand-off note.
+    mappings.claim(_claim("80-1", "101", "t1"))
+    mappings.record_outcome(_synced("80-1", "t1", "101", content_hash="h2"))
+    mappings.record_handoffs([_handoff("80-1", "h2", "101", at=6.0)])
+    m = mappings.get("acme", "qbd", "Customer", "80-1")
+    assert (m.zoho_id, m.applied_hash, m.applied_version, m.status) == (
+        "900",
+        "h2",
+        "101",
+        "synced",
+    )
+    assert (m.handed_hash, m.handed_at, m.links) == ("h2", 6.0, ("I-1",))  # links kept (None)
     # Every key is scoped by tenant, source and entity.
-    assert mappings.get("beta", "qbd", "Customer", "80000001-1") is None
-    assert mappings.get("acme", "qbd", "Item", "80000001-1") is None
+    assert mappings.get("beta", "qbd", "Customer", "80-1") is None
+    assert mappings.get("acme", "qbd", "Item", "80-1") is None
+
+
+def test_mapping_claims_order_versions_in_both_adapters(mappings: Any) -> None:
+    mappings.claim(_claim("a", "105", "new"))
+    with pytest.raises(ConcurrentUpdate):
+        mappings.claim(_claim("a", "104", "old"))  # an older version cannot claim
+    mappings.claim(_claim("a", "105", "again"))  # the same version may (a redelivery)
+    # Only the latest claimer's outcome is recorded; the other is a ConcurrentUpdate.
+    with pytest.raises(ConcurrentUpdate):
+        mappings.record_outcome(_synced("a", "new", "105"))
+    mappings.record_outcome(_synced("a", "again", "105"))
+    assert mappings.claim_many([_claim("a", "90", "x"), _claim("b", "1", "y")]) == {
+        "acme#qbd#Customer#a"
+    }
+    # Parking an older version never overwrites a newer outcome.
+    lost = mappings.record_outcomes(
+        [_outcome("a", DeliveryStatus.PARKED, "90", last_error="INVALID_DATA")]
+    )
+    assert len(lost) == 1 and mappings.get("acme", "qbd", "Customer", "a").status == "synced"
+
+
+def test_mapping_deletion_wins_and_a_conflict_clears_what_zoho_holds(mappings: Any) -> None:
+    mappings.claim(_claim("a", "5", "t"))
+    mappings.record_outcome(_outcome("a", DeliveryStatus.DELETED, "2026-01-01", content_hash="d"))
+    # A write claimed before the deletion loses, and a later claim is refused.
+    with pytest.raises(ConcurrentUpdate):
+        mappings.record_outcome(_synced("a", "t", "5"))
+    with pytest.raises(ConcurrentUpdate):
+        mappings.claim(_claim("a", "6", "u"))
+    with pytest.raises(ConcurrentUpdate):
+        mappings.record_outcome(_outcome("a", DeliveryStatus.CONFLICT, "6", token="v"))
+    assert mappings.get("acme", "qbd", "Customer", "a").status == "deleted"
+    mappings.claim(_claim("b", "5", "t"))
+    mappings.record_outcome(_synced("b", "t", "5"))
+    mappings.record_outcome(_outcome("b", DeliveryStatus.CONFLICT, "5", token="z", last_error="x"))
+    b = mappings.get("acme", "qbd", "Customer", "b")
+    assert (b.status, b.applied_hash, b.zoho_id) == ("conflict", "", "900")
+    with pytest.raises(ConcurrentUpdate):  # the claimer of "t" lost its token to the conflict
+        mappings.record_outcome(_synced("b", "t", "5"))
 
 
 def test_mapping_get_many_spans_batches_and_skips_missing(mappings: Any) -> None:
-    mappings.put_many([_mapping(f"id-{i:03d}", content_hash=f"h{i}") for i in range(230)])
-    mappings.put(_mapping("id-000", tenant="beta", content_hash="other"))
+    mappings.record_handoffs([_handoff(f"id-{i:03d}", f"h{i}") for i in range(230)])
+    mappings.record_handoffs([_handoff("id-000", "other", tenant="beta")])
     wanted = [f"id-{i:03d}" for i in range(0, 240, 2)] + ["id-000"]  # 120 asked, one repeated
     found = mappings.get_many("acme", "qbd", "Customer", wanted)
     assert sorted(found) == [f"id-{i:03d}" for i in range(0, 230, 2)]
-    assert found["id-010"].content_hash == "h10"
+    assert found["id-010"].handed_hash == "h10"
     assert found["id-000"].tenant == "acme"
     assert mappings.get_many("acme", "qbd", "Customer", []) == {}
     assert mappings.get_many("acme", "qbd", "Invoice", wanted) == {}
 
 
-def test_mapping_put_many_last_of_a_key_wins(mappings: Any) -> None:
-    mappings.put_many([_mapping("a", version="1"), _mapping("b"), _mapping("a", version="2")])
-    assert mappings.get("acme", "qbd", "Customer", "a").version == "2"
-    with pytest.raises(StoreError, match="status"):
-        mappings.put(_mapping("c", status="done"))
-
-
 def test_mapping_find_by_zoho_id(mappings: Any) -> None:
-    mappings.put(_mapping("x1"))  # not in ZOHO yet: not findable
-    mappings.put(_mapping("x2", zoho_module="Accounts", zoho_id="900", status="synced"))
-    mappings.put(_mapping("x3", tenant="beta", zoho_module="Accounts", zoho_id="900"))
+    mappings.record_handoffs([_handoff("x1")])  # not in ZOHO yet: not findable
+    mappings.claim(_claim("y2", "1", "t"))
+    mappings.record_outcome(_synced("y2", "t", "1"))
     found = mappings.find_by_zoho_id("acme", "Accounts", "900")
-    assert found is not None and found.source_id == "x2"
-    assert mappings.find_by_zoho_id("beta", "Accounts", "900").tenant == "beta"
+    assert found is not None and found.source_id == "y2"
     assert mappings.find_by_zoho_id("acme", "Contacts", "900") is None
     # The reverse index follows a changed ZOHO id.
-    mappings.put(_mapping("x2", zoho_module="Accounts", zoho_id="901", status="synced"))
+    mappings.claim(_claim("y2", "2", "u"))
+    mappings.record_outcome(_synced("y2", "u", "2", zoho_id="901"))
     assert mappings.find_by_zoho_id("acme", "Accounts", "900") is None
-    assert mappings.find_by_zoho_id("acme", "Accounts", "901").source_id == "x2"
+    assert mappings.find_by_zoho_id("acme", "Accounts", "901").source_id == "y2"
 
 
-def test_mapping_list_by_status_in_key_order(mappings: Any) -> None:
-    rows = [
-        _mapping("c", status="synced"),
-        _mapping("a", status="failed", last_error="INVALID_DATA: Phone too long"),
-        _mapping("b", status="queued"),
-        _mapping("d", entity="Item", status="deleted"),
-        _mapping("e", status="failed", last_error="MANDATORY_NOT_FOUND: Last_Name"),
-        _mapping("z", tenant="beta", status="failed"),
-    ]
-    mappings.put_many(rows)
+def test_mapping_list_scan_and_delete_tenant(mappings: Any) -> None:
+    mappings.record_handoffs([_handoff(s) for s in ("c", "a", "b", "e")])
+    mappings.record_handoffs([_handoff("d", entity="Item"), _handoff("z", tenant="beta")])
+    for sid, error in (("a", "INVALID_DATA: Phone too long"), ("e", "MANDATORY_NOT_FOUND")):
+        mappings.record_outcome(_outcome(sid, DeliveryStatus.PARKED, last_error=error))
+    mappings.record_outcome(_outcome("z", DeliveryStatus.PARKED, tenant="beta"))
     assert [m.key for m in mappings.list("acme")] == [
         "acme#qbd#Customer#a",
         "acme#qbd#Customer#b",
@@ -270,17 +348,22 @@ def test_mapping_list_by_status_in_key_order(mappings: Any) -> None:
         "acme#qbd#Customer#e",
         "acme#qbd#Item#d",
     ]
-    failed = mappings.list("acme", status="failed")
-    assert [(m.source_id, m.last_error) for m in failed] == [
+    parked = mappings.list("acme", status=DeliveryStatus.PARKED)
+    assert [(m.source_id, m.last_error) for m in parked] == [
         ("a", "INVALID_DATA: Phone too long"),
-        ("e", "MANDATORY_NOT_FOUND: Last_Name"),
+        ("e", "MANDATORY_NOT_FOUND"),
     ]
     assert [m.source_id for m in mappings.list("acme", limit=2)] == ["a", "b"]
     assert mappings.list("acme", limit=0) == []
     # A status change moves the mapping between the status lists.
-    mappings.put(_mapping("a", status="synced", zoho_module="Accounts", zoho_id="1"))
-    assert [m.source_id for m in mappings.list("acme", status="failed")] == ["e"]
-    assert [m.source_id for m in mappings.list("acme", status="synced")] == ["a", "c"]
+    mappings.claim(_claim("a", "100", "t"))
+    mappings.record_outcome(_synced("a", "t"))
+    assert [m.source_id for m in mappings.list("acme", status="parked")] == ["e"]
+    assert [m.source_id for m in mappings.scan("acme")] == ["a", "b", "c", "e", "d"]
+    assert mappings.delete_tenant("acme") == 5
+    assert list(mappings.scan("acme")) == [] and [m.tenant for m in mappings.scan("beta")] == [
+        "beta"
+    ]
 
 
 class _Throttling:
@@ -306,16 +389,6 @@ class _Throttling:
         page["UnprocessedKeys"] = {table: {**req, "Keys": req["Keys"][half:]}}
         return page
 
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
-        self.calls["batch_write_item"] += 1
-        ((table, reqs),) = RequestItems.items()
-        assert len(reqs) <= 25
-        half = len(reqs) // 2
-        if half == 0:
-            return self._client.batch_write_item(RequestItems=RequestItems)
-        self._client.batch_write_item(RequestItems={table: reqs[:half]})
-        return {"UnprocessedItems": {table: reqs[half:]}}
-
 
 def test_dynamo_mapping_batches_retry_unprocessed_keys() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -324,11 +397,39 @@ def test_dynamo_mapping_batches_retry_unprocessed_keys() -> None:
         create_mappings_table(ddb, "mappings")
         client = _Throttling(ddb)
         store = DynamoMappingStore(client, "mappings", sleep=lambda _s: None)
-        store.put_many([_mapping(f"id-{i}") for i in range(60)])
-        assert client.calls["batch_write_item"] > 3  # 3 chunks, each retried until done
+        store.record_handoffs([_handoff(f"id-{i}") for i in range(60)])
         found = store.get_many("acme", "qbd", "Customer", [f"id-{i}" for i in range(150)])
         assert len(found) == 60
         assert client.calls["batch_get_item"] > 2
+
+
+def test_dynamo_mapping_reads_rows_of_an_earlier_release() -> None:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        create_mappings_table(ddb, "mappings")
+        legacy = {
+            "tenant": "acme",
+            "source": "qbd",
+            "entity": "Customer",
+            "source_id": "80-1",
+            "content_hash": "h",
+            "zoho_module": "Accounts",
+            "zoho_id": "900",
+            "status": "synced",
+            "version": "7",
+        }
+        ddb.put_item(
+            TableName="mappings",
+            Item={"pk": {"S": "acme#qbd#Customer#80-1"}, "item": {"S": json.dumps(legacy)}},
+        )
+        m = DynamoMappingStore(ddb, "mappings").get("acme", "qbd", "Customer", "80-1")
+        assert (m.applied_hash, m.applied_version, m.zoho_id, m.handed_hash) == (
+            "h",
+            "7",
+            "900",
+            "",
+        )
 
 
 # --- .qwc identifiers: the deployment's OwnerID and each tenant's FileID ---------------------
@@ -542,3 +643,19 @@ def test_file_secret_store_is_private(tmp_path) -> None:
     store.path.write_text("[1]")
     with pytest.raises(StoreError, match="JSON object"):
         store.get("zoho/acme")
+
+
+def test_dead_letters_are_held_released_and_removed(fstores: ForwarderStores) -> None:
+    dlq = fstores.dead_letters
+    big = "x" * 100_000  # three of them exceed SQS's 256 KiB a batch
+    dlq.send([DeadLetter("acme", big + str(i), f"reason {i}", 7.0) for i in range(3)])
+    held = dlq.hold(10, 60)
+    assert sorted(h.letter.reason for h in held) == ["reason 0", "reason 1", "reason 2"]
+    assert {h.letter.parked_at for h in held} == {7.0}
+    assert dlq.hold(10, 60) == []  # hidden while held
+    dlq.release([h.receipt for h in held])
+    again = dlq.hold(10, 60)
+    assert len(again) == 3
+    dlq.remove([h.receipt for h in again[:2]])
+    dlq.release([h.receipt for h in again[2:]])
+    assert [h.letter.body for h in dlq.hold(10, 60)] == [again[2].letter.body]

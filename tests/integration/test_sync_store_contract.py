@@ -93,3 +93,23 @@ def test_run_history_is_newest_first_per_tenant_and_idempotent(stores: SyncStore
     assert runs[0].seconds == 12.5
     assert runs[1].entities["Customer"] == EntityRunCounts(3, 2, 1, 0)
     assert [r.ticket for r in stores.runs.recent("acme", limit=2)] == ["t1", "t2"]
+
+
+def test_refetch_requests_add_up_and_clear_only_what_was_read(stores: SyncStores) -> None:
+    state = stores.state
+    assert state.pending_refetch("acme", "qbd") == {}
+    state.request_refetch("acme", "qbd", "Invoice", ["T-2", "T-1"])
+    state.request_refetch("acme", "qbd", "Invoice", ["T-1", "T-3"])  # a second requester
+    state.request_refetch("acme", "qbd", "Customer", ["80-1"])
+    state.request_refetch("beta", "qbd", "Invoice", ["T-9"])
+    state.request_refetch("acme", "qbo", "Invoice", ["Q-1"])
+    assert state.pending_refetch("acme", "qbd") == {
+        "Customer": ["80-1"],
+        "Invoice": ["T-1", "T-2", "T-3"],
+    }
+    # The relay read T-1 and T-2; T-4 was asked for meanwhile and stays.
+    state.request_refetch("acme", "qbd", "Invoice", ["T-4"])
+    state.clear_refetch("acme", "qbd", "Invoice", ["T-1", "T-2"])
+    state.clear_refetch("acme", "qbd", "Customer", ["80-1"])
+    assert state.pending_refetch("acme", "qbd") == {"Invoice": ["T-3", "T-4"]}
+    assert state.pending_refetch("beta", "qbd") == {"Invoice": ["T-9"]}

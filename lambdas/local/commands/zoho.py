@@ -16,17 +16,26 @@ from typing import Any
 from ...store.dynamo import (
     DynamoForwarderState,
     DynamoMappingStore,
+    DynamoSyncStateStore,
     DynamoTokenCache,
     SecretsManagerSecretStore,
 )
 from ...store.files import FileSecretStore
-from ...store.ports import ForwarderState, MappingStore, SecretStore, TokenCache
+from ...store.ports import (
+    DeliveryStatus,
+    ForwarderState,
+    MappingStore,
+    SecretStore,
+    SyncStateStore,
+    TokenCache,
+)
 from ...store.sqlite import (
     SqliteDatabase,
     SqliteDeadLetterQueue,
     SqliteForwarderState,
     SqliteMappingStore,
     SqliteRecordQueue,
+    SqliteSyncStateStore,
     SqliteTokenCache,
 )
 from ...zoho.auth import ZohoCredentials, load_credentials, secret_name
@@ -56,6 +65,7 @@ class ZohoTarget:
     tokens: TokenCache
     mappings: MappingStore
     parked: SqliteDeadLetterQueue | None  # AWS parks on the SQS dead-letter queue
+    sync_state: SyncStateStore
 
 
 def _target(args: argparse.Namespace) -> ZohoTarget:
@@ -74,6 +84,7 @@ def _target(args: argparse.Namespace) -> ZohoTarget:
         SqliteTokenCache(db),
         SqliteMappingStore(db),
         SqliteDeadLetterQueue(db),
+        SqliteSyncStateStore(db),
     )
 
 
@@ -94,6 +105,7 @@ def _aws_target(args: argparse.Namespace) -> ZohoTarget:
         DynamoTokenCache(ddb, state_table),
         DynamoMappingStore(ddb, table_name("MappingsTable", env, region)),
         None,
+        DynamoSyncStateStore(ddb, state_table),
     )
 
 
@@ -156,7 +168,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 @explain_aws_errors
 def cmd_set_mapping(args: argparse.Namespace) -> int:
-    state = _target(args).state
+    target = _target(args)
+    state = target.state
     if args.clear:
         state.put_mapping(args.tenant, None)
         print(f"Tenant {args.tenant!r} uses the default mapping again.")
@@ -167,16 +180,32 @@ def cmd_set_mapping(args: argparse.Namespace) -> int:
         doc = load_mapping_file(args.file)
     except MappingError as exc:
         raise SystemExit(f"error: {exc}") from exc
+    before = build_config(state.get_mapping(args.tenant))
+    after = build_config(doc, origin=args.file)
     state.put_mapping(args.tenant, doc)
     print(f"Stored the mapping of tenant {args.tenant!r} from {args.file}.")
+    _backfill(target, args.tenant, set(after.entities) - set(before.entities))
     return 0
+
+
+def _backfill(target: ZohoTarget, tenant: str, added: set[str]) -> None:
+    """Ask the next session to re-read the records the old mapping left out."""
+    if not added:
+        return
+    ignored: dict[tuple[str, str], list[str]] = {}
+    for m in target.mappings.scan(tenant):
+        if m.entity in added and m.status == DeliveryStatus.IGNORED:
+            ignored.setdefault((m.source, m.entity), []).append(m.source_id)
+    for (source, entity), ids in sorted(ignored.items()):
+        target.sync_state.request_refetch(tenant, source, entity, ids)
+        print(f"  {len(ids):,} {entity} record(s) the old mapping left out are re-read next.")
 
 
 @explain_aws_errors
 def cmd_status(args: argparse.Namespace) -> int:
     target = _target(args)
     pause = target.state.paused(args.tenant, time.time())
-    failed = target.mappings.list(args.tenant, status="failed", limit=args.limit)
+    failed = target.mappings.list(args.tenant, status=DeliveryStatus.PARKED, limit=args.limit)
     parked = target.parked.list(args.tenant, limit=args.limit) if target.parked else None
     if args.json:
         print(
@@ -199,7 +228,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"Forwarding paused until {until}: {pause.reason}")
     else:
         print("Forwarding is running.")
-    print(f"Failed records (up to {args.limit}): {len(failed)}")
+    print(f"Parked records (up to {args.limit}): {len(failed)}")
     for m in failed:
         print(f"  {m.entity} {m.source_id}: {m.last_error}")
     if parked is None:
