@@ -5,7 +5,8 @@ files' AppSupport pages; these read QBRELAY_TENANTS_TABLE and QBRELAY_STATE_TABL
 
 Environment: QBRELAY_TENANTS_TABLE, QBRELAY_SESSIONS_TABLE, QBRELAY_RECORD_QUEUE_URL (required);
 QBRELAY_PUBLIC_URL (optional: the WSDL's service address, otherwise the URL the request came in
-on, stage or custom-domain base path included); QBRELAY_MAX_BODY_BYTES (optional).
+on, stage or custom-domain base path included); QBRELAY_MAX_BODY_BYTES (optional);
+QBRELAY_PAYLOAD_BUCKET (the claim-check bucket for records too large for one queue message).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..store.dynamo import (
     DynamoTenantStore,
     SqsRecordQueue,
 )
+from ..store.payloads import S3PayloadStore
 from ..sync.engine import SyncEngine
 from .cloudwatch_metrics import CloudWatchMetrics
 from .runtime import ConfigurationError, require_env, start
@@ -57,11 +59,13 @@ def endpoint() -> SoapEndpoint:
     require_env(REQUIRED_ENV)
     dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
     counts = CloudWatchMetrics(metrics)
+    bucket = os.environ.get("QBRELAY_PAYLOAD_BUCKET")
     engine = SyncEngine(
         DynamoSyncStateStore(dynamodb, os.environ["QBRELAY_STATE_TABLE"]),
         DynamoMappingStore(dynamodb, os.environ["QBRELAY_MAPPINGS_TABLE"]),
         SqsRecordQueue(sqs, os.environ["QBRELAY_RECORD_QUEUE_URL"]),
         metrics=counts,
+        payloads=S3PayloadStore(boto3.client("s3"), bucket) if bucket else None,
     )
     relay = QbwcRelay(
         DynamoTenantStore(dynamodb, os.environ["QBRELAY_TENANTS_TABLE"]),

@@ -1,7 +1,10 @@
 """Lambda entry point of the ZOHO forwarder: SQS record-queue batches, partial batch failures.
 
 Environment: QBRELAY_STATE_TABLE, QBRELAY_MAPPINGS_TABLE, QBRELAY_DLQ_URL,
-QBRELAY_SECRETS_PREFIX (required); POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
+QBRELAY_SECRETS_PREFIX (required); QBRELAY_TENANTS_TABLE (tenants' time zones),
+QBRELAY_PAYLOAD_BUCKET (claim-checked records), QBRELAY_MAX_RECEIVE_COUNT (the record queue's
+maxReceiveCount, default 8: a message is parked one delivery before SQS would dead-letter it);
+POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 Messages the core leaves for later (``retry``) are reported as batch item failures, so SQS
 delivers them again; all others are deleted.
 """
@@ -22,15 +25,19 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from ..model.tenant import tenant_time_zones
 from ..store.dynamo import (
     DynamoForwarderState,
     DynamoMappingStore,
+    DynamoSyncStateStore,
+    DynamoTenantStore,
     DynamoTokenCache,
     SecretsManagerSecretStore,
     SqsDeadLetterQueue,
 )
+from ..store.payloads import S3PayloadStore
 from ..zoho.client import client_factory
-from ..zoho.forwarder import ForwardReport, ZohoForwarder
+from ..zoho.forwarder import ForwardReport, Status, ZohoForwarder
 from .runtime import require_env, start
 
 logger = Logger(service="qbxml-relay")
@@ -57,6 +64,8 @@ def forwarder() -> ZohoForwarder:
     require_env(REQUIRED_ENV)
     dynamodb = boto3.client("dynamodb")
     state_table = os.environ["QBRELAY_STATE_TABLE"]
+    bucket = os.environ.get("QBRELAY_PAYLOAD_BUCKET")
+    tenants = os.environ.get("QBRELAY_TENANTS_TABLE")
     return ZohoForwarder(
         mappings=DynamoMappingStore(dynamodb, os.environ["QBRELAY_MAPPINGS_TABLE"]),
         state=DynamoForwarderState(dynamodb, state_table),
@@ -67,6 +76,10 @@ def forwarder() -> ZohoForwarder:
             ),
             DynamoTokenCache(dynamodb, state_table),
         ),
+        max_deliveries=int(os.environ.get("QBRELAY_MAX_RECEIVE_COUNT") or 8) - 1,
+        payloads=S3PayloadStore(boto3.client("s3"), bucket) if bucket else None,
+        refetch=DynamoSyncStateStore(dynamodb, state_table),
+        time_zones=tenant_time_zones(DynamoTenantStore(dynamodb, tenants)) if tenants else None,
     )
 
 
@@ -91,13 +104,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "forwarded batch",
         extra={
             "messages": len(records),
-            **{s: report.count(s) for s in ("applied", "unchanged", "stale", "parked", "retry")},
+            **{s.value: report.count(s) for s in Status},
         },
     )
 
     def record_handler(record: SQSRecord) -> None:
         outcome = report.outcomes.get(record.message_id)
-        if outcome is None or outcome.status == "retry":
+        if outcome is None or outcome.status == Status.RETRY:
             raise RetryLater(outcome.reason if outcome else "not handled")
 
     return process_partial_response(

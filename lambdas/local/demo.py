@@ -18,12 +18,11 @@ from sim.fake_qbwc import FakeWebConnector, SessionResult
 from ..qbwc.passwords import generate_password, hash_password
 from ..store.ports import Tenant
 from ..sync.plan import SYNC_ORDER
-from .demo_zoho import DemoForwarding, forward_demo, zoho_json
+from .demo_zoho import DEMO_TENANT, DemoForwarding, forward_demo, zoho_json
 from .server import RelayServer
 from .wiring import build_local
 from .wsgi import SOAP_PATH, RelayWsgiApp
 
-DEMO_TENANT = "demo"
 DEMO_USER = "demo-qbwc"
 
 

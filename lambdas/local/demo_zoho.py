@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,15 @@ import requests
 
 from sim.fake_zoho import FakeZoho, FakeZohoServer
 
-from ..store.sqlite import SqliteDatabase, SqliteRecordQueue, SqliteTokenCache
+from ..store.sqlite import (
+    SqliteDatabase,
+    SqliteForwarderState,
+    SqliteMappingStore,
+    SqliteRecordQueue,
+    SqliteSyncStateStore,
+    SqliteTokenCache,
+)
+from ..zoho.audit import KINDS, Auditor, AuditReport
 from ..zoho.auth import TokenProvider, ZohoCredentials
 from ..zoho.client import ZohoClient
 from ..zoho.datacentres import check_url
@@ -32,6 +41,7 @@ FAKE_STATE = "fake-zoho.json"
 TARGET_FILE = "demo-zoho-target.txt"
 FAKE = "fake"
 CREDENTIAL_ENV = ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
+DEMO_TENANT = "demo"
 
 
 class DemoTargetError(RuntimeError):
@@ -47,6 +57,7 @@ class DemoForwarding:
     records: int  # QuickBooks records in ZOHO (fake), or applied in this run (real endpoint)
     modules: dict[str, int] = field(default_factory=dict)  # fake only: records per module
     duplicates: int | None = None  # fake only: records sharing an external id
+    audit: AuditReport | None = None  # ZOHO compared with the mapping store, after forwarding
 
 
 def _claim_target(data_dir: Path, target: str) -> None:
@@ -98,11 +109,12 @@ def forward_to_fake(db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path
 
         try:
             result = drain(queue, build_local_forwarder(db, data_dir, clients))
+            report = audit(db, clients(DEMO_TENANT))
         finally:
             session.close()
     fake.save(state)
     records, modules, duplicates = _count_fake(fake)
-    return DemoForwarding(FAKE, result, records, modules, duplicates)
+    return DemoForwarding(FAKE, result, records, modules, duplicates, report)
 
 
 def forward_to_endpoint(
@@ -131,9 +143,17 @@ def forward_to_endpoint(
 
     try:
         result = drain(queue, build_local_forwarder(db, data_dir, clients))
+        report = audit(db, clients(DEMO_TENANT))
     finally:
         session.close()
-    return DemoForwarding(url, result, result.outcomes["applied"])
+    return DemoForwarding(url, result, result.outcomes["applied"], audit=report)
+
+
+def audit(db: SqliteDatabase, client: ZohoClient) -> AuditReport:
+    """The demo tenant's audit: what ZOHO holds against what was delivered."""
+    config = build_config(SqliteForwarderState(db).get_mapping(DEMO_TENANT))
+    auditor = Auditor(SqliteMappingStore(db), SqliteSyncStateStore(db), time.time)
+    return auditor.audit(DEMO_TENANT, config, client)
 
 
 def forward_demo(
@@ -157,4 +177,12 @@ def zoho_json(z: DemoForwarding) -> dict[str, object]:
         "zoho_parked": z.drain.outcomes["parked"],
         "zoho_unchanged": z.drain.outcomes["unchanged"],
         "zoho_left_for_later": z.drain.outcomes["retry"],
+        **audit_json(z.audit),
     }
+
+
+def audit_json(report: AuditReport | None) -> dict[str, object]:
+    """The demo JSON's audit keys: drift found by a real audit after forwarding."""
+    if report is None:
+        return {f"audit_{k}": None for k in (*KINDS, "credits")}
+    return {**{f"audit_{k}": report.counts[k] for k in KINDS}, "audit_credits": report.credits}

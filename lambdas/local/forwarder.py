@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import tzinfo
 from pathlib import Path
 
-from ..model.tenant import time_zone
+from ..model.tenant import tenant_time_zones
 from ..store.files import FileSecretStore
 from ..store.payloads import FolderPayloadStore
-from ..store.ports import TenantStore
 from ..store.sqlite import (
     SqliteDatabase,
     SqliteDeadLetterQueue,
@@ -71,16 +69,6 @@ def build_local_forwarder(
         refetch=SqliteSyncStateStore(db),
         time_zones=tenant_time_zones(SqliteTenantStore(db)),
     )
-
-
-def tenant_time_zones(tenants: TenantStore) -> Callable[[str], tzinfo]:
-    """Each tenant's time zone (its ``time_zone`` setting; UTC when unset or unknown)."""
-
-    def zone(name: str) -> tzinfo:
-        tenant = tenants.get(name)
-        return time_zone(tenant.time_zone if tenant is not None else "")
-
-    return zone
 
 
 def drain(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, tzinfo
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 log = logging.getLogger(__name__)
@@ -30,3 +32,21 @@ def check_time_zone(name: str) -> str:
                 f"unknown time zone {name!r} (an IANA name such as Europe/Berlin)"
             ) from None
     return name
+
+
+class _Named(Protocol):
+    time_zone: str
+
+
+class _Tenants(Protocol):
+    def get(self, name: str) -> _Named | None: ...
+
+
+def tenant_time_zones(tenants: _Tenants) -> Callable[[str], tzinfo]:
+    """Each tenant's time zone (its ``time_zone`` setting; UTC when unset or unknown)."""
+
+    def zone(name: str) -> tzinfo:
+        tenant = tenants.get(name)
+        return time_zone(tenant.time_zone if tenant is not None else "")
+
+    return zone

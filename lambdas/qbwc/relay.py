@@ -210,16 +210,20 @@ def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> R
         summary=summarize(state),
         last_error=state.last_error,
         warnings=_run_warnings(state),
-        entities={
-            s.entity: EntityRunCounts(
-                received=s.received,
-                queued=s.queued,
-                unchanged=s.unchanged,
-                errors=1 if s.status == "failed" else 0,
-            )
-            for s in steps
-        },
+        entities=_entity_counts(steps),
     )
+
+
+def _entity_counts(steps: list[Step]) -> dict[str, EntityRunCounts]:
+    """Per entity, its change query and its re-reads by id together."""
+    out: dict[str, EntityRunCounts] = {}
+    for s in steps:
+        c = out.setdefault(s.entity, EntityRunCounts())
+        c.received += s.received
+        c.queued += s.queued
+        c.unchanged += s.unchanged
+        c.errors += 1 if s.status == "failed" else 0
+    return out
 
 
 def _run_warnings(state: SessionState) -> list[str]:

@@ -93,7 +93,7 @@ class HandOff:
         """Queue what must go, then record the hand-offs; StoreError when the queue refused.
 
         ``forced`` names (entity, id) pairs read again on request: they go unless ZOHO holds
-        their content, even when the same content is in flight or parked.
+        their content or it is in flight, even when the same content is parked.
         """
         now = self.clock()
         result = HandoffResult()
@@ -152,11 +152,10 @@ class HandOff:
         digest = envelope.content_hash
         if row.applied_hash == digest and row.status != DeliveryStatus.CONFLICT:
             return True  # ZOHO has it
-        if forced:
-            return False
-        if row.status == DeliveryStatus.PARKED and row.handed_hash == digest:
-            return True  # parked with this very content: a re-drive sends it
-        return row.in_flight(digest, now, self.in_flight_seconds)
+        if row.in_flight(digest, now, self.in_flight_seconds):
+            return True  # on its way (an outcome after the hand-off ends this)
+        # Parked with this very content: a re-drive sends it, or a re-read that asked for it.
+        return not forced and row.status == DeliveryStatus.PARKED and row.handed_hash == digest
 
     def _links(
         self, record: dict[str, Any], entity: str, row: Mapping | None, result: HandoffResult

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from lambdas.local import targets
 from lambdas.store.dynamo import DynamoForwarderState, DynamoMappingStore
-from lambdas.store.ports import Mapping
+from lambdas.store.ports import DeliveryOutcome, DeliveryStatus
 from tests.aws_tables import create_mappings_table, create_pk_table
 from tests.integration.test_onboarding_commands import run
 
@@ -64,8 +64,17 @@ def test_credentials_go_to_secrets_manager(capsys, deployment) -> None:
 def test_status_mapping_and_resume_use_the_deployments_state(capsys, deployment, tmp_path):
     state = DynamoForwarderState(deployment, "relay-dev-state")
     state.pause("acme", until=4_000_000_000.0, reason="ZOHO credits are exhausted")
-    DynamoMappingStore(deployment, "relay-dev-mappings").put(
-        Mapping("acme", "qbd", "Customer", "80-1", status="failed", last_error="INVALID_DATA")
+    DynamoMappingStore(deployment, "relay-dev-mappings").record_outcome(
+        DeliveryOutcome(
+            "acme",
+            "qbd",
+            "Customer",
+            "80-1",
+            DeliveryStatus.PARKED,
+            "1",
+            1.0,
+            last_error="INVALID_DATA",
+        )
     )
     code, out, err = run(capsys, "zoho", "status", "--tenant", "acme", "--aws", "--json")
     assert code == 0, err

@@ -256,7 +256,10 @@ def test_429_and_5xx_are_retried(env: ZohoEnv) -> None:
 
 
 def test_scopes_coql_and_the_module(env: ZohoEnv) -> None:
-    env.fake.add_client(CLIENT_ID, SECRET, REFRESH)  # the relay's scopes, without COQL
+    # The relay's write scopes, without COQL.
+    env.fake.add_client(
+        CLIENT_ID, SECRET, REFRESH, scopes=["ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL"]
+    )
     with pytest.raises(ZohoConfigError, match=r"ZohoCRM\.coql\.READ"):
         env.client().coql("select id from Accounts")
     env.fake.expire_tokens()

@@ -103,7 +103,7 @@ def test_handler_reports_only_retries_as_batch_failures(aws, zoho: ZohoEnv, caps
     item = aws["ddb"].get_item(
         TableName="mappings", Key={"pk": {"S": f"acme#qbd#Customer#{bad['list_id']}"}}
     )
-    assert item["Item"]["tenant_status"]["S"] == "acme#failed"
+    assert item["Item"]["tenant_status"]["S"] == "acme#parked"
     token = aws["ddb"].get_item(TableName="state", Key={"pk": {"S": "@zoho-token#acme"}})["Item"]
     assert token["api_domain"]["S"] == zoho.url
     out = capsys.readouterr().out

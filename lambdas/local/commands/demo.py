@@ -63,6 +63,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"{d.token_calls} token call(s)"
             + (f"; duplicates: {z.duplicates}" if z.duplicates is not None else "")
         )
+        if z.audit is not None:
+            a = z.audit
+            print(
+                f"Audit: {a.counts['missing']} missing, {a.counts['stale']} stale, "
+                f"{a.counts['deleted_active']} deleted but active, {a.counts['unknown']} unknown "
+                f"in ZOHO ({a.coql_calls} COQL call(s), {a.credits} credit(s))"
+            )
     print(f"Store: {directory / 'relay.sqlite3'}")
     for record in result.sample:
         source_id = record.get("list_id") or record.get("txn_id")
