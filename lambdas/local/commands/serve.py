@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ...qbwc.soap_service import DEFAULT_MAX_BODY
+
+if TYPE_CHECKING:
+    from ..wiring import LocalRelay
+    from ..worker import ForwarderWorker
 from .common import data_dir
 
 
@@ -15,13 +20,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..wiring import build_local
     from ..wsgi import SOAP_PATH, RelayWsgiApp
 
-    local = build_local(data_dir(args.data_dir), max_body_bytes=args.max_body_bytes)
+    directory = data_dir(args.data_dir)
+    local = build_local(directory, max_body_bytes=args.max_body_bytes)
     public_url = args.public_url or os.environ.get("QBRELAY_PUBLIC_URL") or None
     server = RelayServer(
         RelayWsgiApp(local.endpoint, public_url, local.tenants, local.state), args.host, args.port
     )
+    worker = None if args.no_forward else local_worker(local, directory).start()
     print(
-        f"qbxml-relay serving SOAP at {server.url}{SOAP_PATH} (store: {local.db.path})", flush=True
+        f"qbxml-relay serving SOAP at {server.url}{SOAP_PATH} (store: {local.db.path}); "
+        + ("not forwarding (--no-forward)" if worker is None else "forwarding to ZOHO"),
+        flush=True,
     )
     try:
         server.serve_forever()
@@ -29,7 +38,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass
     finally:
         server.stop()
+        if worker is not None:
+            worker.stop()
     return 0
+
+
+def local_worker(local: LocalRelay, directory: Path) -> ForwarderWorker:
+    """The serve process's forwarder thread, with its scheduled jobs."""
+    from ..forwarder import build_local_forwarder
+    from ..jobs import scheduled_jobs
+    from ..worker import ForwarderWorker
+
+    forwarder = build_local_forwarder(local.db, directory)
+    return ForwarderWorker(local.queue, forwarder, jobs=scheduled_jobs(local, directory))
 
 
 def register(sub: Any) -> None:
@@ -44,4 +65,9 @@ def register(sub: Any) -> None:
         "(default: taken from each request; env QBRELAY_PUBLIC_URL)",
     )
     serve.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
+    serve.add_argument(
+        "--no-forward",
+        action="store_true",
+        help="do not forward queued records to ZOHO from this process",
+    )
     serve.set_defaults(func=cmd_serve)

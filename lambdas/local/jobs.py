@@ -1,0 +1,58 @@
+"""The serve process's scheduled jobs, as the deployment's EventBridge schedules run them.
+
+- invoices still "Pending" past their due date become "Overdue" in ZOHO (every 6 hours, each
+  tenant's own date);
+- claim-checked payloads older than the queue's retention are deleted (daily).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from pathlib import Path
+
+from ..model.tenant import time_zone
+from ..store.files import FileSecretStore
+from ..store.payloads import FolderPayloadStore
+from ..store.sqlite import SqliteForwarderState, SqliteTokenCache
+from ..zoho.auth import load_credentials
+from ..zoho.client import client_factory
+from ..zoho.errors import ZohoError
+from ..zoho.mapping import MappingError, build_config
+from ..zoho.payments import overdue_updates
+from .wiring import LocalRelay
+from .worker import Job
+
+log = logging.getLogger(__name__)
+
+OVERDUE_EVERY = 6 * 3600.0
+PRUNE_EVERY = 24 * 3600.0
+
+
+def mark_overdue(local: LocalRelay, directory: Path) -> int:
+    """Run the overdue step for every tenant with ZOHO credentials; invoices changed."""
+    secrets = FileSecretStore.in_dir(directory)
+    clients = client_factory(secrets, SqliteTokenCache(local.db))
+    state = SqliteForwarderState(local.db)
+    changed = 0
+    for tenant in local.tenants.list():
+        try:
+            load_credentials(secrets, tenant.name)
+        except ZohoError:
+            continue  # not forwarding to ZOHO yet
+        try:
+            config = build_config(state.get_mapping(tenant.name))
+            today = datetime.now(time_zone(tenant.time_zone)).date()
+            changed += overdue_updates(clients(tenant.name), config, today)
+        except (MappingError, ZohoError) as exc:
+            log.warning("tenant %s: overdue invoices not updated: %s", tenant.name, exc)
+    return changed
+
+
+def scheduled_jobs(local: LocalRelay, directory: Path) -> list[Job]:
+    """The jobs the forwarder worker runs."""
+    payloads = FolderPayloadStore.in_dir(directory)
+    return [
+        Job("overdue invoices", OVERDUE_EVERY, lambda: mark_overdue(local, directory)),
+        Job("payload expiry", PRUNE_EVERY, payloads.prune),
+    ]
