@@ -24,7 +24,10 @@ from .settings import SERVICE_NAME, Settings
 PERIOD = Duration.minutes(5)
 # The stale check publishes every run (zero included); an hour spans several runs.
 STALE_PERIOD = Duration.hours(1)
+# Graphs of the audit and overdue runs (hours apart): one point per run.
+RUN_PERIOD = Duration.hours(1)
 _AT_LEAST = cw.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+_ABOVE = cw.ComparisonOperator.GREATER_THAN_THRESHOLD
 PER_ENTITY = ("RecordsReceived", "RecordsQueued", "RecordsUnchanged")
 
 
@@ -102,6 +105,33 @@ class Observability(Construct):
             threshold=1,
             missing=cw.TreatMissingData.BREACHING,
         )
+        # The scheduled jobs publish once per run: their alarms look at one schedule period.
+        # Missing data is no alarm (a run that crashed or timed out raises its Errors alarm).
+        audit_period = Duration.hours(settings.audit_schedule_hours)
+        overdue_period = Duration.hours(settings.overdue_schedule_hours)
+        self._alarm(
+            "DriftAlarm",
+            "The audit found records where ZOHO and the mapping store disagree (missing, stale, "
+            "deleted but active, or unknown): see the Audit function's per-tenant log lines"
+            + ("; repairs were requested." if settings.audit_repair else "."),
+            self.metric("DriftRecords", statistic="Maximum", period=audit_period),
+            threshold=0,
+            comparison=_ABOVE,
+        )
+        self._alarm(
+            "AuditFailuresAlarm",
+            "The audit could not check a tenant (ZOHO or store error, or out of time): see the "
+            "Audit function's logs.",
+            self.metric("AuditFailures", period=audit_period),
+            threshold=1,
+        )
+        self._alarm(
+            "OverdueFailuresAlarm",
+            "The overdue step could not update a tenant's invoices (ZOHO or store error): see "
+            "the Overdue function's logs.",
+            self.metric("OverdueFailures", period=overdue_period),
+            threshold=1,
+        )
 
         self.dashboard = cw.Dashboard(
             self,
@@ -160,6 +190,23 @@ class Observability(Construct):
                 ],
             ),
             cw.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=8, height=6),
+        )
+        self.dashboard.add_widgets(
+            self._graph(
+                "Audit: drift records and failed tenants (left), COQL credits (right)",
+                [
+                    self.metric("DriftRecords", statistic="Maximum", period=RUN_PERIOD),
+                    self.metric("AuditFailures", period=RUN_PERIOD),
+                ],
+                right=[self.metric("AuditCredits", period=RUN_PERIOD)],
+            ),
+            self._graph(
+                "Invoices marked overdue, failed tenants",
+                [
+                    self.metric("InvoicesMarkedOverdue", period=RUN_PERIOD),
+                    self.metric("OverdueFailures", period=RUN_PERIOD),
+                ],
+            ),
         )
         self.dashboard.add_widgets(
             self._graph(

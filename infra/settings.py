@@ -77,6 +77,14 @@ class Settings:
     api_cloudwatch_role: bool = True
     api_5xx_threshold: int = 5
     forwarder_error_rate_percent: float = 5.0
+    # The audit (ZOHO against the mapping store) reads every ZOHO record of every tenant with
+    # COQL, which costs API credits: once a day by default, and read-only unless ``audit_repair``.
+    audit_schedule_hours: int = 24
+    audit_repair: bool = False
+    audit_timeout_seconds: int = 900
+    # Pending invoices past their due date become Overdue: at least daily, so none stays Pending
+    # a whole day late.
+    overdue_schedule_hours: int = 6
 
     @property
     def stack_name(self) -> str:
@@ -186,6 +194,10 @@ def _check(s: Settings) -> list[str]:
     need(1 <= s.throttle_burst_limit <= 5000, "throttle_burst_limit: 1 to 5000")
     need(s.api_5xx_threshold >= 1, "api_5xx_threshold: at least 1")
     need(0 < s.forwarder_error_rate_percent <= 100, "forwarder_error_rate_percent: 0 to 100")
+    # The audit's alarms evaluate one schedule period: CloudWatch allows at most 7 days.
+    need(1 <= s.audit_schedule_hours <= 168, "audit_schedule_hours: 1 to 168 (a week)")
+    need(1 <= s.audit_timeout_seconds <= 900, "audit_timeout_seconds: 1 to 900 (Lambda's limit)")
+    need(1 <= s.overdue_schedule_hours <= 24, "overdue_schedule_hours: 1 to 24 (at least daily)")
     need(s.env != "prod" or s.retain_data, "retain_data: production data is always retained")
     if s.domain_name is not None or s.certificate_arn is not None:
         need(

@@ -15,6 +15,7 @@ from . import nag
 from .api import RelayApi
 from .functions import Functions, FunctionSpec
 from .observability import Observability
+from .payloads import PayloadBucket
 from .queues import RecordQueues
 from .secrets import SecretsAccess
 from .settings import SERVICE_NAME, Settings
@@ -23,10 +24,14 @@ from .tables import Tables
 RELAY_HANDLER = "lambdas.handlers.qbwc_api.handler"
 FORWARDER_HANDLER = "lambdas.handlers.zoho_forwarder.handler"
 STALE_SYNC_HANDLER = "lambdas.handlers.stale_sync.handler"
+AUDIT_HANDLER = "lambdas.handlers.audit.handler"
+OVERDUE_HANDLER = "lambdas.handlers.overdue.handler"
+# The overdue step makes one COQL query and an update per 100 invoices for each tenant.
+OVERDUE_TIMEOUT_SECONDS = 300
 
 
 class RelayStack(Stack):
-    """API Gateway + Lambda + DynamoDB + SQS for one environment, with its dashboard and alarms."""
+    """API Gateway + Lambda + DynamoDB + SQS + S3 for one environment, with dashboard and alarms."""
 
     def __init__(
         self, scope: Construct, settings: Settings, *, code: Callable[[], lambda_.Code]
@@ -50,6 +55,7 @@ class RelayStack(Stack):
             max_receive_count=settings.max_receive_count,
             retain=settings.retain_data,
         )
+        self.payloads = PayloadBucket(self, "Payloads", retain=settings.retain_data)
         self.secrets = SecretsAccess(self, "Secrets", prefix=settings.secrets_prefix)
         self.api = RelayApi(self, "Api", settings=settings, retain_logs=settings.retain_data)
         self.functions = Functions(
@@ -70,11 +76,14 @@ class RelayStack(Stack):
                 memory_mb=settings.relay_memory_mb,
                 timeout_seconds=settings.relay_timeout_seconds,
                 reserved_concurrency=settings.relay_reserved_concurrency,
+                environment={"QBRELAY_PAYLOAD_BUCKET": self.payloads.bucket_name},
             )
         )
         for table in (t.tenants, t.sessions, t.state, t.mappings, t.runs):
             table.grant_read_write_data(self.relay)
         self.queues.records.grant_send_messages(self.relay)
+        # Records too large for one message go to the bucket first (the claim check).
+        self.payloads.grant_put(self.relay)
         self._acknowledge_index_access(self.relay)
         self.api.route("qbwc", ["GET", "POST"], self.relay)
         self.api.route("health", ["GET"], self.relay)
@@ -90,6 +99,12 @@ class RelayStack(Stack):
                 description="ZOHO forwarder: record queue to ZOHO CRM upserts",
                 memory_mb=settings.forwarder_memory_mb,
                 timeout_seconds=settings.forwarder_timeout_seconds,
+                environment={
+                    "QBRELAY_PAYLOAD_BUCKET": self.payloads.bucket_name,
+                    # The forwarder parks a record one delivery before SQS would dead-letter it
+                    # (without a reason).
+                    "QBRELAY_MAX_RECEIVE_COUNT": str(settings.max_receive_count),
+                },
             )
         )
         t.tenants.grant_read_data(self.forwarder)
@@ -97,6 +112,7 @@ class RelayStack(Stack):
             table.grant_read_write_data(self.forwarder)
         self._acknowledge_index_access(self.forwarder)
         self.secrets.grant_read(self.forwarder)
+        self.payloads.grant_get(self.forwarder)
         # Records ZOHO refuses are parked on the dead-letter queue with their reason.
         self.queues.dead_letters.grant_send_messages(self.forwarder)
         self.forwarder.add_event_source(
@@ -124,6 +140,43 @@ class RelayStack(Stack):
             "StaleSyncSchedule", self.stale_check, Duration.minutes(settings.stale_check_minutes)
         )
 
+        self.audit = self.functions.add(
+            FunctionSpec(
+                name="Audit",
+                handler=AUDIT_HANDLER,
+                description="Scheduled audit: ZOHO's records against the mapping store",
+                memory_mb=settings.check_memory_mb,
+                timeout_seconds=settings.audit_timeout_seconds,
+                environment={"QBRELAY_AUDIT_REPAIR": "true" if settings.audit_repair else "false"},
+            )
+        )
+        t.tenants.grant_read_data(self.audit)
+        t.mappings.grant_read_data(self.audit)
+        self._acknowledge_index_access(self.audit)
+        # Repairs are re-read requests in the state table, where the ZOHO token cache is too.
+        t.state.grant_read_write_data(self.audit)
+        self.secrets.grant_read(self.audit)
+        # A failed audit is not run again at once: each run spends ZOHO COQL credits, and the
+        # next scheduled run (and the failure alarms) follow anyway.
+        self.audit.configure_async_invoke(retry_attempts=0)
+        self.schedule("AuditSchedule", self.audit, Duration.hours(settings.audit_schedule_hours))
+
+        self.overdue = self.functions.add(
+            FunctionSpec(
+                name="Overdue",
+                handler=OVERDUE_HANDLER,
+                description="Scheduled step: ZOHO invoices still Pending past their due date",
+                memory_mb=settings.check_memory_mb,
+                timeout_seconds=OVERDUE_TIMEOUT_SECONDS,
+            )
+        )
+        t.tenants.grant_read_data(self.overdue)
+        t.state.grant_read_write_data(self.overdue)
+        self.secrets.grant_read(self.overdue)
+        self.schedule(
+            "OverdueSchedule", self.overdue, Duration.hours(settings.overdue_schedule_hours)
+        )
+
         self.observability = Observability(
             self,
             "Observability",
@@ -143,8 +196,8 @@ class RelayStack(Stack):
         nag.acknowledge(
             function.role,
             "IAM5",
-            "Queries on the mappings table's own GSIs (by_zoho, by_status): the wildcard is "
-            "that one table's index names, which CDK's grant covers with index/*.",
+            "Queries on the mappings table's own GSIs (by_zoho, by_status, by_tenant): the "
+            "wildcard is that one table's index names, which CDK's grant covers with index/*.",
             finding=f"Resource::<{table}.Arn>/index/*",
         )
 
@@ -182,6 +235,7 @@ class RelayStack(Stack):
     def _outputs(self) -> None:
         t, q = self.tables, self.queues
         base = self.api.base_url
+        bucket = self.payloads.bucket_name
         for key, value, description in (
             ("ApiUrl", base, "API base URL (stage or custom domain), ending in /"),
             ("QbwcUrl", f"{base}qbwc", "The Web Connector's AppURL"),
@@ -193,6 +247,7 @@ class RelayStack(Stack):
             ("RunsTable", t.runs.table_name, "DynamoDB runs table"),
             ("RecordQueueUrl", q.records.queue_url, "SQS record queue"),
             ("DeadLetterQueueUrl", q.dead_letters.queue_url, "SQS dead-letter queue"),
+            ("PayloadBucket", bucket, "S3 bucket of claim-checked records (records/<key>)"),
             ("SecretsPrefix", self.settings.secrets_prefix, "Secrets Manager name prefix"),
         ):
             CfnOutput(self, key, value=value, description=description)

@@ -28,6 +28,13 @@ class Tables(Construct):
             partition_key=dynamodb.Attribute(name="tenant_status", type=_S),
             sort_key=dynamodb.Attribute(name="pk", type=_S),
         )
+        # Every mapping of one tenant, in key order (the audit reads them all). CloudFormation
+        # adds one GSI per stack update: a later index needs a deploy of its own.
+        self.mappings.add_global_secondary_index(
+            index_name="by_tenant",
+            partition_key=dynamodb.Attribute(name="tenant", type=_S),
+            sort_key=dynamodb.Attribute(name="pk", type=_S),
+        )
         # One row per session and per forwarder batch: pk = tenant, sk orders the rows.
         self.runs = self._table("Runs", sort_key="sk")
 

@@ -26,6 +26,10 @@ PROD_OVERRIDES = {
     "0f1e2d3c-aaaa-bbbb-cccc-1234567890ab",
     "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
     "hosted_zone_name": "example.com",
+    "audit_schedule_hours": 12,
+    "audit_repair": True,
+    "audit_timeout_seconds": 600,
+    "overdue_schedule_hours": 3,
 }
 
 

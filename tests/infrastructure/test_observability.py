@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from tests.infrastructure.conftest import Synth, resources
@@ -12,6 +13,13 @@ from tests.infrastructure.conftest import Synth, resources
 RELAY_METRICS = ("SoapCalls", "SoapFaults", "SessionsStarted", "SessionsCompleted")
 PER_ENTITY = ("RecordsReceived", "RecordsQueued", "RecordsUnchanged")
 FORWARDER_METRICS = ("ZohoUpsertsSucceeded", "ZohoUpsertsFailed", "ZohoCalls")
+JOB_METRICS = (
+    "DriftRecords",
+    "AuditCredits",
+    "AuditFailures",
+    "InvoicesMarkedOverdue",
+    "OverdueFailures",
+)
 
 
 def dashboard_widgets(synth: Synth) -> list[dict[str, Any]]:
@@ -29,7 +37,7 @@ def alarms(synth: Synth) -> dict[str, dict[str, Any]]:
 def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
     widgets = dashboard_widgets(dev)
     text = json.dumps(widgets)
-    for name in RELAY_METRICS + FORWARDER_METRICS + ("StaleTenants",):
+    for name in RELAY_METRICS + FORWARDER_METRICS + JOB_METRICS + ("StaleTenants",):
         assert f'["QbxmlRelay/dev", "{name}", "service", "qbxml-relay"' in text
     for name in PER_ENTITY:
         search = (
@@ -49,14 +57,16 @@ def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
     ):
         assert f'["{namespace}", "{name}"' in text
     lambda_errors = [w for w in widgets if w["properties"].get("title") == "Lambda errors"]
-    assert len(lambda_errors[0]["properties"]["metrics"]) == 3
+    assert len(lambda_errors[0]["properties"]["metrics"]) == 5
     assert any(w["type"] == "alarm" for w in widgets)
 
 
 def test_every_alarm_notifies_the_topic(dev: Synth) -> None:
     (topic,) = resources(dev, "AWS::SNS::Topic")
     found = alarms(dev)
-    assert len(found) == 7  # DLQ, forwarder error rate, 3 x Lambda errors, API 5xx, stale sync
+    # DLQ, forwarder error rate, 5 x Lambda errors, API 5xx, stale sync, drift, audit and
+    # overdue failures.
+    assert len(found) == 12
     for alarm in found.values():
         assert alarm["AlarmActions"] == [{"Ref": topic}]
         assert alarm["OKActions"] == [{"Ref": topic}]
@@ -129,3 +139,30 @@ def test_lambda_and_api_error_alarms(dev: Synth) -> None:
         "AWS::CloudWatch::Alarm",
         {"Namespace": "AWS/ApiGateway", "MetricName": "5XXError", "Threshold": 5},
     )
+
+
+@pytest.mark.parametrize(("env", "hours"), [("dev", 24), ("prod", 12)])
+def test_drift_alarm_fires_on_any_drift_in_one_audit_period(env: str, hours: int, request) -> None:
+    synth = request.getfixturevalue(env)
+    (drift,) = [a for a in alarms(synth).values() if a.get("MetricName") == "DriftRecords"]
+    assert drift["Namespace"] == f"QbxmlRelay/{env}"
+    # The service dimension only: per-tenant drift is in the logs, not in metrics.
+    assert drift["Dimensions"] == [{"Name": "service", "Value": "qbxml-relay"}]
+    assert (drift["Statistic"], drift["Period"]) == ("Maximum", hours * 3600)
+    assert (drift["Threshold"], drift["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert drift["EvaluationPeriods"] == 1
+    assert drift["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize(
+    ("metric", "dev_hours", "prod_hours"),
+    [("AuditFailures", 24, 12), ("OverdueFailures", 6, 3)],
+)
+def test_a_failed_tenant_alarms(dev: Synth, prod: Synth, metric, dev_hours, prod_hours) -> None:
+    for synth, hours in ((dev, dev_hours), (prod, prod_hours)):
+        (alarm,) = [a for a in alarms(synth).values() if a.get("MetricName") == metric]
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": "qbxml-relay"}]
+        assert (alarm["Statistic"], alarm["Period"]) == ("Sum", hours * 3600)
+        assert alarm["Threshold"] == 1
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"

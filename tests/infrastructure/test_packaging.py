@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import compileall
 import importlib.util
 import marshal
 import os
 import py_compile
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from infra import packaging
+from tests.infrastructure.conftest import Synth, resources
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,11 +44,56 @@ def test_code_asset_holds_the_packages_but_not_the_local_process(tmp_path: Path)
     files = {p.relative_to(asset.path).as_posix() for p in asset.path.rglob("*") if p.is_file()}
     assert "lambdas/handlers/qbwc_api.py" in files
     assert "lambdas/handlers/stale_sync.py" in files
+    assert "lambdas/handlers/zoho_forwarder.py" in files
+    assert "lambdas/handlers/audit.py" in files
+    assert "lambdas/handlers/overdue.py" in files
     assert "qbxml/parser.py" in files
     assert not any(f.startswith(("lambdas/local/", "tests/", "sim/", "infra/")) for f in files)
     assert not any("__pycache__" in f for f in files)
     # Same inputs, same directory: a rebuild is a cache hit.
     assert packaging.build_asset(with_dependencies=False, root=tmp_path) == asset
+
+
+def stack_handlers(synth: Synth) -> set[str]:
+    """Every handler path the stack's functions name."""
+    return {f["Properties"]["Handler"] for f in resources(synth, "AWS::Lambda::Function").values()}
+
+
+def test_every_handler_the_stack_names_is_in_the_asset(dev: Synth, tmp_path: Path) -> None:
+    asset = packaging.build_asset(with_dependencies=False, root=tmp_path)
+    handlers = stack_handlers(dev)
+    assert len(handlers) == 5
+    for handler in handlers:
+        module, _, name = handler.rpartition(".")
+        source = asset.path / (module.replace(".", "/") + ".py")
+        assert source.is_file(), handler
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        assert name in defined, handler
+
+
+def test_every_handler_the_stack_names_imports_from_the_asset(dev: Synth, tmp_path: Path) -> None:
+    """Imported as Lambda does, from the asset (with the dev environment's dependencies)."""
+    asset = packaging.build_asset(with_dependencies=False, root=tmp_path)
+    script = (
+        "import importlib, sys\n"
+        f"sys.path.insert(0, {str(asset.path)!r})\n"
+        "for handler in sys.argv[1:]:\n"
+        "    module, _, name = handler.rpartition('.')\n"
+        "    loaded = importlib.import_module(module)\n"
+        f"    assert loaded.__file__.startswith({str(asset.path)!r}), loaded.__file__\n"
+        "    assert callable(getattr(loaded, name)), handler\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_LAMBDA_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", script, *sorted(stack_handlers(dev))],
+        cwd=tmp_path,
+        env={**env, "AWS_DEFAULT_REGION": "us-east-1"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
 
 
 def test_bytecode_is_hash_checked_and_names_the_lambda_path(tmp_path: Path) -> None:

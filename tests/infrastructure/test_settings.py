@@ -31,6 +31,19 @@ def test_account_and_region_default_from_the_cdk_environment() -> None:
     assert resolve("staging", {"region": "us-west-2"}, environ).region == "us-west-2"
 
 
+def test_scheduled_jobs_defaults_and_overrides() -> None:
+    for env in ENVIRONMENTS:
+        s = resolve(env, environ=NO_ENV)
+        assert (s.audit_schedule_hours, s.audit_repair, s.audit_timeout_seconds) == (24, False, 900)
+        assert s.overdue_schedule_hours == 6
+    s = resolve(
+        "dev",
+        {"audit_schedule_hours": "48", "audit_repair": "true", "overdue_schedule_hours": "1"},
+        NO_ENV,
+    )
+    assert (s.audit_schedule_hours, s.audit_repair, s.overdue_schedule_hours) == (48, True, 1)
+
+
 def test_command_line_strings_are_converted() -> None:
     s = resolve(
         "dev",
@@ -83,6 +96,12 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"max_receive_count": 5}, "max_receive_count"),
         ({"hosted_zone_id": "Z1"}, "hosted_zone_name"),
         ({"account": "12345"}, "account"),
+        ({"audit_schedule_hours": 0}, "audit_schedule_hours"),
+        ({"audit_schedule_hours": 169}, "audit_schedule_hours: 1 to 168"),
+        ({"audit_schedule_hours": 1.5}, "whole number"),
+        ({"audit_repair": "sometimes"}, "audit_repair: expected true or false"),
+        ({"audit_timeout_seconds": 901}, "audit_timeout_seconds"),
+        ({"overdue_schedule_hours": 25}, "overdue_schedule_hours"),
     ],
 )
 def test_bad_values_are_rejected(overrides, expected) -> None:

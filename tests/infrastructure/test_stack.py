@@ -28,6 +28,22 @@ HANDLERS = {
     "relay": "lambdas.handlers.qbwc_api.handler",
     "forwarder": "lambdas.handlers.zoho_forwarder.handler",
     "stale": "lambdas.handlers.stale_sync.handler",
+    "audit": "lambdas.handlers.audit.handler",
+    "overdue": "lambdas.handlers.overdue.handler",
+}
+# Per-function variables on top of BRIEF_ENVIRONMENT (names are a contract: add, never rename).
+FUNCTION_ENVIRONMENT = {
+    "relay": {"QBRELAY_PAYLOAD_BUCKET"},
+    "forwarder": {"QBRELAY_PAYLOAD_BUCKET", "QBRELAY_MAX_RECEIVE_COUNT"},
+    "stale": {"QBRELAY_STALE_SYNC_HOURS"},
+    "audit": {"QBRELAY_AUDIT_REPAIR"},
+    "overdue": set(),
+}
+WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
 }
 OUTPUTS = {
     "ApiUrl",
@@ -41,6 +57,7 @@ OUTPUTS = {
     "RecordQueueUrl",
     "DeadLetterQueueUrl",
     "SecretsPrefix",
+    "PayloadBucket",
 }
 
 
@@ -78,6 +95,25 @@ def actions(statements: list[dict[str, Any]]) -> set[str]:
 
 def table_id(synth: Synth, output: str) -> str:
     return synth.raw["Outputs"][output]["Value"]["Ref"]
+
+
+def bucket_id(synth: Synth) -> str:
+    return synth.raw["Outputs"]["PayloadBucket"]["Value"]["Ref"]
+
+
+def table_access(statements: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """DynamoDB actions by resource (JSON of the resource), across ``statements``."""
+    out: dict[str, set[str]] = {}
+    for s in statements:
+        ddb = {a for a in actions([s]) if a.startswith("dynamodb:")}
+        if ddb:
+            for resource in s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]]:
+                out.setdefault(json.dumps(resource), set()).update(ddb)
+    return out
+
+
+def table_arn(synth: Synth, output: str) -> str:
+    return json.dumps({"Fn::GetAtt": [table_id(synth, output), "Arn"]})
 
 
 def queue_id(synth: Synth, output: str) -> str:
@@ -118,13 +154,21 @@ def test_table_keys_ttl_and_indexes(synth: Synth) -> None:
             {"AttributeName": "tenant_status", "KeyType": "HASH"},
             {"AttributeName": "pk", "KeyType": "RANGE"},
         ],
+        # The audit's scan of one tenant. CloudFormation adds one GSI per update: the template
+        # must never gain two at once over what is deployed (by_zoho and by_status).
+        "by_tenant": [
+            {"AttributeName": "tenant", "KeyType": "HASH"},
+            {"AttributeName": "pk", "KeyType": "RANGE"},
+        ],
     }
+    projections = {i["Projection"]["ProjectionType"] for i in mappings["GlobalSecondaryIndexes"]}
+    assert projections == {"ALL"}
     types = {a["AttributeName"]: a["AttributeType"] for a in mappings["AttributeDefinitions"]}
-    assert types == {"pk": "S", "zoho_key": "S", "tenant_status": "S"}
+    assert types == {"pk": "S", "zoho_key": "S", "tenant_status": "S", "tenant": "S"}
 
 
 def test_production_data_is_retained_and_dev_data_is_not(dev: Synth, prod: Synth) -> None:
-    for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue"):
+    for kind in ("AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"):
         assert {r["DeletionPolicy"] for r in resources(prod, kind).values()} == {"Retain"}
         assert {r["DeletionPolicy"] for r in resources(dev, kind).values()} == {"Delete"}
     for table in resources(prod, "AWS::DynamoDB::Table").values():
@@ -135,7 +179,7 @@ def test_production_data_is_retained_and_dev_data_is_not(dev: Synth, prod: Synth
 
 
 def test_functions_runtime_architecture_tracing_and_handlers(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::Lambda::Function", 3)
+    synth.template.resource_count_is("AWS::Lambda::Function", 5)
     synth.template.all_resources_properties(
         "AWS::Lambda::Function",
         {
@@ -152,12 +196,10 @@ def test_functions_runtime_architecture_tracing_and_handlers(synth: Synth) -> No
 def test_environment_is_exactly_the_contract(synth: Synth) -> None:
     for name, handler in HANDLERS.items():
         env = function(synth, handler)[1]["Properties"]["Environment"]["Variables"]
-        expected = set(BRIEF_ENVIRONMENT)
+        expected = BRIEF_ENVIRONMENT | FUNCTION_ENVIRONMENT[name]
         if synth.env == "prod":
             expected.add("QBRELAY_PUBLIC_URL")
-        if name == "stale":
-            expected.add("QBRELAY_STALE_SYNC_HOURS")
-        assert set(env) == expected
+        assert set(env) == expected, name
         assert env["QBRELAY_ENV"] == synth.env
         assert env["POWERTOOLS_SERVICE_NAME"] == "qbxml-relay"
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == f"QbxmlRelay/{synth.env}"
@@ -174,43 +216,57 @@ def test_relay_answers_within_api_gateway_timeout(synth: Synth) -> None:
 
 
 def test_least_privilege_per_function(synth: Synth) -> None:
-    relay = policy_statements(synth, function(synth, HANDLERS["relay"])[0])
-    forwarder = policy_statements(synth, function(synth, HANDLERS["forwarder"])[0])
-    stale = policy_statements(synth, function(synth, HANDLERS["stale"])[0])
-    for statements in (relay, forwarder, stale):
+    by_name = {n: policy_statements(synth, function(synth, h)[0]) for n, h in HANDLERS.items()}
+    relay, forwarder, stale = by_name["relay"], by_name["forwarder"], by_name["stale"]
+    for statements in by_name.values():
         assert not any(a.endswith(":*") or a == "*" for a in actions(statements))
         # The one "*" resource (acknowledged for cdk-nag) is X-Ray's, which has no other.
         anywhere = [s for s in statements if s["Resource"] == "*"]
         assert actions(anywhere) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-    # Only the forwarder reads secrets, and never writes them.
+    # The ZOHO callers read secrets, and never write them; the relay and stale check never.
     assert not any(a.startswith("secretsmanager:") for a in actions(relay) | actions(stale))
-    assert {a for a in actions(forwarder) if a.startswith("secretsmanager:")} == {
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:DescribeSecret",
-    }
+    for name in ("forwarder", "audit", "overdue"):
+        assert {a for a in actions(by_name[name]) if a.startswith("secretsmanager:")} == {
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:DescribeSecret",
+        }, name
     # The stale check only reads the tenants table.
-    table_actions = {a for a in actions(stale) if a.startswith("dynamodb:")}
-    assert table_actions and not table_actions & {
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:BatchWriteItem",
-    }
-    stale_tables = {json.dumps(s["Resource"]) for s in stale if "dynamodb:GetItem" in actions([s])}
-    assert stale_tables == {json.dumps({"Fn::GetAtt": [table_id(synth, "TenantsTable"), "Arn"]})}
+    assert table_access(stale).keys() == {table_arn(synth, "TenantsTable")}
+    assert not set().union(*table_access(stale).values()) & WRITES
     # The relay sends to the record queue; the forwarder consumes it and parks refused records
-    # on the dead-letter queue, the only queue it sends to.
+    # on the dead-letter queue, the only queue it sends to; the scheduled jobs use no queue.
     assert "sqs:SendMessage" in actions(relay)
     assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= actions(forwarder)
     sends = [s for s in forwarder if "sqs:SendMessage" in actions([s])]
     assert [json.dumps(s["Resource"]) for s in sends] == [
         json.dumps({"Fn::GetAtt": [queue_id(synth, "DeadLetter"), "Arn"]})
     ]
+    for name in ("stale", "audit", "overdue"):
+        assert not any(a.startswith(("sqs:", "s3:")) for a in actions(by_name[name])), name
 
 
-def test_secrets_grant_is_the_environment_prefix(synth: Synth) -> None:
-    forwarder = policy_statements(synth, function(synth, HANDLERS["forwarder"])[0])
-    (grant,) = [s for s in forwarder if "secretsmanager:GetSecretValue" in actions([s])]
+def test_scheduled_jobs_table_access(synth: Synth) -> None:
+    """Audit: tenants and mappings (with its GSIs) read-only, state read/write (re-read
+    requests, the ZOHO token cache); overdue: the same without the mappings."""
+    tenants, state = table_arn(synth, "TenantsTable"), table_arn(synth, "StateTable")
+    mappings = table_arn(synth, "MappingsTable")
+    mapping_indexes = json.dumps({"Fn::Join": ["", [json.loads(mappings), "/index/*"]]})
+    for name, read_only in (
+        ("audit", {tenants, mappings, mapping_indexes}),
+        ("overdue", {tenants}),
+    ):
+        access = table_access(policy_statements(synth, function(synth, HANDLERS[name])[0]))
+        assert access.keys() == read_only | {state}, name
+        for resource in read_only:
+            assert not access[resource] & WRITES, (name, resource)
+            assert "dynamodb:Query" in access[resource]
+        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= access[state]
+
+
+@pytest.mark.parametrize("name", ["forwarder", "audit", "overdue"])
+def test_secrets_grant_is_the_environment_prefix(synth: Synth, name: str) -> None:
+    statements = policy_statements(synth, function(synth, HANDLERS[name])[0])
+    (grant,) = [s for s in statements if "secretsmanager:GetSecretValue" in actions([s])]
     assert grant["Resource"] == {
         "Fn::Join": [
             ":",
@@ -262,6 +318,110 @@ def test_stale_check_runs_every_fifteen_minutes(synth: Synth) -> None:
             "ScheduleExpression": "rate(15 minutes)",
             "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [stale_id, "Arn"]}})],
         },
+    )
+
+
+# Dev as cloned (the defaults), prod with conftest's PROD_OVERRIDES for the scheduled jobs.
+SCHEDULES = {
+    "dev": {"audit": "rate(1 day)", "overdue": "rate(6 hours)", "repair": "false", "timeout": 900},
+    "prod": {
+        "audit": "rate(12 hours)",
+        "overdue": "rate(3 hours)",
+        "repair": "true",
+        "timeout": 600,
+    },
+}
+
+
+def test_audit_and_overdue_run_on_their_schedules(synth: Synth) -> None:
+    expected = SCHEDULES[synth.env]
+    for name in ("audit", "overdue"):
+        function_id = function(synth, HANDLERS[name])[0]
+        synth.template.has_resource_properties(
+            "AWS::Events::Rule",
+            {
+                "ScheduleExpression": expected[name],
+                "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function_id, "Arn"]}})],
+            },
+        )
+
+
+def test_audit_settings_reach_the_function(synth: Synth) -> None:
+    expected = SCHEDULES[synth.env]
+    audit_id, audit = function(synth, HANDLERS["audit"])
+    props = audit["Properties"]
+    assert props["Environment"]["Variables"]["QBRELAY_AUDIT_REPAIR"] == expected["repair"]
+    assert props["Timeout"] == expected["timeout"]
+    stale = function(synth, HANDLERS["stale"])[1]["Properties"]
+    assert props["MemorySize"] == stale["MemorySize"] == 256  # check_memory_mb
+    # A failed audit waits for the next schedule: no asynchronous retry spends credits again.
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"FunctionName": {"Ref": audit_id}, "MaximumRetryAttempts": 0},
+    )
+    overdue = function(synth, HANDLERS["overdue"])[1]["Properties"]
+    assert overdue["MemorySize"] == 256 and overdue["Timeout"] <= 900
+
+
+# --- claim-check bucket ------------------------------------------------------------------------
+
+
+def test_payload_bucket_is_private_encrypted_and_expires_with_the_queue(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::S3::Bucket", 1)
+    bucket = synth.raw["Resources"][bucket_id(synth)]["Properties"]
+    assert bucket["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [
+            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        ]
+    }
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (rule,) = bucket["LifecycleConfiguration"]["Rules"]
+    assert rule["Status"] == "Enabled" and "Prefix" not in rule and "Filter" not in rule
+    records = synth.raw["Resources"][queue_id(synth, "Record")]["Properties"]
+    assert rule["ExpirationInDays"] * 86400 == records["MessageRetentionPeriod"] == 14 * 86400
+
+
+def test_payload_bucket_refuses_plain_http(synth: Synth) -> None:
+    (policy,) = resources(synth, "AWS::S3::BucketPolicy").values()
+    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id(synth)}
+    arn = {"Fn::GetAtt": [bucket_id(synth), "Arn"]}
+    objects = {"Fn::Join": ["", [arn, "/*"]]}
+    (deny,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+    ]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == {"AWS": "*"}
+    assert deny["Action"] == "s3:*" and deny["Resource"] == [arn, objects]
+
+
+def test_relay_puts_and_forwarder_gets_claim_checks_only(synth: Synth) -> None:
+    objects = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id(synth), "Arn"]}, "/records/*"]]}
+    for name, action in (("relay", "s3:PutObject"), ("forwarder", "s3:GetObject")):
+        statements = policy_statements(synth, function(synth, HANDLERS[name])[0])
+        s3 = [s for s in statements if any(a.startswith("s3:") for a in actions([s]))]
+        assert [(actions(s3), s["Resource"]) for s in s3] == [({action}, objects)], name
+    for handler in HANDLERS.values():  # no function lists or deletes claim checks
+        statements = policy_statements(synth, function(synth, handler)[0])
+        assert not {"s3:ListBucket", "s3:DeleteObject"} & actions(statements)
+
+
+def test_payload_bucket_and_receive_count_reach_their_functions(synth: Synth) -> None:
+    bucket = {"Ref": bucket_id(synth)}
+    for name in ("relay", "forwarder"):
+        env = function(synth, HANDLERS[name])[1]["Properties"]["Environment"]["Variables"]
+        assert env["QBRELAY_PAYLOAD_BUCKET"] == bucket
+    assert synth.raw["Outputs"]["PayloadBucket"]["Value"] == bucket
+    forwarder = function(synth, HANDLERS["forwarder"])[1]["Properties"]["Environment"]
+    records = synth.raw["Resources"][queue_id(synth, "Record")]["Properties"]
+    # What SQS dead-letters after is what the forwarder parks one delivery before.
+    assert forwarder["Variables"]["QBRELAY_MAX_RECEIVE_COUNT"] == str(
+        records["RedrivePolicy"]["maxReceiveCount"]
     )
 
 
