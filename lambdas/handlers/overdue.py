@@ -15,14 +15,14 @@ POWERTOOLS_METRICS_NAMESPACE (required).
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime, tzinfo
+from datetime import date, datetime
 from functools import cache
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..model.tenant import time_zone
 from ..store.ports import Tenant
 from ..zoho.client import ZohoClient
 from ..zoho.mapping import MappingConfig
@@ -45,21 +45,9 @@ def configuration() -> ZohoJobPorts:
     return zoho_job_ports()
 
 
-def time_zone(tenant: Tenant) -> tzinfo:
-    """The tenant's time zone; UTC (with a warning) when its name is not a known IANA zone."""
-    name = getattr(tenant, "time_zone", "") or "UTC"
-    try:
-        return ZoneInfo(str(name))
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        logger.warning(
-            "unknown time zone, using UTC", extra={"tenant": tenant.name, "time_zone": str(name)}
-        )
-        return UTC
-
-
 def tenant_today(tenant: Tenant, now: float) -> date:
     """The tenant's local date at ``now`` (seconds since the epoch)."""
-    return datetime.fromtimestamp(now, time_zone(tenant)).date()
+    return datetime.fromtimestamp(now, time_zone(tenant.time_zone)).date()
 
 
 @metrics.log_metrics

@@ -17,7 +17,7 @@ def time_zone(name: str) -> tzinfo:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         log.warning("unknown time zone %r; using UTC", name)
         return UTC
 
