@@ -84,5 +84,5 @@ def test_today_is_the_tenants_date(caplog) -> None:
     for bad in ("Mars/Olympus_Mons", "../../etc/passwd", ""):
         tenant = SimpleNamespace(name="acme", time_zone=bad)
         assert overdue.tenant_today(tenant, late) == date(2026, 3, 1)
-    warned = [r for r in caplog.records if r.getMessage() == "unknown time zone, using UTC"]
+    warned = [r for r in caplog.records if "unknown time zone" in r.getMessage()]
     assert len(warned) == 2  # "" is unset, not unknown
