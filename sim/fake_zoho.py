@@ -276,6 +276,11 @@ class FakeZoho:
         with self._lock:
             self._faults.append(Fault(kind, times, path))
 
+    def clear_faults(self) -> None:
+        """End every injected failure now (an outage is over)."""
+        with self._lock:
+            self._faults.clear()
+
     def faults_left(self) -> int:
         """Injected failures not yet delivered."""
         with self._lock:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from lambdas.handlers import zoho_forwarder
@@ -152,6 +153,15 @@ class Pipeline:
     def redrive(self) -> None:
         raise NotImplementedError
 
+    def depth(self) -> int:
+        raise NotImplementedError
+
+    def deliver(self, rounds: int) -> int:
+        raise NotImplementedError
+
+    def claim_checks(self) -> int:
+        raise NotImplementedError
+
 
 def _tenant(tenants: Any, books: FakeCompany) -> None:
     tenants.create(
@@ -261,6 +271,11 @@ class AwsRig(Pipeline):
         assert self.queue is not None
         return self.queue.deliver(rounds)
 
+    def claim_checks(self) -> int:
+        """Records kept in the payload store (too large for a queue message)."""
+        listed = self.clients["s3"].list_objects_v2(Bucket=BUCKET)
+        return len(listed.get("Contents", []))
+
     def depth(self) -> int:
         attrs = self.clients["sqs"].get_queue_attributes(
             QueueUrl=self.env["QBRELAY_RECORD_QUEUE_URL"],
@@ -309,6 +324,41 @@ class AwsRig(Pipeline):
         assert main(["failures", "redrive", "--tenant", TENANT, "--aws", "--env", "dev"]) == 0
 
 
+SQS_LIMIT = 256 * 1024
+
+
+def _sqs_size(entry: dict[str, Any]) -> int:
+    size = len(entry.get("MessageBody", "").encode())
+    for name, attr in (entry.get("MessageAttributes") or {}).items():
+        size += (
+            len(name) + len(attr.get("DataType", "")) + len(attr.get("StringValue", "").encode())
+        )
+    return size
+
+
+def _refuse(code: str, message: str) -> None:
+    raise ClientError({"Error": {"Code": code, "Message": message}}, "SendMessageBatch")
+
+
+def enforce_sqs_limits(session: Any) -> None:
+    """Make SQS calls of ``session``'s clients refuse what real SQS refuses (moto accepts it):
+    a message over 256 KiB, a batch over 256 KiB in all."""
+
+    def check_batch(params: dict[str, Any], **_: Any) -> None:
+        sizes = [_sqs_size(e) for e in params.get("Entries", [])]
+        if any(n > SQS_LIMIT for n in sizes):
+            _refuse("InvalidParameterValue", "One or more parameters are invalid: message size")
+        if sum(sizes) > SQS_LIMIT:
+            _refuse("AWS.SimpleQueueService.BatchRequestTooLong", "Batch requests too long")
+
+    def check_one(params: dict[str, Any], **_: Any) -> None:
+        if _sqs_size(params) > SQS_LIMIT:
+            _refuse("InvalidParameterValue", "One or more parameters are invalid: message size")
+
+    session.events.register("before-parameter-build.sqs.SendMessageBatch", check_batch)
+    session.events.register("before-parameter-build.sqs.SendMessage", check_one)
+
+
 @contextmanager
 def aws_rig(zoho: ZohoEnv, books: FakeCompany, monkeypatch: Any) -> Iterator[AwsRig]:
     """The AWS-shaped pipeline under moto, its relay served on 127.0.0.1."""
@@ -328,6 +378,8 @@ def aws_rig(zoho: ZohoEnv, books: FakeCompany, monkeypatch: Any) -> Iterator[Aws
         zoho_forwarder.metrics.provider, "namespace", env["POWERTOOLS_METRICS_NAMESPACE"]
     )
     with mock_aws():
+        boto3.setup_default_session()
+        enforce_sqs_limits(boto3.DEFAULT_SESSION)
         ddb, sqs, s3 = boto3.client("dynamodb"), boto3.client("sqs"), boto3.client("s3")
         for name, table in create_relay_tables(ddb).items():
             env[name] = table
@@ -381,7 +433,7 @@ def aws_rig(zoho: ZohoEnv, books: FakeCompany, monkeypatch: Any) -> Iterator[Aws
             zoho,
             books,
             server.url + SOAP_PATH,
-            clients={"ddb": ddb, "sqs": sqs},
+            clients={"ddb": ddb, "sqs": sqs, "s3": s3},
             queue=queue,
             env=env,
         )
@@ -390,6 +442,7 @@ def aws_rig(zoho: ZohoEnv, books: FakeCompany, monkeypatch: Any) -> Iterator[Aws
         finally:
             server.stop()
             zoho_forwarder.forwarder.cache_clear()
+            boto3.setup_default_session()
 
 
 @dataclass
@@ -419,6 +472,11 @@ class LocalRig(Pipeline):
     def depth(self) -> int:
         assert self.queue is not None
         return self.queue.depth()
+
+    def claim_checks(self) -> int:
+        """Records kept in the payload folder (too large for a queue message)."""
+        assert self.directory is not None
+        return len(list((self.directory / "payloads").rglob("*.json")))
 
     def audit(self, repair: bool = False) -> AuditReport:
         db = self.local.db

@@ -94,11 +94,10 @@ def test_a_zoho_outage_past_max_receive_count_parks_with_reasons_then_recovers(
         # Parked by the forwarder, with why, before the queue could move them silently.
         assert all("deliveries" in reason and "503" in reason for _, reason in letters), letters
         assert zoho.fake.all("Accounts") == []
-        drift = rig.audit()
-        assert drift.counts["missing"] == 12 + 4 + 10
-        # ZOHO is back. A re-read of unchanged data does not re-send parked content (that is
-        # what the re-drive is for), and the re-drive delivers everything.
-        zoho.fake._faults.clear()
+        # ZOHO is back. The audit sees every record missing; a re-read of unchanged data does
+        # not re-send parked content (that is what the re-drive is for).
+        zoho.fake.clear_faults()
+        assert rig.audit().counts["missing"] == 12 + 4 + 10
         rig.session()
         assert zoho.fake.all("Accounts") == []
         rig.redrive()
@@ -138,7 +137,30 @@ def test_a_page_of_large_invoices_and_an_oversized_one_all_arrive(
         result = rig.session()
         assert "error" not in result.close_message, result.close_message
         assert_zoho_matches(zoho.fake, books)
+        assert rig.claim_checks() == 1  # the oversized invoice only
         for sid, lines in [(s, 50) for s in large] + [(huge, 150)]:
             (inv,) = zoho.fake.by_field("Invoices", "QB_TxnID", sid)
             assert len(inv["Invoiced_Items"]) == lines
         _no_drift(rig)
+
+
+def test_the_aws_rig_refuses_what_sqs_refuses(monkeypatch) -> None:
+    """moto accepts oversized batches; the rig's hooks make them fail as SQS does."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from tests.integration.integrity_rig import enforce_sqs_limits
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        session = boto3.Session()
+        enforce_sqs_limits(session)
+        sqs = session.client("sqs")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        entries = [{"Id": str(i), "MessageBody": "x" * 60_000} for i in range(10)]
+        with pytest.raises(ClientError, match="BatchRequestTooLong"):
+            sqs.send_message_batch(QueueUrl=url, Entries=entries)
+        with pytest.raises(ClientError, match="InvalidParameterValue"):
+            sqs.send_message(QueueUrl=url, MessageBody="x" * (256 * 1024 + 1))
+        sqs.send_message_batch(QueueUrl=url, Entries=entries[:4])
