@@ -266,7 +266,11 @@ class FakeZoho:
         self, client_id: str, secret: str, refresh_token: str, scopes: Iterable[str] = ()
     ) -> None:
         """Register a Self Client and one refresh token (default scope ZohoCRM.modules.ALL...)."""
-        granted = tuple(scopes) or ("ZohoCRM.modules.ALL", "ZohoCRM.settings.ALL", "ZohoCRM.coql.READ")
+        granted = tuple(scopes) or (
+            "ZohoCRM.modules.ALL",
+            "ZohoCRM.settings.ALL",
+            "ZohoCRM.coql.READ",
+        )
         with self._lock:
             client = self._clients.setdefault(client_id, _Client(secret, {}))
             client.refresh_tokens[refresh_token] = granted

@@ -114,7 +114,6 @@ def run_demo(
     else:
         tenant.password_hash = hash_password(password)
         tenant.enabled_entities = SYNC_ORDER
-        tenant.last_sync_at = None
         local.tenants.update(tenant)
     # As the Web Connector does once the .qwc is imported: the company file carries our FileID.
     owner_id = local.tenants.deployment_owner_id()

@@ -570,14 +570,11 @@ class QbwcRelay:
         run = run_record(record, state, now)
         try:
             self.runs.add(run)
-            tenant = self.tenants.get(record.tenant)
-            if run.status == "completed":
+            completed = run.status == "completed"
+            if completed:
                 self.metrics.count(SESSIONS_COMPLETED)
-            if tenant is not None:
-                tenant.last_summary = run.summary
-                if run.status == "completed":
-                    tenant.last_sync_at = now
-                self.tenants.update(tenant)
+            # Only the relay's own attributes: a setting changed meanwhile stays.
+            self.tenants.record_session(record.tenant, run.summary, now if completed else None)
         except StoreError as exc:
             # The session's effects are already durable; only its history row is missing.
             log.error("could not record the run of a session: %s", exc)

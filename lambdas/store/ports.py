@@ -113,6 +113,11 @@ class TenantStore(Protocol):
         set to it.
         """
 
+    def record_session(self, name: str, summary: str, synced_at: float | None) -> None:
+        """The relay's facts of the tenant's last session: its summary and, when it completed,
+        when. Only these attributes are written (the settings stay as the CLI left them);
+        StoreError if there is no such tenant."""
+
     def delete(self, name: str) -> bool: ...
 
     def find_by_file_id(self, file_id: str) -> Tenant | None:

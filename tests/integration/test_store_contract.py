@@ -105,6 +105,22 @@ def test_tenant_create_get_find_list_update_delete(stores: Stores) -> None:
     assert stores.tenants.find_by_user("acme-qbwc") is None
 
 
+def test_the_relays_session_facts_survive_a_settings_update_from_a_stale_copy(
+    stores: Stores,
+) -> None:
+    stores.tenants.create(_tenant())
+    stale = stores.tenants.get("acme")  # the CLI read it before the session ended
+    stores.tenants.record_session("acme", "Synced 3 customers", 500.0)
+    stores.tenants.record_session("acme", "No changes", None)  # not completed: time stays
+    stale.min_interval_seconds = 900
+    stores.tenants.update(stale)
+    t = stores.tenants.get("acme")
+    assert (t.last_summary, t.last_sync_at, t.min_interval_seconds) == ("No changes", 500.0, 900)
+    assert [x.last_summary for x in stores.tenants.list()] == ["No changes"]
+    with pytest.raises(StoreError):
+        stores.tenants.record_session("ghost", "x", None)
+
+
 def test_tenant_names_and_users_are_unique(stores: Stores) -> None:
     stores.tenants.create(_tenant())
     with pytest.raises(AlreadyExists):

@@ -11,7 +11,25 @@ from qwc import new_guid
 
 from .. import keys
 from ..ports import AlreadyExists, ConcurrentUpdate, StoreError, Tenant
-from .common import CONDITION_FAILED, TRANSACTION_CANCELED, _code, _s, aws_errors, dynamo_table
+from .common import (
+    CONDITION_FAILED,
+    TRANSACTION_CANCELED,
+    _code,
+    _n,
+    _s,
+    aws_errors,
+    dynamo_table,
+)
+
+
+def _tenant(item: dict[str, Any]) -> Tenant:
+    """A tenant from its item: the settings JSON, and the relay's own attributes beside it."""
+    tenant = Tenant.from_item(json.loads(item["item"]["S"]))
+    if "last_summary" in item:
+        tenant.last_summary = item["last_summary"]["S"]
+    if "last_sync_at" in item:
+        tenant.last_sync_at = float(item["last_sync_at"]["N"])
+    return tenant
 
 
 class DynamoTenantStore:
@@ -83,7 +101,7 @@ class DynamoTenantStore:
         if keys.is_helper(name):
             return None
         item = self._get_item(name)
-        return Tenant.from_item(json.loads(item["item"]["S"])) if item else None
+        return _tenant(item) if item else None
 
     def find_by_user(self, qbwc_user: str) -> Tenant | None:
         claim = self._get_item(keys.user_claim(qbwc_user))
@@ -95,9 +113,7 @@ class DynamoTenantStore:
         while True:
             with aws_errors(self._where):
                 page = self._client.scan(**kwargs)
-            tenants.extend(
-                Tenant.from_item(json.loads(i["item"]["S"])) for i in page["Items"] if "item" in i
-            )
+            tenants.extend(_tenant(i) for i in page["Items"] if "item" in i)
             if "LastEvaluatedKey" not in page:
                 break
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -113,11 +129,18 @@ class DynamoTenantStore:
                 keep, values = "attribute_not_exists(file_id)", {}
             with aws_errors(self._where):
                 try:
-                    self._client.put_item(
+                    # The settings only: the relay's own attributes (last session) stay.
+                    self._client.update_item(
                         TableName=self._table,
-                        Item=self._item(tenant),
+                        Key={"pk": _s(tenant.name)},
+                        UpdateExpression="SET #item = :item",
                         ConditionExpression=f"attribute_exists(pk) AND qbwc_user = :u AND {keep}",
-                        ExpressionAttributeValues={":u": _s(tenant.qbwc_user), **values},
+                        ExpressionAttributeNames={"#item": "item"},
+                        ExpressionAttributeValues={
+                            ":u": _s(tenant.qbwc_user),
+                            ":item": self._item(tenant)["item"],
+                            **values,
+                        },
                     )
                     return
                 except ClientError as exc:
@@ -128,6 +151,26 @@ class DynamoTenantStore:
                 raise StoreError(keys.no_tenant_to_update(tenant.name))
             tenant.file_id = stored.file_id
         raise ConcurrentUpdate(keys.tenant_changed(tenant.name))
+
+    def record_session(self, name: str, summary: str, synced_at: float | None) -> None:
+        sets, values = ["last_summary = :s"], {":s": _s(summary)}
+        if synced_at is not None:
+            sets.append("last_sync_at = :t")
+            values[":t"] = _n(synced_at)
+        with aws_errors(self._where):
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key={"pk": _s(name)},
+                    UpdateExpression="SET " + ", ".join(sets),
+                    ConditionExpression="attribute_exists(#item)",
+                    ExpressionAttributeNames={"#item": "item"},
+                    ExpressionAttributeValues=values,
+                )
+            except ClientError as exc:
+                if _code(exc) != CONDITION_FAILED:
+                    raise
+                raise StoreError(keys.no_tenant_to_update(name)) from None
 
     def delete(self, name: str) -> bool:
         tenant = self.get(name)

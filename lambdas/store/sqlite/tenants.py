@@ -20,7 +20,27 @@ CREATE TABLE IF NOT EXISTS tenants (
     qbwc_user TEXT NOT NULL UNIQUE,
     item TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tenant_sessions (
+    name TEXT PRIMARY KEY,
+    last_summary TEXT NOT NULL,
+    last_sync_at REAL
+);
 """
+# The settings (written by the CLI) with the relay's facts of the last session beside them.
+_SELECT = (
+    "SELECT t.item, s.last_summary, s.last_sync_at FROM tenants t "
+    "LEFT JOIN tenant_sessions s ON s.name = t.name"
+)
+
+
+def _tenant(row: tuple[str, str | None, float | None]) -> Tenant:
+    tenant = Tenant.from_item(json.loads(row[0]))
+    if row[1] is not None:
+        tenant.last_summary = row[1]
+    if row[2] is not None:
+        tenant.last_sync_at = row[2]
+    return tenant
+
 
 # Deployment-wide values (the QBWC OwnerID), one row per key, written once.
 _SETTINGS_SCHEMA = """
@@ -50,12 +70,8 @@ class SqliteTenantStore:
             raise AlreadyExists(keys.tenant_exists(tenant.name, tenant.qbwc_user)) from exc
 
     def _one(self, column: str, value: str) -> Tenant | None:
-        row = (
-            self._db.connection()
-            .execute(f"SELECT item FROM tenants WHERE {column} = ?", (value,))
-            .fetchone()
-        )
-        return Tenant.from_item(json.loads(row[0])) if row else None
+        row = self._db.connection().execute(f"{_SELECT} WHERE t.{column} = ?", (value,)).fetchone()
+        return _tenant(row) if row else None
 
     def get(self, name: str) -> Tenant | None:
         return self._one("name", name)
@@ -64,8 +80,8 @@ class SqliteTenantStore:
         return self._one("qbwc_user", qbwc_user)
 
     def list(self) -> list[Tenant]:
-        rows = self._db.connection().execute("SELECT item FROM tenants ORDER BY name").fetchall()
-        return [Tenant.from_item(json.loads(r[0])) for r in rows]
+        rows = self._db.connection().execute(f"{_SELECT} ORDER BY t.name").fetchall()
+        return [_tenant(r) for r in rows]
 
     def update(self, tenant: Tenant) -> None:
         with self._db.transaction() as conn:
@@ -81,8 +97,20 @@ class SqliteTenantStore:
                 (json.dumps(tenant.to_item()), tenant.name),
             )
 
+    def record_session(self, name: str, summary: str, synced_at: float | None) -> None:
+        with self._db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone() is None:
+                raise StoreError(keys.no_tenant_to_update(name))
+            conn.execute(
+                "INSERT INTO tenant_sessions (name, last_summary, last_sync_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET last_summary = excluded.last_summary, "
+                "last_sync_at = COALESCE(excluded.last_sync_at, last_sync_at)",
+                (name, summary, synced_at),
+            )
+
     def delete(self, name: str) -> bool:
         with self._db.transaction() as conn:
+            conn.execute("DELETE FROM tenant_sessions WHERE name = ?", (name,))
             return conn.execute("DELETE FROM tenants WHERE name = ?", (name,)).rowcount == 1
 
     def find_by_file_id(self, file_id: str) -> Tenant | None:
@@ -92,12 +120,12 @@ class SqliteTenantStore:
         row = (
             self._db.connection()
             .execute(
-                "SELECT item FROM tenants WHERE upper(json_extract(item, '$.file_id')) = ?",
+                f"{_SELECT} WHERE upper(json_extract(t.item, '$.file_id')) = ?",
                 (file_id.upper(),),
             )
             .fetchone()
         )
-        return Tenant.from_item(json.loads(row[0])) if row else None
+        return _tenant(row) if row else None
 
     def ensure_file_id(self, name: str) -> str:
         with self._db.transaction() as conn:
