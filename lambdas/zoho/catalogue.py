@@ -1,176 +1,61 @@
 """What a mapping may name: QuickBooks canonical fields per entity, ZOHO modules and fields.
 
-Source names follow the canonical records (``qbxml/records.py``; snake_case of the qbXML element
-names). ZOHO names are the API names of standard modules and fields; custom fields are not
-listed here because each organisation has its own, so a mapping declares the custom fields it
-uses (and ``qbrelay zoho check`` verifies them against the organisation).
+Source names are derived from the canonical record dataclasses (``qbxml.records``) of the entity
+table (``lambdas.model.entities``), under the names ``to_dict`` writes them: a field added to a
+record can be mapped at once, and a name no record has (``Invoice.total_amount``) is refused
+instead of always reading None. ZOHO names are the API names of standard modules and fields;
+custom fields are not listed here because each organisation has its own, so a mapping declares
+the custom fields it uses (and ``qbrelay zoho check`` verifies them against the organisation).
 """
 
 from __future__ import annotations
 
-REF_FIELDS = frozenset({"list_id", "full_name"})
-ADDRESS_FIELDS = frozenset(
-    {"addr1", "addr2", "addr3", "addr4", "addr5", "city", "state", "postal_code", "country", "note"}
-)
-LINE_FIELDS = frozenset(
-    {
-        "txn_line_id",
-        "item",
-        "desc",
-        "quantity",
-        "unit_of_measure",
-        "rate",
-        "rate_percent",
-        "class",
-        "amount",
-        "service_date",
-        "sales_tax_code",
-        "other1",
-        "other2",
-        "custom_fields",
-    }
-)
+import dataclasses
+import types
+import typing
+from typing import Any
 
-# Nested shapes: which sub-fields a dotted path may name below a field.
-_REFS = (
-    "parent customer terms sales_rep customer_type class item_sales_tax ship_method "
-    "payment_method ar_account deposit_to_account currency sales_tax_code template "
-    "preferred_vendor income_account"
-)
-NESTED: dict[str, frozenset[str]] = {
-    **{name: REF_FIELDS for name in _REFS.split()},
-    "bill_address": ADDRESS_FIELDS,
-    "ship_address": ADDRESS_FIELDS,
-}
+from qbxml.records import TxnLine, json_fields
 
-_COMMON = {"time_created", "time_modified", "edit_sequence", "custom_fields"}
-_TXN = _COMMON | {
-    "txn_id",
-    "txn_number",
-    "customer",
-    "class",
-    "template",
-    "txn_date",
-    "ref_number",
-    "bill_address",
-    "ship_address",
-    "is_pending",
-    "po_number",
-    "terms",
-    "due_date",
-    "sales_rep",
-    "fob",
-    "ship_date",
-    "ship_method",
-    "subtotal",
-    "item_sales_tax",
-    "sales_tax_percentage",
-    "sales_tax_total",
-    "total_amount",
-    "currency",
-    "exchange_rate",
-    "memo",
-    "customer_msg",
-    "is_to_be_printed",
-    "is_to_be_emailed",
-    "other",
-    "lines",
-    "linked_txns",
-}
+from ..model.entities import ENTITIES, Kind
 
+
+def _record_type(hint: Any) -> type | None:
+    """The record dataclass a field holds (``Ref | None`` -> Ref), or None when it holds none."""
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        members = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = members[0] if len(members) == 1 else None
+    return hint if isinstance(hint, type) and dataclasses.is_dataclass(hint) else None
+
+
+def _nested(record_type: type) -> dict[str, frozenset[str]]:
+    """The structured fields of ``record_type`` and the sub-fields a path may name below each.
+
+    A reference or address gives its own fields (``customer.full_name``, ``bill_address.city``).
+    A list (lines, custom fields, linked transactions) gives none: a path reads dicts only, so
+    no path into or ending at a list could ever give a value.
+    """
+    out: dict[str, frozenset[str]] = {}
+    for name, hint in json_fields(record_type).items():
+        if typing.get_origin(hint) is list:
+            out[name] = frozenset()
+        elif (inner := _record_type(hint)) is not None:
+            out[name] = frozenset(json_fields(inner))
+    return out
+
+
+# Deletion records only say what went away: the deletion policy handles them, not field maps.
+_MAPPABLE = {name: e.record_type for name, e in ENTITIES.items() if e.kind is not Kind.DELETION}
+
+# ``entity`` is not a dataclass field but ``to_dict`` writes it on every record.
 SOURCE_FIELDS: dict[str, frozenset[str]] = {
-    "Customer": frozenset(
-        _COMMON
-        | {
-            "list_id",
-            "name",
-            "full_name",
-            "is_active",
-            "parent",
-            "sublevel",
-            "company_name",
-            "salutation",
-            "first_name",
-            "middle_name",
-            "last_name",
-            "job_title",
-            "bill_address",
-            "ship_address",
-            "phone",
-            "alt_phone",
-            "fax",
-            "email",
-            "cc",
-            "contact",
-            "alt_contact",
-            "customer_type",
-            "terms",
-            "sales_rep",
-            "balance",
-            "total_balance",
-            "account_number",
-            "credit_limit",
-            "notes",
-            "currency",
-        }
-    ),
-    "Item": frozenset(
-        _COMMON
-        | {
-            "item_type",
-            "list_id",
-            "name",
-            "full_name",
-            "bar_code_value",
-            "is_active",
-            "parent",
-            "sublevel",
-            "manufacturer_part_number",
-            "sales_tax_code",
-            "sales_desc",
-            "desc",
-            "sales_price",
-            "price",
-            "price_percent",
-            "purchase_desc",
-            "purchase_cost",
-            "quantity_on_hand",
-            "average_cost",
-            "income_account",
-            "preferred_vendor",
-        }
-    ),
-    "Invoice": frozenset(
-        _TXN | {"applied_amount", "balance_remaining", "is_paid", "is_finance_charge"}
-    ),
-    "Estimate": frozenset(_TXN | {"is_active", "expiration_date"}),
-    "SalesOrder": frozenset(_TXN | {"is_manually_closed", "is_fully_invoiced"}),
-    "SalesReceipt": frozenset(_TXN | {"payment_method", "deposit_to_account", "check_number"}),
-    "CreditMemo": frozenset(_TXN | {"credit_remaining", "is_paid"}),
-    "ReceivePayment": frozenset(
-        _COMMON
-        | {
-            "txn_id",
-            "txn_number",
-            "customer",
-            "ar_account",
-            "txn_date",
-            "ref_number",
-            "total_amount",
-            "currency",
-            "exchange_rate",
-            "payment_method",
-            "memo",
-            "deposit_to_account",
-            "unused_payment",
-            "unused_credits",
-            "applied_to_txns",
-        }
-    ),
+    name: frozenset(json_fields(cls)) | {"entity"} for name, cls in _MAPPABLE.items()
 }
-
-# Entities whose id is a ListID; the rest (transactions) are keyed by TxnID.
-LIST_ENTITIES = frozenset({"Customer", "Item"})
+NESTED: dict[str, dict[str, frozenset[str]]] = {
+    name: _nested(cls) for name, cls in _MAPPABLE.items()
+}
+LINE_FIELDS: frozenset[str] = frozenset(json_fields(TxnLine))
+LINE_NESTED: dict[str, frozenset[str]] = _nested(TxnLine)
 
 _ADDR = ("Street", "City", "State", "Code", "Country")
 _BILL_SHIP = {f"{p}_{a}" for p in ("Billing", "Shipping") for a in _ADDR}

@@ -32,12 +32,13 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from ..model.entities import ENTITIES, LIST_ENTITIES, PAYMENT
 from .catalogue import (
     CUSTOM_FIELD_TYPES,
     LINE_FIELDS,
     LINE_ITEM_ARRAYS,
     LINE_ITEM_FIELDS,
-    LIST_ENTITIES,
+    LINE_NESTED,
     NESTED,
     SOURCE_FIELDS,
     ZOHO_FIELDS,
@@ -70,7 +71,13 @@ def _addr(prefix: str, code: str, src: str) -> dict[str, Any]:
     }
 
 
-def _txn(subject: str, module: str, extra: dict[str, Any]) -> dict[str, Any]:
+def _module(entity: str, index: int = 0) -> str:
+    """The ZOHO module the entity table says the default mapping writes ``entity`` to."""
+    return ENTITIES[entity].zoho_modules[index]
+
+
+def _txn(subject: str, entity: str, extra: dict[str, Any]) -> dict[str, Any]:
+    module = _module(entity)
     return {
         "module": module,
         "id_field": "QB_TxnID",
@@ -101,16 +108,16 @@ DEFAULT_MAPPING: dict[str, Any] = {
     "triggers": [],
     "deletion_policy": "mark_inactive",
     "custom_fields": {
-        "Accounts": {"QB_ListID": "text", "QB_Active": "boolean"},
-        "Contacts": {"QB_ListID": "text", "QB_Active": "boolean"},
-        "Products": {"QB_ListID": "text"},
-        "Quotes": {"QB_TxnID": "text", "QB_Active": "boolean"},
-        "Sales_Orders": {"QB_TxnID": "text", "QB_Active": "boolean"},
-        "Invoices": {"QB_TxnID": "text", "QB_Active": "boolean"},
+        _module("Customer"): {"QB_ListID": "text", "QB_Active": "boolean"},
+        _module("Customer", 1): {"QB_ListID": "text", "QB_Active": "boolean"},
+        _module("Item"): {"QB_ListID": "text"},
+        _module("Estimate"): {"QB_TxnID": "text", "QB_Active": "boolean"},
+        _module("SalesOrder"): {"QB_TxnID": "text", "QB_Active": "boolean"},
+        _module("Invoice"): {"QB_TxnID": "text", "QB_Active": "boolean"},
     },
     "entities": {
         "Customer": {
-            "module": "Accounts",
+            "module": _module("Customer"),
             "id_field": "QB_ListID",
             "fields": {
                 # FullName is unique in QuickBooks (a job is "Parent:Job"); CompanyName is not.
@@ -126,7 +133,7 @@ DEFAULT_MAPPING: dict[str, Any] = {
             "lookups": {"Parent_Account": {"entity": "Customer", "source": "parent.list_id"}},
             "on_delete": {"QB_Active": False},
             "contact": {
-                "module": "Contacts",
+                "module": _module("Customer", 1),
                 "id_field": "QB_ListID",
                 "fields": {
                     "Last_Name": "last_name",
@@ -152,7 +159,7 @@ DEFAULT_MAPPING: dict[str, Any] = {
             },
         },
         "Item": {
-            "module": "Products",
+            "module": _module("Item"),
             "id_field": "QB_ListID",
             "fields": {
                 "Product_Name": "full_name",
@@ -166,14 +173,14 @@ DEFAULT_MAPPING: dict[str, Any] = {
             "on_delete": {"Product_Active": False},
         },
         "Estimate": _txn(
-            "Estimate", "Quotes", {"Valid_Till": {"path": "due_date", "type": "date"}}
+            "Estimate", "Estimate", {"Valid_Till": {"path": "due_date", "type": "date"}}
         ),
         "SalesOrder": _txn(
-            "Sales Order", "Sales_Orders", {"Due_Date": {"path": "due_date", "type": "date"}}
+            "Sales Order", "SalesOrder", {"Due_Date": {"path": "due_date", "type": "date"}}
         ),
         "Invoice": _txn(
             "Invoice",
-            "Invoices",
+            "Invoice",
             {
                 "Invoice_Date": {"path": "txn_date", "type": "date"},
                 "Due_Date": {"path": "due_date", "type": "date"},
@@ -181,7 +188,7 @@ DEFAULT_MAPPING: dict[str, Any] = {
             },
         ),
     },
-    "payment": {"module": "Invoices", "status_field": "Status", "due_date_field": "Due_Date"},
+    "payment": {"module": _module(PAYMENT), "status_field": "Status", "due_date_field": "Due_Date"},
 }
 
 
@@ -353,13 +360,24 @@ class _Validator:
         if not isinstance(path, str) or not path:
             self.fail(f"{where}: a source path must be a non-empty string")
         head, _, rest = path.partition(".")
-        fields = LINE_FIELDS if line else SOURCE_FIELDS[entity]
+        fields, nested = (
+            (LINE_FIELDS, LINE_NESTED) if line else (SOURCE_FIELDS[entity], NESTED[entity])
+        )
         if head not in fields:
             self.fail(f"{where}: unknown {entity} field {head!r}")
-        if rest:
-            nested = NESTED.get(head)
-            if nested is None or rest not in nested:
-                self.fail(f"{where}: unknown field {path!r} of {entity}")
+        below = nested.get(head)
+        if below is None:
+            if rest:
+                self.fail(f"{where}: unknown field {path!r} of {entity} ({head} has no fields)")
+        elif not below:
+            # read_source reads dicts only: a path into (or ending at) a list is always empty.
+            self.fail(f"{where}: {entity} field {head!r} is a list, which a path cannot read")
+        elif rest not in below:
+            # A reference or address itself is never a value: one of its fields must be named.
+            what = f"unknown field {path!r}" if rest else f"{path!r} is a structure, not a field"
+            self.fail(
+                f"{where}: {what} of {entity} (name one of {head}.{{{', '.join(sorted(below))}}})"
+            )
         return path
 
     def source(self, entity: str, src: Any, where: str) -> None:
@@ -459,7 +477,7 @@ class _Validator:
     def _lines(self, entity: str, module: str, body: Any, where: str) -> LineSpec | None:
         if body is None:
             return None
-        if entity in LIST_ENTITIES or entity == "ReceivePayment":
+        if entity in LIST_ENTITIES or entity == PAYMENT:
             self.fail(f"{where}: {entity} has no lines")
         if not isinstance(body, dict):
             self.fail(f"{where} must be an object")
@@ -507,10 +525,10 @@ def build_config(override: dict[str, Any] | None = None, origin: str = "mapping"
         v.fail(f"deletion_policy {policy!r} is not one of {', '.join(DELETION_POLICIES)}")
     entities: dict[str, EntitySpec] = {}
     for entity, body in (doc.get("entities") or {}).items():
-        if entity not in SOURCE_FIELDS or entity == "ReceivePayment":
+        if entity not in SOURCE_FIELDS or entity == PAYMENT:
             v.fail(
                 f"entities: unknown entity {entity!r} (known: "
-                f"{', '.join(e for e in SOURCE_FIELDS if e != 'ReceivePayment')}; ReceivePayment "
+                f"{', '.join(e for e in SOURCE_FIELDS if e != PAYMENT)}; {PAYMENT} "
                 "is configured under payment)"
             )
         if body is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Address, CustomField, GenericRecord, Ref, plain
+from .base import Address, CustomField, GenericRecord, Ref, json_fields, plain
 from .deleted import ListDeleted, TxnDeleted
 from .lists import ITEM_TYPES, Class, Customer, Item, SalesRep, Terms, Vendor
 from .txns import (
@@ -77,5 +77,6 @@ __all__ = [
     "TxnLine",
     "TxnLineGroup",
     "Vendor",
+    "json_fields",
     "to_dict",
 ]

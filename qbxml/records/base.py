@@ -9,6 +9,7 @@ A field whose element is absent is None; an element that is present but empty gi
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -73,6 +74,16 @@ class GenericRecord:
 def _json_name(name: str) -> str:
     # "class_" is the only trailing-underscore field; JSON carries the contract name "class".
     return name[:-1] if name.endswith("_") else name
+
+
+def json_fields(cls: type) -> dict[str, Any]:
+    """Each field of record dataclass ``cls`` by the name ``plain`` writes it under, with its type.
+
+    Types are resolved (the record modules use ``from __future__ import annotations``, so the raw
+    annotations are strings); the JSON consumers of records derive what they may read from this.
+    """
+    hints = typing.get_type_hints(cls)
+    return {_json_name(f.name): hints[f.name] for f in dataclasses.fields(cls)}
 
 
 def plain(value: Any) -> Any:

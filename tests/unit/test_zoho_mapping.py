@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 
 import pytest
 
+from lambdas.model.entities import ENTITIES, PAYMENT, Kind
+from lambdas.zoho.catalogue import LINE_FIELDS, LINE_NESTED, NESTED, SOURCE_FIELDS
 from lambdas.zoho.datacentres import accounts_server, check_url
 from lambdas.zoho.mapping import (
     MappingError,
@@ -16,6 +19,7 @@ from lambdas.zoho.mapping import (
     read_source,
 )
 from lambdas.zoho.transform import build_write
+from qbxml.records import Address, Customer, Ref, TxnLine, to_dict
 
 TODAY = date(2026, 3, 15)
 
@@ -172,7 +176,9 @@ def test_override_merges_field_by_field():
         ({"entities": {"Customer": {"fields": {"Acount_Name": "full_name"}}}}, "'Acount_Name'"),
         ({"entities": {"Customer": {"fields": {"Phone": "phon"}}}}, "'phon'"),
         ({"entities": {"Customer": {"fields": {"Phone": "bill_address.zip"}}}}, "bill_address.zip"),
-        ({"entities": {"Vendor": {"module": "Vendors"}}}, "'Vendor'"),
+        # Terms is a qbxml record the relay does not sync; deletions follow deletion_policy.
+        ({"entities": {"Terms": {"module": "Vendors"}}}, "'Terms'"),
+        ({"entities": {"ListDeleted": {"module": "Accounts"}}}, "'ListDeleted'"),
         ({"entities": {"Item": {"id_field": "Product_Code"}}}, "custom text field"),
         ({"deletion_policy": "purge"}, "'purge'"),
         ({"triggers": ["workflows"]}, "triggers"),
@@ -225,6 +231,116 @@ def test_custom_modules_and_fields_must_be_declared():
         },
     }
     assert build_config(doc).spec("SalesReceipt").module == "QB_Receipts"
+
+
+def test_vendor_is_mappable_like_any_list_entity():
+    doc = {
+        "custom_fields": {"Vendors": {"QB_ListID": "text"}},
+        "entities": {
+            "Vendor": {
+                "module": "Vendors",
+                "id_field": "QB_ListID",
+                "fields": {"Vendor_Name": "name", "City": "vendor_address.city"},
+            }
+        },
+    }
+    assert build_config(doc).spec("Vendor").module == "Vendors"
+
+
+def _json_names(cls: type) -> set[str]:
+    # The records contract, spelled out here rather than reused: ``class_`` is written "class".
+    return {f.name.removesuffix("_") for f in dataclasses.fields(cls)}
+
+
+def test_source_fields_follow_the_record_dataclasses():
+    # Adding a field to a record makes it mappable; a hand-kept list would miss it.
+    assert SOURCE_FIELDS["Customer"] == _json_names(Customer) | {"entity"}
+    assert _json_names(TxnLine) == LINE_FIELDS
+    assert NESTED["Invoice"]["customer"] == _json_names(Ref)
+    assert NESTED["Customer"]["bill_address"] == _json_names(Address)
+    assert LINE_NESTED["item"] == _json_names(Ref)
+    mappable = {n for n, e in ENTITIES.items() if e.kind is not Kind.DELETION}
+    assert set(SOURCE_FIELDS) == mappable
+    for name in mappable:
+        cls = ENTITIES[name].record_type
+        required = {
+            f.name: "x"
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        }
+        # Exactly the keys a forwarded record carries: what to_dict writes is what may be read.
+        assert SOURCE_FIELDS[name] == set(to_dict(cls(**required))), name
+
+
+def test_line_fields_cover_what_the_transform_reads():
+    assert {"txn_line_id", "item", "quantity", "rate", "amount", "desc"} <= LINE_FIELDS
+    assert "list_id" in LINE_NESTED["item"]
+
+
+def _with_source(entity: str, path: str) -> dict:
+    """An override mapping ``path`` of ``entity`` to Description (every module has one)."""
+    body: dict = {"fields": {"Description": path}}
+    if not ENTITIES[entity].zoho_modules:  # not in the default mapping: give it a module
+        body |= {"module": "Invoices", "id_field": "QB_TxnID"}
+    return {"entities": {entity: body}}
+
+
+@pytest.mark.parametrize(
+    ("entity", "path"),
+    [
+        ("Estimate", "total_amount"),
+        ("SalesOrder", "total_amount"),
+        ("Invoice", "balance_remaining"),
+        ("Invoice", "bill_address.city"),
+        ("Invoice", "customer.full_name"),
+        ("Invoice", "class.full_name"),  # ClassRef: the attribute is class_, the JSON "class"
+        ("Invoice", "entity"),
+        ("Customer", "job_status"),  # never in the hand-written list
+        ("Item", "pref_vendor.full_name"),
+        ("CreditMemo", "credit_remaining"),
+    ],
+)
+def test_record_fields_are_accepted(entity, path):
+    spec = build_config(_with_source(entity, path)).spec(entity)
+    assert path in spec.fields.values()
+
+
+@pytest.mark.parametrize(
+    ("entity", "path", "named"),
+    [
+        # InvoiceRet has no TotalAmount (BalanceRemaining and AppliedAmount instead).
+        ("Invoice", "total_amount", "'total_amount'"),
+        ("Estimate", "is_pending", "'is_pending'"),
+        ("Estimate", "expiration_date", "'expiration_date'"),
+        ("CreditMemo", "is_paid", "'is_paid'"),
+        ("Item", "preferred_vendor.full_name", "'preferred_vendor'"),  # it is pref_vendor
+        ("Invoice", "class_.full_name", "'class_'"),
+        ("Invoice", "customer.city", "'customer.city'"),
+        ("Customer", "customer.full_name", "'customer'"),
+        ("Invoice", "customer", "structure"),  # a reference itself is never a value
+        ("Invoice", "customer_msg", "structure"),
+        ("Invoice", "memo.text", "'memo.text'"),
+        ("Invoice", "custom_fields", "list"),
+        ("Invoice", "lines.amount", "list"),
+        ("Invoice", "bill_address.city.x", "'bill_address.city.x'"),
+    ],
+)
+def test_fields_no_record_has_are_refused(entity, path, named):
+    with pytest.raises(MappingError) as err:
+        build_config(_with_source(entity, path))
+    assert named in str(err.value) and entity in str(err.value)
+
+
+def test_default_modules_come_from_the_entity_table():
+    config = build_config()
+    for name, spec in config.entities.items():
+        assert spec.module == ENTITIES[name].zoho_modules[0]
+    assert config.spec("Customer").contact.module == ENTITIES["Customer"].zoho_modules[1]
+    assert config.payment.module == ENTITIES[PAYMENT].zoho_modules[0]
+    # The table names modules exactly for what the default mapping writes.
+    written = {n for n, e in ENTITIES.items() if e.zoho_modules}
+    assert written == set(config.entities) | {PAYMENT}
+    assert set(config.custom_fields) == set(config.modules())
 
 
 def test_load_mapping_file(tmp_path):
