@@ -9,8 +9,8 @@ customer balances in agreement, and refuses deletions QuickBooks refuses (record
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -65,7 +65,9 @@ FIXED_NAMES: dict[str, str] = {
     **{list_id: name for name, list_id in PAYMENT_METHODS.items()},
     **{list_id: name for name, list_id in SALES_TAX_CODES.items()},
 }
-FIRST_LIST_SEQUENCE = 0x80000020  # after the fixed elements above
+FIRST_LIST_SEQUENCE = 0x80000020
+# Transactions the simulator can void (QuickBooks can void more; the rest is a gap).
+VOIDABLE = ("ReceivePayment", "CreditMemo")  # after the fixed elements above
 
 
 def next_edit_sequence(previous: str | None, when: datetime) -> str:
@@ -96,6 +98,7 @@ class RecordFacts:
     total: Decimal | None = None
     balance_remaining: Decimal | None = None
     is_paid: bool | None = None
+    due_date: date | None = None  # of an invoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,8 @@ class CompanyData:
         self.ext_defs: dict[tuple[str, str], DataExtDef] = {}
         self.ext_values: dict[str, dict[tuple[str, str], str]] = {}
         self.other_names: dict[str, str] = {}  # employees a sales rep stands for
-        self.invoice_payments: dict[str, list[str]] = {}  # invoice TxnID -> payment TxnIDs
+        # invoice TxnID -> TxnIDs of the payments and credit memos applied to it
+        self.invoice_payments: dict[str, list[str]] = {}
         self._list_sequence = FIRST_LIST_SEQUENCE
         self._txn_sequence = 0xFF
         self._txn_number = 0
@@ -284,15 +288,72 @@ class CompanyData:
             if when is not None:
                 self.stamp(invoice, max(when, invoice.time_modified))
 
-    def payments_for(self, invoice_id: str) -> list[tuple[SimTxn, SimApplication]]:
-        """The payments applied to an invoice, in creation order."""
-        out = []
-        payments = self.txns["ReceivePayment"]
-        for payment_id in self.invoice_payments.get(invoice_id, ()):
-            payment = payments.get(payment_id)
-            if payment is None:
+    def apply_credit(self, memo: SimTxn, invoice_id: str, amount: Decimal) -> None:
+        """Apply part of a credit memo's credit to an invoice (QuickBooks' "Apply to invoice").
+
+        The credit memo is saved (its CreditRemaining and links change); the invoice is not:
+        pessimistically, a consumer must not count on the invoice's TimeModified to notice.
+        """
+        held = next((a for a in memo.applications if a.invoice_id == invoice_id), None)
+        if held is None:
+            memo.applications.append(SimApplication(invoice_id, amount))
+        else:
+            held.amount += amount  # one link per invoice, as QuickBooks keeps it
+        self.txns["Invoice"][invoice_id].applied += amount
+        linked = self.invoice_payments.setdefault(invoice_id, [])
+        if memo.txn_id not in linked:
+            linked.append(memo.txn_id)
+        self.stamp(memo)
+        self.refresh_balance(memo.customer_id)
+
+    def unapply(self, txn: SimTxn) -> None:
+        """Take a payment's or credit memo's applications off their invoices.
+
+        The invoices get their balances back but are not saved (no new TimeModified or
+        EditSequence): the pessimistic reading of QuickBooks for a voided or deleted payment,
+        so a consumer has to read the invoices again rather than wait for them to change.
+        """
+        invoices = self.txns["Invoice"]
+        for application in txn.applications:
+            invoice = invoices.get(application.invoice_id)
+            if invoice is None:
                 continue
-            out += [(payment, a) for a in payment.applications if a.invoice_id == invoice_id]
+            invoice.applied -= application.amount
+            linked = self.invoice_payments.get(invoice.txn_id, [])
+            if txn.txn_id in linked:
+                linked.remove(txn.txn_id)
+        txn.applications = []
+
+    def void(self, entity: str, txn_id: str) -> SimTxn:
+        """Void a payment or credit memo as QuickBooks Desktop does: the record stays, saved
+        now (new TimeModified and EditSequence), with its amounts zero, no applications and
+        "VOID:" before its memo; the invoices it was applied to are owed again (unsaved)."""
+        if entity not in VOIDABLE:
+            raise ValueError(f"voiding a {entity} is not simulated")
+        txn = self.txns[entity].get(txn_id)
+        if txn is None:
+            raise KeyError(f"no {entity} with id {txn_id!r}")
+        self.unapply(txn)
+        if entity == "ReceivePayment":
+            txn.payment_total = ZERO
+        else:
+            txn.lines = [replace(line, amount=ZERO, rate=ZERO) for line in txn.lines]
+        if not (txn.memo or "").startswith("VOID:"):
+            txn.memo = f"VOID: {txn.memo}" if txn.memo else "VOID:"
+        self.stamp(txn)
+        self.refresh_balance(txn.customer_id)
+        return txn
+
+    def payments_for(self, invoice_id: str) -> list[tuple[SimTxn, SimApplication]]:
+        """The payments and credit memos applied to an invoice, in the order applied."""
+        out = []
+        for other_id in self.invoice_payments.get(invoice_id, ()):
+            other = self.txns["ReceivePayment"].get(other_id) or self.txns["CreditMemo"].get(
+                other_id
+            )
+            if other is None:
+                continue
+            out += [(other, a) for a in other.applications if a.invoice_id == invoice_id]
         return out
 
     def references(self, list_id: str) -> int:
@@ -349,13 +410,9 @@ class CompanyData:
                 self.stamp(payment, now)
                 touched.add(payment.customer_id)
             self.invoice_payments.pop(txn.txn_id, None)
-        elif txn.txn_type == "ReceivePayment":
-            for application in txn.applications:
-                invoice = self.txns["Invoice"].get(application.invoice_id)
-                if invoice is not None:
-                    invoice.applied -= application.amount
-                    self.stamp(invoice, now)
-                    self.invoice_payments[invoice.txn_id].remove(txn.txn_id)
+        elif txn.txn_type in ("ReceivePayment", "CreditMemo"):
+            # The invoices are owed again but not saved (see ``unapply``).
+            self.unapply(txn)
         entry = SimDeleted(txn.txn_type, txn.txn_id, txn.time_created, now, txn.ref_number)
         del self.txns[txn.txn_type][txn.txn_id]
         self.ext_values.pop(txn.txn_id, None)
@@ -411,6 +468,7 @@ class CompanyData:
                     total=record.total,
                     balance_remaining=record.balance_remaining if is_invoice else None,
                     is_paid=record.balance_remaining == ZERO if is_invoice else None,
+                    due_date=record.due_date if is_invoice else None,
                 )
             else:
                 records[key] = RecordFacts(

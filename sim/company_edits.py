@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .company_data import CompanyData
+from .company_data import VOIDABLE, CompanyData
 from .company_generate import SampleBooks, due_date
 from .company_queries import SimulatorGap
 from .company_records import LIST_ENTITIES, TXN_ENTITIES, ZERO, SimApplication, SimLine, SimTxn
@@ -257,3 +257,39 @@ class Edits:
         data.apply_payment(payment, now)
         data.refresh_balance(customer_id)
         return payment.txn_id
+
+    def apply_credit(self, credit_memo_id: str, applied: dict[str, Any]) -> str:
+        """Apply a credit memo's credit to invoices of its customer ({invoice_id: amount}), as
+        QuickBooks' "Apply to invoice" does; return the credit memo's new EditSequence.
+
+        QuickBooks refuses more than the invoice owes or the credit memo has left; a refused
+        application changes nothing. The invoices are not saved (see CompanyData.apply_credit).
+        """
+        data = self.data
+        memo = self.record("CreditMemo", credit_memo_id)
+        invoices = data.txns["Invoice"]
+        amounts: list[tuple[str, Decimal]] = []
+        left = memo.balance_remaining
+        for invoice_id, amount in applied.items():
+            invoice = invoices.get(invoice_id)
+            if invoice is None:
+                raise ValueError(f"no invoice {invoice_id!r}")
+            if invoice.customer_id != memo.customer_id:
+                raise ValueError(f"invoice {invoice_id} belongs to another customer")
+            money = Decimal(str(amount)).quantize(CENT)
+            if money <= ZERO or money > invoice.balance_remaining:
+                raise ValueError("You cannot apply more than the amount due.")
+            if money > left:
+                raise ValueError("The credit memo has not that much credit left.")
+            left -= money
+            amounts.append((invoice_id, money))
+        for invoice_id, money in amounts:
+            data.apply_credit(memo, invoice_id, money)
+        return memo.edit_sequence
+
+    def void(self, entity: str, txn_id: str) -> str:
+        """Void a payment or credit memo (CompanyData.void); return its new EditSequence."""
+        if entity not in VOIDABLE:
+            raise SimulatorGap(f"voiding a {entity} is not simulated")
+        self.record(entity, txn_id)
+        return self.data.void(entity, txn_id).edit_sequence

@@ -215,7 +215,7 @@ class SimLine:
 
 @dataclass(slots=True)
 class SimApplication:
-    """Part of a payment applied to an invoice."""
+    """Part of a payment (or of a credit memo's credit) applied to an invoice."""
 
     invoice_id: str
     amount: Decimal
@@ -256,7 +256,8 @@ class SimTxn:
     payment_method_id: str | None = None
     check_number: str | None = None
     deposit_account_id: str | None = None
-    # ReceivePayment: the amount received and where it went.
+    # ReceivePayment: the amount received and where it went; CreditMemo: the credit applied
+    # to invoices (QuickBooks links the credit memo to each invoice it reduces).
     payment_total: Decimal = ZERO
     applications: list[SimApplication] = field(default_factory=list)
 
@@ -274,10 +275,13 @@ class SimTxn:
     @property
     def balance_remaining(self) -> Decimal:
         """An invoice's open balance; a credit memo's unused credit; a payment's unused part."""
+        applied = sum((a.amount for a in self.applications), ZERO)
         if self.txn_type == "ReceivePayment":
-            return self.payment_total - sum((a.amount for a in self.applications), ZERO)
+            return self.payment_total - applied
         if self.txn_type == "Invoice":
             return self.subtotal - self.applied
+        if self.txn_type == "CreditMemo":
+            return self.subtotal - applied
         return self.subtotal
 
 

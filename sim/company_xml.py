@@ -426,8 +426,16 @@ def txn_ret(data: CompanyData, t: SimTxn, opts: WriteOptions) -> str:
     if kind == "SalesReceipt":
         r.ref("DepositToAccountRef", "Account", t.deposit_account_id)
     if opts.linked and kind == "Invoice":
+        # Payments and credit memos applied to it, each with the (negative) amount applied.
         for payment, application in data.payments_for(t.txn_id):
             r.raw("LinkedTxn", _linked_xml(payment, -application.amount))
+    if opts.linked and kind == "CreditMemo":
+        # The invoices its credit was applied to, signed as the invoice's side shows it.
+        invoices = data.txns["Invoice"]
+        for application in t.applications:
+            invoice = invoices.get(application.invoice_id)
+            if invoice is not None:
+                r.raw("LinkedTxn", _linked_xml(invoice, -application.amount))
     if opts.lines:
         line_tag = f"{kind}LineRet"
         for line in t.lines:

@@ -2,14 +2,17 @@
 
 The books are generated deterministically from the constructor's arguments (same arguments,
 byte-identical responses) and can be changed through a small API for tests (``add``,
-``modify``, ``delete``, a controllable ``clock``), while ``snapshot`` gives the facts a
-consumer's end state must match. Queries follow QuickBooks' semantics where a sync depends on
-them: ``ActiveStatus`` defaults to ActiveOnly, iterators hand out pages and report
-``iteratorRemainingCount`` and live only until the session ends (then status 3391), nothing
-matched is status 1, modified-date filters are inclusive, line items and linked transactions
-come only when asked for, custom fields only for the OwnerIDs asked for. A request the schema
-rejects fails the whole message set with HRESULT 0x80040400, as QuickBooks does; one that
-QuickBooks would answer but this simulator does not implement raises ``SimulatorGap``.
+``modify``, ``delete``, ``void``, ``apply_credit``, a controllable ``clock``), while
+``snapshot`` gives the facts a consumer's end state must match. Voiding or deleting a payment
+or credit memo gives its invoices their balances back without saving them (no new
+TimeModified), so a consumer must read those invoices again to see it. Queries follow
+QuickBooks' semantics where a sync depends on them: ``ActiveStatus`` defaults to ActiveOnly,
+iterators hand out pages and report ``iteratorRemainingCount`` and live only until the session
+ends (then status 3391), nothing matched is status 1, modified-date filters are inclusive, line
+items and linked transactions come only when asked for, custom fields only for the OwnerIDs
+asked for. A request the schema rejects fails the whole message set with HRESULT 0x80040400, as
+QuickBooks does; one that QuickBooks would answer but this simulator does not implement raises
+``SimulatorGap``.
 
 The edition (Pro, Premier, Enterprise) and the feature preferences (estimates, sales orders,
 inventory) show in the HostQuery and PreferencesQuery answers; a query for a feature the edition
@@ -690,6 +693,17 @@ class FakeCompany:
     def add(self, entity: str, **values: Any) -> str:
         """Create a record now; return its ListID / TxnID (``Edits.add``)."""
         return self.edits.add(entity, **values)
+
+    def void(self, entity: str, txn_id: str) -> str:
+        """Void a ReceivePayment or CreditMemo now: it stays, with zero amounts and no
+        applications; its invoices are owed again but not saved (``CompanyData.void``).
+        Returns the voided record's new EditSequence."""
+        return self.edits.void(entity, txn_id)
+
+    def apply_credit(self, credit_memo_id: str, applied: dict[str, Any]) -> str:
+        """Apply a credit memo to invoices ({invoice_id: amount}); only the credit memo is
+        saved (``Edits.apply_credit``). Returns its new EditSequence."""
+        return self.edits.apply_credit(credit_memo_id, applied)
 
 
 def _bool(value: bool) -> str:

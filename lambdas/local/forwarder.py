@@ -6,6 +6,7 @@ Receive a batch, forward it, delete what was handled; messages left for later st
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,14 +57,20 @@ def build_local_forwarder(
     db: SqliteDatabase,
     data_dir: Path | str,
     clients: Callable[[str], ZohoClient] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> ZohoForwarder:
-    """The forwarder over the data directory's SQLite store, payloads and secrets file."""
+    """The forwarder over the data directory's SQLite store, payloads and secrets file.
+
+    ``clock`` is the forwarder's time (outcome times, and the tenant's "today" that decides
+    whether an unpaid invoice is overdue); tests pin it.
+    """
     tokens = SqliteTokenCache(db)
     return ZohoForwarder(
         mappings=SqliteMappingStore(db),
         state=SqliteForwarderState(db),
         dead_letters=SqliteDeadLetterQueue(db),
         clients=clients or client_factory(FileSecretStore.in_dir(data_dir), tokens),
+        clock=clock,
         max_deliveries=SqliteRecordQueue.MAX_RECEIVES - 1,
         payloads=FolderPayloadStore.in_dir(data_dir),
         refetch=SqliteSyncStateStore(db),
