@@ -27,6 +27,10 @@ ENVELOPE_HEADROOM = 4 * 1024
 _SAFE = re.compile(r"[^A-Za-z0-9._:@#=+-]")
 
 
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 class EnvelopeError(ValueError):
     """A queue message is not a readable envelope; the message says why."""
 
@@ -43,11 +47,15 @@ class Envelope:
     content_hash: str
     record: dict[str, Any] | None = None
     claim: str | None = None  # payload-store key of the record when it travels separately
+    # When the producer read the record (epoch seconds): orders two reads of one version, whose
+    # content can differ (QuickBooks changes a balance without a new EditSequence).
+    read_at: float = 0.0
 
     @classmethod
-    def of(cls, tenant: str, source: str, record: dict[str, Any]) -> Envelope:
+    def of(cls, tenant: str, source: str, record: dict[str, Any], read_at: float = 0.0) -> Envelope:
         """The envelope of a canonical record; IdentityError when it has no id."""
         return cls(
+            read_at=read_at,
             tenant=tenant,
             source=source,
             entity=str(record.get("entity") or ""),
@@ -89,6 +97,7 @@ class Envelope:
             "id": self.source_id,
             "version": self.version,
             "content_hash": self.content_hash,
+            "read_at": self.read_at,
         }
         if self.claim is not None:
             body["claim"] = self.claim
@@ -144,4 +153,5 @@ class Envelope:
             content_hash=field("content_hash", derived.content_hash if derived else None),
             record=record if isinstance(record, dict) else None,
             claim=None if isinstance(record, dict) else claim,
+            read_at=_number(data.get("read_at")),
         )

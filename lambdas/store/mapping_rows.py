@@ -1,8 +1,8 @@
 """The mapping row's columns, shared by the SQLite and DynamoDB mapping stores.
 
 Each column has one owner: the relay writes ``handed_*`` and ``links``; the forwarder writes the
-rest (``claim_token`` and ``claimed_order`` order its writes). Identity columns are written by
-whoever creates the row, with the same values.
+rest (``claim_token``, ``claimed_order`` and ``claimed_read`` order its writes). Identity
+columns are written by whoever creates the row, with the same values.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ FORWARDER_COLUMNS = (
     "last_error",
     "outcome_at",
     "claimed_order",
+    "claimed_read",
 )
-NUMBERS = frozenset({"handed_at", "outcome_at", "claimed_order"})
+NUMBERS = frozenset({"handed_at", "outcome_at", "claimed_order", "claimed_read"})
 DELETED = "deleted"
 
 
@@ -59,6 +60,7 @@ def mapping_from_row(row: dict[str, Any]) -> Mapping:
         last_error=row.get("last_error") or None,
         outcome_at=number("outcome_at"),
         claimed_order=number("claimed_order"),
+        claimed_read=number("claimed_read"),
     )
 
 

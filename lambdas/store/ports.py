@@ -413,6 +413,7 @@ class Mapping:
     last_error: str | None = None
     outcome_at: float | None = None
     claimed_order: float | None = None
+    claimed_read: float | None = None  # when the relay read the claimed content
 
     @property
     def key(self) -> str:
@@ -450,6 +451,7 @@ class Mapping:
             "last_error": self.last_error,
             "outcome_at": self.outcome_at,
             "claimed_order": self.claimed_order,
+            "claimed_read": self.claimed_read,
         }
 
 
@@ -475,8 +477,10 @@ class Handoff:
 class Claim:
     """The forwarder reserves ``version`` of a record before writing it to ZOHO.
 
-    A claim succeeds unless a newer version is claimed already or the record was deleted; the
-    ``token`` then names the claimer, and only its outcome write may record the ZOHO write.
+    A claim succeeds unless a newer version is claimed already (or the same version read
+    later: ``read_at`` orders reads of one version, whose content can differ when QuickBooks
+    changes a balance without a new EditSequence) or the record was deleted; the ``token`` then
+    names the claimer, and only its outcome write may record the ZOHO write.
     """
 
     tenant: str
@@ -485,6 +489,7 @@ class Claim:
     source_id: str
     version: str
     token: str
+    read_at: float = 0.0
 
     @property
     def key(self) -> str:

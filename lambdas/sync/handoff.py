@@ -103,7 +103,7 @@ class HandOff:
         for records in batches:
             queued = unchanged = 0
             for record in records:
-                envelope = _envelope(tenant, self.source, record)
+                envelope = _envelope(tenant, self.source, record, now)
                 entity, sid = _target(record)
                 row = known.get((entity, sid))
                 if self._skip(envelope, row, now, (entity, sid) in forced):
@@ -189,8 +189,8 @@ def _target(record: dict[str, Any]) -> tuple[str, str]:
         raise StoreError(str(exc)) from None
 
 
-def _envelope(tenant: str, source: str, record: dict[str, Any]) -> Envelope:
+def _envelope(tenant: str, source: str, record: dict[str, Any], now: float) -> Envelope:
     try:
-        return Envelope.of(tenant, source, record)
+        return Envelope.of(tenant, source, record, now)
     except IdentityError as exc:
         raise StoreError(str(exc)) from None

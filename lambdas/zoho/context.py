@@ -147,7 +147,7 @@ class TenantContext:
     def claim(self, msgs: list[Msg], store_entities: Sequence[str]) -> list[Msg]:
         """Claim each message's version in every row it writes; those that lost are stale."""
         claims = [
-            Claim(self.tenant, m.source, e, m.source_id, m.version, self.token)
+            Claim(self.tenant, m.source, e, m.source_id, m.version, self.token, m.envelope.read_at)
             for m in msgs
             for e in store_entities
         ]
@@ -169,24 +169,12 @@ class TenantContext:
             return "the record was deleted in QuickBooks"
         if stored.claimed_order is not None and version_order(m.version) < stored.claimed_order:
             return f"version {m.version} is older than one already written"
-        if (
-            stored.handed_hash
-            and m.content_hash != stored.handed_hash
-            and m.version
-            and version_order(m.version) == version_order(stored.handed_version)
-        ):
-            # Same version, other content than the relay's latest hand-off: an earlier read (an
-            # invoice's balance changes without a new EditSequence when a payment applied to it
-            # is voided or deleted), delivered late. Versions cannot order the two, the hand-off
-            # can. Should the hand-off note lag behind this very message, the re-read asked for
-            # here brings QuickBooks' current content all the same.
-            self._reread(m)
-            return f"an earlier read of version {m.version} than the relay's latest hand-off"
+        same = stored.claimed_order is not None and version_order(m.version) == stored.claimed_order
+        if same and (stored.claimed_read or 0.0) > m.envelope.read_at:
+            # An earlier read of the same version, delivered late (an invoice's balance changes
+            # without a new EditSequence when a payment applied to it is voided).
+            return f"an earlier read of version {m.version} than one already written"
         return ""
-
-    def _reread(self, m: Msg) -> None:
-        if self.ports.refetch is not None:
-            self.ports.refetch.request_refetch(self.tenant, m.source, m.entity, [m.source_id])
 
     def synced(self, m: Msg, entity: str, module: str, zoho_id: str | None) -> None:
         """``m``'s content is in ZOHO as ``module``/``zoho_id``."""

@@ -58,7 +58,11 @@ def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
 
 
 def _older(held: Msg, incoming: Msg) -> bool:
-    return is_older(held.version, incoming.version)
+    """True when ``held`` is an older version than ``incoming``, or an earlier read of it."""
+    if is_older(held.version, incoming.version):
+        return True
+    same = not is_older(incoming.version, held.version)
+    return same and held.envelope.read_at < incoming.envelope.read_at
 
 
 def _unchanged(

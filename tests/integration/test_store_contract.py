@@ -305,6 +305,18 @@ def test_mapping_claims_order_versions_in_both_adapters(mappings: Any) -> None:
     assert len(lost) == 1 and mappings.get("acme", "qbd", "Customer", "a").status == "synced"
 
 
+def test_mapping_claims_order_reads_of_one_version_by_read_time(mappings: Any) -> None:
+    # QuickBooks changes an invoice's balance without a new EditSequence: two reads of one
+    # version differ, and the later read must win whatever order they arrive in.
+    mappings.claim(Claim("acme", "qbd", "Invoice", "T-1", "7", "later", read_at=200.0))
+    with pytest.raises(ConcurrentUpdate):
+        mappings.claim(Claim("acme", "qbd", "Invoice", "T-1", "7", "earlier", read_at=100.0))
+    mappings.claim(Claim("acme", "qbd", "Invoice", "T-1", "7", "same", read_at=200.0))
+    mappings.claim(Claim("acme", "qbd", "Invoice", "T-1", "8", "newer", read_at=50.0))
+    m = mappings.get("acme", "qbd", "Invoice", "T-1")
+    assert (m.claimed_order, m.claimed_read) == (8.0, 50.0)
+
+
 def test_mapping_deletion_wins_and_a_conflict_clears_what_zoho_holds(mappings: Any) -> None:
     mappings.claim(_claim("a", "5", "t"))
     mappings.record_outcome(_outcome("a", DeliveryStatus.DELETED, "2026-01-01", content_hash="d"))

@@ -277,9 +277,11 @@ class DynamoMappingStore:
         for c in claims:
             u = _identity(_Update(), c)
             u.set("claimed_order", version_order(c.version)).set("claim_token", c.token)
+            u.set("claimed_read", c.read_at)
             condition = (
                 f"{_NOT_DELETED} AND (attribute_not_exists(claimed_order) "
-                "OR claimed_order <= :claimed_order)"
+                "OR claimed_order < :claimed_order OR (claimed_order = :claimed_order AND "
+                "(attribute_not_exists(claimed_read) OR claimed_read <= :claimed_read)))"
             )
             calls.append((c.key, u.kwargs(self._table, c.key, condition)))
         return self._update_all(calls)

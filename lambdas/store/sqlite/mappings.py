@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS mapping_rows (
     last_error TEXT,
     outcome_at REAL,
     claimed_order REAL,
+    claimed_read REAL,
     claim_token TEXT
 );
 CREATE INDEX IF NOT EXISTS mapping_rows_by_zoho ON mapping_rows (zoho_key);
@@ -193,9 +194,11 @@ class SqliteMappingStore:
                     conn.execute(_INSERT_IDENTITY, _identity(c))
                     order = version_order(c.version)
                     cur = conn.execute(
-                        "UPDATE mapping_rows SET claimed_order = ?, claim_token = ? WHERE pk = ? "
-                        f"AND {_NOT_DELETED} AND (claimed_order IS NULL OR claimed_order <= ?)",
-                        (order, c.token, c.key, order),
+                        "UPDATE mapping_rows SET claimed_order = ?, claimed_read = ?, "
+                        f"claim_token = ? WHERE pk = ? AND {_NOT_DELETED} AND "
+                        "(claimed_order IS NULL OR claimed_order < ? OR (claimed_order = ? AND "
+                        "COALESCE(claimed_read, 0) <= ?))",
+                        (order, c.read_at, c.token, c.key, order, order, c.read_at),
                     )
                     if cur.rowcount == 0:
                         lost.add(c.key)
