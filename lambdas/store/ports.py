@@ -171,6 +171,9 @@ class SessionStore(Protocol):
     def close(self, session: SessionRecord) -> None:
         """Mark the session closed and free its tenant for a new session."""
 
+    def lock_until(self, tenant: str, now: float) -> float | None:
+        """Until when a live session keeps the tenant busy; None when the tenant is free."""
+
 
 @dataclass(frozen=True, slots=True)
 class QueueMessage:
@@ -271,7 +274,17 @@ class SyncStateStore(Protocol):
         """Create or replace one entity's state."""
 
     def delete_tenant(self, tenant: str) -> None:
-        """Forget the tenant's sync state (the next session is a full sync)."""
+        """Forget the tenant's sync state and re-read requests (the next session is a full sync).
+
+        Idempotent: deleting what is gone already is no error.
+        """
+
+    def reset(self, tenant: str, entities: Sequence[str]) -> None:
+        """Forget the watermarks of these entities, so the next session reads them whole.
+
+        Page sizes, size estimates and unsupported notes stay; other entities are not touched
+        (nor rewritten). An entity without stored state needs no reset and is skipped.
+        """
 
     def request_refetch(
         self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
@@ -373,6 +386,12 @@ class RunHistory(Protocol):
 
     def recent(self, tenant: str, limit: int = 20) -> list[RunRecord]:
         """The tenant's latest runs, newest first."""
+
+    def count(self, tenant: str) -> int:
+        """How many runs of the tenant are recorded."""
+
+    def delete_tenant(self, tenant: str) -> int:
+        """Remove every run of the tenant; how many were removed (idempotent)."""
 
 
 class DeliveryStatus(StrEnum):
@@ -562,6 +581,9 @@ class MappingStore(Protocol):
     def delete_tenant(self, tenant: str) -> int:
         """Remove every mapping of the tenant; how many were removed."""
 
+    def count(self, tenant: str) -> int:
+        """How many mappings the tenant has (any status)."""
+
 
 @dataclass(slots=True)
 class ZohoToken:
@@ -598,6 +620,9 @@ class TokenCache(Protocol):
     def release(self, tenant: str, holder: str) -> None:
         """Give the lease back without a new token (the refresh failed)."""
 
+    def delete_tenant(self, tenant: str) -> None:
+        """Forget the tenant's cached token, refresh block and lease (idempotent)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Pause:
@@ -623,6 +648,9 @@ class ForwarderState(Protocol):
 
     def put_mapping(self, tenant: str, mapping: dict[str, Any] | None) -> None:
         """Store (or with None, remove) the tenant's mapping override."""
+
+    def delete_tenant(self, tenant: str) -> None:
+        """Forget the tenant's pause and mapping override (idempotent)."""
 
 
 class SecretStore(Protocol):

@@ -24,7 +24,7 @@ from lambdas.store.dynamo import DynamoTenantStore
 from lambdas.store.sqlite import SqliteDatabase, SqliteTenantStore
 from lambdas.sync.plan import DEFAULT_ENTITIES
 from qwc import ELEMENT_ORDER, is_braced_guid
-from tests.aws_tables import create_pk_table
+from tests.aws_tables import create_mappings_table, create_pk_table, create_runs_table
 
 PASSWORD = "a-long-enough-password"
 API = "https://abc123.execute-api.us-east-1.amazonaws.com/dev/"
@@ -302,6 +302,9 @@ def _outputs(table: str) -> dict[str, Any]:
         "QbwcUrl": API + "qbwc",
         "SupportUrl": API + "support",
         "TenantsTable": table,
+        # The rest of the deployment's tables: tenant remove looks for a tenant's state in them.
+        **{key: f"relay-dev-{key.removesuffix('Table').lower()}" for key in STATE_TABLES},
+        "SecretsPrefix": "qbxml-relay/dev/",
     }
     return {
         "Stacks": [
@@ -315,19 +318,27 @@ def _outputs(table: str) -> dict[str, Any]:
     }
 
 
+STATE_TABLES = ("SessionsTable", "StateTable", "MappingsTable", "RunsTable")
+
+
 class Deployment:
     """moto's DynamoDB plus a CloudFormation client answering from a stub."""
 
     def __init__(self, monkeypatch: Any) -> None:
         self.dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        create_pk_table(self.dynamodb, "relay-dev-tenants")
+        for name in ("tenants", "sessions", "state"):
+            create_pk_table(self.dynamodb, f"relay-dev-{name}")
+        create_mappings_table(self.dynamodb, "relay-dev-mappings")
+        create_runs_table(self.dynamodb, "relay-dev-runs")
         self.cloudformation = boto3.client("cloudformation", region_name="us-east-1")
         self.stub = Stubber(self.cloudformation)
         self.stub.activate()
         self.stacks: list[str] = []
 
         def client(service: str, region: str | None = None) -> Any:
-            return self.cloudformation if service == "cloudformation" else self.dynamodb
+            if service == "cloudformation":
+                return self.cloudformation
+            return self.dynamodb if service == "dynamodb" else boto3.client(service)
 
         monkeypatch.setattr(targets, "aws_client", client)
 

@@ -159,6 +159,17 @@ def test_the_tenant_lock_can_be_shorter_than_the_session(stores: Stores) -> None
     assert stores.sessions.create(SessionRecord("t4", "acme", 900.0), now=401.0) is True
 
 
+def test_lock_until_tells_whether_a_live_session_keeps_the_tenant_busy(stores: Stores) -> None:
+    assert stores.sessions.lock_until("acme", now=100.0) is None
+    live = SessionRecord("t1", "acme", expires_at=1000.0, lock_expires_at=200.0)
+    assert stores.sessions.create(live, now=100.0) is True
+    assert stores.sessions.lock_until("acme", now=150.0) == 200.0
+    assert stores.sessions.lock_until("beta", now=150.0) is None
+    assert stores.sessions.lock_until("acme", now=200.0) is None  # the lease ran out
+    stores.sessions.close(stores.sessions.get("t1", now=150.0))
+    assert stores.sessions.lock_until("acme", now=150.0) is None
+
+
 def test_session_get_save_close(stores: Stores) -> None:
     record = SessionRecord(ticket="t1", tenant="acme", expires_at=200.0, state={"n": 1})
     stores.sessions.create(record, now=100.0)
@@ -388,7 +399,10 @@ def test_mapping_list_scan_and_delete_tenant(mappings: Any) -> None:
     mappings.record_outcome(_synced("a", "t"))
     assert [m.source_id for m in mappings.list("acme", status="parked")] == ["e"]
     assert [m.source_id for m in mappings.scan("acme")] == ["a", "b", "c", "e", "d"]
+    assert mappings.count("acme") == 5 and mappings.count("beta") == 1
+    assert mappings.count("ghost") == 0
     assert mappings.delete_tenant("acme") == 5
+    assert mappings.count("acme") == 0 and mappings.delete_tenant("acme") == 0
     assert list(mappings.scan("acme")) == [] and [m.tenant for m in mappings.scan("beta")] == [
         "beta"
     ]
@@ -626,6 +640,28 @@ def test_forwarder_state_pause_and_mapping(fstores: ForwarderStores) -> None:
     assert state.paused("acme", now=10.0).reason == "again"  # independent of the mapping
     state.put_mapping("acme", None)
     assert state.get_mapping("acme") is None
+
+
+def test_forwarder_state_and_token_of_one_tenant_are_deleted(fstores: ForwarderStores) -> None:
+    for tenant in ("acme", "beta"):
+        fstores.state.pause(tenant, until=500.0, reason="ZOHO API credits exhausted")
+        fstores.state.put_mapping(tenant, {"modules": {}})
+        fstores.tokens.try_lease(tenant, "a", now=1.0, seconds=30)
+        fstores.tokens.save(tenant, "a", ZohoToken("1000.abc", "https://z.example", 3700.0))
+    fstores.tokens.try_lease("acme", "b", now=2.0, seconds=30)
+    fstores.state.delete_tenant("acme")
+    fstores.tokens.delete_tenant("acme")
+    assert fstores.state.paused("acme", now=10.0) is None
+    assert fstores.state.get_mapping("acme") is None
+    assert fstores.tokens.load("acme") is None
+    # The lease went too: anyone may refresh a token for a new tenant of the name at once.
+    assert fstores.tokens.try_lease("acme", "c", now=3.0, seconds=30) is True
+    assert fstores.state.paused("beta", now=10.0) is not None
+    assert fstores.state.get_mapping("beta") == {"modules": {}}
+    assert fstores.tokens.load("beta").access_token == "1000.abc"
+    # Deleting what is gone is no error.
+    fstores.state.delete_tenant("ghost")
+    fstores.tokens.delete_tenant("ghost")
 
 
 def test_secret_store_get_put_delete(fstores: ForwarderStores) -> None:

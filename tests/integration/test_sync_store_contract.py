@@ -62,6 +62,7 @@ def test_sync_state_round_trips_per_entity_and_tenant(stores: SyncStores) -> Non
     assert stores.state.get_all("acme")["SalesOrder"] == lacking
     stores.state.delete_tenant("acme")
     assert stores.state.get_all("acme") == {}
+    stores.state.delete_tenant("acme")  # idempotent
     assert stores.state.get_all("other")["Customer"].watermark == "2020-01-01T00:00:00"
 
 
@@ -113,3 +114,114 @@ def test_refetch_requests_add_up_and_clear_only_what_was_read(stores: SyncStores
     state.clear_refetch("acme", "qbd", "Customer", ["80-1"])
     assert state.pending_refetch("acme", "qbd") == {"Invoice": ["T-3", "T-4"]}
     assert state.pending_refetch("beta", "qbd") == {"Invoice": ["T-9"]}
+
+
+def test_reset_forgets_only_the_named_watermarks(stores: SyncStores) -> None:
+    customer = EntitySyncState(
+        "acme",
+        "Customer",
+        watermark="2026-03-08T01:59:59",
+        page_size=400,
+        bytes_per_record=812.5,
+        last_success_at=5.0,
+    )
+    invoice = EntitySyncState("acme", "Invoice", watermark="2026-03-01T00:00:00", page_size=150)
+    lacking = EntitySyncState("acme", "SalesOrder", unsupported="no sales orders", unsupported_at=1)
+    other = EntitySyncState("beta", "Customer", watermark="2020-01-01T00:00:00")
+    for state in (customer, invoice, lacking, other):
+        stores.state.put(state)
+    stores.state.reset("acme", ["Customer", "SalesOrder", "Item"])  # Item: never synced
+    got = stores.state.get_all("acme")
+    # The watermark goes; the page size, estimate and last success stay for the full read.
+    assert got["Customer"] == EntitySyncState(
+        "acme", "Customer", None, 400, 812.5, last_success_at=5.0
+    )
+    assert got["SalesOrder"] == lacking
+    assert got["Invoice"] == invoice
+    assert "Item" not in got
+    assert stores.state.get_all("beta") == {"Customer": other}
+    stores.state.reset("acme", ["Customer"])  # again: nothing left to reset
+    assert stores.state.get_all("acme")["Customer"].watermark is None
+    stores.state.reset("ghost", ["Customer"])
+    assert stores.state.get_all("ghost") == {}
+
+
+def test_delete_tenant_drops_its_refetch_requests_too(stores: SyncStores) -> None:
+    state = stores.state
+    state.put(EntitySyncState("acme", "Customer", watermark="2026-03-08T01:59:59"))
+    state.request_refetch("acme", "qbd", "Invoice", ["T-1"])
+    state.request_refetch("acme", "qbo", "Invoice", ["Q-1"])
+    state.request_refetch("acme", "qbd", "Customer", ["80-1"])
+    state.clear_refetch("acme", "qbd", "Customer", ["80-1"])  # leaves an empty request behind
+    state.request_refetch("acme.x", "qbd", "Invoice", ["T-7"])  # a name the tenant's prefixes
+    state.request_refetch("beta", "qbd", "Invoice", ["T-9"])
+    state.delete_tenant("acme")
+    assert state.get_all("acme") == {}
+    assert state.pending_refetch("acme", "qbd") == {}
+    assert state.pending_refetch("acme", "qbo") == {}
+    assert state.pending_refetch("acme.x", "qbd") == {"Invoice": ["T-7"]}
+    assert state.pending_refetch("beta", "qbd") == {"Invoice": ["T-9"]}
+    # A new request after the purge starts afresh, with nothing of the old ones.
+    state.request_refetch("acme", "qbd", "Invoice", ["T-2"])
+    assert state.pending_refetch("acme", "qbd") == {"Invoice": ["T-2"]}
+
+
+def test_run_history_counts_and_deletes_one_tenant(stores: SyncStores) -> None:
+    assert stores.runs.count("acme") == 0
+    for i in range(3):
+        stores.runs.add(_run("acme", f"t{i}", 1000.0 + i))
+    stores.runs.add(_run("other", "x", 5000.0))
+    assert stores.runs.count("acme") == 3
+    assert stores.runs.delete_tenant("acme") == 3
+    assert stores.runs.recent("acme") == [] and stores.runs.count("acme") == 0
+    assert stores.runs.delete_tenant("acme") == 0
+    assert [r.ticket for r in stores.runs.recent("other")] == ["x"]
+
+
+class _Recording:
+    """A DynamoDB client that records the attribute names of each UpdateItem."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.updated: list[set[str]] = []
+
+    def update_item(self, **kwargs: Any) -> Any:
+        self.updated.append(set(kwargs.get("ExpressionAttributeNames", {}).values()))
+        return self._client.update_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_dynamo_reset_writes_only_the_entitys_attribute(monkeypatch) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        create_pk_table(ddb, "state")
+        recording = _Recording(ddb)
+        store = DynamoSyncStateStore(recording, "state")
+        store.put(EntitySyncState("acme", "Customer", watermark="2026-03-08T01:59:59"))
+        store.put(EntitySyncState("acme", "Invoice", watermark="2026-03-01T00:00:00"))
+        recording.updated.clear()
+        store.reset("acme", ["Customer"])
+        assert recording.updated == [{"e_Customer"}]
+
+        # A checkpoint between the reset's read and its write is kept, not overwritten: the
+        # reset reads again and resets what the session wrote.
+        real_get = recording.get_item
+        calls = {"n": 0}
+
+        def racing_get(**kwargs: Any) -> Any:
+            got = real_get(**kwargs)
+            calls["n"] += 1
+            if calls["n"] == 1:
+                DynamoSyncStateStore(ddb, "state").put(
+                    EntitySyncState("acme", "Invoice", watermark="2026-04-01T00:00:00", page_size=9)
+                )
+            return got
+
+        monkeypatch.setattr(recording, "get_item", racing_get, raising=False)
+        store.reset("acme", ["Invoice"])
+        assert calls["n"] == 2
+        invoice = store.get_all("acme")["Invoice"]
+        assert invoice.watermark is None and invoice.page_size == 9

@@ -1,5 +1,7 @@
 """``qbrelay tenant …``: add, list, change and remove tenants (one per QuickBooks company).
 
+``remove`` lives in :mod:`.tenant_remove` (it purges the tenant's state too).
+
 Every command acts on the local data directory (``--data-dir``) or on a deployment
 (``--aws --env ENV``). Passwords are shown once or read from standard input; only their hashes
 are stored. ZOHO credentials are not tenant settings: they go to the secret store.
@@ -20,6 +22,7 @@ from ...store.ports import DEFAULT_WATERMARK_MARGIN_SECONDS, AlreadyExists, Tena
 from ...sync.plan import DEFAULT_ENTITIES, SYNC_ORDER, unknown_entities
 from ..targets import add_target_args, explain_aws_errors, open_tenants
 from .common import read_secret_stdin
+from .tenant_remove import add_remove_args, cmd_tenant_remove
 
 # Tenant names key rows and URLs: short, and never starting with the store's "@" helper prefix.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -170,19 +173,6 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
 
 
 @explain_aws_errors
-def cmd_tenant_remove(args: argparse.Namespace) -> int:
-    if not args.yes:
-        raise _fail(
-            f"removing tenant {args.name!r} cannot be undone (its Web Connector file stops "
-            "working); repeat with --yes"
-        )
-    if not open_tenants(args).delete(args.name):
-        raise _fail(f"no tenant named {args.name!r}")
-    print(f"Removed tenant {args.name!r}.")
-    return 0
-
-
-@explain_aws_errors
 def cmd_tenant_rotate_password(args: argparse.Namespace) -> int:
     password, generated = _password(args.password_stdin)
     store = open_tenants(args)
@@ -278,9 +268,8 @@ def register(sub: Any) -> None:
     add_target_args(lst)
     lst.set_defaults(func=cmd_tenant_list)
 
-    remove = tenant_sub.add_parser("remove", help="remove a tenant")
-    remove.add_argument("name")
-    remove.add_argument("--yes", action="store_true", help="confirm the removal")
+    remove = tenant_sub.add_parser("remove", help="remove a tenant (and with --purge its state)")
+    add_remove_args(remove)
     add_target_args(remove)
     remove.set_defaults(func=cmd_tenant_remove)
 

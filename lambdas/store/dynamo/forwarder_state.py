@@ -73,3 +73,8 @@ class DynamoForwarderState:
             else:
                 item = {**key, "mapping": _s(json.dumps(mapping))}
                 self._client.put_item(TableName=self._table, Item=item)
+
+    def delete_tenant(self, tenant: str) -> None:
+        with aws_errors(self._where):
+            for prefix in (keys.ZOHO_PAUSE, keys.ZOHO_MAPPING):
+                self._client.delete_item(TableName=self._table, Key={"pk": _s(prefix + tenant)})

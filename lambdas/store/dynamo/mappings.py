@@ -236,6 +236,23 @@ class DynamoMappingStore:
     def scan(self, tenant: str) -> Iterator[Mapping]:
         return self._query("by_tenant", "tenant", tenant, None)
 
+    def count(self, tenant: str) -> int:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_tenant",
+            "KeyConditionExpression": "tenant = :v",
+            "ExpressionAttributeValues": {":v": _s(tenant)},
+            "Select": "COUNT",
+        }
+        total = 0
+        while True:
+            with aws_errors(self._where):
+                page = self._client.query(**kwargs)
+            total += int(page.get("Count", 0))
+            if "LastEvaluatedKey" not in page:
+                return total
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     # --- writes -----------------------------------------------------------------------------
 
     def _update_all(self, calls: list[tuple[str, dict[str, Any]]]) -> set[str]:

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..ports import RunRecord
-from .common import _s, aws_errors, dynamo_table
+from ..ports import RunRecord, StoreError
+from .common import _backoff, _s, aws_errors, dynamo_table
+
+BATCH_WRITE = 25
+# Unprocessed deletes come back under throttling; retry a bounded number of times.
+BATCH_ATTEMPTS = 8
 
 
 class DynamoRunHistory:
     """RunHistory in the runs table: key ``pk`` = tenant, sort key ``sk`` = start#ticket."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(
+        self, client: Any, table: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
         self._client = client
         self._table = table
         self._where = dynamo_table(table)
+        self._sleep = sleep
 
     def add(self, run: RunRecord) -> None:
         with aws_errors(self._where):
@@ -39,3 +48,44 @@ class DynamoRunHistory:
                 Limit=limit,
             )
         return [RunRecord.from_item(json.loads(i["item"]["S"])) for i in result.get("Items", [])]
+
+    def _pages(self, tenant: str, **extra: Any) -> Iterator[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :t",
+            "ExpressionAttributeValues": {":t": _s(tenant)},
+            **extra,
+        }
+        while True:
+            with aws_errors(self._where):
+                page = self._client.query(**request)
+            yield page
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def count(self, tenant: str) -> int:
+        return sum(int(page.get("Count", 0)) for page in self._pages(tenant, Select="COUNT"))
+
+    def delete_tenant(self, tenant: str) -> int:
+        keys = [
+            {"pk": item["pk"], "sk": item["sk"]}
+            for page in self._pages(tenant, ProjectionExpression="pk, sk")
+            for item in page.get("Items", [])
+        ]
+        for start in range(0, len(keys), BATCH_WRITE):
+            pending: dict[str, Any] = {
+                self._table: [
+                    {"DeleteRequest": {"Key": k}} for k in keys[start : start + BATCH_WRITE]
+                ]
+            }
+            for attempt in range(BATCH_ATTEMPTS):
+                with aws_errors(self._where):
+                    result = self._client.batch_write_item(RequestItems=pending)
+                pending = result.get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                self._sleep(_backoff(attempt))
+            else:
+                raise StoreError(f"{self._where}: deletes still throttled")
+        return len(keys)

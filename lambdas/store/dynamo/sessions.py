@@ -157,3 +157,11 @@ class DynamoSessionStore:
             except ClientError as exc:
                 if _code(exc) != CONDITION_FAILED:
                     raise
+
+    def lock_until(self, tenant: str, now: float) -> float | None:
+        with aws_errors(self._where):
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": _s(keys.tenant_lock(tenant))}, ConsistentRead=True
+            ).get("Item")
+        until = float(item["expires_at"]["N"]) if item else None
+        return until if until is not None and until > now else None

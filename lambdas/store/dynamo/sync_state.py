@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import keys
-from ..ports import EntitySyncState
+from ..ports import ConcurrentUpdate, EntitySyncState
 from .common import _s, aws_errors, dynamo_table
 
 # Each entity's state is the attribute ``e_<entity>`` of the tenant's item.
@@ -16,6 +16,8 @@ _ENTITY_ATTR = "e_"
 # are atomic, so requesters and the relay never drop each other's ids), and an index item per
 # tenant and source naming the entities that ever had requests.
 _REFETCH = "@refetch#"
+# A reset loses its condition only to a session's checkpoint of the same entity; a few tries.
+RESET_ATTEMPTS = 5
 
 
 class DynamoSyncStateStore:
@@ -58,6 +60,71 @@ class DynamoSyncStateStore:
             self._client.delete_item(
                 TableName=self._table, Key={"pk": _s(keys.SYNC_STATE + tenant)}
             )
+        # Re-read requests are items of their own, keyed by source the tenant's caller chose;
+        # a scan finds every source's (tenant names hold no "#", so the prefix is the tenant's
+        # alone). The state table holds a few items per tenant: the scan is cheap.
+        for key in self._refetch_keys(tenant):
+            with aws_errors(self._where):
+                self._client.delete_item(TableName=self._table, Key=key)
+
+    def _refetch_keys(self, tenant: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "ProjectionExpression": "pk",
+            "FilterExpression": "begins_with(pk, :p)",
+            "ExpressionAttributeValues": {":p": _s(f"{_REFETCH}{tenant}#")},
+            "ConsistentRead": True,
+        }
+        while True:
+            with aws_errors(self._where):
+                page = self._client.scan(**request)
+            found.extend({"pk": item["pk"]} for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return found
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def reset(self, tenant: str, entities: Sequence[str]) -> None:
+        for entity in dict.fromkeys(entities):
+            self._reset_one(tenant, entity)
+
+    def _reset_one(self, tenant: str, entity: str) -> None:
+        name = _ENTITY_ATTR + entity
+        key = {"pk": _s(keys.SYNC_STATE + tenant)}
+        for _ in range(RESET_ATTEMPTS):
+            with aws_errors(self._where):
+                item = self._client.get_item(
+                    TableName=self._table,
+                    Key=key,
+                    ProjectionExpression="#e",
+                    ExpressionAttributeNames={"#e": name},
+                    ConsistentRead=True,
+                ).get("Item", {})
+            if name not in item:
+                return  # never synced: the next session reads it whole anyway
+            state = EntitySyncState.from_item(json.loads(item[name]["S"]))
+            if state.watermark is None:
+                return
+            state.watermark = None
+            try:
+                with aws_errors(self._where):
+                    # Only this entity's attribute, and only if no session wrote it since the
+                    # read: a checkpoint in between is kept and the reset tried again.
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key=key,
+                        UpdateExpression="SET #e = :v",
+                        ConditionExpression="#e = :old",
+                        ExpressionAttributeNames={"#e": name},
+                        ExpressionAttributeValues={
+                            ":v": _s(json.dumps(state.to_item())),
+                            ":old": item[name],
+                        },
+                    )
+                return
+            except ConcurrentUpdate:
+                continue
+        raise ConcurrentUpdate(f"{self._where}: {entity} of {tenant!r} kept changing; try again")
 
     def _refetch_key(self, tenant: str, source: str, entity: str = "") -> dict[str, Any]:
         name = f"{_REFETCH}{tenant}#{source}" + (f"#{entity}" if entity else "")

@@ -105,3 +105,7 @@ class DynamoTokenCache:
             except ClientError as exc:
                 if _code(exc) != CONDITION_FAILED:
                     raise
+
+    def delete_tenant(self, tenant: str) -> None:
+        with aws_errors(self._where):
+            self._client.delete_item(TableName=self._table, Key=self._key(tenant))

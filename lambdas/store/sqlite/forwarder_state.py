@@ -61,3 +61,7 @@ class SqliteForwarderState:
                 "ON CONFLICT (tenant) DO UPDATE SET mapping = excluded.mapping",
                 (tenant, text),
             )
+
+    def delete_tenant(self, tenant: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM forwarder_state WHERE tenant = ?", (tenant,))

@@ -225,6 +225,14 @@ class SqliteMappingStore:
             raise self._fail("outcome", exc) from exc
         return lost
 
+    def count(self, tenant: str) -> int:
+        row = (
+            self._db.connection()
+            .execute("SELECT COUNT(*) FROM mapping_rows WHERE tenant = ?", (tenant,))
+            .fetchone()
+        )
+        return int(row[0])
+
     def delete_tenant(self, tenant: str) -> int:
         try:
             with self._db.transaction() as conn:

@@ -46,3 +46,15 @@ class SqliteRunHistory:
             .fetchall()
         )
         return [RunRecord.from_item(json.loads(item)) for (item,) in rows]
+
+    def count(self, tenant: str) -> int:
+        row = (
+            self._db.connection()
+            .execute("SELECT COUNT(*) FROM runs WHERE tenant = ?", (tenant,))
+            .fetchone()
+        )
+        return int(row[0])
+
+    def delete_tenant(self, tenant: str) -> int:
+        with self._db.transaction() as conn:
+            return conn.execute("DELETE FROM runs WHERE tenant = ?", (tenant,)).rowcount

@@ -113,3 +113,11 @@ class SqliteSessionStore:
                 "DELETE FROM session_locks WHERE tenant = ? AND ticket = ?",
                 (session.tenant, session.ticket),
             )
+
+    def lock_until(self, tenant: str, now: float) -> float | None:
+        row = (
+            self._db.connection()
+            .execute("SELECT expires_at FROM session_locks WHERE tenant = ?", (tenant,))
+            .fetchone()
+        )
+        return float(row[0]) if row and row[0] > now else None

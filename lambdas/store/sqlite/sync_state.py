@@ -55,6 +55,22 @@ class SqliteSyncStateStore:
             conn.execute("DELETE FROM sync_state WHERE tenant = ?", (tenant,))
             conn.execute("DELETE FROM refetch_requests WHERE tenant = ?", (tenant,))
 
+    def reset(self, tenant: str, entities: Sequence[str]) -> None:
+        with self._db.transaction() as conn:
+            for entity in dict.fromkeys(entities):
+                row = conn.execute(
+                    "SELECT item FROM sync_state WHERE tenant = ? AND entity = ?",
+                    (tenant, entity),
+                ).fetchone()
+                if row is None:
+                    continue  # never synced: the next session reads it whole anyway
+                state = EntitySyncState.from_item(json.loads(row[0]))
+                state.watermark = None
+                conn.execute(
+                    "UPDATE sync_state SET item = ? WHERE tenant = ? AND entity = ?",
+                    (json.dumps(state.to_item()), tenant, entity),
+                )
+
     def request_refetch(
         self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
     ) -> None:

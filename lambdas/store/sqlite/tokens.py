@@ -63,3 +63,7 @@ class SqliteTokenCache:
                 "WHERE tenant = ? AND lease_holder = ?",
                 (tenant, holder),
             )
+
+    def delete_tenant(self, tenant: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM zoho_tokens WHERE tenant = ?", (tenant,))
