@@ -8,7 +8,7 @@ condition failed) naming the table or queue and the error code, never the SDK's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,6 +52,33 @@ def cancellation_reasons(exc: ClientError) -> list[str]:
 
 def _backoff(attempt: int) -> float:
     return min(0.05 * 2**attempt, 2.0)
+
+
+# A batch write takes at most 25 requests; unprocessed ones come back under throttling and are
+# retried a bounded number of times with backoff.
+BATCH_WRITE = 25
+BATCH_ATTEMPTS = 8
+
+
+def batch_delete(
+    client: Any, table: str, item_keys: list[dict[str, Any]], sleep: Callable[[float], None]
+) -> int:
+    """Delete the items with ``item_keys`` from ``table``; how many were asked for."""
+    where = dynamo_table(table)
+    for start in range(0, len(item_keys), BATCH_WRITE):
+        pending: dict[str, Any] = {
+            table: [{"DeleteRequest": {"Key": k}} for k in item_keys[start : start + BATCH_WRITE]]
+        }
+        for attempt in range(BATCH_ATTEMPTS):
+            with aws_errors(where):
+                result = client.batch_write_item(RequestItems=pending)
+            pending = result.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            sleep(_backoff(attempt))
+        else:
+            raise StoreError(f"{where}: deletes still throttled after {BATCH_ATTEMPTS} attempts")
+    return len(item_keys)
 
 
 def _describe(exc: BaseException) -> str:

@@ -30,10 +30,9 @@ from ..ports import (
     Mapping,
     StoreError,
 )
-from .common import _backoff, _n, _s, aws_errors, dynamo_table
+from .common import _backoff, _n, _s, aws_errors, batch_delete, dynamo_table
 
 BATCH_GET = 100
-BATCH_WRITE = 25
 # Unprocessed keys come back under throttling; retry a bounded number of times with backoff.
 BATCH_ATTEMPTS = 8
 # Single-item updates run in parallel (boto3 clients are thread-safe), bounded.
@@ -325,23 +324,5 @@ class DynamoMappingStore:
         return lost
 
     def delete_tenant(self, tenant: str) -> int:
-        pks = [
-            keys.mapping_key(m.tenant, m.source, m.entity, m.source_id) for m in self.scan(tenant)
-        ]
-        for start in range(0, len(pks), BATCH_WRITE):
-            pending: dict[str, Any] = {
-                self._table: [
-                    {"DeleteRequest": {"Key": {"pk": _s(k)}}}
-                    for k in pks[start : start + BATCH_WRITE]
-                ]
-            }
-            for attempt in range(BATCH_ATTEMPTS):
-                with aws_errors(self._where):
-                    result = self._client.batch_write_item(RequestItems=pending)
-                pending = result.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                self._sleep(_backoff(attempt))
-            else:
-                raise StoreError(f"{self._where}: deletes still throttled")
-        return len(pks)
+        pks = [{"pk": _s(m.key)} for m in self.scan(tenant)]
+        return batch_delete(self._client, self._table, pks, self._sleep)

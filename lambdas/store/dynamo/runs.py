@@ -7,12 +7,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ..ports import RunRecord, StoreError
-from .common import _backoff, _s, aws_errors, dynamo_table
-
-BATCH_WRITE = 25
-# Unprocessed deletes come back under throttling; retry a bounded number of times.
-BATCH_ATTEMPTS = 8
+from ..ports import RunRecord
+from .common import _s, aws_errors, batch_delete, dynamo_table
 
 
 class DynamoRunHistory:
@@ -73,19 +69,4 @@ class DynamoRunHistory:
             for page in self._pages(tenant, ProjectionExpression="pk, sk")
             for item in page.get("Items", [])
         ]
-        for start in range(0, len(keys), BATCH_WRITE):
-            pending: dict[str, Any] = {
-                self._table: [
-                    {"DeleteRequest": {"Key": k}} for k in keys[start : start + BATCH_WRITE]
-                ]
-            }
-            for attempt in range(BATCH_ATTEMPTS):
-                with aws_errors(self._where):
-                    result = self._client.batch_write_item(RequestItems=pending)
-                pending = result.get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                self._sleep(_backoff(attempt))
-            else:
-                raise StoreError(f"{self._where}: deletes still throttled")
-        return len(keys)
+        return batch_delete(self._client, self._table, keys, self._sleep)
