@@ -122,6 +122,17 @@ def _body(event: dict[str, Any]) -> bytes:
     return raw.encode("utf-8")
 
 
+def source_ip(event: dict[str, Any]) -> str | None:
+    """The caller's address as API Gateway saw it (requestContext.identity.sourceIp).
+
+    Not X-Forwarded-For: API Gateway appends to what the client sent, so its first entries are
+    the client's to choose.
+    """
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    value = identity.get("sourceIp")
+    return value if isinstance(value, str) and value else None
+
+
 def _reply(reply: SoapReply) -> dict[str, Any]:
     return _response(reply.status, reply.content_type, reply.body)
 
@@ -156,4 +167,4 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         body = _body(event)
     except ValueError:
         return _reply(fault_reply("The request body is not valid base64."))
-    return _reply(soap.handle(body))
+    return _reply(soap.handle(body, source_ip(event)))

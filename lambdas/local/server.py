@@ -11,14 +11,33 @@ from .wsgi import RelayWsgiApp
 
 
 class RelayServer:
-    """A started waitress server; ``serve_forever`` or ``start_in_thread`` then ``stop``."""
+    """A started waitress server; ``serve_forever`` or ``start_in_thread`` then ``stop``.
 
-    def __init__(self, app: RelayWsgiApp, host: str, port: int, threads: int = 8) -> None:
+    ``trusted_proxy``: the address of the reverse proxy in front, whose X-Forwarded-For names
+    the caller (the relay notes the Web Connector version per caller address).
+    """
+
+    def __init__(
+        self,
+        app: RelayWsgiApp,
+        host: str,
+        port: int,
+        threads: int = 8,
+        trusted_proxy: str | None = None,
+    ) -> None:
+        # Only a request from ``trusted_proxy`` has its X-Forwarded-For believed (its last entry
+        # becomes REMOTE_ADDR); from anyone else waitress removes the header.
+        proxy: dict[str, Any] = (
+            {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for"}}
+            if trusted_proxy
+            else {}
+        )
         self._server: Any = create_server(
             app,
             host=host,
             port=port,
             threads=threads,
+            **proxy,
             # The SOAP endpoint enforces its own, smaller limit with a SOAP Fault (QBWC shows the
             # text); waitress's cap only stops absurd bodies before they fill its spool files.
             max_request_body_size=app.endpoint.max_body_bytes * 8,

@@ -102,7 +102,10 @@ class RelayWsgiApp:
                 "Lower MaxReturned so responses are smaller."
             )
         body = environ["wsgi.input"].read(length) if length else b""
-        return self.endpoint.handle(body)
+        # The peer as the server reports it: waitress replaces it with the X-Forwarded-For
+        # client only for a configured trusted proxy (``serve --trusted-proxy``) and otherwise
+        # drops that header, which any client can send.
+        return self.endpoint.handle(body, environ.get("REMOTE_ADDR") or None)
 
     def _reply(self, start_response: StartResponse, reply: SoapReply) -> Iterable[bytes]:
         return self._send(start_response, reply.status, reply.content_type, reply.body)

@@ -7,6 +7,7 @@ process (or Lambda instance) can serve any call of a session.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import secrets
@@ -68,6 +69,8 @@ class RelaySettings:
     busy_lease_seconds: int = 600
     postpone_seconds: int | None = None
     min_run_every_seconds: int | None = None
+    # How long an address's clientVersion waits for its authenticate (which follows at once).
+    client_note_seconds: int = 300
 
 
 @dataclass(slots=True)
@@ -247,6 +250,28 @@ UNKNOWN_TICKET = (
     "This session is unknown or has expired. The Web Connector starts a new one at its next run; "
     "if this repeats, check that every relay instance uses the same store."
 )
+# Bounded: the version comes from an unauthenticated caller and lands in logs and stores.
+MAX_VERSION_CHARS = 40
+
+
+def shown_version(version: str) -> str:
+    """A Web Connector version fit for logs, pages and terminals: capped, printable only (no
+    control or escape characters, which an unauthenticated caller could otherwise send)."""
+    return "".join(c for c in version[:MAX_VERSION_CHARS] if c.isprintable())
+
+
+def client_address(value: str | None) -> str | None:
+    """The caller's IP address in canonical form, or None if ``value`` is not one.
+
+    Only a parsed address reaches the store, so a key is at most 45 characters (IPv6) however
+    the transport filled it in.
+    """
+    if not value or len(value) > 64:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
 
 
 class QbwcRelay:
@@ -278,15 +303,16 @@ class QbwcRelay:
         """The version string QBWC shows in its "More Information" dialog."""
         return self.settings.server_version
 
-    def client_version(self, version: str) -> str:
+    def client_version(self, version: str, client: str | None = None) -> str:
         """ "" to go on, or "E:..." (the update stops) below ``min_qbwc_version``.
 
         Never "W:": the Web Connector would show a continue/cancel dialog and wait for a person,
         so a scheduled run at 3 a.m. would stall until someone clicks. The call carries no user
-        or ticket (it comes before authenticate), so the version is logged, not kept per tenant.
+        or ticket (it comes before authenticate), so the version is noted for the caller's
+        network address ``client`` for a few minutes; the authenticate that follows from that
+        address records it on the tenant (see ``_record_client``).
         """
-        # Bounded: the value comes from an unauthenticated caller and lands in the logs.
-        shown = version[:40]
+        shown = shown_version(version)
         minimum = self.settings.min_qbwc_version
         if compare_versions(version, minimum) < 0:
             log.warning("clientVersion: refused Web Connector", extra={"qbwc_version": shown})
@@ -295,10 +321,22 @@ class QbwcRelay:
                 f"{shown or 'unknown'}. Install the current Web Connector from Intuit."
             )
         log.info("clientVersion: Web Connector", extra={"qbwc_version": shown})
+        address = client_address(client)
+        if address is not None and shown:
+            now = self.clock()
+            try:
+                expires = now + self.settings.client_note_seconds
+                self.sessions.note_client(address, shown, now, expires)
+            except StoreError as exc:
+                # Display-only: the update goes on without it.
+                log.warning("clientVersion: could not note the version: %s", exc)
         return ""
 
-    def authenticate(self, user: str, password: str) -> list[str]:
-        """[ticket, status(, postpone, min-run)]: status nvu, none, busy or the company file."""
+    def authenticate(self, user: str, password: str, client: str | None = None) -> list[str]:
+        """[ticket, status(, postpone, min-run)]: status nvu, none, busy or the company file.
+
+        ``client``: the caller's network address, to record its Web Connector version.
+        """
         ticket = secrets.token_hex(20)
         tenant = self.tenants.find_by_user(user)
         # Always verify, also for unknown users, so timing does not reveal which users exist.
@@ -307,6 +345,7 @@ class QbwcRelay:
             log.info("authenticate: rejected user")
             return self._auth_reply(ticket, NVU)
         now = self.clock()
+        self._record_client(tenant.name, client, now)
         if not tenant.enabled_entities:
             return self._auth_reply(ticket, NONE)
         if (
@@ -463,6 +502,23 @@ class QbwcRelay:
         return summary
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _record_client(self, tenant: str, client: str | None, now: float) -> None:
+        """Record on the tenant the Web Connector version its address announced just before.
+
+        Anyone can call clientVersion from an address, so the version may be planted (or, behind
+        a shared NAT, belong to another PC): it is shown on the support page and in
+        ``qbrelay tenant list`` and must never change what the relay does.
+        """
+        address = client_address(client)
+        if address is None:
+            return
+        try:
+            version = self.sessions.client_note(address, now)
+            if version:
+                self.tenants.record_client(tenant, shown_version(version), now)
+        except StoreError as exc:
+            log.warning("authenticate: could not record the Web Connector version: %s", exc)
 
     def _lease(self) -> int:
         return min(self.settings.busy_lease_seconds, self.settings.session_ttl_seconds)

@@ -68,11 +68,11 @@ class ClientFault(Fault):
         super().__init__(faultcode="Client", faultstring=message)
 
 
-def _call(ctx: Any, operation: str, *args: Any) -> Any:
+def _call(ctx: Any, operation: str, *args: Any, **kwargs: Any) -> Any:
     """Run one relay operation; an unexpected error is logged here and answered as a Fault."""
     relay: QbwcRelay = ctx.app.relay
     try:
-        return getattr(relay, operation)(*args)
+        return getattr(relay, operation)(*args, **kwargs)
     except Fault:
         raise
     except Exception as exc:
@@ -95,7 +95,7 @@ class QBWebConnectorSvc(ServiceBase):
 
     @rpc(Unicode, _returns=Unicode)
     def clientVersion(ctx, strVersion):
-        return _call(ctx, "client_version", strVersion or "")
+        return _call(ctx, "client_version", strVersion or "", client=ctx.udc)
 
     @rpc(Unicode, Unicode, _returns=ArrayOfString)
     def authenticate(ctx, strUserName, strPassword):
@@ -104,6 +104,7 @@ class QBWebConnectorSvc(ServiceBase):
             "authenticate",
             _required("strUserName", strUserName),
             _required("strPassword", strPassword),
+            client=ctx.udc,
         )
 
     @rpc(Unicode, Unicode, Unicode, Unicode, RequiredInt, RequiredInt, _returns=Unicode)
@@ -202,9 +203,12 @@ class _DirectServer(ServerBase):
 
     transport = "http://schemas.xmlsoap.org/soap/http"
 
-    def handle(self, body: bytes) -> tuple[bool, bytes | Fault]:
+    def handle(self, body: bytes, client: str | None = None) -> tuple[bool, bytes | Fault]:
         ctx = MethodContext(self, MethodContext.SERVER)
         ctx.in_string = [body]
+        # The caller's network address, for the operations that note it (spyne's user context;
+        # the method contexts made from this one share it).
+        ctx.udc = client
         contexts = self.generate_contexts(ctx, "utf-8")
         p_ctx = contexts[0]
         if p_ctx.in_error:
@@ -244,15 +248,19 @@ class SoapEndpoint:
         self._wsdl_cache: dict[str, bytes] = {}
         self._wsdl_lock = threading.Lock()
 
-    def handle(self, body: bytes) -> SoapReply:
-        """Answer one SOAP POST. Never raises."""
+    def handle(self, body: bytes, client: str | None = None) -> SoapReply:
+        """Answer one SOAP POST. Never raises.
+
+        ``client`` is the caller's network address as the transport knows it (None if unknown):
+        the relay notes the Web Connector version per address (display only).
+        """
         self.metrics.count(SOAP_CALLS)
-        reply = self._handle(body)
+        reply = self._handle(body, client)
         if reply.status != 200:
             self.metrics.count(SOAP_FAULTS)
         return reply
 
-    def _handle(self, body: bytes) -> SoapReply:
+    def _handle(self, body: bytes, client: str | None) -> SoapReply:
         if not body or not body.strip():
             return fault_reply("The request body is empty; expected a SOAP 1.1 envelope.")
         if len(body) > self.max_body_bytes:
@@ -263,7 +271,7 @@ class SoapEndpoint:
         if _DOCTYPE.search(body):
             return fault_reply("Document type declarations and entities are not accepted.")
         try:
-            ok, result = self._server.handle(body)
+            ok, result = self._server.handle(body, client)
         except Exception:
             log.exception("SOAP request failed")
             return fault_reply("The relay hit an internal error; it has been logged.", "Server")

@@ -85,6 +85,13 @@ def _when(timestamp: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(timestamp))
 
 
+def _web_connector(tenant: Tenant) -> str:
+    """The Web Connector version last seen for the tenant, e.g. "2.3.0.215 (seen ...)"."""
+    if not tenant.qbwc_version:
+        return "not seen yet"
+    return f"{tenant.qbwc_version} (seen {_when(tenant.qbwc_seen_at)})"
+
+
 def render_general() -> bytes:
     """The page at ``/support``: no tenant data."""
     return _page(
@@ -106,6 +113,7 @@ def render_tenant(tenant: Tenant, unsupported: dict[str, str] | None = None) -> 
         ("Web Connector user", tenant.qbwc_user),
         ("Last completed sync", _when(tenant.last_sync_at)),
         ("Last session", tenant.last_summary or "no session has finished yet"),
+        ("Web Connector", _web_connector(tenant)),
         ("Synced records", entities),
         ("Minimum interval", f"{interval} minutes" if interval else "none"),
     ]

@@ -10,6 +10,9 @@ from __future__ import annotations
 USER_CLAIM = "@user#"
 FILE_CLAIM = "@file#"
 TENANT_LOCK = "@lock#"
+# The Web Connector version a network address last announced (clientVersion), in the sessions
+# table until authenticate picks it up.
+CLIENT_NOTE = "@client#"
 # The deployment's settings item in the tenants table (the QBWC OwnerID).
 DEPLOYMENT = "@deployment"
 # A tenant's sync state item in the state table.
@@ -38,6 +41,10 @@ def file_claim(file_id: str) -> str:
 
 def tenant_lock(tenant: str) -> str:
     return TENANT_LOCK + tenant
+
+
+def client_note(address: str) -> str:
+    return CLIENT_NOTE + address
 
 
 def mapping_key(tenant: str, source: str, entity: str, source_id: str) -> str:

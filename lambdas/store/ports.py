@@ -52,6 +52,10 @@ class Tenant:
     watermark_margin_seconds: int = DEFAULT_WATERMARK_MARGIN_SECONDS
     # IANA zone of the company (e.g. America/Chicago): "today" for overdue invoices; "" is UTC.
     time_zone: str = ""
+    # The Web Connector version last seen authenticating as this tenant, and when (display
+    # only: see QbwcRelay.client_version for how it is learnt and why it cannot be trusted).
+    qbwc_version: str = ""
+    qbwc_seen_at: float | None = None
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -67,6 +71,8 @@ class Tenant:
             "last_summary": self.last_summary,
             "watermark_margin_seconds": self.watermark_margin_seconds,
             "time_zone": self.time_zone,
+            "qbwc_version": self.qbwc_version,
+            "qbwc_seen_at": self.qbwc_seen_at,
         }
 
     @classmethod
@@ -91,6 +97,10 @@ class Tenant:
                 else DEFAULT_WATERMARK_MARGIN_SECONDS
             ),
             time_zone=item.get("time_zone") or "",
+            qbwc_version=item.get("qbwc_version") or "",
+            qbwc_seen_at=(
+                float(item["qbwc_seen_at"]) if item.get("qbwc_seen_at") is not None else None
+            ),
         )
 
 
@@ -117,6 +127,10 @@ class TenantStore(Protocol):
         """The relay's facts of the tenant's last session: its summary and, when it completed,
         when. Only these attributes are written (the settings stay as the CLI left them);
         StoreError if there is no such tenant."""
+
+    def record_client(self, name: str, qbwc_version: str, at: float) -> None:
+        """The Web Connector version seen authenticating as the tenant, and when: a relay-owned
+        attribute like ``record_session``'s (the settings stay); StoreError if no such tenant."""
 
     def delete(self, name: str) -> bool: ...
 
@@ -173,6 +187,15 @@ class SessionStore(Protocol):
 
     def lock_until(self, tenant: str, now: float) -> float | None:
         """Until when a live session keeps the tenant busy; None when the tenant is free."""
+
+    def note_client(self, address: str, qbwc_version: str, now: float, expires_at: float) -> None:
+        """Remember the Web Connector version ``address`` announced, until ``expires_at``.
+
+        One entry per address (a new note replaces the old); expired ones are dropped.
+        """
+
+    def client_note(self, address: str, now: float) -> str | None:
+        """The version noted for ``address``, unless it has expired by ``now``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,7 +146,8 @@ def test_tenants_and_sessions_survive_a_restart(served: Served) -> None:
     assert 'iterator="Continue"' in request
     qbwc.close()
     listed = qbrelay("tenant", "list", "--data-dir", str(served.data_dir))
-    assert "acme" in listed.stdout
+    # The Web Connector's clientVersion, tied to the tenant by its address at authenticate.
+    assert "acme" in listed.stdout and f"qbwc={qbwc.version}" in listed.stdout
 
 
 def test_demo_json(tmp_path: Path) -> None:

@@ -74,3 +74,39 @@ def test_a_full_update_reaches_every_customer(qbwc) -> None:
         m for answer in recorder.answers for m in re.findall(r"<ListID>([^<]+)</ListID>", answer)
     }
     assert set(company.data.customers) <= sent
+
+
+def test_the_tenant_records_the_version_the_web_connector_sends(local, tenant) -> None:
+    server = RelayServer(RelayWsgiApp(local.endpoint), "127.0.0.1", 0, threads=2).start_in_thread()
+    connector = FakeWebConnector(server.url + SOAP_PATH, version="2.2.0.80", owner_id=OWNER_ID)
+    # A header any client can send: not trusted without --trusted-proxy.
+    connector.http.headers["X-Forwarded-For"] = "203.0.113.9"
+    try:
+        result = connector.run_session("acme-qbwc", PASSWORD, FakeCompany(customers=20))
+    finally:
+        connector.close()
+        server.stop()
+    assert result.client_version_reply == "" and result.percents[-1] == 100
+    stored = local.tenants.get("acme")
+    assert stored.qbwc_version == connector.version and stored.qbwc_seen_at
+    now = local.relay.clock()
+    assert local.sessions.client_note("127.0.0.1", now) == "2.2.0.80"
+    assert local.sessions.client_note("203.0.113.9", now) is None
+
+
+def test_behind_a_trusted_proxy_the_last_forwarded_address_counts(local, tenant) -> None:
+    app = RelayWsgiApp(local.endpoint)
+    server = RelayServer(app, "127.0.0.1", 0, threads=2, trusted_proxy="127.0.0.1")
+    server.start_in_thread()
+    connector = FakeWebConnector(server.url + SOAP_PATH, version="2.3.0.215")
+    # The client wrote the first entry; the proxy appended the address it saw.
+    connector.http.headers["X-Forwarded-For"] = "192.0.2.1, 203.0.113.9"
+    try:
+        assert connector.call("clientVersion", [("strVersion", connector.version)]) == ""
+    finally:
+        connector.close()
+        server.stop()
+    now = local.relay.clock()
+    assert local.sessions.client_note("203.0.113.9", now) == "2.3.0.215"
+    assert local.sessions.client_note("192.0.2.1", now) is None
+    assert local.sessions.client_note("127.0.0.1", now) is None

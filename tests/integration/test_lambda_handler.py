@@ -248,6 +248,85 @@ def test_support_page_for_the_exact_api_gateway_event(aws) -> None:
     qbwc_api.tenant_store.cache_clear()
 
 
+def soap_event(operation: str, params: list, source_ip: str, forwarded_for: str) -> dict[str, Any]:
+    """POST /qbwc exactly as API Gateway's REST API (Lambda proxy, payload 1.0) hands it over.
+
+    ``X-Forwarded-For`` is what the client sent with API Gateway's own entry appended; the
+    caller's address API Gateway vouches for is ``requestContext.identity.sourceIp``.
+    """
+    host = "abc123.execute-api.us-east-1.amazonaws.com"
+    headers = {
+        "Content-Type": "text/xml; charset=utf-8",
+        "Host": host,
+        "SOAPAction": f'"http://developer.intuit.com/{operation}"',
+        "User-Agent": "Mozilla/4.0 (compatible; MSIE 6.0; MS Web Services Client Protocol)",
+        "X-Forwarded-For": forwarded_for,
+        "X-Forwarded-Port": "443",
+        "X-Forwarded-Proto": "https",
+    }
+    return {
+        "resource": "/qbwc",
+        "path": "/qbwc",
+        "httpMethod": "POST",
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "q8w9e0",
+            "resourcePath": "/qbwc",
+            "httpMethod": "POST",
+            "extendedRequestId": "Qm1xYHkFoAMEb9Q=",
+            "requestTime": "01/Jan/2026:03:00:00 +0000",
+            "path": "/prod/qbwc",
+            "accountId": "123456789012",
+            "protocol": "HTTP/1.1",
+            "stage": "prod",
+            "domainPrefix": "abc123",
+            "requestTimeEpoch": 1767236400000,
+            "requestId": "6c1e4d2f-3a5b-4e8c-8f90-1b2c3d4e5f60",
+            "identity": {"sourceIp": source_ip, "userAgent": headers["User-Agent"]},
+            "domainName": host,
+            "deploymentId": "d1x2y3",
+            "apiId": "abc123",
+        },
+        "body": envelope(operation, params).decode(),
+        "isBase64Encoded": False,
+    }
+
+
+def test_the_web_connector_version_follows_source_ip_across_instances(aws) -> None:
+    store = DynamoTenantStore(boto3.client("dynamodb"), "tenants")
+    login = [("strUserName", "acme-qbwc"), ("strPassword", "pw")]
+
+    def soap(op: str, params: list, source_ip: str, forwarded_for: str) -> etree._Element:
+        # Each call on a fresh execution environment: only DynamoDB links them.
+        qbwc_api.endpoint.cache_clear()
+        event = soap_event(op, params, source_ip, forwarded_for)
+        reply = qbwc_api.handler(event, LambdaContext())
+        assert reply["statusCode"] == 200, reply["body"]
+        return etree.fromstring(reply["body"].encode())
+
+    answer = soap("clientVersion", [("strVersion", "2.3.0.215")], "198.51.100.7", "198.51.100.7")
+    assert answer.findtext(f".//{TNS}clientVersionResult") in ("", None)
+    # Another caller claims that address in X-Forwarded-For: API Gateway's sourceIp decides.
+    auth = soap("authenticate", login, "192.0.2.10", "198.51.100.7, 192.0.2.10")
+    assert [s.text or "" for s in auth.iter(f"{TNS}string")][1] == ""
+    assert store.get("acme").qbwc_version == ""
+    # The Web Connector that announced it authenticates (the tenant is busy: it still counts).
+    auth = soap("authenticate", login, "198.51.100.7", "10.1.2.3, 198.51.100.7")
+    assert [s.text or "" for s in auth.iter(f"{TNS}string")][1] == "busy"
+    assert store.get("acme").qbwc_version == "2.3.0.215"
+    # The support page shows it.
+    qbwc_api.tenant_store.cache_clear()
+    file_id = store.ensure_file_id("acme")
+    page = qbwc_api.handler(support_event(file_id[1:-1]), LambdaContext())
+    assert page["statusCode"] == 200 and "2.3.0.215" in page["body"]
+    qbwc_api.tenant_store.cache_clear()
+
+
 def test_missing_configuration_is_clear(monkeypatch) -> None:
     qbwc_api.endpoint.cache_clear()
     monkeypatch.delenv("QBRELAY_TENANTS_TABLE", raising=False)

@@ -138,6 +138,7 @@ def test_list_set_rotate_remove(capsys, local) -> None:
     code, out, _ = run(capsys, "tenant", "list", *local)
     assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["acme", "beta"]
     assert f"file_id={before.file_id}" in out and "hash" not in out
+    assert "qbwc=-" in out  # no Web Connector seen yet
 
     code, out, err = run(
         capsys, "tenant", "set", "acme", "--entities", "", "--min-interval-minutes", "60", *local

@@ -121,6 +121,51 @@ def test_the_relays_session_facts_survive_a_settings_update_from_a_stale_copy(
         stores.tenants.record_session("ghost", "x", None)
 
 
+def test_the_web_connector_version_is_a_relay_attribute_beside_the_settings(
+    stores: Stores,
+) -> None:
+    stores.tenants.create(_tenant())
+    stale = stores.tenants.get("acme")
+    stores.tenants.record_session("acme", "Synced 3 customers", 500.0)
+    stores.tenants.record_client("acme", "2.3.0.215", 490.0)
+    stores.tenants.record_client("acme", "2.3.0.215", 600.0)  # the latest sighting wins
+    stale.min_interval_seconds = 900
+    stores.tenants.update(stale)
+    t = stores.tenants.get("acme")
+    assert (t.qbwc_version, t.qbwc_seen_at) == ("2.3.0.215", 600.0)
+    assert (t.last_summary, t.last_sync_at, t.min_interval_seconds) == (
+        "Synced 3 customers",
+        500.0,
+        900,
+    )
+    assert [(x.name, x.qbwc_version) for x in stores.tenants.list()] == [("acme", "2.3.0.215")]
+    assert stores.tenants.find_by_user("acme-qbwc").qbwc_version == "2.3.0.215"
+    with pytest.raises(StoreError):
+        stores.tenants.record_client("ghost", "2.3.0.215", 1.0)
+    # Giving a tenant of an earlier release its FileID keeps the relay's attributes.
+    stores.tenants.ensure_file_id("acme")
+    assert stores.tenants.get("acme").qbwc_version == "2.3.0.215"
+    assert stores.tenants.get("acme").last_summary == "Synced 3 customers"
+    # A tenant added again under the same name starts without the old one's version.
+    assert stores.tenants.delete("acme") is True
+    stores.tenants.create(_tenant())
+    assert stores.tenants.get("acme").qbwc_version == ""
+
+
+def test_client_notes_live_briefly_one_per_address(stores: Stores) -> None:
+    assert stores.sessions.client_note("203.0.113.7", now=100.0) is None
+    stores.sessions.note_client("203.0.113.7", "2.2.0.71", now=100.0, expires_at=400.0)
+    stores.sessions.note_client("203.0.113.7", "2.3.0.215", now=110.0, expires_at=410.0)
+    stores.sessions.note_client("2001:db8::1", "2.1.0.30", now=110.0, expires_at=410.0)
+    assert stores.sessions.client_note("203.0.113.7", now=200.0) == "2.3.0.215"
+    assert stores.sessions.client_note("2001:db8::1", now=200.0) == "2.1.0.30"
+    assert stores.sessions.client_note("198.51.100.9", now=200.0) is None
+    assert stores.sessions.client_note("203.0.113.7", now=410.0) is None  # expired
+    # A note is no session: its key is a helper item's.
+    assert stores.sessions.get("@client#203.0.113.7", now=200.0) is None
+    assert stores.sessions.get("203.0.113.7", now=200.0) is None
+
+
 def test_tenant_names_and_users_are_unique(stores: Stores) -> None:
     stores.tenants.create(_tenant())
     with pytest.raises(AlreadyExists):

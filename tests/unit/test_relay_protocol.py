@@ -10,6 +10,7 @@ import pytest
 
 from lambdas.local.wiring import LocalRelay
 from lambdas.qbwc.relay import UNKNOWN_TICKET, QbwcRelay, RelaySettings, summarize
+from lambdas.qbwc.support_page import render_tenant
 from lambdas.store.ports import StoreError, Tenant
 from sim.fake_company import FakeCompany
 from tests.conftest import FIXED_PAGES, PASSWORD
@@ -52,6 +53,102 @@ def test_client_version_minimum_is_a_setting(local: LocalRelay) -> None:
     )
     assert relay.client_version("2.1.0.30").startswith("E:")
     assert relay.client_version("2.2.0.71") == ""
+
+
+def _clocked(local: LocalRelay, now: list[float]) -> QbwcRelay:
+    return QbwcRelay(local.tenants, local.sessions, local.engine, local.runs, clock=lambda: now[0])
+
+
+def test_the_web_connector_version_is_recorded_for_the_tenant_authenticating_from_its_address(
+    local, tenant
+) -> None:
+    now = [1000.0]
+    relay = _clocked(local, now)
+    assert relay.client_version("2.3.0.215", client="203.0.113.7") == ""
+    now[0] += 2
+    assert relay.authenticate(tenant.qbwc_user, PASSWORD, client="203.0.113.7")[1] == ""
+    stored = local.tenants.get(tenant.name)
+    assert (stored.qbwc_version, stored.qbwc_seen_at) == ("2.3.0.215", 1002.0)
+
+
+def test_a_version_from_another_address_is_not_recorded(local, tenant) -> None:
+    now = [1000.0]
+    relay = _clocked(local, now)
+    relay.client_version("2.3.0.215", client="203.0.113.7")
+    relay.authenticate(tenant.qbwc_user, PASSWORD, client="198.51.100.9")
+    assert local.tenants.get(tenant.name).qbwc_version == ""
+
+
+def test_an_expired_note_is_not_recorded(local, tenant) -> None:
+    now = [1000.0]
+    relay = _clocked(local, now)
+    relay.client_version("2.3.0.215", client="2001:db8::1")
+    now[0] += RelaySettings().client_note_seconds + 1
+    relay.authenticate(tenant.qbwc_user, PASSWORD, client="2001:db8::1")
+    assert local.tenants.get(tenant.name).qbwc_version == ""
+
+
+def test_only_a_valid_login_records_the_version_and_it_changes_nothing_else(local, tenant) -> None:
+    now = [1000.0]
+    relay = _clocked(local, now)
+    # Anyone may announce a version for an address (display only): a wrong password records
+    # nothing, a refused version is never noted, and the answers are those without a note.
+    relay.client_version("9.9.9.9", client="203.0.113.7")
+    assert relay.authenticate(tenant.qbwc_user, "wrong", client="203.0.113.7")[1] == "nvu"
+    assert local.tenants.get(tenant.name).qbwc_version == ""
+    assert relay.client_version("2.0.1.7", client="198.51.100.9").startswith("E:")
+    assert local.sessions.client_note("198.51.100.9", now[0]) is None
+    tenant.enabled_entities = ()
+    local.tenants.update(tenant)
+    assert relay.authenticate(tenant.qbwc_user, PASSWORD, client="203.0.113.7")[1] == "none"
+    assert local.tenants.get(tenant.name).qbwc_version == "9.9.9.9"
+
+
+def test_addresses_and_versions_are_bounded(local, tenant) -> None:
+    now = [1000.0]
+    relay = _clocked(local, now)
+    # Not an address (a forged header, a host name): nothing is noted.
+    for bad in ("", "not-an-ip", "203.0.113.7, 10.0.0.1", "x" * 500, None):
+        assert relay.client_version("2.3.0.215", client=bad) == ""
+    rows = local.db.connection().execute("SELECT count(*) FROM client_notes").fetchone()
+    assert rows == (0,)
+    # One note per address, in canonical form; the version capped and printable only.
+    relay.client_version("2.3.0.1", client="2001:DB8:0:0::1")
+    relay.client_version("2.3.0.\x1b[31m215" + "9" * 100, client="2001:db8::1")
+    relay.authenticate(tenant.qbwc_user, PASSWORD, client="2001:db8::1")
+    version = local.tenants.get(tenant.name).qbwc_version
+    assert version.startswith("2.3.0.[31m215") and len(version) <= 40 and "\x1b" not in version
+    rows = local.db.connection().execute("SELECT address FROM client_notes").fetchall()
+    assert rows == [("2001:db8::1",)]
+
+
+def test_the_support_page_shows_the_recorded_version_escaped(local, tenant) -> None:
+    relay = _clocked(local, [1767236400.0])
+    assert render_tenant(local.tenants.get(tenant.name)).decode().count("not seen yet") == 1
+    relay.client_version("2.3.0.215<script>", client="203.0.113.7")
+    relay.authenticate(tenant.qbwc_user, PASSWORD, client="203.0.113.7")
+    page = render_tenant(local.tenants.get(tenant.name)).decode()
+    assert "2.3.0.215&lt;script&gt; (seen 2026-01-01 03:00 UTC)" in page
+    assert "<script>" not in page
+
+
+def test_expired_notes_are_cleaned_up_locally(local) -> None:
+    local.sessions.note_client("203.0.113.7", "2.3.0.215", now=100.0, expires_at=400.0)
+    local.sessions.note_client("203.0.113.8", "2.3.0.215", now=500.0, expires_at=800.0)
+    rows = local.db.connection().execute("SELECT address FROM client_notes").fetchall()
+    assert rows == [("203.0.113.8",)]
+
+
+def test_a_store_failure_while_noting_the_version_does_not_stop_the_update(
+    local, tenant, monkeypatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise StoreError("sessions table is unavailable")
+
+    monkeypatch.setattr(local.sessions, "note_client", broken)
+    monkeypatch.setattr(local.sessions, "client_note", broken)
+    assert local.relay.client_version("2.3.0.215", client="203.0.113.7") == ""
+    assert local.relay.authenticate(tenant.qbwc_user, PASSWORD, client="203.0.113.7")[1] == ""
 
 
 def test_authenticate_rejects_unknown_user_and_wrong_password(local, tenant) -> None:

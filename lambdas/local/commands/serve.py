@@ -24,7 +24,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     local = build_local(directory, max_body_bytes=args.max_body_bytes)
     public_url = args.public_url or os.environ.get("QBRELAY_PUBLIC_URL") or None
     server = RelayServer(
-        RelayWsgiApp(local.endpoint, public_url, local.tenants, local.state), args.host, args.port
+        RelayWsgiApp(local.endpoint, public_url, local.tenants, local.state),
+        args.host,
+        args.port,
+        trusted_proxy=args.trusted_proxy,
     )
     worker = None if args.no_forward else local_worker(local, directory).start()
     print(
@@ -65,6 +68,12 @@ def register(sub: Any) -> None:
         "(default: taken from each request; env QBRELAY_PUBLIC_URL)",
     )
     serve.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
+    serve.add_argument(
+        "--trusted-proxy",
+        metavar="ADDR",
+        help="address of the reverse proxy in front: only its X-Forwarded-For names the caller "
+        "(default: none is trusted; the address only labels the Web Connector version per tenant)",
+    )
     serve.add_argument(
         "--no-forward",
         action="store_true",

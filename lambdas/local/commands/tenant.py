@@ -164,7 +164,8 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
         )
         print(
             f"{t.name}\tuser={t.qbwc_user}\tentities={','.join(t.enabled_entities)}\t"
-            f"last_sync={last}\tmin_interval={t.min_interval_seconds // 60}m\t"
+            f"last_sync={last}\tqbwc={t.qbwc_version or '-'}\t"
+            f"min_interval={t.min_interval_seconds // 60}m\t"
             f"watermark_margin={_hours(t.watermark_margin_seconds)}\t"
             f"time_zone={t.time_zone or 'UTC'}\t"
             f"company_file={t.company_file or '(open file)'}\tfile_id={t.file_id or '-'}"

@@ -165,3 +165,28 @@ class DynamoSessionStore:
             ).get("Item")
         until = float(item["expires_at"]["N"]) if item else None
         return until if until is not None and until > now else None
+
+    def note_client(self, address: str, qbwc_version: str, now: float, expires_at: float) -> None:
+        # One item per address, overwritten; the table's TTL deletes it after ``expires_at``.
+        with aws_errors(self._where):
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": _s(keys.client_note(address)),
+                    "qbwc_version": _s(qbwc_version),
+                    "expires_at": _n(expires_at),
+                },
+            )
+
+    def client_note(self, address: str, now: float) -> str | None:
+        with aws_errors(self._where):
+            # Consistent: authenticate follows clientVersion by milliseconds.
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": _s(keys.client_note(address))},
+                ConsistentRead=True,
+            ).get("Item")
+        # The TTL deletes lazily (up to days late): the clock decides.
+        if not item or float(item["expires_at"]["N"]) <= now:
+            return None
+        return str(item["qbwc_version"]["S"])

@@ -29,6 +29,9 @@ def _tenant(item: dict[str, Any]) -> Tenant:
         tenant.last_summary = item["last_summary"]["S"]
     if "last_sync_at" in item:
         tenant.last_sync_at = float(item["last_sync_at"]["N"])
+    if "qbwc_version" in item:
+        tenant.qbwc_version = item["qbwc_version"]["S"]
+        tenant.qbwc_seen_at = float(item["qbwc_seen_at"]["N"])
     return tenant
 
 
@@ -157,6 +160,14 @@ class DynamoTenantStore:
         if synced_at is not None:
             sets.append("last_sync_at = :t")
             values[":t"] = _n(synced_at)
+        self._set_relay_attributes(name, sets, values)
+
+    def record_client(self, name: str, qbwc_version: str, at: float) -> None:
+        sets = ["qbwc_version = :v", "qbwc_seen_at = :t"]
+        self._set_relay_attributes(name, sets, {":v": _s(qbwc_version), ":t": _n(at)})
+
+    def _set_relay_attributes(self, name: str, sets: list[str], values: dict[str, Any]) -> None:
+        """SET the relay's own top-level attributes of an existing tenant (never the settings)."""
         with aws_errors(self._where):
             try:
                 self._client.update_item(
@@ -208,14 +219,22 @@ class DynamoTenantStore:
             if tenant.file_id:
                 return tenant.file_id
             tenant.file_id = new_guid()
+            new = self._item(tenant)
             put = {
-                "Put": {
+                # An update, not a put: the relay's own attributes (last session, Web Connector
+                # version) stay.
+                "Update": {
                     "TableName": self._table,
-                    "Item": self._item(tenant),
+                    "Key": {"pk": _s(name)},
+                    "UpdateExpression": "SET #item = :new, file_id = :f",
                     # Only over the very item read above: nobody set a file_id in between.
                     "ConditionExpression": "#item = :old AND attribute_not_exists(file_id)",
                     "ExpressionAttributeNames": {"#item": "item"},
-                    "ExpressionAttributeValues": {":old": item["item"]},
+                    "ExpressionAttributeValues": {
+                        ":old": item["item"],
+                        ":new": new["item"],
+                        ":f": new["file_id"],
+                    },
                 }
             }
             with aws_errors(self._where):

@@ -25,6 +25,11 @@ CREATE TABLE IF NOT EXISTS session_locks (
     ticket TEXT NOT NULL,
     expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS client_notes (
+    address TEXT PRIMARY KEY,
+    qbwc_version TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
 """
 
 
@@ -121,3 +126,23 @@ class SqliteSessionStore:
             .fetchone()
         )
         return float(row[0]) if row and row[0] > now else None
+
+    def note_client(self, address: str, qbwc_version: str, now: float, expires_at: float) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO client_notes (address, qbwc_version, expires_at) "
+                "VALUES (?, ?, ?)",
+                (address, qbwc_version, expires_at),
+            )
+            # No TTL here: expired notes go as new ones come, so the table stays small.
+            conn.execute("DELETE FROM client_notes WHERE expires_at <= ?", (now,))
+
+    def client_note(self, address: str, now: float) -> str | None:
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT qbwc_version, expires_at FROM client_notes WHERE address = ?", (address,)
+            )
+            .fetchone()
+        )
+        return str(row[0]) if row and row[1] > now else None

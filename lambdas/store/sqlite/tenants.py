@@ -25,20 +25,31 @@ CREATE TABLE IF NOT EXISTS tenant_sessions (
     last_summary TEXT NOT NULL,
     last_sync_at REAL
 );
+CREATE TABLE IF NOT EXISTS tenant_clients (
+    name TEXT PRIMARY KEY,
+    qbwc_version TEXT NOT NULL,
+    seen_at REAL NOT NULL
+);
 """
-# The settings (written by the CLI) with the relay's facts of the last session beside them.
+# The settings (written by the CLI) with the relay's facts of the last session and of the Web
+# Connector beside them.
 _SELECT = (
-    "SELECT t.item, s.last_summary, s.last_sync_at FROM tenants t "
-    "LEFT JOIN tenant_sessions s ON s.name = t.name"
+    "SELECT t.item, s.last_summary, s.last_sync_at, c.qbwc_version, c.seen_at FROM tenants t "
+    "LEFT JOIN tenant_sessions s ON s.name = t.name "
+    "LEFT JOIN tenant_clients c ON c.name = t.name"
 )
 
 
-def _tenant(row: tuple[str, str | None, float | None]) -> Tenant:
+def _tenant(
+    row: tuple[str, str | None, float | None, str | None, float | None],
+) -> Tenant:
     tenant = Tenant.from_item(json.loads(row[0]))
     if row[1] is not None:
         tenant.last_summary = row[1]
     if row[2] is not None:
         tenant.last_sync_at = row[2]
+    if row[3] is not None:
+        tenant.qbwc_version, tenant.qbwc_seen_at = row[3], row[4]
     return tenant
 
 
@@ -108,9 +119,20 @@ class SqliteTenantStore:
                 (name, summary, synced_at),
             )
 
+    def record_client(self, name: str, qbwc_version: str, at: float) -> None:
+        with self._db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone() is None:
+                raise StoreError(keys.no_tenant_to_update(name))
+            conn.execute(
+                "INSERT OR REPLACE INTO tenant_clients (name, qbwc_version, seen_at) "
+                "VALUES (?, ?, ?)",
+                (name, qbwc_version, at),
+            )
+
     def delete(self, name: str) -> bool:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM tenant_sessions WHERE name = ?", (name,))
+            conn.execute("DELETE FROM tenant_clients WHERE name = ?", (name,))
             return conn.execute("DELETE FROM tenants WHERE name = ?", (name,)).rowcount == 1
 
     def find_by_file_id(self, file_id: str) -> Tenant | None:
