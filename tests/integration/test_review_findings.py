@@ -173,6 +173,43 @@ def test_f1b_forwarder_unchanged_path_takes_no_claim_so_an_older_version_lands_a
     )
 
 
+def test_f1c_redrive_of_an_old_letter_after_a_revert_overwrites_zoho_and_audit_is_stuck(
+    h: Harness,
+) -> None:
+    """V1 (phone A) is in ZOHO. ZOHO refuses V2 (phone too long): parked, dead letter. The user
+    undoes the change in QuickBooks (V3 = V1's content). The relay skips V3 ("ZOHO has it"), so
+    the row keeps handed_hash = V2: the audit says 'stale' and --repair re-reads it, but the
+    forced re-read is skipped again, so the drift never clears. When the operator fixes ZOHO and
+    runs `failures redrive`, the old V2 letter wins its claim (nothing claimed V3) and ZOHO ends
+    on the undone change, with a clean audit."""
+    from sim.fake_zoho import FakeField
+
+    long_phone = "5" * 40
+    h.forward(h.read(v(1, "555-0001")))
+    parked = h.forward(h.read(v(2, long_phone)))
+    assert parked.outcomes["0"].status == Status.PARKED
+    assert h.read(v(3, "555-0001")) == []  # skipped: the revert never reaches the queue
+    first = h.audit()
+    assert first.counts["stale"] == 1
+    h.now[0] += 1
+    Auditor(h.mappings, h.refetch, lambda: h.now[0]).audit(
+        TENANT, build_config(), h.zoho.client(TENANT), repair=True
+    )
+    forced = frozenset({("Customer", SID)})
+    h.now[0] += 10
+    h.hand_off(TENANT, [[v(3, "555-0001")]], forced)  # the repair's re-read of V3
+    h.queue.take()
+    # The operator widens the field and re-drives the letter.
+    h.zoho.fake.modules["Accounts"].fields["Phone"] = FakeField("Phone", "phone", 100)
+    (letter,) = SqliteDeadLetterQueue(h.zoho.db).list(limit=10)
+    h.forward([QueueMessage(TENANT, letter.body, "redrive")])
+    report = h.audit()
+    assert h.phone_in_zoho() == "555-0001" or report.drift > 0, (
+        f"after the re-drive ZOHO holds {h.phone_in_zoho()!r}, QuickBooks 555-0001; "
+        f"audit {report.to_json()}"
+    )
+
+
 # --- F2: the forwarder dies after the ZOHO write, before record_outcomes -----------------------
 
 
@@ -293,3 +330,105 @@ def test_f6_claim_check_payload_is_not_bound_to_the_envelope(h: Harness, tmp_pat
     report = h.forward([msg], fwd=h.forwarder(payloads=payloads))
     leaked = h.zoho.fake.by_field("Accounts", "QB_ListID", other["list_id"])
     assert not leaked, f"acme's ZOHO got globex's record ({report.outcomes['0']})"
+
+
+# --- F7: a payment's invoice re-reads are requested only after the send ----------------------
+
+
+@pytest.mark.parametrize("kind", ["local"])
+def test_f7_voided_payment_whose_invoice_reread_request_failed_leaves_invoice_paid(
+    kind: str, zoho: ZohoEnv, tmp_path, monkeypatch
+) -> None:
+    """A payment is voided: QuickBooks saves the payment (new EditSequence) but not its
+    invoices, so only the relay's re-read of the linked invoices (``_follow_links``) can bring
+    the invoice's balance back to ZOHO. That request is stored after queue.send and
+    record_handoffs. If it fails (a throttled UpdateItem here; a Lambda timeout after the send
+    is the same), the engine reports "Nothing was lost", but the payment is already handed off:
+    the next session sees it as applied (or in flight), skips it, and never computes its links
+    again. ZOHO keeps the invoice 'Paid', QuickBooks says it is owed; the audit sees no drift."""
+    from lambdas.store.sqlite import SqliteSyncStateStore as Store
+    from sim.fake_qbwc import FakeWebConnector
+    from tests.integration.integrity_rig import (
+        PASSWORD,
+        USER,
+        assert_zoho_matches,
+        company,
+        rig_for,
+    )
+
+    books = company(customers=6, items=3, invoices=6, payments=3)
+    with rig_for(kind, zoho, books, tmp_path, monkeypatch) as rig:
+        rig.session()
+        assert_zoho_matches(zoho.fake, books)
+        payment = next(iter(books.snapshot("ReceivePayment").records))
+        books.void("ReceivePayment", payment)
+
+        real = Store.request_refetch
+        failed: list[str] = []
+
+        def flaky(self, tenant, source, entity, ids):  # noqa: ANN001
+            if entity == "Invoice" and not failed:
+                failed.append(entity)
+                raise StoreError("state table throttled (injected)")
+            return real(self, tenant, source, entity, ids)
+
+        monkeypatch.setattr(Store, "request_refetch", flaky)
+        qbwc = FakeWebConnector(rig.url, owner_id=books.owner_id)
+        try:
+            qbwc.run_session(USER, PASSWORD, books)  # this one reports the failure
+        finally:
+            qbwc.close()
+        rig.settle()
+        assert failed, "the injected failure did not happen"
+        rig.session()  # the next Web Connector run: "asks QuickBooks again"
+        rig.session()
+        report = rig.audit()
+        try:
+            assert_zoho_matches(zoho.fake, books)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; audit drift {report.drift}: {report.to_json()}") from None
+
+
+# --- F4: the DynamoDB re-read set is one item, unbounded ------------------------------------
+
+
+DYNAMO_ITEM_LIMIT = 400 * 1024
+
+
+def _item_size(item: dict[str, Any]) -> int:
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        for kind, v in value.items():
+            if kind == "SS":
+                size += sum(len(x.encode()) for x in v)
+            elif kind in ("S", "N"):
+                size += len(str(v).encode())
+    return size
+
+
+def test_f4_dynamo_refetch_requests_outgrow_the_400kb_item_limit(monkeypatch) -> None:
+    """All re-read requests of one tenant and entity are one string set in one item
+    (``@refetch#tenant#qbd#Invoice``). An audit --repair after a long ZOHO outage of a company
+    with 30,000 invoices asks for all of them in one ADD; real DynamoDB refuses any item over
+    400 KB (ValidationException), so the repair fails, and while the item sits near the limit
+    every conflict's and every payment's re-read request fails too. moto does not enforce the
+    limit, so this test measures the item."""
+    import boto3
+    from moto import mock_aws
+
+    from lambdas.store.dynamo import DynamoSyncStateStore
+    from tests.aws_tables import create_pk_table
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        create_pk_table(ddb, "state")
+        store = DynamoSyncStateStore(ddb, "state")
+        ids = [f"{n:X}-1718833008" for n in range(0x10000, 0x10000 + 30_000)]
+        store.request_refetch(TENANT, "qbd", "Invoice", ids)
+        items = ddb.scan(TableName="state")["Items"]
+        biggest = max(_item_size(i) for i in items)
+        assert biggest <= DYNAMO_ITEM_LIMIT, (
+            f"one re-read item holds {biggest} bytes, over DynamoDB's {DYNAMO_ITEM_LIMIT}"
+        )
