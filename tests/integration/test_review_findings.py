@@ -432,3 +432,48 @@ def test_f4_dynamo_refetch_requests_outgrow_the_400kb_item_limit(monkeypatch) ->
         assert biggest <= DYNAMO_ITEM_LIMIT, (
             f"one re-read item holds {biggest} bytes, over DynamoDB's {DYNAMO_ITEM_LIMIT}"
         )
+
+
+# --- F8: a customer deletion whose Contact update fails is never applied to the Contact ------
+
+
+def test_f8_deletion_parked_for_its_contact_is_unchanged_on_redrive(h: Harness) -> None:
+    """ListDeleted for a customer with a person: the Account is marked inactive, the Contact's
+    update is refused (a per-record error). The customer row turns DELETED, the message is
+    parked (its PARKED write loses to the DELETED one, silently). Re-driving the letter finds
+    the customer row DELETED and answers 'unchanged': the Contact stays active in ZOHO for
+    good, its row still 'synced', and the audit sees no drift."""
+    from lambdas.zoho.client import RecordResult
+
+    h.forward(h.read(v(1, "555-0001")))
+    gone = {
+        "entity": "ListDeleted",
+        "list_del_type": "Customer",
+        "list_id": SID,
+        "full_name": "Customer 1",
+        "time_deleted": "2026-03-01T10:00:00-05:00",
+    }
+    deletion = h.read(gone)
+
+    def refusing_contacts(tenant: str):
+        client = h.zoho.client(tenant)
+        real = client.update
+
+        def update(module, records, trigger=()):  # noqa: ANN001
+            if module == "Contacts":
+                return [RecordResult(False, "RECORD_LOCKED", "locked by approval")] * len(records)
+            return real(module, records, trigger)
+
+        client.update = update  # type: ignore[method-assign]
+        return client
+
+    first = h.forward(deletion, fwd=h.forwarder(clients=refusing_contacts))
+    assert first.outcomes["0"].status == Status.PARKED
+    (letter,) = SqliteDeadLetterQueue(h.zoho.db).list(limit=10)
+    h.forward([QueueMessage(TENANT, letter.body, "redrive")])  # ZOHO accepts it now
+    contacts = h.zoho.fake.by_field("Contacts", "QB_ListID", SID)
+    report = h.audit()
+    assert [c["QB_Active"] for c in contacts] == [False] or report.drift > 0, (
+        f"contact of deleted customer: {[c.get('QB_Active') for c in contacts]}; "
+        f"audit {report.to_json()}"
+    )
