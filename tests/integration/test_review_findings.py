@@ -60,7 +60,7 @@ class Mappings:
         self.fail_outcome_call: int | None = None  # 1-based call of record_outcomes to fail
         self.failure: type[Exception] = StoreError
 
-    def record_outcomes(self, outcomes):  # noqa: ANN001
+    def record_outcomes(self, outcomes):
         self.outcome_calls += 1
         if self.outcome_calls == self.fail_outcome_call:
             raise self.failure("injected failure of record_outcomes")
@@ -366,7 +366,7 @@ def test_f7_voided_payment_whose_invoice_reread_request_failed_leaves_invoice_pa
         real = Store.request_refetch
         failed: list[str] = []
 
-        def flaky(self, tenant, source, entity, ids):  # noqa: ANN001
+        def flaky(self, tenant, source, entity, ids):
             if entity == "Invoice" and not failed:
                 failed.append(entity)
                 raise StoreError("state table throttled (injected)")
@@ -459,7 +459,7 @@ def test_f8_deletion_parked_for_its_contact_is_unchanged_on_redrive(h: Harness) 
         client = h.zoho.client(tenant)
         real = client.update
 
-        def update(module, records, trigger=()):  # noqa: ANN001
+        def update(module, records, trigger=()):
             if module == "Contacts":
                 return [RecordResult(False, "RECORD_LOCKED", "locked by approval")] * len(records)
             return real(module, records, trigger)
