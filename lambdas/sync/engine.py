@@ -95,7 +95,7 @@ class SyncEngine:
         self.settings = settings or SyncSettings()
         self.clock = clock
         self.hand_off = HandOff(
-            SOURCE, mappings, queue, payloads, clock, self.settings.in_flight_seconds
+            SOURCE, mappings, queue, payloads, clock, self.settings.in_flight_seconds, state
         )
 
     # --- planning ---------------------------------------------------------------------------
@@ -236,7 +236,7 @@ class SyncEngine:
         reread = self._clear_refetch(tenant, [s for s, _, _ in accepted])
         try:
             handed = self.hand_off(tenant, [recs for _, _, recs in accepted], reread)
-            self._follow_links(tenant, plan, handed.refetch)
+            self._follow_links(plan, handed.refetch)
         except StoreError as exc:
             n = sum(len(recs) for _, _, recs in accepted)
             self._request_again(tenant, reread)
@@ -395,15 +395,13 @@ class SyncEngine:
         for entity, ids in by_entity.items():
             self.state.request_refetch(tenant, SOURCE, entity, ids)
 
-    def _follow_links(self, tenant: str, plan: Plan, wanted: dict[str, set[str]]) -> None:
+    def _follow_links(self, plan: Plan, wanted: dict[str, set[str]]) -> None:
         """Re-read the records a hand-off changed (a payment's invoices) later in this session.
 
-        The request is stored too, so a session that ends first leaves it to the next one.
+        The hand-off stored the request before sending, so a session that ends first (or a
+        relay that dies) leaves it to the next one.
         """
-        wanted = {e: ids for e, ids in wanted.items() if ids}
-        for entity, ids in wanted.items():
-            self.state.request_refetch(tenant, SOURCE, entity, sorted(ids))
-        self._add_refetch(plan, wanted)
+        self._add_refetch(plan, {e: ids for e, ids in wanted.items() if ids})
 
 
 def _request_id(exchange: int, step: Step, index: int) -> str:

@@ -32,6 +32,7 @@ from ..store.ports import (
     QueueMessage,
     RecordQueue,
     StoreError,
+    SyncStateStore,
 )
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,9 @@ class HandOff:
         payloads: PayloadStore | None,
         clock: Callable[[], float],
         in_flight_seconds: float,
+        refetch: SyncStateStore | None = None,
     ) -> None:
+        self.refetch = refetch
         self.source = source
         self.mappings = mappings
         self.queue = queue
@@ -125,6 +128,12 @@ class HandOff:
                 )
                 queued += 1
             result.counts.append((queued, unchanged))
+        if self.refetch is not None:
+            # Before the send: once the payment is handed off, nothing else would bring its
+            # invoices' new balances (a re-read too many is harmless).
+            for entity, ids in result.refetch.items():
+                if ids:
+                    self.refetch.request_refetch(tenant, self.source, entity, sorted(ids))
         if messages:
             self.queue.send(messages)
             try:
@@ -150,8 +159,11 @@ class HandOff:
         if row is None:
             return False
         digest = envelope.content_hash
+        # ZOHO has it, and nothing else is on its way: content handed off since (a change then
+        # undone in QuickBooks) could still land after it, so this version must follow.
+        outstanding = row.handed_hash not in ("", digest, row.applied_hash)
         if row.applied_hash == digest and row.status != DeliveryStatus.CONFLICT:
-            return True  # ZOHO has it
+            return not outstanding
         if row.in_flight(digest, now, self.in_flight_seconds):
             return True  # on its way (an outcome after the hand-off ends this)
         # Parked with this very content: a re-drive sends it, or a re-read that asked for it.

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..model.envelope import Envelope
 from ..model.identity import target, version_order
+from ..store.keys import mapping_key
 from ..store.ports import (
     Claim,
     DeadLetter,
@@ -107,6 +108,8 @@ class TenantContext:
         self.letters: list[tuple[Msg, str]] = []
         # (store entity, ZOHO id) written after its record's deletion: delete it again.
         self.redelete: list[tuple[str, str]] = []
+        # Redelivered messages that lost to a newer version (see ``suspect``).
+        self.suspects: list[tuple[Msg, tuple[str, ...]]] = []
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -157,6 +160,7 @@ class TenantContext:
             keys = {c.key for c in claims if c.source_id == m.source_id and c.source == m.source}
             if keys & lost:
                 self.outcome(m, Status.STALE, "a newer version of the record is being written")
+                self.suspect(m, store_entities)
             else:
                 out.append(m)
         return out
@@ -257,14 +261,19 @@ class TenantContext:
         else:
             row.status, row.last_error = outcome.status, outcome.last_error
 
-    def _deleted_meanwhile(self, lost: list[DeliveryOutcome]) -> set[str]:
-        """Lost writes whose record was deleted meanwhile: the deletion is applied again."""
-        gone: set[str] = set()
-        for o in lost:
-            row = self.ports.mappings.get(o.tenant, o.source, o.entity, o.source_id)
-            if row is not None and row.status == DeliveryStatus.DELETED and o.zoho_id:
-                self.redelete.append((o.entity, o.zoho_id))
-                gone.add(o.key)
+    def _deleted_meanwhile(
+        self, rows: list[tuple[Msg, str, str, str, str | None]]
+    ) -> set[tuple[str, str, str]]:
+        """Rows whose record was deleted meanwhile: a write that landed after the deletion is
+        deleted again (there is nothing to re-read)."""
+        gone: set[tuple[str, str, str]] = set()
+        for _, source, entity, sid, zoho_id in rows:
+            row = self.ports.mappings.get(self.tenant, source, entity, sid)
+            if row is not None and row.status == DeliveryStatus.DELETED:
+                target = zoho_id or row.zoho_id
+                if target:
+                    self.redelete.append((entity, target))
+                gone.add((source, entity, sid))
         return gone
 
     # --- the end of a run -------------------------------------------------------------------
@@ -274,22 +283,40 @@ class TenantContext:
         if self.letters and not self._send_letters():
             parked = {id(m) for m, _ in self.letters}
             self.writes = [(m, o) for m, o in self.writes if id(m) not in parked]
-        if not self.writes:
-            return
-        try:
-            lost = self.ports.mappings.record_outcomes([o for _, o in self.writes])
-        except StoreError as exc:
-            log.error(
-                "tenant %s: could not store %d outcome(s): %s", self.tenant, len(self.writes), exc
-            )
-            for m, _ in self.writes:
-                if self.report.outcomes.get(m.key, Outcome(Status.RETRY)).status == Status.APPLIED:
-                    self.outcome(m, Status.RETRY, f"mapping store: {exc}")
-            return
+        lost: list[DeliveryOutcome] = []
+        if self.writes:
+            try:
+                lost = self.ports.mappings.record_outcomes([o for _, o in self.writes])
+            except StoreError as exc:
+                log.error(
+                    "tenant %s: could not store %d outcome(s): %s",
+                    self.tenant,
+                    len(self.writes),
+                    exc,
+                )
+                for m, _ in self.writes:
+                    status = self.report.outcomes.get(m.key, Outcome(Status.RETRY)).status
+                    if status == Status.APPLIED:
+                        self.outcome(m, Status.RETRY, f"mapping store: {exc}")
+                return
         lost_keys = {o.key for o in lost if o.status == DeliveryStatus.SYNCED}
-        conflicts = [(m, o) for m, o in self.writes if o.key in lost_keys]
-        if conflicts:
-            self._conflicts(conflicts)
+        rows = {
+            (m.key, o.key): (m, o.source, o.entity, o.source_id, o.zoho_id)
+            for m, o in self.writes
+            if o.key in lost_keys
+        }
+        for m, entities in self.suspects:
+            for e in entities:
+                key = mapping_key(self.tenant, m.source, e, m.source_id)
+                rows.setdefault((m.key, key), (m, m.source, e, m.source_id, None))
+        if rows:
+            self._conflicts(list(rows.values()))
+
+    def suspect(self, m: Msg, entities: Sequence[str]) -> None:
+        """``m`` lost to a newer version on a redelivery: an earlier delivery may have written
+        ZOHO and died before recording it, so ZOHO may hold this older version."""
+        if m.deliveries > 1:
+            self.suspects.append((m, tuple(entities)))
 
     def _send_letters(self) -> bool:
         now = self.ports.clock()
@@ -304,46 +331,51 @@ class TenantContext:
         self.report.failed += len(letters)
         return True
 
-    def _conflicts(self, pairs: list[tuple[Msg, DeliveryOutcome]]) -> None:
-        """ZOHO may now hold an older version than a concurrent forwarder recorded.
+    def _conflicts(self, rows: list[tuple[Msg, str, str, str, str | None]]) -> None:
+        """ZOHO may now hold an older version than the mapping store says.
 
         Mark the rows (every writer still in flight then loses too) and ask the relay to read
-        the records again, so ZOHO ends on QuickBooks' current version whatever the order.
+        the records again, so ZOHO ends on QuickBooks' current version whatever the order. The
+        messages leave the queue only once that is stored; otherwise they come again.
         """
-        lost = list({o.key: o for _, o in pairs}.values())
-        for m, _ in pairs:
+        for m, *_ in rows:
             self.outcome(m, Status.STALE, "lost to a concurrent write; re-read requested")
-        gone = self._deleted_meanwhile(lost)
-        lost = [o for o in lost if o.key not in gone]
-        if not lost:
+        gone = self._deleted_meanwhile(rows)
+        rows = [r for r in rows if (r[1], r[2], r[3]) not in gone]
+        if not rows:
             return
-        self.report.conflicts += len(lost)
-        marks = [
-            DeliveryOutcome(
-                o.tenant,
-                o.source,
-                o.entity,
-                o.source_id,
+        marks = {
+            mapping_key(self.tenant, source, entity, sid): DeliveryOutcome(
+                self.tenant,
+                source,
+                entity,
+                sid,
                 DeliveryStatus.CONFLICT,
-                o.version,
+                m.version,
                 self.ports.clock(),
                 last_error="a concurrent write of another version; re-read requested",
                 token=secrets.token_hex(8),
             )
-            for o in lost
-        ]
+            for m, source, entity, sid, _ in rows
+        }
         log.warning(
-            "tenant %s: %d ZOHO write(s) lost to a concurrent newer version; re-reading them",
+            "tenant %s: %d ZOHO write(s) may have lost to a concurrent version; re-reading them",
             self.tenant,
             len(marks),
         )
-        self.ports.mappings.record_outcomes(marks)
-        if self.ports.refetch is None:
-            return
         by_entity: dict[tuple[str, str], list[str]] = {}
-        for o in lost:
-            spec = self.config.spec_for_store_entity(o.entity)
-            entity = spec.entity if spec is not None else o.entity
-            by_entity.setdefault((o.source, entity), []).append(o.source_id)
-        for (source, entity), ids in by_entity.items():
-            self.ports.refetch.request_refetch(self.tenant, source, entity, ids)
+        for _, source, entity, sid, _ in rows:
+            spec = self.config.spec_for_store_entity(entity)
+            canonical = spec.entity if spec is not None else entity
+            by_entity.setdefault((source, canonical), []).append(sid)
+        try:
+            self.ports.mappings.record_outcomes(list(marks.values()))
+            if self.ports.refetch is not None:
+                for (source, entity), ids in by_entity.items():
+                    self.ports.refetch.request_refetch(self.tenant, source, entity, ids)
+        except StoreError as exc:
+            log.error("tenant %s: could not mark conflicts: %s; retrying later", self.tenant, exc)
+            for m, *_ in rows:
+                self.outcome(m, Status.RETRY, f"conflict not recorded: {exc}")
+            return
+        self.report.conflicts += len(marks)

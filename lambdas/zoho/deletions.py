@@ -34,11 +34,18 @@ def apply_deletions(ctx: TenantContext, msgs: list[Msg]) -> None:
         specs = [s for s in (spec, spec.contact) if s is not None]
         for s in specs:
             ctx.load(m.source, s.store_entity, [sid])
-        rows = [ctx.mapping(m.source, s.store_entity, sid) for s in specs]
-        if rows[0] is not None and rows[0].status == DeliveryStatus.DELETED:
+        # Each row on its own: an account deleted while its contact's update failed leaves the
+        # contact to do when the message comes again.
+        due = [
+            (s, row)
+            for s in specs
+            if (row := ctx.mapping(m.source, s.store_entity, sid)) is None
+            or row.status != DeliveryStatus.DELETED
+        ]
+        if not due:
             ctx.outcome(m, Status.UNCHANGED)
             continue
-        for s, row in zip(specs, rows, strict=True):
+        for s, row in due:
             row = row or Mapping(ctx.tenant, m.source, s.store_entity, sid, zoho_module=s.module)
             if policy != "ignore" and row.zoho_id:
                 todo[s.module].append((m, row))
@@ -58,9 +65,10 @@ def apply_deletions(ctx: TenantContext, msgs: list[Msg]) -> None:
                     ctx.deleted(m, row.entity, row.source_id)
                 else:
                     m.failure = f"{module}: {result.reason()}"
+                    m.failure_entity = row.entity
     for m in done:
         if m.failure:
-            ctx.park(m, m.failure, deletion_target(m.record)[0])
+            ctx.park(m, m.failure, m.failure_entity or deletion_target(m.record)[0])
         else:
             ctx.outcome(m, Status.APPLIED)
 

@@ -21,11 +21,14 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, tzinfo
 
+from ..model.content import content_hash
 from ..model.entities import DELETION_ENTITIES, PAYMENT, SYNC_ORDER
 from ..model.envelope import Envelope, EnvelopeError
 from ..store.ports import (
     DeadLetter,
     DeadLetterQueue,
+    DeliveryOutcome,
+    DeliveryStatus,
     ForwarderState,
     MappingStore,
     PayloadStore,
@@ -100,19 +103,32 @@ class ZohoForwarder:
         report = ForwardReport()
         by_tenant: dict[str, list[Msg]] = defaultdict(list)
         malformed: list[tuple[str, DeadLetter]] = []
+        gone: list[tuple[str, Envelope, DeadLetter]] = []
         for key, body in messages:
             try:
                 envelope = Envelope.from_json(body)
-                record = self._record(envelope)
             except EnvelopeError as exc:
                 reason = f"malformed record message: {exc}"
                 report.outcomes[key] = Outcome(Status.PARKED, reason)
                 malformed.append((key, DeadLetter(UNKNOWN_TENANT, body, reason, self.clock())))
                 continue
+            try:
+                record = self._record(envelope)
+            except EnvelopeError as exc:
+                # A readable envelope whose record cannot be had: parked under its tenant, and
+                # QuickBooks is asked again (the payload expired, or does not match).
+                reason = f"claim-checked record unavailable: {exc}"
+                report.outcomes[key] = Outcome(Status.PARKED, reason)
+                gone.append(
+                    (key, envelope, DeadLetter(envelope.tenant, body, reason, self.clock()))
+                )
+                continue
             msg = Msg(key, body, envelope, record, (deliveries or {}).get(key, 1))
             by_tenant[envelope.tenant].append(msg)
         if malformed:
             self._park_malformed(malformed, report)
+        if gone:
+            self._park_unavailable(gone, report)
         for tenant, msgs in by_tenant.items():
             self._run_tenant(tenant, msgs, report)
         return report
@@ -128,9 +144,16 @@ class ZohoForwarder:
             raise EnvelopeError(f"payload store: {exc}") from None
         if data is None:
             raise EnvelopeError(f"the claim-checked record {envelope.claim} is gone (expired?)")
-        record = json.loads(data)
+        try:
+            record = json.loads(data)
+        except ValueError:
+            record = None
         if not isinstance(record, dict):
             raise EnvelopeError("the claim-checked payload is not a record")
+        # The payload must be the record the envelope names: a claim naming another tenant's
+        # or another record's payload is refused.
+        if envelope.claim != envelope.claim_key or content_hash(record) != envelope.content_hash:
+            raise EnvelopeError("the claim-checked payload does not match its message")
         return record
 
     def _park_malformed(self, items: list[tuple[str, DeadLetter]], report: ForwardReport) -> None:
@@ -142,6 +165,35 @@ class ZohoForwarder:
                 report.outcomes[key] = Outcome(
                     Status.RETRY, f"dead-letter queue unavailable: {exc}"
                 )
+            return
+        report.failed += len(items)
+
+    def _park_unavailable(
+        self, items: list[tuple[str, Envelope, DeadLetter]], report: ForwardReport
+    ) -> None:
+        try:
+            self.ports.dead_letters.send([letter for _, _, letter in items])
+            for _, e, letter in items:
+                self.ports.mappings.record_outcomes(
+                    [
+                        DeliveryOutcome(
+                            e.tenant,
+                            e.source,
+                            e.entity,
+                            e.source_id,
+                            DeliveryStatus.PARKED,
+                            e.version,
+                            self.clock(),
+                            last_error=letter.reason,
+                        )
+                    ]
+                )
+                if self.ports.refetch is not None:
+                    self.ports.refetch.request_refetch(e.tenant, e.source, e.entity, [e.source_id])
+        except StoreError as exc:
+            log.error("could not park %d record(s): %s; they stay on the queue", len(items), exc)
+            for key, _, _ in items:
+                report.outcomes[key] = Outcome(Status.RETRY, f"could not park: {exc}")
             return
         report.failed += len(items)
 

@@ -44,16 +44,22 @@ def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
         ids = [m.source_id for m in newest.values() if m.source == source]
         for store_entity in rows:
             ctx.load(source, store_entity, ids)
-    out = []
+    out, same = [], []
     for m in newest.values():
         stored = ctx.mapping(m.source, entity, m.source_id)
         why = ctx.is_stale(m, stored)
         if why:
             ctx.outcome(m, Status.STALE, why)
+            if stored is not None and stored.status != DeliveryStatus.DELETED:
+                ctx.suspect(m, rows)
         elif _unchanged(ctx, m, stored, contact):
-            ctx.outcome(m, Status.UNCHANGED)
+            same.append(m)
         else:
             out.append(m)
+    # Unchanged content still claims its version: an older version still on its way (a change
+    # undone in QuickBooks meanwhile) must not land after it.
+    for m in ctx.claim(same, rows):
+        ctx.outcome(m, Status.UNCHANGED)
     return ctx.claim(out, rows)
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from .. import keys
-from ..ports import ConcurrentUpdate, EntitySyncState
-from .common import _s, aws_errors, dynamo_table
+from ..ports import ConcurrentUpdate, EntitySyncState, StoreError
+from .common import _backoff, _s, aws_errors, dynamo_table
 
 # Each entity's state is the attribute ``e_<entity>`` of the tenant's item.
 _ENTITY_ATTR = "e_"
@@ -16,6 +18,16 @@ _ENTITY_ATTR = "e_"
 # are atomic, so requesters and the relay never drop each other's ids), and an index item per
 # tenant and source naming the entities that ever had requests.
 _REFETCH = "@refetch#"
+# The ids of one entity are spread over this many items, so a large repair (tens of thousands
+# of ids) stays far below DynamoDB's 400 KB item limit; one update adds at most so many ids.
+_BUCKETS = 32
+_IDS_PER_CALL = 1000
+
+
+def _bucket(source_id: str) -> int:
+    return int(hashlib.sha1(source_id.encode()).hexdigest()[:4], 16) % _BUCKETS
+
+
 # A reset loses its condition only to a session's checkpoint of the same entity; a few tries.
 RESET_ATTEMPTS = 5
 
@@ -126,9 +138,19 @@ class DynamoSyncStateStore:
                 continue
         raise ConcurrentUpdate(f"{self._where}: {entity} of {tenant!r} kept changing; try again")
 
-    def _refetch_key(self, tenant: str, source: str, entity: str = "") -> dict[str, Any]:
+    def _refetch_key(
+        self, tenant: str, source: str, entity: str = "", bucket: int = -1
+    ) -> dict[str, Any]:
         name = f"{_REFETCH}{tenant}#{source}" + (f"#{entity}" if entity else "")
+        if bucket >= 0:
+            name += f"#{bucket:02d}"
         return {"pk": _s(name)}
+
+    def _by_bucket(self, source_ids: Sequence[str]) -> dict[int, list[str]]:
+        out: dict[int, list[str]] = {}
+        for sid in set(source_ids):
+            out.setdefault(_bucket(sid), []).append(sid)
+        return out
 
     def request_refetch(
         self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
@@ -142,12 +164,16 @@ class DynamoSyncStateStore:
                 UpdateExpression="ADD entities :e",
                 ExpressionAttributeValues={":e": {"SS": [entity]}},
             )
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._refetch_key(tenant, source, entity),
-                UpdateExpression="ADD ids :ids",
-                ExpressionAttributeValues={":ids": {"SS": sorted(set(source_ids))}},
-            )
+            for bucket, ids in self._by_bucket(source_ids).items():
+                for start in range(0, len(ids), _IDS_PER_CALL):
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key=self._refetch_key(tenant, source, entity, bucket),
+                        UpdateExpression="ADD ids :ids",
+                        ExpressionAttributeValues={
+                            ":ids": {"SS": sorted(ids[start : start + _IDS_PER_CALL])}
+                        },
+                    )
 
     def pending_refetch(self, tenant: str, source: str) -> dict[str, list[str]]:
         with aws_errors(self._where):
@@ -156,16 +182,26 @@ class DynamoSyncStateStore:
             ).get("Item", {})
         out: dict[str, list[str]] = {}
         for entity in sorted(index.get("entities", {}).get("SS", [])):
-            with aws_errors(self._where):
-                item = self._client.get_item(
-                    TableName=self._table,
-                    Key=self._refetch_key(tenant, source, entity),
-                    ConsistentRead=True,
-                ).get("Item", {})
-            ids = item.get("ids", {}).get("SS", [])
+            wanted = [self._refetch_key(tenant, source, entity, b) for b in range(_BUCKETS)]
+            ids: list[str] = []
+            for item in self._get_all(wanted):
+                ids += item.get("ids", {}).get("SS", [])
             if ids:
                 out[entity] = sorted(ids)
         return out
+
+    def _get_all(self, wanted: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        pending: dict[str, Any] = {self._table: {"Keys": wanted, "ConsistentRead": True}}
+        for attempt in range(8):
+            with aws_errors(self._where):
+                page = self._client.batch_get_item(RequestItems=pending)
+            items += page.get("Responses", {}).get(self._table, [])
+            pending = page.get("UnprocessedKeys") or {}
+            if not pending:
+                return items
+            time.sleep(_backoff(attempt))
+        raise StoreError(f"{self._where}: reads still throttled")
 
     def clear_refetch(
         self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
@@ -173,9 +209,13 @@ class DynamoSyncStateStore:
         if not source_ids:
             return
         with aws_errors(self._where):
-            self._client.update_item(
-                TableName=self._table,
-                Key=self._refetch_key(tenant, source, entity),
-                UpdateExpression="DELETE ids :ids",
-                ExpressionAttributeValues={":ids": {"SS": sorted(set(source_ids))}},
-            )
+            for bucket, ids in self._by_bucket(source_ids).items():
+                for start in range(0, len(ids), _IDS_PER_CALL):
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key=self._refetch_key(tenant, source, entity, bucket),
+                        UpdateExpression="DELETE ids :ids",
+                        ExpressionAttributeValues={
+                            ":ids": {"SS": sorted(ids[start : start + _IDS_PER_CALL])}
+                        },
+                    )
