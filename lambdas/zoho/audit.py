@@ -17,13 +17,14 @@ only reported, since nothing says what they should be.
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.identity import SOURCE_QBD
-from ..store.ports import DeliveryStatus, Mapping, MappingStore, SyncStateStore
+from ..store.ports import DeliveryOutcome, DeliveryStatus, Mapping, MappingStore, SyncStateStore
 from .client import ZohoClient
 from .deletions import delete_in_zoho
 from .mapping import EntitySpec, MappingConfig
@@ -129,6 +130,7 @@ class Auditor:
         calls_before, credits_before = client.coql_calls, client.coql_credits
         now = self.clock()
         to_refetch: dict[str, set[str]] = defaultdict(set)
+        to_mark: list[tuple[str, str]] = []  # (store entity, id) ZOHO does not hold as recorded
         to_delete: dict[str, list[tuple[EntitySpec, str]]] = defaultdict(list)
         for entity, spec in config.entities.items():
             for s in (spec, spec.contact):
@@ -141,6 +143,7 @@ class Auditor:
                     kind = self._judge(m, held.get(sid), s, config, now, report)
                     if kind in ("missing", "stale"):
                         to_refetch[entity].add(sid)
+                        to_mark.append((s.store_entity, sid))
                     elif kind == "deleted_active":
                         to_delete[s.module].append((s, held[sid].zoho_id))
                 for ext in held.keys() - known.keys():
@@ -148,6 +151,25 @@ class Auditor:
         report.coql_calls = client.coql_calls - calls_before
         report.credits = client.coql_credits - credits_before
         if repair:
+            # What ZOHO really holds is not what the store says was applied: the rows lose their
+            # applied hash (as after a concurrent write), so the re-read is sent, not skipped.
+            now = self.clock()
+            self.mappings.record_outcomes(
+                [
+                    DeliveryOutcome(
+                        tenant,
+                        self.source,
+                        store_entity,
+                        sid,
+                        DeliveryStatus.CONFLICT,
+                        "",
+                        now,
+                        last_error="the audit found ZOHO without this content; re-read requested",
+                        token=secrets.token_hex(8),
+                    )
+                    for store_entity, sid in to_mark
+                ]
+            )
             for entity, ids in to_refetch.items():
                 self.refetch.request_refetch(tenant, self.source, entity, sorted(ids))
                 report.repaired[f"reread_{entity}"] = len(ids)
@@ -178,13 +200,21 @@ class Auditor:
         if m.handed_hash and m.in_flight(m.handed_hash, now, self.in_flight_seconds):
             report.in_flight += 1
             return None
-        expected = m.status == DeliveryStatus.SYNCED or bool(m.handed_hash)
+        # Contacts rows have no hand-off of their own: a parked or conflicted one is expected too.
+        expected = bool(m.handed_hash) or m.status in (
+            DeliveryStatus.SYNCED,
+            DeliveryStatus.PARKED,
+            DeliveryStatus.CONFLICT,
+        )
         if held is None:
             if not expected:
                 return None
             report.add("missing", m.entity, m.source_id, status=m.status or "handed off")
             return "missing"
-        if m.handed_hash and m.applied_hash != m.handed_hash:
+        if (m.handed_hash and m.applied_hash != m.handed_hash) or m.status in (
+            DeliveryStatus.PARKED,
+            DeliveryStatus.CONFLICT,
+        ):
             report.add("stale", m.entity, m.source_id, zoho_id=held.zoho_id)
             return "stale"
         return None

@@ -161,9 +161,22 @@ class TenantContext:
             if keys & lost:
                 self.outcome(m, Status.STALE, "a newer version of the record is being written")
                 self.suspect(m, store_entities)
+                # Not stale when read a moment ago: a concurrent claim of this version or a
+                # newer one won; relays' clocks may disagree on which read is later, so
+                # QuickBooks is asked once more (the re-read is later than both).
+                self.reread(m)
             else:
                 out.append(m)
         return out
+
+    def reread(self, m: Msg) -> None:
+        """Ask the relay to read ``m``'s record again (best effort)."""
+        if self.ports.refetch is None:
+            return
+        try:
+            self.ports.refetch.request_refetch(self.tenant, m.source, m.entity, [m.source_id])
+        except StoreError as exc:
+            log.warning("tenant %s: re-read of %s not requested: %s", self.tenant, m.key, exc)
 
     def is_stale(self, m: Msg, stored: Mapping | None) -> str:
         """Why ``m`` must not be written over what is stored ("" when it may)."""
@@ -176,7 +189,11 @@ class TenantContext:
         same = stored.claimed_order is not None and version_order(m.version) == stored.claimed_order
         if same and (stored.claimed_read or 0.0) > m.envelope.read_at:
             # An earlier read of the same version, delivered late (an invoice's balance changes
-            # without a new EditSequence when a payment applied to it is voided).
+            # without a new EditSequence when a payment applied to it is voided). With other
+            # content than what was written, QuickBooks is asked once more: relays' clocks may
+            # disagree on which read is later.
+            if m.content_hash != stored.applied_hash:
+                self.reread(m)
             return f"an earlier read of version {m.version} than one already written"
         return ""
 
@@ -298,6 +315,9 @@ class TenantContext:
                     status = self.report.outcomes.get(m.key, Outcome(Status.RETRY)).status
                     if status == Status.APPLIED:
                         self.outcome(m, Status.RETRY, f"mapping store: {exc}")
+                # A suspect must not leave the queue before its conflict is recorded.
+                for m, _ in self.suspects:
+                    self.outcome(m, Status.RETRY, f"mapping store: {exc}")
                 return
         lost_keys = {o.key for o in lost if o.status == DeliveryStatus.SYNCED}
         rows = {
@@ -340,7 +360,12 @@ class TenantContext:
         """
         for m, *_ in rows:
             self.outcome(m, Status.STALE, "lost to a concurrent write; re-read requested")
-        gone = self._deleted_meanwhile(rows)
+        try:
+            gone = self._deleted_meanwhile(rows)
+        except StoreError as exc:
+            for m, *_ in rows:
+                self.outcome(m, Status.RETRY, f"conflict not recorded: {exc}")
+            return
         rows = [r for r in rows if (r[1], r[2], r[3]) not in gone]
         if not rows:
             return

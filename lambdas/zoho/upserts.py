@@ -27,19 +27,21 @@ _EXTERNAL_LOOKUP = re.compile(r"external", re.IGNORECASE)
 
 def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
     """The messages worth writing: newest per record, not older than stored, changed, claimed."""
+    spec = ctx.config.spec(entity)
+    contact = spec.contact if spec is not None else None
+    rows = [entity] + ([contact.store_entity] if contact is not None else [])
     newest: dict[tuple[str, str], Msg] = {}
     for m in msgs:
         key = (m.source, m.source_id)
         held = newest.get(key)
+        loser = None
         if held is None or _older(held, m):
-            if held is not None:
-                ctx.outcome(held, Status.STALE, "superseded by a newer version in the batch")
-            newest[key] = m
+            newest[key], loser = m, held
         else:
-            ctx.outcome(m, Status.STALE, "superseded by a newer version in the batch")
-    spec = ctx.config.spec(entity)
-    contact = spec.contact if spec is not None else None
-    rows = [entity] + ([contact.store_entity] if contact is not None else [])
+            loser = m
+        if loser is not None:
+            ctx.outcome(loser, Status.STALE, "superseded by a newer version in the batch")
+            ctx.suspect(loser, rows)
     for source in {m.source for m in newest.values()}:
         ids = [m.source_id for m in newest.values() if m.source == source]
         for store_entity in rows:

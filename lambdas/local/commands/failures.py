@@ -28,9 +28,11 @@ from .. import targets
 from ..targets import add_target_args, aws_env, explain_aws_errors, queue_url, table_name
 from .common import data_dir
 
-# One re-drive moves at most this many letters (run it again for more).
-MAX_REDRIVE = 10_000
-HOLD_SECONDS = 120.0
+# One run moves at most this many letters (run it again for more), and looks at most at
+# MAX_SCAN letters of any tenant to find them, all held while it works.
+MAX_REDRIVE = 2_000
+MAX_SCAN = 5_000
+HOLD_SECONDS = 300.0
 
 
 @dataclass(slots=True)
@@ -99,18 +101,22 @@ def _matches(held: HeldLetter, tenant: str | None, entity: str | None) -> bool:
     return entity is None or entity in _entities_of(held.letter.body)
 
 
-def _hold_all(dlq: DeadLetterQueue, limit: int) -> list[HeldLetter]:
-    """Hold up to ``limit`` letters (bounded: stops when the queue returns none)."""
+def _hold_all(
+    dlq: DeadLetterQueue, limit: int, tenant: str | None, entity: str | None
+) -> tuple[list[HeldLetter], list[HeldLetter]]:
+    """(matching, all held): letters are held page by page until ``limit`` match the filter,
+    the queue returns no new one, or MAX_SCAN were looked at; the caller releases them."""
     held: list[HeldLetter] = []
+    matching: list[HeldLetter] = []
     seen: set[str] = set()
-    while len(held) < limit:
-        batch = [h for h in dlq.hold(min(100, limit - len(held)), HOLD_SECONDS)]
-        fresh = [h for h in batch if h.receipt not in seen]
+    while len(matching) < limit and len(held) < MAX_SCAN:
+        fresh = [h for h in dlq.hold(100, HOLD_SECONDS) if h.receipt not in seen]
         if not fresh:
             break
         seen.update(h.receipt for h in fresh)
         held.extend(fresh)
-    return held
+        matching.extend(h for h in fresh if _matches(h, tenant, entity))
+    return matching[:limit], held
 
 
 @explain_aws_errors
@@ -118,9 +124,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     t = failure_target(args)
     names = [args.tenant] if args.tenant else [x.name for x in t.tenants.list()]
     rows = [m for n in names for m in t.mappings.list(n, DeliveryStatus.PARKED, args.limit)]
-    held = _hold_all(t.dead_letters, args.limit)
+    matching, held = _hold_all(t.dead_letters, args.limit, args.tenant, args.entity)
     try:
-        letters = [h.letter for h in held if _matches(h, args.tenant, args.entity)]
+        letters = [h.letter for h in matching]
     finally:
         t.dead_letters.release([h.receipt for h in held])
     rows = [m for m in rows if args.entity is None or m.entity == args.entity]
@@ -178,9 +184,9 @@ def _flags(args: argparse.Namespace) -> str:
 @explain_aws_errors
 def cmd_redrive(args: argparse.Namespace) -> int:
     t = failure_target(args)
-    held = _hold_all(t.dead_letters, min(args.limit, MAX_REDRIVE))
-    chosen = [h for h in held if _matches(h, args.tenant, args.entity)]
-    others = [h for h in held if h not in chosen]
+    chosen, held = _hold_all(t.dead_letters, min(args.limit, MAX_REDRIVE), args.tenant, args.entity)
+    picked = {h.receipt for h in chosen}
+    others = [h for h in held if h.receipt not in picked]
     movable = [h for h in chosen if h.letter.tenant != "(unknown)"]
     try:
         messages = []
