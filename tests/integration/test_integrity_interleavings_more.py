@@ -4,8 +4,9 @@ undone change in the same batch, a suspect acknowledged when an outcome write fa
 repair of a record deleted in ZOHO, relay clocks disagreeing on read order, a parked contact
 the audit did not see, a re-drive blind to letters behind other tenants'. Each test drives the
 real hand-off, forwarder core and audit over the SQLite stores against the fake ZOHO CRM (the
-harness of ``test_integrity_interleavings``), and asserts the promise: ZOHO ends on QuickBooks' current
-content, or something (a pending re-read, a retry, the audit) says it does not.
+harness of ``test_integrity_interleavings``), and asserts the promise: ZOHO ends on
+QuickBooks' current content, or something (a pending re-read, a retry, the audit) says it does
+not.
 """
 
 from __future__ import annotations
