@@ -101,14 +101,6 @@ DELETION_ENTITIES: frozenset[str] = frozenset(
 PAYMENT = "ReceivePayment"
 
 
-def entity(name: str) -> Entity:
-    """The table row of ``name``; KeyError naming the known entities otherwise."""
-    try:
-        return ENTITIES[name]
-    except KeyError:
-        raise KeyError(f"unknown entity {name!r} (known: {', '.join(ENTITIES)})") from None
-
-
 def unknown_entities(names: tuple[str, ...] | list[str]) -> list[str]:
     """Names in ``names`` that are not in the entity table."""
     return [n for n in names if n not in ENTITIES]
@@ -120,8 +112,3 @@ def plural(name: str, count: int = 2) -> str:
     if row is None:
         return name if count == 1 else name + "s"
     return row.singular if count == 1 else row.plural
-
-
-def forward_rank(name: str) -> int:
-    """Position in the table: parents (lower) are written to ZOHO before children."""
-    return SYNC_ORDER.index(name) if name in ENTITIES else len(SYNC_ORDER)

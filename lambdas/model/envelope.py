@@ -84,10 +84,6 @@ class Envelope:
         """This envelope with its record replaced by a claim check under ``key``."""
         return replace(self, record=None, claim=key)
 
-    def with_record(self, record: dict[str, Any]) -> Envelope:
-        """This envelope carrying ``record`` (fetched back from the payload store)."""
-        return replace(self, record=record, claim=None)
-
     def to_json(self) -> str:
         """The message body."""
         body: dict[str, Any] = {

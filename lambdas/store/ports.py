@@ -470,11 +470,6 @@ class Mapping:
             return False
         return self.outcome_at is None or self.outcome_at < self.handed_at
 
-    @property
-    def undelivered(self) -> bool:
-        """Handed off content that ZOHO does not hold (yet)."""
-        return bool(self.handed_hash) and self.handed_hash != self.applied_hash
-
     def to_item(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant,

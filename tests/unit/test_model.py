@@ -85,7 +85,6 @@ def test_envelopes_round_trip_and_derive_what_an_older_producer_left_out():
     checked = env.checked(env.claim_key)
     again = Envelope.from_json(checked.to_json())
     assert again.record is None and again.claim == env.claim_key
-    assert again.with_record(customer()) == env
     assert "/" not in Envelope.of("a/b c", "qbd", customer()).claim_key.split("/")[0]
 
 
