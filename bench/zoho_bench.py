@@ -25,12 +25,12 @@ from typing import Any
 
 import requests
 
+from lambdas.store.files import FileTokenCache
 from lambdas.store.sqlite import (
     SqliteDatabase,
     SqliteDeadLetterQueue,
     SqliteForwarderState,
     SqliteMappingStore,
-    SqliteTokenCache,
 )
 from lambdas.zoho.auth import TokenProvider, ZohoCredentials
 from lambdas.zoho.client import ZohoClient
@@ -134,7 +134,7 @@ def main() -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory() as tmp, FakeZohoServer(fake) as server:
         db = SqliteDatabase.in_dir(Path(tmp))
-        tokens = SqliteTokenCache(db)
+        tokens = FileTokenCache.in_dir(tmp)
         credentials = ZohoCredentials(
             "1000.BENCH", "bench-secret", "1000.bench-refresh", accounts_url=server.url
         )

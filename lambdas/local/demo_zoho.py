@@ -22,13 +22,14 @@ import requests
 
 from sim.fake_zoho import FakeZoho, FakeZohoServer
 
+from ..store.files import FileTokenCache
+from ..store.private import create_private_file, write_private_text
 from ..store.sqlite import (
     SqliteDatabase,
     SqliteForwarderState,
     SqliteMappingStore,
     SqliteRecordQueue,
     SqliteSyncStateStore,
-    SqliteTokenCache,
 )
 from ..zoho.audit import KINDS, Auditor, AuditReport
 from ..zoho.auth import TokenProvider, ZohoCredentials
@@ -70,7 +71,7 @@ def _claim_target(data_dir: Path, target: str) -> None:
                 f"for {target}"
             )
         return
-    marker.write_text(target + "\n", encoding="utf-8")
+    write_private_text(marker, target + "\n")
 
 
 def _count_fake(fake: FakeZoho) -> tuple[int, dict[str, int], int]:
@@ -101,7 +102,7 @@ def forward_to_fake(db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path
     session = requests.Session()
     with FakeZohoServer(fake) as server, tempfile.TemporaryDirectory() as tmp:
         # Tokens of this run's fake are worthless afterwards: keep them out of the data dir.
-        tokens = SqliteTokenCache(SqliteDatabase(Path(tmp) / "tokens.sqlite3"))
+        tokens = FileTokenCache.in_dir(tmp)
         credentials = ZohoCredentials(client_id, secret, refresh, accounts_url=server.url)
 
         def clients(tenant: str) -> ZohoClient:
@@ -112,6 +113,7 @@ def forward_to_fake(db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path
             report = audit(db, clients(DEMO_TENANT))
         finally:
             session.close()
+    create_private_file(state)  # the fake's records are customer data too: 0600 like the rest
     fake.save(state)
     records, modules, duplicates = _count_fake(fake)
     return DemoForwarding(FAKE, result, records, modules, duplicates, report)
@@ -135,7 +137,7 @@ def forward_to_endpoint(
         refresh_token=os.environ["ZOHO_REFRESH_TOKEN"],
         accounts_url=url,
     )
-    tokens = SqliteTokenCache(db)
+    tokens = FileTokenCache.in_dir(data_dir)
     session = requests.Session()
 
     def clients(tenant: str) -> ZohoClient:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..model.tenant import tenant_time_zones
-from ..store.files import FileSecretStore
+from ..store.files import FileSecretStore, FileTokenCache
 from ..store.payloads import FolderPayloadStore
 from ..store.sqlite import (
     SqliteDatabase,
@@ -22,7 +22,6 @@ from ..store.sqlite import (
     SqliteRecordQueue,
     SqliteSyncStateStore,
     SqliteTenantStore,
-    SqliteTokenCache,
 )
 from ..zoho.client import ZohoClient, client_factory
 from ..zoho.forwarder import Status, ZohoForwarder
@@ -64,7 +63,7 @@ def build_local_forwarder(
     ``clock`` is the forwarder's time (outcome times, and the tenant's "today" that decides
     whether an unpaid invoice is overdue); tests pin it.
     """
-    tokens = SqliteTokenCache(db)
+    tokens = FileTokenCache.in_dir(data_dir)
     return ZohoForwarder(
         mappings=SqliteMappingStore(db),
         state=SqliteForwarderState(db),

@@ -12,9 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from ..model.tenant import time_zone
-from ..store.files import FileSecretStore
+from ..store.files import FileSecretStore, FileTokenCache
 from ..store.payloads import FolderPayloadStore
-from ..store.sqlite import SqliteForwarderState, SqliteTokenCache
+from ..store.sqlite import SqliteForwarderState
 from ..zoho.auth import load_credentials
 from ..zoho.client import client_factory
 from ..zoho.errors import ZohoError
@@ -32,7 +32,7 @@ PRUNE_EVERY = 24 * 3600.0
 def mark_overdue(local: LocalRelay, directory: Path) -> int:
     """Run the overdue step for every tenant with ZOHO credentials; invoices changed."""
     secrets = FileSecretStore.in_dir(directory)
-    clients = client_factory(secrets, SqliteTokenCache(local.db))
+    clients = client_factory(secrets, FileTokenCache.in_dir(directory))
     state = SqliteForwarderState(local.db)
     changed = 0
     for tenant in local.tenants.list():

@@ -44,7 +44,7 @@ def open_tenant_data(args: argparse.Namespace) -> TenantData:
         if args.data_dir:
             raise TargetError("give either --aws or --data-dir, not both")
         return _aws_data(aws_env(args), args.region)
-    from ..store.files import FileSecretStore
+    from ..store.files import FileSecretStore, FileTokenCache
     from ..store.sqlite import (
         SqliteDatabase,
         SqliteForwarderState,
@@ -53,7 +53,6 @@ def open_tenant_data(args: argparse.Namespace) -> TenantData:
         SqliteSessionStore,
         SqliteSyncStateStore,
         SqliteTenantStore,
-        SqliteTokenCache,
     )
 
     folder = data_dir(args.data_dir)
@@ -65,7 +64,7 @@ def open_tenant_data(args: argparse.Namespace) -> TenantData:
         mappings=SqliteMappingStore(db),
         runs=SqliteRunHistory(db),
         forwarder=SqliteForwarderState(db),
-        tokens=SqliteTokenCache(db),
+        tokens=FileTokenCache.in_dir(folder),
         secrets=lambda: FileSecretStore.in_dir(folder),
     )
 

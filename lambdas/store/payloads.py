@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .ports import StoreError
+from .private import private_dir
 
 PAYLOADS_DIR = "payloads"
 # SQS keeps a message 14 days at most; a payload need not outlive its message.
@@ -33,7 +34,12 @@ def check_key(key: str) -> str:
 
 
 class FolderPayloadStore:
-    """PayloadStore in ``<data dir>/payloads`` (owner-only files)."""
+    """PayloadStore in ``<data dir>/payloads``: directories 0700, files 0600.
+
+    Payloads are queued customer records, so every directory level is created owner-only
+    (``mkdir(parents=True)`` would give the intermediate ones the default mode) and files come
+    from ``mkstemp``, which creates them 0600 whatever the umask.
+    """
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
@@ -49,7 +55,9 @@ class FolderPayloadStore:
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            folder = private_dir(self.root)
+            for part in path.parent.relative_to(self.root).parts:
+                folder = private_dir(folder / part)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as out:
                 out.write(data)

@@ -24,7 +24,7 @@ from lambdas.store.dynamo import (
     SqsDeadLetterQueue,
     SqsRecordQueue,
 )
-from lambdas.store.files import FileSecretStore
+from lambdas.store.files import FileSecretStore, FileTokenCache
 from lambdas.store.ports import (
     AlreadyExists,
     Claim,
@@ -48,7 +48,6 @@ from lambdas.store.sqlite import (
     SqliteRecordQueue,
     SqliteSessionStore,
     SqliteTenantStore,
-    SqliteTokenCache,
 )
 from qwc import is_braced_guid, new_guid
 from tests.aws_tables import create_mappings_table, create_pk_table
@@ -600,7 +599,7 @@ def fstores(request, tmp_path) -> Iterator[ForwarderStores]:
         db = SqliteDatabase.in_dir(tmp_path)
         dlq = SqliteDeadLetterQueue(db)
         yield ForwarderStores(
-            SqliteTokenCache(db),
+            FileTokenCache.in_dir(tmp_path),
             SqliteForwarderState(db),
             FileSecretStore.in_dir(tmp_path),
             dlq,

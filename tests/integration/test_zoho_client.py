@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from lambdas.store.ports import ZohoToken
-from lambdas.store.sqlite import SqliteDatabase, SqliteTokenCache
+from lambdas.store.sqlite import SqliteDatabase
 from lambdas.zoho.errors import (
     ZohoConfigError,
     ZohoCreditsExhausted,
@@ -25,7 +25,7 @@ def test_refresh_grant_gives_token_and_api_domain(zoho: ZohoEnv) -> None:
     assert token.api_domain == zoho.url and token.access_token.startswith("1000.")
     assert provider.token() == token  # cached: no second grant
     assert provider.token_calls == 1 == zoho.fake.token_calls
-    stored = SqliteTokenCache(zoho.db).load("acme")
+    stored = zoho.tokens.load("acme")
     assert stored == token
 
 
@@ -42,7 +42,7 @@ def test_http_200_token_errors_are_failures(zoho: ZohoEnv, creds, hint) -> None:
     with pytest.raises(ZohoConfigError, match=hint):
         provider.token()
     # The lease was given back: the next attempt may refresh at once.
-    assert SqliteTokenCache(zoho.db).try_lease("acme", "someone", now=1e12, seconds=1) is True
+    assert zoho.tokens.try_lease("acme", "someone", now=1e12, seconds=1) is True
 
 
 def test_throttled_refresh_blocks_everyone_until_it_passes(zoho: ZohoEnv) -> None:
@@ -63,7 +63,7 @@ def test_fake_throttles_the_eleventh_refresh_in_ten_minutes(zoho: ZohoEnv) -> No
         provider = zoho.provider()
         provider.token(rejected=(provider.cache.load("acme") or ZohoToken()).access_token)
     with pytest.raises(ZohoTokenThrottled):
-        zoho.provider().token(rejected=SqliteTokenCache(zoho.db).load("acme").access_token)
+        zoho.provider().token(rejected=zoho.tokens.load("acme").access_token)
 
 
 def test_concurrent_processes_refresh_once(zoho: ZohoEnv) -> None:
@@ -101,7 +101,7 @@ def test_invalid_token_refreshes_once_and_retries_once(zoho: ZohoEnv) -> None:
 def test_expired_token_is_refreshed_before_use(zoho: ZohoEnv) -> None:
     client = zoho.client()
     client.modules()
-    cache = SqliteTokenCache(zoho.db)
+    cache = zoho.tokens
     old = cache.load("acme")
     cache.try_lease("acme", "t", 0, 1)
     cache.save("acme", "t", ZohoToken(old.access_token, old.api_domain, expires_at=1.0))

@@ -18,7 +18,6 @@ from lambdas.store.sqlite import (
     SqliteForwarderState,
     SqliteMappingStore,
     SqliteRecordQueue,
-    SqliteTokenCache,
 )
 from lambdas.zoho.client import client_factory
 from lambdas.zoho.forwarder import ForwardReport, ZohoForwarder
@@ -339,7 +338,7 @@ def test_missing_credentials_stop_with_the_fix(zoho: ZohoEnv, tmp_path, caplog) 
         SqliteMappingStore(zoho.db),
         SqliteForwarderState(zoho.db),
         SqliteDeadLetterQueue(zoho.db),
-        client_factory(FileSecretStore.in_dir(tmp_path), SqliteTokenCache(zoho.db)),
+        client_factory(FileSecretStore.in_dir(tmp_path), zoho.tokens),
     )
     report = fwd.forward([("k", message(customer(1)))])
     assert report.outcomes["k"].status == "retry"

@@ -10,7 +10,8 @@ from typing import Any
 
 import requests
 
-from lambdas.store.sqlite import SqliteDatabase, SqliteTokenCache
+from lambdas.store.files import FileTokenCache
+from lambdas.store.sqlite import SqliteDatabase
 from lambdas.zoho.auth import TokenProvider, ZohoCredentials
 from lambdas.zoho.client import ZohoClient
 from sim.fake_zoho import FakeZoho
@@ -30,6 +31,11 @@ class ZohoEnv:
     sleeps: list[float] = field(default_factory=list)
     sessions: list[requests.Session] = field(default_factory=list)
 
+    @property
+    def tokens(self) -> FileTokenCache:
+        """The token cache of the store's data directory, as the local process wires it."""
+        return FileTokenCache.in_dir(self.db.path.parent)
+
     def credentials(self, **kw: Any) -> ZohoCredentials:
         base = {
             "client_id": CLIENT_ID,
@@ -43,9 +49,7 @@ class ZohoEnv:
         session = requests.Session()
         self.sessions.append(session)
         creds = kw.pop("credentials", None) or self.credentials()
-        return TokenProvider(
-            tenant, creds, SqliteTokenCache(self.db), session, sleep=self.sleeps.append, **kw
-        )
+        return TokenProvider(tenant, creds, self.tokens, session, sleep=self.sleeps.append, **kw)
 
     def client(self, tenant: str = "acme", **kw: Any) -> ZohoClient:
         provider = self.provider(tenant, credentials=kw.pop("credentials", None))

@@ -54,19 +54,18 @@ def run_audit(args: argparse.Namespace) -> AuditReport:
             targets.aws_client("secretsmanager", region), prefix
         )
     else:
-        from ...store.files import FileSecretStore
+        from ...store.files import FileSecretStore, FileTokenCache
         from ...store.sqlite import (
             SqliteDatabase,
             SqliteForwarderState,
             SqliteMappingStore,
             SqliteSyncStateStore,
-            SqliteTokenCache,
         )
 
         directory = data_dir(args.data_dir)
         db = SqliteDatabase.in_dir(directory)
         mappings, sync_state = SqliteMappingStore(db), SqliteSyncStateStore(db)
-        forwarder_state, tokens = SqliteForwarderState(db), SqliteTokenCache(db)
+        forwarder_state, tokens = SqliteForwarderState(db), FileTokenCache.in_dir(directory)
         secrets = FileSecretStore.in_dir(directory)
     try:
         config = build_config(

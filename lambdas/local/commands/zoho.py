@@ -20,7 +20,7 @@ from ...store.dynamo import (
     DynamoTokenCache,
     SecretsManagerSecretStore,
 )
-from ...store.files import FileSecretStore
+from ...store.files import FileSecretStore, FileTokenCache
 from ...store.ports import (
     DeliveryStatus,
     ForwarderState,
@@ -36,7 +36,6 @@ from ...store.sqlite import (
     SqliteMappingStore,
     SqliteRecordQueue,
     SqliteSyncStateStore,
-    SqliteTokenCache,
 )
 from ...zoho.auth import ZohoCredentials, load_credentials, secret_name
 from ...zoho.datacentres import ACCOUNTS_SERVERS, check_url
@@ -71,17 +70,19 @@ class ZohoTarget:
 def _target(args: argparse.Namespace) -> ZohoTarget:
     if getattr(args, "aws", False):
         return _aws_target(args)
-    db = SqliteDatabase.in_dir(data_dir(args.data_dir))
+    folder = data_dir(args.data_dir)
+    db = SqliteDatabase.in_dir(folder)
     prefix = getattr(args, "secrets_prefix", None)
     secrets: SecretStore = (
         SecretsManagerSecretStore(targets.aws_client("secretsmanager", None), prefix)
         if prefix
-        else FileSecretStore.in_dir(data_dir(args.data_dir))
+        else FileSecretStore.in_dir(folder)
     )
     return ZohoTarget(
         secrets,
         SqliteForwarderState(db),
-        SqliteTokenCache(db),
+        # Tokens stay in the data directory even when the credentials are in Secrets Manager.
+        FileTokenCache.in_dir(folder),
         SqliteMappingStore(db),
         SqliteDeadLetterQueue(db),
         SqliteSyncStateStore(db),

@@ -12,7 +12,6 @@ from .runs import SqliteRunHistory
 from .sessions import SqliteSessionStore
 from .sync_state import SqliteSyncStateStore
 from .tenants import SqliteTenantStore
-from .tokens import SqliteTokenCache
 
 __all__ = [
     "DB_FILE",
@@ -25,5 +24,4 @@ __all__ = [
     "SqliteSessionStore",
     "SqliteSyncStateStore",
     "SqliteTenantStore",
-    "SqliteTokenCache",
 ]

@@ -2,6 +2,12 @@
 
 One database file in the data directory holds every table. Each thread gets its own connection
 (the WSGI server is multi-threaded); writes that must be atomic run in ``BEGIN IMMEDIATE``.
+
+The database holds session tickets, password hashes and queued customer records, so its
+directory is kept 0700 and the database file 0600: the file is created (or tightened) before
+SQLite opens it, and SQLite gives its ``-wal`` and ``-shm`` files the database file's mode. A
+loose directory or file left by an earlier release is tightened with a warning (see
+:mod:`lambdas.store.private`).
 """
 
 from __future__ import annotations
@@ -15,13 +21,25 @@ from pathlib import Path
 
 from .. import keys
 from ..ports import StoreError
+from ..private import FILE_MODE, create_private_file, private_dir, tighten
 from .mappings import MAPPINGS_SCHEMA
 from .record_queue import RECORD_QUEUE_SCHEMA
 from .sessions import SESSIONS_SCHEMA
 from .tenants import TENANTS_SCHEMA
 
 # The tables every database has from the start; the other stores add theirs on first use.
-_SCHEMA = TENANTS_SCHEMA + SESSIONS_SCHEMA + RECORD_QUEUE_SCHEMA + MAPPINGS_SCHEMA
+# Earlier releases cached the ZOHO access token here; it now lives beside the secrets
+# (FileTokenCache), so a leftover table (a cache only) is dropped rather than left at rest.
+_SCHEMA = (
+    TENANTS_SCHEMA
+    + SESSIONS_SCHEMA
+    + RECORD_QUEUE_SCHEMA
+    + MAPPINGS_SCHEMA
+    + "DROP TABLE IF EXISTS zoho_tokens;\n"
+)
+
+# SQLite's companion files: write-ahead log, shared-memory index, rollback journal.
+_COMPANIONS = ("-wal", "-shm", "-journal")
 
 DB_FILE = "relay.sqlite3"
 
@@ -42,7 +60,10 @@ class SqliteDatabase:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        create_private_file(self.path)
+        for suffix in _COMPANIONS:  # left by a crash of an earlier (looser) release
+            tighten(self.path.with_name(self.path.name + suffix), FILE_MODE)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: dict[threading.Thread, sqlite3.Connection] = {}

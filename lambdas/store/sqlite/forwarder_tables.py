@@ -9,12 +9,6 @@ if TYPE_CHECKING:
 
 # Tables of the ZOHO forwarder; each adapter creates its own on first use.
 _FORWARDER_SCHEMA = """
-CREATE TABLE IF NOT EXISTS zoho_tokens (
-    tenant TEXT PRIMARY KEY,
-    token TEXT,
-    lease_holder TEXT,
-    lease_until REAL NOT NULL DEFAULT 0
-);
 CREATE TABLE IF NOT EXISTS forwarder_state (
     tenant TEXT PRIMARY KEY,
     pause_until REAL NOT NULL DEFAULT 0,
