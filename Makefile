@@ -9,7 +9,7 @@ RUNTIME_PY := $(shell for p in python3.13 "$(PYENV_ROOT)"/versions/3.13*/bin/pyt
 PY := $(VENV)/bin/python
 DATA_DIR ?= qbrelay-demo
 
-.PHONY: venv demo test test-slow lint format clean synth bench
+.PHONY: venv demo test test-slow lint format clean synth bench lock audit
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(RUNTIME_PY) -m venv $(VENV)
@@ -37,6 +37,18 @@ synth: venv
 	rm -rf cdk.out
 	$(PY) app.py
 	$(VENV)/bin/cfn-lint
+
+# Re-resolve pyproject's runtime dependencies for the Lambda runtime (python3.13, arm64) into
+# infra/lambda-requirements.lock: exact versions and sha256 hashes, which the build installs
+# with --require-hashes. Run after changing pyproject's dependencies, or to take new releases.
+lock: venv
+	$(PY) -m infra.packaging lock
+
+# Known vulnerabilities (pip-audit) in the dev environment and in the Lambda lock file. Needs the
+# network: exit code 3, with one line saying so, when the advisory database cannot be reached;
+# 1 when something is vulnerable. Not part of make test.
+audit: venv
+	$(PY) -m infra.audit
 
 lint: venv
 	$(VENV)/bin/ruff format --check .

@@ -1,8 +1,12 @@
 """The Lambda code asset, built offline without Docker: our packages plus their dependencies.
 
-Dependencies come from pyproject.toml's ``dependencies`` (markers evaluated for the Lambda
-runtime), installed as wheels for Lambda's platform with ``pip install --platform``. spyne has no
-wheel on PyPI, so it is built locally first (it is pure Python). Everything is byte-compiled with
+Dependencies come from the lock file ``infra/lambda-requirements.lock``: every distribution of
+pyproject.toml's ``dependencies`` (markers evaluated for the Lambda runtime) and what they need,
+each at an exact version with its sha256, installed for Lambda's platform with ``pip install
+--require-hashes --platform``. ``python -m infra.packaging lock`` (``make lock``) writes it, by
+asking pip to resolve for the runtime rather than for the machine doing the build. spyne has no
+wheel on PyPI: the lock holds its sdist's hash, and the wheel is built locally from that
+hash-checked sdist first (it is pure Python). Everything is byte-compiled with
 ``--invalidation-mode checked-hash``: the CDK CLI zips assets with 1980 timestamps, which makes
 pip's timestamp-checked .pyc files look stale, and Lambda (read-only /var/task) would recompile
 them at every cold start.
@@ -15,11 +19,13 @@ from __future__ import annotations
 
 import compileall
 import hashlib
+import json
 import os
 import py_compile
 import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 import warnings
 from collections.abc import Iterator
@@ -28,14 +34,17 @@ from pathlib import Path
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD_ROOT = REPO / "build" / "lambda"
+LOCK = REPO / "infra" / "lambda-requirements.lock"
 RUNTIME_VERSION = (3, 13)
 LAMBDA_PLATFORM = "manylinux2014_aarch64"
 LAMBDA_TASK_ROOT = "/var/task"
 # Bump when the build steps change, so cached builds are not reused.
-BUILD_FORMAT = "2"
+BUILD_FORMAT = "3"
 
 CODE_PACKAGES = ("qbxml", "qwc", "lambdas")
 # The local process (waitress server, qbrelay CLI) is never deployed.
@@ -111,20 +120,8 @@ def _pip(*args: str) -> None:
         raise PackagingError(f"{' '.join(cmd[2:5])} … failed:\n{done.stdout}\n{done.stderr}")
 
 
-def install_dependencies(
-    requirements: list[str], dest: Path, python_version: tuple[int, int], platform: str
-) -> None:
-    """Install ``requirements`` for the Lambda platform into ``dest`` (wheels only)."""
-    wheels = dest.parent / f"{dest.name}.wheels"
-    local = [r for r in requirements if Requirement(r).name.lower() in SDIST_ONLY]
-    if local:
-        _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), *local)
-    _pip(
-        "install",
-        "--quiet",
-        "--no-compile",
-        "--target",
-        str(dest),
+def _platform_args(python_version: tuple[int, int], platform: str) -> list[str]:
+    return [
         "--platform",
         platform,
         "--implementation",
@@ -132,10 +129,266 @@ def install_dependencies(
         "--python-version",
         f"{python_version[0]}.{python_version[1]}",
         "--only-binary=:all:",
-        *(["--find-links", str(wheels)] if local else []),
-        *requirements,
+    ]
+
+
+def _sha256(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# The lock file: pip's requirements format (``name==version`` with ``--hash`` options), each
+# entry followed by ``# via`` naming what needs it (DIRECT: pyproject.toml itself).
+DIRECT = "pyproject.toml"
+_TARGET_PREFIX = "# target: "
+
+
+def lock_target(python_version: tuple[int, int], platform: str) -> str:
+    return f"cp{python_version[0]}{python_version[1]} {platform}"
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """One distribution in the lock file."""
+
+    name: str  # canonical (PEP 503) name
+    version: str
+    hashes: tuple[str, ...]
+    via: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    target: str
+    entries: dict[str, Locked]
+
+
+def read_lock(path: Path = LOCK) -> Lock:
+    """Parse a lock file written by ``write_lock``."""
+    target = ""
+    entries: dict[str, Locked] = {}
+    current: dict | None = None
+
+    def close() -> None:
+        if current is not None:
+            entries[current["name"]] = Locked(
+                current["name"], current["version"], tuple(current["hashes"]), tuple(current["via"])
+            )
+
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip().removesuffix("\\").strip()
+        if not line:
+            continue
+        if raw.startswith(_TARGET_PREFIX):
+            target = raw.removeprefix(_TARGET_PREFIX).strip()
+        elif raw.startswith("#"):
+            continue
+        elif not raw[0].isspace():
+            close()
+            name, sep, version = line.partition("==")
+            if not sep:
+                raise PackagingError(f"{path.name}: not an exact pin: {raw!r}")
+            current = {"name": canonicalize_name(name), "version": version.strip()}
+            current.update(hashes=[], via=[])
+        elif current is None:
+            raise PackagingError(f"{path.name}: an option outside an entry: {raw!r}")
+        elif line.startswith("--hash="):
+            current["hashes"].append(line.removeprefix("--hash="))
+        elif line.startswith("# via "):
+            current["via"].extend(v.strip() for v in line.removeprefix("# via ").split(","))
+    close()
+    return Lock(target, entries)
+
+
+def lock_problems(
+    lock: Lock,
+    python_version: tuple[int, int] = RUNTIME_VERSION,
+    platform: str = LAMBDA_PLATFORM,
+    pyproject: Path = REPO / "pyproject.toml",
+) -> list[str]:
+    """Why ``lock`` does not match pyproject's runtime dependencies (empty when it does).
+
+    The direct entries must be exactly pyproject's dependencies for the runtime (markers
+    evaluated, LEFT_OUT removed) at versions their specifiers allow; every other entry must be
+    needed, through its ``# via``, by something pyproject asks for; nothing left out or forbidden
+    may be locked; every entry carries a hash.
+    """
+    problems = []
+    target = lock_target(python_version, platform)
+    if lock.target != target:
+        problems.append(f"locked for {lock.target or 'an unnamed target'}, not {target}")
+    wanted = {
+        canonicalize_name(r.name): r
+        for r in map(Requirement, runtime_requirements(pyproject, python_version, platform))
+    }
+    for name, req in sorted(wanted.items()):
+        entry = lock.entries.get(name)
+        if entry is None:
+            problems.append(f"{req} is not in the lock")
+            continue
+        if not req.specifier.contains(Version(entry.version), prereleases=True):
+            problems.append(f"{name}=={entry.version} does not satisfy {req}")
+        if DIRECT not in entry.via:
+            problems.append(f"{name} is not marked as a direct dependency (via {DIRECT})")
+    reached = set(wanted)
+    grew = True
+    while grew:
+        grew = False
+        for name, entry in lock.entries.items():
+            if name not in reached and reached & set(entry.via):
+                reached.add(name)
+                grew = True
+    for name, entry in sorted(lock.entries.items()):
+        if DIRECT in entry.via and name not in wanted:
+            problems.append(f"{name} is locked as direct, but pyproject does not ask for it here")
+        elif name not in reached:
+            problems.append(f"{name} is locked, but nothing pyproject asks for needs it")
+        if name in LEFT_OUT or name in FORBIDDEN:
+            problems.append(f"{name} must not be in the Lambda package")
+        if not entry.hashes:
+            problems.append(f"{name} has no hash")
+    return problems
+
+
+def write_lock(
+    path: Path = LOCK,
+    python_version: tuple[int, int] = RUNTIME_VERSION,
+    platform: str = LAMBDA_PLATFORM,
+) -> Lock:
+    """Resolve pyproject's runtime dependencies for the Lambda platform and write the lock.
+
+    pip resolves as it installs for the target (``--dry-run --report``), so markers and wheel
+    choices are the runtime's, not this machine's. Hashes are those of the files pip picks for
+    the target; for SDIST_ONLY distributions, of the sdist the wheel is built from.
+    """
+    requirements = runtime_requirements(python_version=python_version, platform=platform)
+    env = {**target_environment(python_version, platform), "extra": ""}
+    with tempfile.TemporaryDirectory(prefix="qbrelay-lock-") as tmp:
+        work = Path(tmp)
+        wheels = work / "wheels"
+        sdist_hashes = {}
+        for spec in requirements:
+            name = canonicalize_name(Requirement(spec).name)
+            if name not in SDIST_ONLY:
+                continue
+            sdists = work / "sdist" / name
+            _pip("download", "--quiet", "--no-deps", "--no-binary=:all:", "-d", str(sdists), spec)
+            (sdist,) = sdists.iterdir()
+            sdist_hashes[name] = _sha256(sdist)
+            _pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(wheels), str(sdist))
+        report = work / "report.json"
+        _pip(
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            str(report),
+            "--target",
+            str(work / "target"),
+            *_platform_args(python_version, platform),
+            *(["--find-links", str(wheels)] if sdist_hashes else []),
+            *requirements,
+        )
+        items = json.loads(report.read_text())["install"]
+    direct = {canonicalize_name(Requirement(r).name) for r in requirements}
+    needs: dict[str, set[str]] = {}
+    entries = {}
+    for item in items:
+        meta = item["metadata"]
+        name = canonicalize_name(meta["name"])
+        for spec in meta.get("requires_dist") or ():
+            req = Requirement(spec)
+            if not req.marker or req.marker.evaluate(env):
+                needs.setdefault(canonicalize_name(req.name), set()).add(name)
+        if name in sdist_hashes:
+            digest = sdist_hashes[name]
+        else:
+            hashes = item["download_info"].get("archive_info", {}).get("hashes", {})
+            if "sha256" not in hashes:
+                raise PackagingError(f"pip reported no sha256 for {name}")
+            digest = "sha256:" + hashes["sha256"]
+        entries[name] = (meta["version"], digest)
+    lock = Lock(
+        lock_target(python_version, platform),
+        {
+            name: Locked(
+                name,
+                version,
+                (digest,),
+                tuple(([DIRECT] if name in direct else []) + sorted(needs.get(name, ()))),
+            )
+            for name, (version, digest) in sorted(entries.items())
+        },
     )
-    shutil.rmtree(wheels, ignore_errors=True)
+    lines = [
+        "# The Lambda package's dependencies: exact versions and sha256 hashes of the files pip",
+        "# installs for the runtime. Written by `make lock` (python -m infra.packaging lock) from",
+        "# pyproject.toml's dependencies; do not edit by hand. infra/packaging.py installs from it",
+        "# with --require-hashes. SDIST_ONLY distributions (spyne) carry their sdist's hash:",
+        "# the wheel is built locally from the hash-checked sdist.",
+        f"{_TARGET_PREFIX}{lock.target}",
+    ]
+    for entry in lock.entries.values():
+        lines.append(f"{entry.name}=={entry.version} \\")
+        lines.extend(f"    --hash={h}" for h in entry.hashes)
+        lines.append(f"    # via {', '.join(entry.via)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return lock
+
+
+def install_dependencies(
+    lock: Path, dest: Path, python_version: tuple[int, int], platform: str
+) -> None:
+    """Install the locked distributions for the Lambda platform into ``dest``, hash-checked."""
+    work = dest.parent / f"{dest.name}.wheels"
+    shutil.rmtree(work, ignore_errors=True)
+    wheels = work / "wheels"
+    wheels.mkdir(parents=True)
+    lines = []
+    for entry in read_lock(lock).entries.values():
+        pin = f"{entry.name}=={entry.version}"
+        hashes = " ".join(f"--hash={h}" for h in entry.hashes)
+        if entry.name in SDIST_ONLY:
+            # pip checks the sdist against the lock's hash before building the wheel from it.
+            sdist_req = work / f"{entry.name}.txt"
+            sdist_req.write_text(f"{pin} {hashes}\n")
+            _pip(
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--require-hashes",
+                f"--no-binary={entry.name}",
+                "--wheel-dir",
+                str(wheels),
+                "-r",
+                str(sdist_req),
+            )
+            built = [
+                w
+                for w in wheels.glob("*.whl")
+                if canonicalize_name(w.name.split("-")[0]) == entry.name
+            ]
+            if len(built) != 1:
+                raise PackagingError(f"building {pin} gave {[w.name for w in built]}")
+            hashes = f"--hash={_sha256(built[0])}"
+        lines.append(f"{pin} {hashes}")
+    requirements = work / "requirements.txt"
+    requirements.write_text("\n".join(lines) + "\n")
+    # --require-hashes also makes pip refuse any dependency the lock does not pin.
+    _pip(
+        "install",
+        "--quiet",
+        "--no-compile",
+        "--require-hashes",
+        "--target",
+        str(dest),
+        *_platform_args(python_version, platform),
+        "--find-links",
+        str(wheels),
+        "-r",
+        str(requirements),
+    )
+    shutil.rmtree(work, ignore_errors=True)
     present = sorted(name for name in FORBIDDEN if (dest / name).exists())
     if present:
         raise PackagingError(f"the Lambda package must not contain {', '.join(present)}")
@@ -205,23 +458,29 @@ def _replace_dir(build: Path, final: Path, kind: str) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def dependencies_key(
+    lock: Path, platform: str, python_version: tuple[int, int], compiled: bool
+) -> str:
+    """The cache key of an installed dependency set: the build steps and the lock's bytes."""
+    setup = "\n".join([BUILD_FORMAT, platform, f"{python_version}", str(compiled)]).encode()
+    return _digest(setup, lock.read_bytes())
+
+
 def _dependencies(
-    requirements: list[str],
+    lock: Path,
     platform: str,
     python_version: tuple[int, int],
     compiled: bool,
     root: Path,
 ) -> Path:
-    """The installed (and compiled) dependencies, cached by what was asked for."""
-    setup = "\n".join(
-        [BUILD_FORMAT, platform, f"{python_version}", str(compiled), *requirements]
-    ).encode()
-    deps = root / f"deps-{platform}-{_digest(setup)[:16]}"
+    """The installed (and compiled) dependencies, cached by the lock file and the build steps."""
+    key = dependencies_key(lock, platform, python_version, compiled)
+    deps = root / f"deps-{platform}-{key[:16]}"
     if not deps.is_dir():
         root.mkdir(parents=True, exist_ok=True)
         build = root / f".{deps.name}.{os.getpid()}"
         shutil.rmtree(build, ignore_errors=True)
-        install_dependencies(requirements, build, python_version, platform)
+        install_dependencies(lock, build, python_version, platform)
         if compiled:
             byte_compile(build, build)
         _replace_dir(build, deps, f"deps-{platform}")
@@ -234,11 +493,13 @@ def build_asset(
     platform: str = LAMBDA_PLATFORM,
     python_version: tuple[int, int] = RUNTIME_VERSION,
     root: Path = BUILD_ROOT,
+    lock: Path = LOCK,
 ) -> Asset:
     """Build (or reuse) the asset directory for ``platform``.
 
-    The digest covers the code and the dependencies' resolved versions (their dist-info names),
-    so a newer release of a dependency is a new asset, uploaded on the next deploy.
+    The digest covers the code, the lock file and the dependencies' installed versions (their
+    dist-info names), so a newer locked release of a dependency is a new asset, uploaded on the
+    next deploy. The lock must match pyproject's runtime dependencies (``lock_problems``).
     ``with_dependencies=False`` gives the project's code alone: what infrastructure tests use,
     since they check the template, not the package, and must not need the network.
     """
@@ -254,10 +515,15 @@ def build_asset(
                 "bytecode and Lambda will compile at every cold start",
                 file=sys.stderr,
             )
-        requirements = runtime_requirements(python_version=python_version, platform=platform)
-        deps = _dependencies(requirements, platform, python_version, compiled, root)
+        problems = lock_problems(read_lock(lock), python_version, platform)
+        if problems:
+            raise PackagingError(
+                f"{lock.name} does not match pyproject.toml ({'; '.join(problems)}): run make lock"
+            )
+        deps = _dependencies(lock, platform, python_version, compiled, root)
         installed = sorted(p.name for p in deps.iterdir())
         parts.append(f"{BUILD_FORMAT} {platform} {compiled}\n{installed}".encode())
+        parts.append(lock.read_bytes())
     digest = _digest(*parts)
     kind = f"asset-{platform}" if with_dependencies else "code"
     final = root / f"{kind}-{digest[:16]}"
@@ -282,9 +548,16 @@ def build_asset(
     return Asset(final, digest)
 
 
-def main() -> None:
-    """Build the deployable asset and print its directory."""
-    print(build_asset().path)
+def main(argv: list[str] | None = None) -> None:
+    """Build the deployable asset and print its directory; ``lock``: rewrite the lock file."""
+    args = sys.argv[1:] if argv is None else argv
+    if args == ["lock"]:
+        lock = write_lock()
+        print(f"{LOCK.relative_to(REPO)}: {len(lock.entries)} distributions for {lock.target}")
+    elif not args:
+        print(build_asset().path)
+    else:
+        sys.exit("usage: python -m infra.packaging [lock]")
 
 
 if __name__ == "__main__":
