@@ -12,6 +12,7 @@ from .runs import SqliteRunHistory
 from .sessions import SqliteSessionStore
 from .sync_state import SqliteSyncStateStore
 from .tenants import SqliteTenantStore
+from .throttle import SqliteLoginThrottle
 from .tokens import SqliteTokenCache
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "SqliteDatabase",
     "SqliteDeadLetterQueue",
     "SqliteForwarderState",
+    "SqliteLoginThrottle",
     "SqliteMappingStore",
     "SqliteRecordQueue",
     "SqliteRunHistory",
