@@ -97,6 +97,14 @@ class Observability(Construct):
             threshold=settings.api_5xx_threshold,
         )
         self._alarm(
+            "AuthFailuresAlarm",
+            f"{settings.auth_failures_threshold} or more Web Connector logins were rejected in 5 "
+            "minutes (password guessing, or a QBWC with an old password): the relay's "
+            "'authenticate: rejected' log lines name the user and source address.",
+            self.metric("AuthFailures"),
+            threshold=settings.auth_failures_threshold,
+        )
+        self._alarm(
             "StaleSyncAlarm",
             f"A tenant has had no completed Web Connector session for {settings.stale_sync_hours:g}"
             " hours (QuickBooks PC off, QBWC closed or failing). Missing data alarms too: the "
@@ -146,7 +154,12 @@ class Observability(Construct):
                 "SOAP calls and faults", [self.metric("SoapCalls"), self.metric("SoapFaults")]
             ),
             self._graph(
-                "Sessions", [self.metric("SessionsStarted"), self.metric("SessionsCompleted")]
+                "Sessions and rejected logins",
+                [
+                    self.metric("SessionsStarted"),
+                    self.metric("SessionsCompleted"),
+                    self.metric("AuthFailures"),
+                ],
             ),
             self._graph(
                 "Stale tenants",

@@ -77,6 +77,9 @@ class Settings:
     api_cloudwatch_role: bool = True
     api_5xx_threshold: int = 5
     forwarder_error_rate_percent: float = 5.0
+    # Rejected Web Connector logins in 5 minutes that page the operator: a scheduled QBWC with a
+    # stale password fails once a run, a guessing attack far more often (blocked or not).
+    auth_failures_threshold: int = 20
     # The audit (ZOHO against the mapping store) reads every ZOHO record of every tenant with
     # COQL, which costs API credits: once a day by default, and read-only unless ``audit_repair``.
     audit_schedule_hours: int = 24
@@ -194,6 +197,7 @@ def _check(s: Settings) -> list[str]:
     need(1 <= s.throttle_burst_limit <= 5000, "throttle_burst_limit: 1 to 5000")
     need(s.api_5xx_threshold >= 1, "api_5xx_threshold: at least 1")
     need(0 < s.forwarder_error_rate_percent <= 100, "forwarder_error_rate_percent: 0 to 100")
+    need(s.auth_failures_threshold >= 1, "auth_failures_threshold: at least 1")
     # The audit's alarms evaluate one schedule period: CloudWatch allows at most 7 days.
     need(1 <= s.audit_schedule_hours <= 168, "audit_schedule_hours: 1 to 168 (a week)")
     need(1 <= s.audit_timeout_seconds <= 900, "audit_timeout_seconds: 1 to 900 (Lambda's limit)")

@@ -11,6 +11,8 @@ from typing import Protocol
 
 SOAP_CALLS = "SoapCalls"
 SOAP_FAULTS = "SoapFaults"
+# A rejected authenticate (wrong password, unknown user or a blocked user or address).
+AUTH_FAILURES = "AuthFailures"
 SESSIONS_STARTED = "SessionsStarted"
 SESSIONS_COMPLETED = "SessionsCompleted"
 RECORDS_RECEIVED = "RecordsReceived"

@@ -24,6 +24,7 @@ from ..qbwc.relay import QbwcRelay
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
 from ..qbwc.support_page import is_support_path, support_reply
 from ..store.dynamo import (
+    DynamoLoginThrottle,
     DynamoMappingStore,
     DynamoRunHistory,
     DynamoSessionStore,
@@ -67,12 +68,15 @@ def endpoint() -> SoapEndpoint:
         metrics=counts,
         payloads=S3PayloadStore(boto3.client("s3"), bucket) if bucket else None,
     )
+    sessions_table = os.environ["QBRELAY_SESSIONS_TABLE"]
     relay = QbwcRelay(
         DynamoTenantStore(dynamodb, os.environ["QBRELAY_TENANTS_TABLE"]),
-        DynamoSessionStore(dynamodb, os.environ["QBRELAY_SESSIONS_TABLE"]),
+        DynamoSessionStore(dynamodb, sessions_table),
         engine,
         DynamoRunHistory(dynamodb, os.environ["QBRELAY_RUNS_TABLE"]),
         metrics=counts,
+        # Failed-login counters live beside the sessions, so every instance sees the same.
+        throttle=DynamoLoginThrottle(dynamodb, sessions_table),
     )
     limit = int(os.environ.get("QBRELAY_MAX_BODY_BYTES") or DEFAULT_MAX_BODY)
     return SoapEndpoint(relay, max_body_bytes=limit, metrics=counts)

@@ -10,6 +10,7 @@ from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint
 from ..store.payloads import FolderPayloadStore
 from ..store.sqlite import (
     SqliteDatabase,
+    SqliteLoginThrottle,
     SqliteMappingStore,
     SqliteRecordQueue,
     SqliteRunHistory,
@@ -49,7 +50,7 @@ def build_local(
     state, mappings, runs = SqliteSyncStateStore(db), SqliteMappingStore(db), SqliteRunHistory(db)
     payloads = FolderPayloadStore.in_dir(data_dir)
     engine = SyncEngine(state, mappings, queue, sync, payloads=payloads)
-    relay = QbwcRelay(tenants, sessions, engine, runs, settings)
+    relay = QbwcRelay(tenants, sessions, engine, runs, settings, throttle=SqliteLoginThrottle(db))
     return LocalRelay(
         db,
         tenants,

@@ -31,17 +31,21 @@ from qbxml.requests import Request
 from qbxml.status import STATUS_NAME_IN_USE
 from qbxml.versions import MIN_VERSION
 
-from ..metrics import SESSIONS_COMPLETED, SESSIONS_STARTED, Metrics, NoMetrics
+from ..metrics import AUTH_FAILURES, SESSIONS_COMPLETED, SESSIONS_STARTED, Metrics, NoMetrics
+from ..store import keys
 from ..store.ports import (
     ConcurrentUpdate,
     EntityRunCounts,
+    LoginThrottle,
     RunHistory,
     RunRecord,
     SessionRecord,
     SessionStore,
     StoreError,
     TenantStore,
+    ThrottlePolicy,
 )
+from ..store.throttle import MemoryLoginThrottle
 from ..sync.engine import SyncEngine
 from ..sync.plan import DELETIONS, Plan, Step, plural
 from .passwords import verify_password
@@ -63,7 +67,11 @@ class RelaySettings:
     server_version: str = "qbxml-relay 0.1.0"
     # The oldest Web Connector the relay serves: older ones get "E:" from clientVersion.
     min_qbwc_version: str = "2.1.0.30"
+    # Idle expiry: a ticket lapses this long after its last call.
     session_ttl_seconds: int = 1800
+    # Absolute expiry: a ticket lapses this long after authenticate however busy it is, so a
+    # stolen ticket cannot be kept alive by calling on it.
+    session_max_seconds: int = 7200
     # How long a silent session keeps its tenant "busy": an update the Web Connector abandoned
     # (QBWC killed, PC asleep) must not block the next scheduled one for the whole TTL.
     busy_lease_seconds: int = 600
@@ -71,6 +79,9 @@ class RelaySettings:
     min_run_every_seconds: int | None = None
     # How long an address's clientVersion waits for its authenticate (which follows at once).
     client_note_seconds: int = 300
+    # Failed logins per user and per source address: N within a window block the key for a
+    # time that doubles with every block (see ThrottlePolicy).
+    auth_throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
 
 
 @dataclass(slots=True)
@@ -250,14 +261,26 @@ UNKNOWN_TICKET = (
     "This session is unknown or has expired. The Web Connector starts a new one at its next run; "
     "if this repeats, check that every relay instance uses the same store."
 )
+ENDED_SESSION = (
+    "This session has ended (the tenant's password was changed or the tenant removed). The "
+    "Web Connector starts a new one at its next run, with the password in its settings."
+)
 # Bounded: the version comes from an unauthenticated caller and lands in logs and stores.
 MAX_VERSION_CHARS = 40
+# Bounded likewise: a rejected user name is the caller's to choose.
+MAX_USER_CHARS = 64
 
 
 def shown_version(version: str) -> str:
     """A Web Connector version fit for logs, pages and terminals: capped, printable only (no
     control or escape characters, which an unauthenticated caller could otherwise send)."""
     return "".join(c for c in version[:MAX_VERSION_CHARS] if c.isprintable())
+
+
+def shown_user(user: str) -> str:
+    """A user name fit for logs: capped, printable only (an unauthenticated caller sent it)."""
+    shown = "".join(c for c in user[:MAX_USER_CHARS] if c.isprintable())
+    return shown + "…" if len(user) > MAX_USER_CHARS else shown
 
 
 def client_address(value: str | None) -> str | None:
@@ -287,8 +310,11 @@ class QbwcRelay:
         settings: RelaySettings | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.metrics = metrics or NoMetrics()
+        # In-process by default; the wirings pass a stored one, so limits hold across instances.
+        self.throttle: LoginThrottle = throttle or MemoryLoginThrottle()
         self._owner_id: str | None = None
         self.tenants = tenants
         self.sessions = sessions
@@ -335,16 +361,37 @@ class QbwcRelay:
     def authenticate(self, user: str, password: str, client: str | None = None) -> list[str]:
         """[ticket, status(, postpone, min-run)]: status nvu, none, busy or the company file.
 
-        ``client``: the caller's network address, to record its Web Connector version.
+        ``client``: the caller's network address, to record its Web Connector version and to
+        count failed logins per address as well as per user. While the user or the address is
+        blocked the answer is "nvu" whatever the password, after the same work as a wrong one.
         """
         ticket = secrets.token_hex(20)
-        tenant = self.tenants.find_by_user(user)
-        # Always verify, also for unknown users, so timing does not reveal which users exist.
-        valid = verify_password(password, tenant.password_hash if tenant else None)
-        if tenant is None or not valid:
-            log.info("authenticate: rejected user")
-            return self._auth_reply(ticket, NVU)
         now = self.clock()
+        address = client_address(client)
+        throttle_keys = [keys.auth_user(user)]
+        if address is not None:
+            throttle_keys.append(keys.auth_address(address))
+        blocked_until = self.throttle.blocked(throttle_keys, now)
+        tenant = self.tenants.find_by_user(user)
+        # Always run scrypt, against a dummy hash for unknown users and while blocked, so
+        # timing reveals neither which users exist nor whether a block is on.
+        stored_hash = tenant.password_hash if tenant and blocked_until is None else None
+        valid = verify_password(password, stored_hash)
+        if tenant is None or not valid:
+            # Counted also while blocked (the store ignores it then), for the same store calls.
+            started = self.throttle.fail(throttle_keys, now, self.settings.auth_throttle)
+            self.metrics.count(AUTH_FAILURES)
+            # Never the password: the user and address say who to look at.
+            log.warning(
+                "authenticate: rejected",
+                extra={
+                    "qbwc_user": shown_user(user),
+                    "source_address": address or "-",
+                    "blocked_until": started or blocked_until,
+                },
+            )
+            return self._auth_reply(ticket, NVU)
+        self.throttle.succeed(keys.auth_user(user))
         self._record_client(tenant.name, client, now)
         if not tenant.enabled_entities:
             return self._auth_reply(ticket, NONE)
@@ -361,12 +408,13 @@ class QbwcRelay:
         )
         if not state.plan.steps:
             return self._auth_reply(ticket, NONE)
+        expires_at = self._expiry(now, now)
         record = SessionRecord(
             ticket=ticket,
             tenant=tenant.name,
-            expires_at=now + self.settings.session_ttl_seconds,
+            expires_at=expires_at,
             state=state.to_dict(),
-            lock_expires_at=now + self._lease(),
+            lock_expires_at=min(now + self._lease(), expires_at),
         )
         if not self.sessions.create(record, now):
             return self._auth_reply(ticket, BUSY)
@@ -481,7 +529,10 @@ class QbwcRelay:
         loaded = self._load(ticket, for_error=True)
         if loaded is None:
             return UNKNOWN_TICKET
-        _, state = loaded
+        record, state = loaded
+        if record.closed and not state.last_error:
+            # Closed from outside (tenant rotate-password or remove): say so, not "no error".
+            return ENDED_SESSION
         return state.last_error or "No error was recorded for this session."
 
     def close_connection(self, ticket: str) -> str:
@@ -520,6 +571,13 @@ class QbwcRelay:
         except StoreError as exc:
             log.warning("authenticate: could not record the Web Connector version: %s", exc)
 
+    def _expiry(self, started_at: float, now: float) -> float:
+        """When the session lapses: idle expiry from ``now``, never past its absolute life."""
+        return min(
+            now + self.settings.session_ttl_seconds,
+            started_at + self.settings.session_max_seconds,
+        )
+
     def _lease(self) -> int:
         return min(self.settings.busy_lease_seconds, self.settings.session_ttl_seconds)
 
@@ -533,16 +591,22 @@ class QbwcRelay:
     def _load(
         self, ticket: str, for_error: bool = False
     ) -> tuple[SessionRecord, SessionState] | None:
-        record = self.sessions.get(ticket, self.clock()) if ticket else None
+        now = self.clock()
+        record = self.sessions.get(ticket, now) if ticket else None
         if record is None or (record.closed and not for_error):
             return None
-        return record, SessionState.from_dict(record.state)
+        state = SessionState.from_dict(record.state)
+        # The store's expiry already stops at the absolute life; this also covers sessions
+        # stored before it existed (or by a release with a longer one).
+        if now >= state.started_at + self.settings.session_max_seconds:
+            return None
+        return record, state
 
     def _save(self, record: SessionRecord, state: SessionState) -> None:
         record.state = state.to_dict()
         now = self.clock()
-        record.expires_at = now + self.settings.session_ttl_seconds
-        record.lock_expires_at = now + self._lease()
+        record.expires_at = self._expiry(state.started_at, now)
+        record.lock_expires_at = min(now + self._lease(), record.expires_at)
         self.sessions.save(record)
 
     def owner_id(self) -> str:

@@ -6,6 +6,9 @@ messages they raise) are defined once, here.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+
 # Key prefixes of the helper items that share a table with the main items.
 USER_CLAIM = "@user#"
 FILE_CLAIM = "@file#"
@@ -13,6 +16,9 @@ TENANT_LOCK = "@lock#"
 # The Web Connector version a network address last announced (clientVersion), in the sessions
 # table until authenticate picks it up.
 CLIENT_NOTE = "@client#"
+# Failed-login counters (per Web Connector user and per source address), in the sessions
+# table with its TTL attribute ``expires_at``.
+AUTH_FAILURES = "@auth#"
 # The deployment's settings item in the tenants table (the QBWC OwnerID).
 DEPLOYMENT = "@deployment"
 # A tenant's sync state item in the state table.
@@ -45,6 +51,26 @@ def tenant_lock(tenant: str) -> str:
 
 def client_note(address: str) -> str:
     return CLIENT_NOTE + address
+
+
+def auth_user(qbwc_user: str) -> str:
+    """The failure counter key of a Web Connector user (any string a caller sends)."""
+    # Unauthenticated input: long or unprintable names are hashed, so keys stay short and clean.
+    if len(qbwc_user) <= 100 and qbwc_user.isprintable():
+        return f"{AUTH_FAILURES}user#{qbwc_user}"
+    return f"{AUTH_FAILURES}user-sha256#{hashlib.sha256(qbwc_user.encode()).hexdigest()}"
+
+
+def auth_address(address: str) -> str:
+    """The failure counter key of a source address (canonical, as ``client_address`` makes it).
+
+    An IPv6 caller counts by its /64: one host usually holds a whole /64, so counting single
+    addresses would let it rotate through 2**64 of them.
+    """
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6:
+        return f"{AUTH_FAILURES}net#{ipaddress.ip_network(f'{ip}/64', strict=False)}"
+    return f"{AUTH_FAILURES}addr#{ip}"
 
 
 def mapping_key(tenant: str, source: str, entity: str, source_id: str) -> str:

@@ -197,6 +197,51 @@ class SessionStore(Protocol):
     def client_note(self, address: str, now: float) -> str | None:
         """The version noted for ``address``, unless it has expired by ``now``."""
 
+    def end_sessions(self, tenant: str, now: float) -> int:
+        """Close every live session of the tenant and free the tenant; how many were closed.
+
+        For a password change or a removal: a ticket issued under the old password must stop
+        working at once, not when it expires. A closed session's next call finds no session.
+        """
+
+
+@dataclass(frozen=True, slots=True)
+class ThrottlePolicy:
+    """When failed logins block a key (a user or a source address), and for how long.
+
+    ``max_failures`` failures within ``window_seconds`` block the key for
+    ``base_block_seconds``, doubling with every further block up to ``max_block_seconds``. A key
+    quiet for ``memory_seconds`` (no failure, no block) starts over.
+    """
+
+    max_failures: int = 5
+    window_seconds: float = 900.0
+    base_block_seconds: float = 30.0
+    max_block_seconds: float = 900.0
+    memory_seconds: float = 86400.0
+
+    def block_seconds(self, strikes: int) -> float:
+        """How long the block after ``strikes`` earlier blocks lasts."""
+        # Capped exponent: 2**strikes must not overflow for a key blocked for months.
+        return min(self.base_block_seconds * 2 ** min(strikes, 32), self.max_block_seconds)
+
+
+class LoginThrottle(Protocol):
+    """Failed-login counters per key, shared by every process (and Lambda instance).
+
+    Keys are built by :mod:`lambdas.store.keys` (``auth_user`` / ``auth_address``). Counting is
+    atomic per key, so concurrent guesses cannot slip past the limit between a read and a write.
+    """
+
+    def blocked(self, keys: Sequence[str], now: float) -> float | None:
+        """Until when the most blocked of ``keys`` is blocked; None if none is."""
+
+    def fail(self, keys: Sequence[str], now: float, policy: ThrottlePolicy) -> float | None:
+        """Count a failure against each key not blocked now; the latest block this started."""
+
+    def succeed(self, key: str) -> None:
+        """Forget the key's failures and blocks (a correct password for that user)."""
+
 
 @dataclass(frozen=True, slots=True)
 class QueueMessage:

@@ -8,9 +8,15 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infrastructure.conftest import Synth, resources
+from tests.infrastructure.conftest import Synth, resources, synthesize
 
-RELAY_METRICS = ("SoapCalls", "SoapFaults", "SessionsStarted", "SessionsCompleted")
+RELAY_METRICS = (
+    "SoapCalls",
+    "SoapFaults",
+    "SessionsStarted",
+    "SessionsCompleted",
+    "AuthFailures",
+)
 PER_ENTITY = ("RecordsReceived", "RecordsQueued", "RecordsUnchanged")
 FORWARDER_METRICS = ("ZohoUpsertsSucceeded", "ZohoUpsertsFailed", "ZohoCalls")
 JOB_METRICS = (
@@ -64,9 +70,9 @@ def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
 def test_every_alarm_notifies_the_topic(dev: Synth) -> None:
     (topic,) = resources(dev, "AWS::SNS::Topic")
     found = alarms(dev)
-    # DLQ, forwarder error rate, 5 x Lambda errors, API 5xx, stale sync, drift, audit and
-    # overdue failures.
-    assert len(found) == 12
+    # DLQ, forwarder error rate, 5 x Lambda errors, API 5xx, auth failures, stale sync, drift,
+    # audit and overdue failures.
+    assert len(found) == 13
     for alarm in found.values():
         assert alarm["AlarmActions"] == [{"Ref": topic}]
         assert alarm["OKActions"] == [{"Ref": topic}]
@@ -166,3 +172,22 @@ def test_a_failed_tenant_alarms(dev: Synth, prod: Synth, metric, dev_hours, prod
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_auth_failures_alarm_and_its_threshold_setting(dev: Synth, tmp_path) -> None:
+    dev.template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "QbxmlRelay/dev",
+            "MetricName": "AuthFailures",
+            "Dimensions": [{"Name": "service", "Value": "qbxml-relay"}],
+            "Statistic": "Sum",
+            "Period": 300,
+            "Threshold": 20,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    )
+    stricter = synthesize("dev", tmp_path, auth_failures_threshold=5)
+    (alarm,) = [a for a in alarms(stricter).values() if a.get("MetricName") == "AuthFailures"]
+    assert alarm["Threshold"] == 5

@@ -63,7 +63,7 @@ from tests.aws_tables import create_relay_tables
 from tests.integration.zoho_helpers import CLIENT_ID, REFRESH, SECRET, ZohoEnv
 from tests.lambda_context import LambdaContext
 
-TENANT, USER, PASSWORD = "acme", "acme-qbwc", "integrity-password-1"
+TENANT, USER, PASSWORD = "acme", "acme-qbwc", "Integrity-password-1"
 ENTITIES = ("Item", "Customer", "Invoice", "ReceivePayment", "ListDeleted", "TxnDeleted")
 MAX_RECEIVE_COUNT = 8
 BUCKET = "payloads"

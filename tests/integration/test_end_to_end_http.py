@@ -15,7 +15,7 @@ from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector, SoapFaultError
 from tests.relay_process import Served, qbrelay, served_with_tenant
 
-PASSWORD = "e2e-password-1"
+PASSWORD = "E2e-password-1"
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from lambdas.sync.plan import DEFAULT_ENTITIES
 from qwc import ELEMENT_ORDER, is_braced_guid
 from tests.aws_tables import create_mappings_table, create_pk_table, create_runs_table
 
-PASSWORD = "a-long-enough-password"
+PASSWORD = "A-long-enough-passw0rd"
 API = "https://abc123.execute-api.us-east-1.amazonaws.com/dev/"
 
 
@@ -109,6 +109,8 @@ def test_add_reads_the_password_from_stdin_and_never_prints_it(capsys, local) ->
         (["@deployment"], None, "tenant name '@deployment'"),
         (["acme", "--entities", "Customer,Widget"], None, "unknown entities Widget; choose from"),
         (["acme", "--password-stdin"], "short\n", "at least 12 characters"),
+        (["acme", "--password-stdin"], "only-lower-case-and-dashes\n", "at least 3 kinds"),
+        (["acme", "--password-stdin"], "UPPERlower12\n", None),
         (["acme", "--password-stdin"], "\n", "expected on standard input"),
         (["acme", "--company-file", "Acme.QBW"], None, "not a full path"),
         (["acme", "--min-interval-minutes", "-1"], None, "between 0 and"),
@@ -119,8 +121,21 @@ def test_add_reads_the_password_from_stdin_and_never_prints_it(capsys, local) ->
 )
 def test_add_rejects_bad_input_and_stores_nothing(capsys, local, argv, stdin, message) -> None:
     code, _, err = run(capsys, "tenant", "add", *argv, *local, stdin=stdin)
+    if message is None:  # the control: 12 characters of 3 kinds pass
+        assert code == 0, err
+        return
     assert code != 0 and message in err
     assert store_of(local).list() == []
+
+
+def test_rotate_password_refuses_a_weak_password_and_keeps_the_old(capsys, local) -> None:
+    assert run(capsys, "tenant", "add", "acme", *local)[0] == 0
+    before = store_of(local).get("acme").password_hash
+    code, _, err = run(
+        capsys, "tenant", "rotate-password", "acme", "--password-stdin", *local, stdin="weak\n"
+    )
+    assert code != 0 and "at least 12 characters" in err and "at least 3 kinds" in err
+    assert store_of(local).get("acme").password_hash == before
 
 
 def test_add_twice_is_a_clear_error(capsys, local) -> None:

@@ -38,7 +38,7 @@ from tests.integration.zoho_helpers import ZohoEnv
 
 TENANT = "paystat"
 USER = "paystat-qbwc"
-PASSWORD = "payment-status-password-1"
+PASSWORD = "Payment-status-password-1"
 ENTITIES = (
     "Item",
     "Customer",

@@ -27,7 +27,7 @@ from tests.aws_tables import create_pk_table
 from tests.lambda_context import LambdaContext
 from tests.relay_process import Served, qbrelay, served_with_tenant
 
-PASSWORD = "round-trip-password"
+PASSWORD = "Round-trip-password-1"
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from moto import mock_aws
 
 from lambdas.store.dynamo import (
     DynamoForwarderState,
+    DynamoLoginThrottle,
     DynamoMappingStore,
     DynamoSessionStore,
     DynamoTenantStore,
@@ -38,12 +39,14 @@ from lambdas.store.ports import (
     SessionRecord,
     StoreError,
     Tenant,
+    ThrottlePolicy,
     ZohoToken,
 )
 from lambdas.store.sqlite import (
     SqliteDatabase,
     SqliteDeadLetterQueue,
     SqliteForwarderState,
+    SqliteLoginThrottle,
     SqliteMappingStore,
     SqliteRecordQueue,
     SqliteSessionStore,
@@ -767,3 +770,118 @@ def test_dead_letters_are_held_released_and_removed(fstores: ForwarderStores) ->
     dlq.remove([h.receipt for h in again[:2]])
     dlq.release([h.receipt for h in again[2:]])
     assert [h.letter.body for h in dlq.hold(10, 60)] == [again[2].letter.body]
+
+
+# --- login throttle and ending a tenant's sessions ------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "aws"])
+def throttle(request, tmp_path) -> Iterator[Any]:
+    if request.param == "sqlite":
+        yield SqliteLoginThrottle(SqliteDatabase.in_dir(tmp_path))
+        return
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        create_pk_table(ddb, "sessions")
+        yield DynamoLoginThrottle(ddb, "sessions")
+
+
+POLICY = ThrottlePolicy(max_failures=3, window_seconds=60, base_block_seconds=10)
+
+
+def test_throttle_blocks_a_key_after_the_limit_and_doubles(throttle: Any) -> None:
+    user, addr = "@auth#user#acme", "@auth#addr#203.0.113.7"
+    assert throttle.blocked([user, addr], now=100.0) is None
+    assert throttle.fail([user, addr], 100.0, POLICY) is None
+    assert throttle.fail([user], 101.0, POLICY) is None
+    assert throttle.fail([user, addr], 102.0, POLICY) == 112.0  # the user's third: 10 s
+    assert throttle.blocked([user], now=105.0) == 112.0
+    assert throttle.blocked([addr], now=105.0) is None  # the address failed twice only
+    assert throttle.blocked([addr, user], now=105.0) == 112.0
+    # While blocked, failures are not counted: the block neither grows nor repeats.
+    assert throttle.fail([user], 106.0, POLICY) is None
+    assert throttle.blocked([user], now=112.0) is None
+    for t in (112.0, 113.0):
+        throttle.fail([user], t, POLICY)
+    assert throttle.fail([user], 114.0, POLICY) == 134.0  # the second block: 20 s
+    throttle.succeed(user)
+    assert throttle.blocked([user], now=115.0) is None
+    assert throttle.fail([user], 115.0, POLICY) is None  # counting starts over
+
+
+def test_throttle_window_and_memory(throttle: Any) -> None:
+    key = "@auth#user#acme"
+    throttle.fail([key], 100.0, POLICY)
+    throttle.fail([key], 101.0, POLICY)
+    assert throttle.fail([key], 161.0, POLICY) is None  # the window (60 s) has passed
+    short = ThrottlePolicy(max_failures=1, base_block_seconds=10, memory_seconds=50)
+    other = "@auth#addr#198.51.100.9"
+    assert throttle.fail([other], 100.0, short) == 110.0
+    assert throttle.fail([other], 110.0, short) == 130.0  # doubled
+    # Quiet for longer than the memory: forgotten, the next block is the first again.
+    assert throttle.blocked([other], now=200.0) is None
+    assert throttle.fail([other], 200.0, short) == 210.0
+
+
+def test_throttle_counts_concurrent_failures_exactly(tmp_path) -> None:
+    # SQLite across threads (moto is not thread-safe; the DynamoDB race is the next test's).
+    throttle = SqliteLoginThrottle(SqliteDatabase.in_dir(tmp_path))
+    key = "@auth#user#acme"
+    policy = ThrottlePolicy(max_failures=12)
+    with ThreadPoolExecutor(4) as pool:
+        started = list(pool.map(lambda _: throttle.fail([key], 100.0, policy), range(12)))
+    # Exactly the twelfth failure, whichever thread made it, started the block.
+    assert [s for s in started if s is not None] == [130.0]
+
+
+class _RivalBetweenReadAndWrite:
+    """A DynamoDB client on which another instance counts a failure after each of our reads."""
+
+    def __init__(self, client: Any, rival: Any, rivals: int) -> None:
+        self._client, self._rival, self._rivals = client, rival, rivals
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_item(self, **kw: Any) -> dict[str, Any]:
+        item = self._client.get_item(**kw)
+        if self._rivals:
+            self._rivals -= 1
+            self._rival.fail([kw["Key"]["pk"]["S"]], 100.0, ThrottlePolicy(max_failures=99))
+        return item
+
+
+def test_dynamo_throttle_counts_on_top_of_a_concurrent_failure() -> None:
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        create_pk_table(ddb, "sessions")
+        rival = DynamoLoginThrottle(ddb, "sessions")
+        ours = DynamoLoginThrottle(_RivalBetweenReadAndWrite(ddb, rival, 2), "sessions")
+        key = "@auth#user#acme"
+        # Two rival failures land between our reads and writes: ours is retried, not lost,
+        # and it is the third failure that blocks.
+        assert ours.fail([key], 100.0, ThrottlePolicy(max_failures=3)) == 130.0
+        assert rival.blocked([key], now=101.0) == 130.0
+
+
+def test_end_sessions_closes_every_live_session_of_the_tenant(stores: Stores) -> None:
+    live = SessionRecord("t1", "acme", expires_at=1000.0, lock_expires_at=200.0)
+    assert stores.sessions.create(live, now=100.0) is True
+    # t1 outlived its lease and t2 took the lock: both live. Beta's session stays.
+    assert stores.sessions.create(SessionRecord("t2", "acme", 1000.0), now=300.0) is True
+    assert stores.sessions.create(SessionRecord("t3", "beta", 1000.0), now=300.0) is True
+    stores.sessions.note_client("203.0.113.7", "2.3.0.215", now=300.0, expires_at=900.0)
+    assert stores.sessions.end_sessions("acme", now=400.0) == 2
+    assert stores.sessions.get("t1", now=400.0).closed
+    assert stores.sessions.get("t2", now=400.0).closed
+    assert not stores.sessions.get("t3", now=400.0).closed
+    assert stores.sessions.lock_until("acme", now=400.0) is None
+    # A save from a request already in flight fails instead of reopening it.
+    with pytest.raises(ConcurrentUpdate):
+        stores.sessions.save(SessionRecord("t1", "acme", 1000.0, version=0))
+    assert stores.sessions.create(SessionRecord("t5", "acme", 1000.0), now=400.0) is True
+    assert stores.sessions.end_sessions("acme", now=400.0) == 1
+    assert stores.sessions.end_sessions("ghost", now=400.0) == 0
+    assert stores.sessions.client_note("203.0.113.7", now=400.0) == "2.3.0.215"

@@ -18,7 +18,7 @@ from lambdas.store.ports import Tenant
 from sim.company_data import InUseError
 from sim.fake_company import FakeCompany
 
-PASSWORD = "scenario-password-1"
+PASSWORD = "Scenario-password-1"
 ENTITIES = ("Item", "Customer", "Invoice", "ReceivePayment", "ListDeleted", "TxnDeleted")
 TTL = RelaySettings().session_ttl_seconds
 

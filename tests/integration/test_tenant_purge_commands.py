@@ -36,7 +36,7 @@ from sim.fake_company import FakeCompany
 from tests.aws_tables import create_relay_tables
 from tests.integration.test_onboarding_commands import run
 
-PASSWORD = "a-long-enough-password"
+PASSWORD = "A-long-enough-passw0rd"
 ENTITIES = "Item,Customer"
 CUSTOMERS, ITEMS = 30, 6
 
@@ -248,7 +248,8 @@ def test_remove_refuses_while_a_session_runs_unless_forced(capsys, target) -> No
     relay = QbwcRelay(
         data.tenants, data.sessions, SyncEngine(data.state, data.mappings, target.queue), data.runs
     )
-    assert relay.authenticate("shop", PASSWORD)[1] == ""  # a session is live now
+    ticket, status = relay.authenticate("shop", PASSWORD)[:2]
+    assert status == ""  # a session is live now
     code, _, err = run(capsys, "tenant", "remove", "shop", "--yes", "--purge", *target.argv)
     assert code != 0 and "session running" in err and "--force" in err
     assert data.tenants.get("shop") is not None
@@ -259,6 +260,31 @@ def test_remove_refuses_while_a_session_runs_unless_forced(capsys, target) -> No
     )
     assert code == 0 and "still running" in out, err
     assert data.tenants.get("shop") is None
+    # The removed tenant's live session ended with it: its ticket is refused.
+    assert "Ended 1 live Web Connector session(s) of 'shop'" in out
+    assert relay.send_request_xml(ticket, "", "", "US", 13, 0) == ""
+    assert "session has ended" in relay.get_last_error(ticket)
+
+
+def test_rotate_password_ends_the_live_session(capsys, target) -> None:
+    add_tenant(capsys, target)
+    data = target.data
+    relay = QbwcRelay(
+        data.tenants, data.sessions, SyncEngine(data.state, data.mappings, target.queue), data.runs
+    )
+    ticket, status = relay.authenticate("shop", PASSWORD)[:2]
+    assert status == "" and relay.send_request_xml(ticket, "", "", "US", 13, 0)
+    code, out, err = run(capsys, "tenant", "rotate-password", "shop", *target.argv)
+    assert code == 0 and "Ended 1 live Web Connector session(s) of 'shop'" in out, err
+    # The ticket won with the old password is refused at once, and so is the old password;
+    # the tenant is free for the next session (with the new password).
+    assert relay.send_request_xml(ticket, "", "", "US", 13, 0) == ""
+    assert relay.receive_response_xml(ticket, "<QBXML/>", "", "") == -1
+    assert "password was changed" in relay.get_last_error(ticket)
+    assert relay.authenticate("shop", PASSWORD)[1] == "nvu"
+    assert data.sessions.lock_until("shop", 0.0) is None
+    code, out, _ = run(capsys, "tenant", "rotate-password", "shop", *target.argv)
+    assert code == 0 and "Ended" not in out  # nothing live to end
 
 
 def test_credentials_stay_unless_purge_secrets(capsys, target) -> None:

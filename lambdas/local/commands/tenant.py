@@ -17,17 +17,17 @@ from typing import Any
 from qwc import new_guid
 
 from ...model.tenant import check_time_zone
-from ...qbwc.passwords import generate_password, hash_password
+from ...qbwc.passwords import generate_password, hash_password, password_weakness
 from ...store.ports import DEFAULT_WATERMARK_MARGIN_SECONDS, AlreadyExists, Tenant, TenantStore
 from ...sync.plan import DEFAULT_ENTITIES, SYNC_ORDER, unknown_entities
 from ..targets import add_target_args, explain_aws_errors, open_tenants
+from ..tenant_stores import open_tenant_data
 from .common import read_secret_stdin
 from .tenant_remove import add_remove_args, cmd_tenant_remove
 
 # Tenant names key rows and URLs: short, and never starting with the store's "@" helper prefix.
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 USER_PATTERN = re.compile(r"[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]{0,98}[^\s\x00-\x1f\x7f])?")
-MIN_PASSWORD = 12
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 # Two days covers any spread of workstation zones (UTC-12 to UTC+14 is 26 hours) with room left.
 MAX_MARGIN_HOURS = 48
@@ -93,8 +93,9 @@ def _password(from_stdin: bool) -> tuple[str, bool]:
     if not from_stdin:
         return generate_password(), True
     password = read_secret_stdin("a password")
-    if len(password) < MIN_PASSWORD:
-        raise _fail(f"the password must have at least {MIN_PASSWORD} characters")
+    weakness = password_weakness(password)
+    if weakness is not None:
+        raise _fail(weakness)
     return password, False
 
 
@@ -176,11 +177,16 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
 @explain_aws_errors
 def cmd_tenant_rotate_password(args: argparse.Namespace) -> int:
     password, generated = _password(args.password_stdin)
-    store = open_tenants(args)
-    tenant = _existing(store, args.name)
+    data = open_tenant_data(args)
+    tenant = _existing(data.tenants, args.name)
     tenant.password_hash = hash_password(password)
-    store.update(tenant)
+    data.tenants.update(tenant)
+    # A ticket won with the old password (perhaps by whoever made the change necessary) must
+    # not outlive it.
+    ended = data.sessions.end_sessions(tenant.name, time.time())
     print(f"New password set for tenant {tenant.name!r}; the old one no longer works.")
+    if ended:
+        print(f"Ended {ended} live Web Connector session(s) of {tenant.name!r}.")
     if generated:
         _show_once(password)
     return 0

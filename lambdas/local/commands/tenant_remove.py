@@ -40,8 +40,9 @@ def _check_no_session(data: TenantData, name: str, force: bool, now: float) -> N
             "wait for it to end, or repeat with --force"
         )
     print(
-        f"Warning: a session of {name!r} is still running (until {_clock(until)}) and may write "
-        f"after this; once it has ended, run `qbrelay tenant remove {name} --purge --yes` again."
+        f"Warning: a session of {name!r} is still running (until {_clock(until)}); it is ended "
+        "now, but a request already in flight may still write. Run "
+        f"`qbrelay tenant remove {name} --purge --yes` again in a minute."
     )
 
 
@@ -104,6 +105,10 @@ def cmd_tenant_remove(args: argparse.Namespace) -> int:
         # First, so that no new session can start and write behind the purge.
         data.tenants.delete(name)
         print(f"Removed tenant {name!r}.")
+    # Also without a tenant row: a session may outlive a removal that stopped halfway.
+    ended = data.sessions.end_sessions(name, now)
+    if ended:
+        print(f"Ended {ended} live Web Connector session(s) of {name!r}.")
     else:
         print(f"No tenant named {name!r}; purging what an earlier one left.")
     if args.purge:

@@ -15,10 +15,12 @@ from .secrets import SecretsManagerSecretStore
 from .sessions import DynamoSessionStore
 from .sync_state import DynamoSyncStateStore
 from .tenants import DynamoTenantStore
+from .throttle import DynamoLoginThrottle
 from .tokens import DynamoTokenCache
 
 __all__ = [
     "DynamoForwarderState",
+    "DynamoLoginThrottle",
     "DynamoMappingStore",
     "DynamoRunHistory",
     "DynamoSessionStore",

@@ -190,3 +190,55 @@ class DynamoSessionStore:
         if not item or float(item["expires_at"]["N"]) <= now:
             return None
         return str(item["qbwc_version"]["S"])
+
+    def end_sessions(self, tenant: str, now: float) -> int:
+        """Close the tenant's live sessions and delete its lock item.
+
+        The table has no index by tenant, so this scans it: rare (a password change, a removal)
+        and the table is small (sessions and helper items, all with a TTL).
+        """
+        tickets: list[str] = []
+        scan: dict[str, Any] = {
+            "TableName": self._table,
+            "ConsistentRead": True,
+            "ProjectionExpression": "pk",
+            "FilterExpression": "tenant = :t AND closed = :open AND expires_at > :now",
+            "ExpressionAttributeValues": {
+                ":t": _s(tenant),
+                ":open": {"BOOL": False},
+                ":now": _n(now),
+            },
+        }
+        with aws_errors(self._where):
+            while True:
+                page = self._client.scan(**scan)
+                tickets += [item["pk"]["S"] for item in page.get("Items", [])]
+                if "LastEvaluatedKey" not in page:
+                    break
+                scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        closed = 0
+        for ticket in tickets:
+            with aws_errors(self._where):
+                try:
+                    # The version bump makes a save from a request in flight fail as well.
+                    self._client.update_item(
+                        TableName=self._table,
+                        Key={"pk": _s(ticket)},
+                        UpdateExpression="SET closed = :closed ADD version :one",
+                        ConditionExpression="attribute_exists(pk) AND closed = :open",
+                        ExpressionAttributeValues={
+                            ":closed": {"BOOL": True},
+                            ":open": {"BOOL": False},
+                            ":one": {"N": "1"},
+                        },
+                    )
+                    closed += 1
+                except ClientError as exc:
+                    # A failed condition: it closed meanwhile, nothing left to end.
+                    if _code(exc) != CONDITION_FAILED:
+                        raise
+        with aws_errors(self._where):
+            self._client.delete_item(
+                TableName=self._table, Key={"pk": _s(keys.tenant_lock(tenant))}
+            )
+        return closed

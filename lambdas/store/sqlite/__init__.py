@@ -12,12 +12,14 @@ from .runs import SqliteRunHistory
 from .sessions import SqliteSessionStore
 from .sync_state import SqliteSyncStateStore
 from .tenants import SqliteTenantStore
+from .throttle import SqliteLoginThrottle
 
 __all__ = [
     "DB_FILE",
     "SqliteDatabase",
     "SqliteDeadLetterQueue",
     "SqliteForwarderState",
+    "SqliteLoginThrottle",
     "SqliteMappingStore",
     "SqliteRecordQueue",
     "SqliteRunHistory",

@@ -146,3 +146,15 @@ class SqliteSessionStore:
             .fetchone()
         )
         return str(row[0]) if row and row[1] > now else None
+
+    def end_sessions(self, tenant: str, now: float) -> int:
+        """Close the tenant's live sessions (bumping their version) and free its lock."""
+        with self._db.transaction() as conn:
+            # The version bump makes a save from a request already in flight fail as well.
+            cur = conn.execute(
+                "UPDATE sessions SET closed = 1, version = version + 1 "
+                "WHERE tenant = ? AND closed = 0 AND expires_at > ?",
+                (tenant, now),
+            )
+            conn.execute("DELETE FROM session_locks WHERE tenant = ?", (tenant,))
+        return cur.rowcount
