@@ -11,6 +11,9 @@ from typing import Protocol
 
 SOAP_CALLS = "SoapCalls"
 SOAP_FAULTS = "SoapFaults"
+# Faults split by who caused them: the caller's request (Client) or the relay (Server).
+SOAP_CLIENT_FAULTS = "SoapClientFaults"
+SOAP_SERVER_FAULTS = "SoapServerFaults"
 SESSIONS_STARTED = "SessionsStarted"
 SESSIONS_COMPLETED = "SessionsCompleted"
 RECORDS_RECEIVED = "RecordsReceived"
