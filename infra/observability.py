@@ -89,11 +89,24 @@ class Observability(Construct):
                 function.metric_errors(period=PERIOD, statistic="Sum"),
                 threshold=1,
             )
+        # SOAP 1.1 answers every fault with HTTP 500, a caller's mistake included, so the
+        # gateway's 5xx count less the relay's Client faults is what the relay got wrong: its
+        # Server faults plus any 5xx that was no SOAP fault at all (a crash or a timeout).
         self._alarm(
             "Api5xxAlarm",
-            f"The API answered {settings.api_5xx_threshold} or more 5xx in 5 minutes (SOAP "
-            "faults are HTTP 500 too: check SoapFaults and the relay's logs).",
-            api.metric_server_error(period=PERIOD, statistic="Sum"),
+            f"The API answered {settings.api_5xx_threshold} or more 5xx in 5 minutes that were "
+            "not the caller's fault (SOAP Server faults, crashes, timeouts): check "
+            "SoapServerFaults and the relay's logs.",
+            cw.MathExpression(
+                # FILL: the relay publishes SoapClientFaults only in periods that had one.
+                expression="FILL(errors, 0) - FILL(client, 0)",
+                using_metrics={
+                    "errors": api.metric_server_error(period=PERIOD, statistic="Sum"),
+                    "client": self.metric("SoapClientFaults"),
+                },
+                label="API 5xx that were not Client faults",
+                period=PERIOD,
+            ),
             threshold=settings.api_5xx_threshold,
         )
         self._alarm(
@@ -151,7 +164,13 @@ class Observability(Construct):
         fns = list(functions.items())
         self.dashboard.add_widgets(
             self._graph(
-                "SOAP calls and faults", [self.metric("SoapCalls"), self.metric("SoapFaults")]
+                "SOAP calls and faults",
+                [
+                    self.metric("SoapCalls"),
+                    self.metric("SoapFaults"),
+                    self.metric("SoapClientFaults"),
+                    self.metric("SoapServerFaults"),
+                ],
             ),
             self._graph(
                 "Sessions and rejected logins",

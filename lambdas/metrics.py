@@ -13,6 +13,9 @@ SOAP_CALLS = "SoapCalls"
 SOAP_FAULTS = "SoapFaults"
 # A rejected authenticate (wrong password, unknown user or a blocked user or address).
 AUTH_FAILURES = "AuthFailures"
+# Faults split by who caused them: the caller's request (Client) or the relay (Server).
+SOAP_CLIENT_FAULTS = "SoapClientFaults"
+SOAP_SERVER_FAULTS = "SoapServerFaults"
 SESSIONS_STARTED = "SessionsStarted"
 SESSIONS_COMPLETED = "SessionsCompleted"
 RECORDS_RECEIVED = "RecordsReceived"

@@ -35,7 +35,6 @@ from .values import (
 )
 
 _ENCODING_DECL = re.compile(rb"^(\s*<\?xml[^>]*?)encoding=[\"'][^\"']*[\"']")
-_FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 _MSGS = "QBXMLMsgsRs"
 
 
@@ -73,14 +72,20 @@ def _to_bytes(data: bytes | str) -> bytes:
     return data
 
 
-def _check_prolog(raw: bytes) -> None:
-    first = _FIRST_ELEMENT.search(raw)
-    if first is None and not raw.strip():
+def _check_not_empty(raw: bytes) -> None:
+    if not raw.strip():
         raise QbxmlError("empty qbXML response")
-    prolog = (raw[: first.start()] if first else raw).upper()
-    # A DTD can only come before the root element; qbXML never has one, and entities declared
-    # in one could expand without bound.
-    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+
+
+def _refuse_dtd(tree: Any) -> None:
+    """Refuse a document that has a DTD, judged from the parsed document (not the text).
+
+    qbXML never has one, and entities declared in one could expand without bound. lxml keeps
+    the DOCTYPE in ``docinfo`` however it was reached: after comments, processing instructions
+    or odd spacing, which a scan of the text before the first element could be fooled by.
+    """
+    docinfo = tree.docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise QbxmlError("qbXML response contains a DOCTYPE or entity declaration")
 
 
@@ -127,6 +132,9 @@ class _Walker:
     def on_start(self, el: Any) -> None:
         if el.tag == "QBXML":
             if self.root is None:
+                # A DTD can only come before the root element, so it is known by now: refuse
+                # it before any record is yielded.
+                _refuse_dtd(el.getroottree())
                 self.root = el
             return
         if self.msgs is not None or self.root is None or el.getparent() is not self.root:
@@ -165,7 +173,7 @@ def stream_response(data: bytes | str) -> Iterator[Response | Record]:
     message set (possibly after earlier items were yielded).
     """
     raw = _to_bytes(data)
-    _check_prolog(raw)
+    _check_not_empty(raw)
     # Start events only for the two envelope elements (the filter runs in C); records are read
     # from the tree between feeds, so the many field elements cost no Python events at all.
     parser = etree.XMLPullParser(
@@ -174,6 +182,7 @@ def stream_response(data: bytes | str) -> Iterator[Response | Record]:
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
+        huge_tree=False,
         remove_comments=True,
         remove_pis=True,
     )
@@ -189,6 +198,9 @@ def stream_response(data: bytes | str) -> Iterator[Response | Record]:
             walker.on_start(el)
     except etree.XMLSyntaxError as exc:
         raise QbxmlError(f"qbXML response is not well-formed XML: {exc.msg}") from exc
+    if root is not None:
+        # Another root than <QBXML> raised no event: its DTD is refused here, first.
+        _refuse_dtd(root.getroottree())
     if root is None or root.tag != "QBXML":
         found = "nothing" if root is None else f"<{root.tag}>"
         raise QbxmlError(f"qbXML response root is {found}, expected <QBXML>")

@@ -21,7 +21,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 
 from ..qbwc.relay import QbwcRelay
-from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply, fault_reply
+from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint, SoapReply
 from ..qbwc.support_page import is_support_path, support_reply
 from ..store.dynamo import (
     DynamoLoginThrottle,
@@ -170,5 +170,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         body = _body(event)
     except ValueError:
-        return _reply(fault_reply("The request body is not valid base64."))
+        return _reply(soap.refuse("The request body is not valid base64."))
     return _reply(soap.handle(body, source_ip(event)))

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..qbwc.soap_service import SoapEndpoint, SoapReply, fault_reply
+from ..qbwc.soap_service import SoapEndpoint, SoapReply
 from ..qbwc.support_page import SUPPORT_PATH, support_reply
 from ..store.ports import SyncStateStore, TenantStore
 
@@ -95,9 +95,9 @@ class RelayWsgiApp:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
-            return fault_reply("Content-Length is not a number.")
+            return self.endpoint.refuse("Content-Length is not a number.")
         if length > limit:
-            return fault_reply(
+            return self.endpoint.refuse(
                 f"The request body is {length:,} bytes; this service accepts at most {limit:,}. "
                 "Lower MaxReturned so responses are smaller."
             )

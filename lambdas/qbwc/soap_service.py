@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
@@ -31,7 +32,14 @@ from spyne.interface.wsdl import Wsdl11
 from spyne.protocol.soap import Soap11
 from spyne.server import ServerBase
 
-from ..metrics import SOAP_CALLS, SOAP_FAULTS, Metrics, NoMetrics
+from ..metrics import (
+    SOAP_CALLS,
+    SOAP_CLIENT_FAULTS,
+    SOAP_FAULTS,
+    SOAP_SERVER_FAULTS,
+    Metrics,
+    NoMetrics,
+)
 from .relay import QbwcRelay
 
 log = logging.getLogger(__name__)
@@ -45,6 +53,9 @@ WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
 CONTENT_TYPE = "text/xml; charset=utf-8"
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
+# Distinct service addresses whose WSDL is kept: the address comes from the request's Host header
+# when no public URL is configured, so an unbounded cache would grow with every forged Host.
+WSDL_CACHE_SIZE = 8
 
 ArrayOfString = Array(Unicode, type_name="ArrayOfString")
 RequiredInt = Integer32(min_occurs=1, nillable=False)
@@ -161,6 +172,8 @@ class SoapReply:
     status: int
     content_type: str
     body: bytes
+    # "Client" or "Server" for a Fault, None for a normal reply (metrics only; not sent).
+    fault_code: str | None = None
 
 
 def fault_reply(message: str, code: str = "Client") -> SoapReply:
@@ -171,10 +184,50 @@ def fault_reply(message: str, code: str = "Client") -> SoapReply:
         f"<faultcode>soap:{code}</faultcode><faultstring>{escape(message)}</faultstring>"
         "</soap:Fault></soap:Body></soap:Envelope>"
     )
-    return SoapReply(500, CONTENT_TYPE, body.encode("utf-8"))
+    return SoapReply(500, CONTENT_TYPE, body.encode("utf-8"), code)
 
 
-_DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+def _pre_parser() -> etree.XMLParser:
+    """The parser of the check before spyne: no entity substitution, no network, no DTD
+    loading, libxml2's size limits kept. A new one per request: lxml parsers are not safe to
+    share between threads (waitress serves several), and making one is cheap."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
+def _refusal(body: bytes) -> str | None:
+    """Why ``body`` is refused before spyne parses it, or None.
+
+    The DTD check looks at the parsed document, not at the text: a comment, a processing
+    instruction or odd spacing before a ``<!DOCTYPE`` cannot hide it, and a ``<!DOCTYPE`` spelled
+    inside a comment or CDATA section (no DTD at all) is not refused.
+    """
+    try:
+        # spyne decodes the body as UTF-8 whatever the XML declaration says; say so plainly
+        # instead of letting its UnicodeDecodeError surface as an internal error.
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (
+            f"The request body is not valid UTF-8 (byte {exc.start:,}); "
+            "send the SOAP envelope encoded as UTF-8."
+        )
+    try:
+        root = etree.fromstring(body, _pre_parser())
+    except (etree.XMLSyntaxError, ValueError, LookupError):
+        # ValueError / LookupError: an unknown or contradictory encoding declaration, say.
+        return "The request body is not well-formed XML."
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        return "Document type declarations and entities are not accepted."
+    return None
+
+
 _LXML_PREFIX = re.compile(r"^.*?:\d+:\d+:\w+:\w+:\w+: ")
 
 
@@ -245,7 +298,7 @@ class SoapEndpoint:
         )
         self._app.relay = relay
         self._server = _DirectServer(self._app)
-        self._wsdl_cache: dict[str, bytes] = {}
+        self._wsdl_cache: OrderedDict[str, bytes] = OrderedDict()
         self._wsdl_lock = threading.Lock()
 
     def handle(self, body: bytes, client: str | None = None) -> SoapReply:
@@ -254,10 +307,21 @@ class SoapEndpoint:
         ``client`` is the caller's network address as the transport knows it (None if unknown):
         the relay notes the Web Connector version per address (display only).
         """
+        return self._counted(self._handle(body, client))
+
+    def refuse(self, message: str) -> SoapReply:
+        """A Client fault for a request the transport refused before it had a body (a bad
+        Content-Length, say), counted like the faults of ``handle``."""
+        return self._counted(fault_reply(message))
+
+    def _counted(self, reply: SoapReply) -> SoapReply:
         self.metrics.count(SOAP_CALLS)
-        reply = self._handle(body, client)
         if reply.status != 200:
+            # SOAP 1.1 answers every fault with HTTP 500, so the gateway's 5xx count cannot tell
+            # a caller's mistake from the relay's; these two counters can (the alarm uses them).
             self.metrics.count(SOAP_FAULTS)
+            server = reply.fault_code == "Server"
+            self.metrics.count(SOAP_SERVER_FAULTS if server else SOAP_CLIENT_FAULTS)
         return reply
 
     def _handle(self, body: bytes, client: str | None) -> SoapReply:
@@ -268,8 +332,9 @@ class SoapEndpoint:
                 f"The request body is {len(body):,} bytes; this service accepts at most "
                 f"{self.max_body_bytes:,}. Lower MaxReturned so responses are smaller."
             )
-        if _DOCTYPE.search(body):
-            return fault_reply("Document type declarations and entities are not accepted.")
+        refusal = _refusal(body)
+        if refusal is not None:
+            return fault_reply(refusal)
         try:
             ok, result = self._server.handle(body, client)
         except Exception:
@@ -291,6 +356,12 @@ class SoapEndpoint:
             if cached is None:
                 cached = self._build_wsdl(url)
                 self._wsdl_cache[url] = cached
+                # Least recently used out: the real address (asked for by every QBWC setup)
+                # stays while forged Host headers push each other out.
+                while len(self._wsdl_cache) > WSDL_CACHE_SIZE:
+                    self._wsdl_cache.popitem(last=False)
+            else:
+                self._wsdl_cache.move_to_end(url)
             return cached
 
     def _build_wsdl(self, url: str) -> bytes:

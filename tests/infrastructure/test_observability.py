@@ -13,6 +13,8 @@ from tests.infrastructure.conftest import Synth, resources, synthesize
 RELAY_METRICS = (
     "SoapCalls",
     "SoapFaults",
+    "SoapClientFaults",
+    "SoapServerFaults",
     "SessionsStarted",
     "SessionsCompleted",
     "AuthFailures",
@@ -124,7 +126,7 @@ def test_stale_sync_alarm_treats_silence_as_a_failure(dev: Synth) -> None:
 
 
 def test_forwarder_error_rate_alarm(dev: Synth) -> None:
-    (rate,) = [a for a in alarms(dev).values() if "Metrics" in a]
+    (rate,) = [a for a in alarms(dev).values() if "ZOHO upsert" in a.get("AlarmDescription", "")]
     expression = next(m["Expression"] for m in rate["Metrics"] if "Expression" in m)
     assert "100 * FILL(failed, 0)" in expression
     named = {
@@ -141,10 +143,26 @@ def test_lambda_and_api_error_alarms(dev: Synth) -> None:
     errors = [a for a in alarms(dev).values() if a.get("MetricName") == "Errors"]
     assert {a["Dimensions"][0]["Value"]["Ref"] for a in errors} == functions
     assert all(a["Threshold"] == 1 for a in errors)
-    dev.template.has_resource_properties(
-        "AWS::CloudWatch::Alarm",
-        {"Namespace": "AWS/ApiGateway", "MetricName": "5XXError", "Threshold": 5},
-    )
+    (api,) = [a for a in alarms(dev).values() if "5xx" in a.get("AlarmDescription", "")]
+    assert api["Threshold"] == 5
+    assert api["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_api_5xx_alarm_leaves_out_client_faults(dev: Synth) -> None:
+    """SOAP faults are all HTTP 500: the alarm subtracts the caller's faults from the 5xx."""
+    (api,) = [a for a in alarms(dev).values() if "5xx" in a.get("AlarmDescription", "")]
+    expression = next(m["Expression"] for m in api["Metrics"] if "Expression" in m)
+    assert expression == "FILL(errors, 0) - FILL(client, 0)"
+    named = {
+        m["Id"]: (m["MetricStat"]["Metric"]["Namespace"], m["MetricStat"]["Metric"]["MetricName"])
+        for m in api["Metrics"]
+        if "MetricStat" in m
+    }
+    assert named == {
+        "errors": ("AWS/ApiGateway", "5XXError"),
+        "client": ("QbxmlRelay/dev", "SoapClientFaults"),
+    }
+    assert all(m["MetricStat"]["Stat"] == "Sum" for m in api["Metrics"] if "MetricStat" in m)
 
 
 @pytest.mark.parametrize(("env", "hours"), [("dev", 24), ("prod", 12)])

@@ -242,12 +242,23 @@ def wrap(body: str) -> str:
         ),
         ('<!DOCTYPE x [<!ENTITY a "b">]><QBXML/>', "DOCTYPE"),
         ("<?xml version='1.0'?><!DOCTYPE QBXML SYSTEM 'http://x/'><QBXML/>", "DOCTYPE"),
+        # A prolog scan stopped at the "<a" in the comment and never saw the DOCTYPE.
+        ('<!-- <a> --><!DOCTYPE QBXML [<!ENTITY a "b">]><QBXML><QBXMLMsgsRs/></QBXML>', "DOCTYPE"),
+        ("<?pi <b>?><!DOCTYPE QBXML><QBXML><QBXMLMsgsRs/></QBXML>", "DOCTYPE"),
+        ("<!DOCTYPE other><other/>", "DOCTYPE"),
         (wrap(RS), "not well-formed"),
     ],
 )
 def test_malformed_qbxml_raises_one_clear_error(bad: str, message: str) -> None:
     with pytest.raises(QbxmlError, match=message):
         parse_response(bad)
+
+
+def test_a_doctype_inside_a_comment_is_no_dtd() -> None:
+    doc = wrap(
+        f"{RS}<!-- <!DOCTYPE x> --><CustomerRet><ListID>1</ListID></CustomerRet></CustomerQueryRs>"
+    )
+    assert parse_response(doc).responses[0].records[0].source_id == "1"
 
 
 def test_str_input_with_a_foreign_encoding_declaration() -> None:

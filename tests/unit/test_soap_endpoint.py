@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
+
 import pytest
 from lxml import etree
 
-from lambdas.qbwc.soap_service import SoapEndpoint
+from lambdas.metrics import SOAP_CALLS, SOAP_CLIENT_FAULTS, SOAP_FAULTS, SOAP_SERVER_FAULTS
+from lambdas.qbwc.soap_service import WSDL_CACHE_SIZE, SoapEndpoint
 from sim.fake_qbwc import envelope
 from tests.conftest import shared_path
 
@@ -87,15 +91,89 @@ BAD_INPUTS = {
         "sendRequestXML", [("ticket", "t"), ("qbXMLMajorVers", "thirteen"), ("qbXMLMinorVers", 0)]
     ),
     "not soap": b"<hello/>",
+    # A comment or a processing instruction before the DOCTYPE hides it from a prolog scan;
+    # the check looks at the parsed document instead.
+    "comment before doctype": b'<?xml version="1.0"?><!-- <soap:Envelope> --><!DOCTYPE x '
+    b'[<!ENTITY e "e">]>' + envelope("clientVersion", [("strVersion", "1")])[38:],
+    "pi before doctype": b"<?x <a>?><!DOCTYPE soap:Envelope>" + envelope("serverVersion", [])[38:],
+    "external dtd": b'<!DOCTYPE x SYSTEM "http://127.0.0.1:1/x.dtd">'
+    + envelope("serverVersion", [])[38:],
+    "invalid utf-8": envelope("clientVersion", [("strVersion", "ab")]).replace(b"ab", b"a\xff"),
+    "utf-16": envelope("serverVersion", []).decode().encode("utf-16"),
+    "unknown encoding": envelope("serverVersion", []).replace(b"utf-8", b"x-nope", 1),
 }
 
 
 @pytest.mark.parametrize("name", BAD_INPUTS)
 def test_bad_input_gets_a_fault_and_service_keeps_serving(local, name: str) -> None:
-    message = _fault(local.endpoint.handle(BAD_INPUTS[name]))
+    reply = local.endpoint.handle(BAD_INPUTS[name])
+    message = _fault(reply)
+    assert reply.fault_code == "Client" and b"<faultcode>soap:Client<" in reply.body
     assert message and len(message) < 300
     ok = local.endpoint.handle(envelope("serverVersion", []))
     assert ok.status == 200
+
+
+def test_dtd_check_reads_the_document_not_the_text(local) -> None:
+    """A DOCTYPE spelled in a comment or a CDATA section is no DTD: the request is answered."""
+    body = envelope("clientVersion", [("strVersion", "1")]).replace(
+        b"<strVersion>1</strVersion>",
+        b"<!-- <!DOCTYPE x> --><strVersion><![CDATA[<!DOCTYPE x>]]></strVersion>",
+    )
+    assert local.endpoint.handle(body).status == 200
+
+
+def test_invalid_utf8_is_a_client_fault_with_no_traceback_logged(local, caplog) -> None:
+    body = envelope("clientVersion", [("strVersion", "ab")]).replace(b"ab", b"a\xff\xfe")
+    with caplog.at_level(logging.WARNING):
+        reply = local.endpoint.handle(body)
+    assert "not valid UTF-8" in _fault(reply)
+    assert b"soap:Client" in reply.body
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+class Counts:
+    """Metrics that remember what was counted."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+
+    def count(self, name: str, value: int = 1, entity: str | None = None) -> None:
+        self.counts[name] += value
+
+
+def test_client_and_server_faults_are_counted_apart(local, monkeypatch) -> None:
+    counts = Counts()
+    endpoint = SoapEndpoint(local.relay, metrics=counts)
+    endpoint.handle(envelope("serverVersion", []))
+    for body in (b"", b"<x", envelope("dropTables", [])):
+        endpoint.handle(body)
+    endpoint.refuse("Content-Length is not a number.")
+
+    def boom(*args):
+        raise RuntimeError("internal")
+
+    monkeypatch.setattr(local.relay, "server_version", boom)
+    endpoint.handle(envelope("serverVersion", []))
+    assert counts.counts == {
+        SOAP_CALLS: 6,
+        SOAP_FAULTS: 5,
+        SOAP_CLIENT_FAULTS: 4,
+        SOAP_SERVER_FAULTS: 1,
+    }
+
+
+def test_wsdl_cache_is_bounded(local) -> None:
+    """The address can come from the Host header: forged ones must not grow the cache."""
+    endpoint = local.endpoint
+    real = "https://qb.example.com/qbwc"
+    endpoint.wsdl(real)
+    for n in range(WSDL_CACHE_SIZE * 3):
+        endpoint.wsdl(f"http://forged-{n}.example/qbwc")
+        endpoint.wsdl(real)  # QBWC keeps asking for the real one: it stays cached
+    assert len(endpoint._wsdl_cache) == WSDL_CACHE_SIZE
+    assert real in endpoint._wsdl_cache
+    assert b"forged-47" in endpoint.wsdl("http://forged-47.example/qbwc")
 
 
 def test_body_over_the_limit_is_a_fault(local) -> None:
