@@ -15,6 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as route53_targets
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from . import nag
@@ -79,6 +80,9 @@ class RelayApi(Construct):
         )
         # The stack's own ApiUrl output replaces the one RestApi adds (and custom domains).
         self.rest_api.node.try_remove_child("Endpoint")
+        self.web_acl: wafv2.CfnWebACL | None = None
+        if settings.waf_rate_limit is not None:
+            self.web_acl = self._web_acl(settings)
         self._integrations: dict[str, apigw.LambdaIntegration] = {}
         self._acknowledge(settings)
         self.domain: apigw.DomainName | None = None
@@ -126,12 +130,14 @@ class RelayApi(Construct):
             "Bodies are SOAP XML, which API Gateway's JSON-schema models cannot validate; the "
             "relay parses each envelope (size cap, no DOCTYPE) and answers a SOAP Fault.",
         )
-        nag.acknowledge(
-            self,
-            "APIG3",
-            "No WAF by default: one Web Connector per tenant polls a few times an hour, stage "
-            "throttling caps abuse, and a web ACL would cost more than the relay itself.",
-        )
+        if settings.waf_rate_limit is None:
+            nag.acknowledge(
+                self,
+                "APIG3",
+                "waf_rate_limit is unset here: one Web Connector per tenant polls a few times an "
+                "hour, stage throttling caps abuse, and a web ACL would cost more than the relay "
+                "(prod sets it, and gets the web ACL).",
+            )
         if settings.api_cloudwatch_role:
             nag.acknowledge(
                 self,
@@ -141,6 +147,52 @@ class RelayApi(Construct):
                 finding="Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AmazonAPIGatewayPushToCloudWatchLogs",
             )
+
+    def _web_acl(self, settings: Settings) -> wafv2.CfnWebACL:
+        """A regional web ACL on the stage: allow, except a source address over the rate."""
+        name = f"{settings.stack_name}-api"
+
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True,
+                metric_name=metric,
+                sampled_requests_enabled=True,
+            )
+
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            name=name,
+            description="Per-source rate limit in front of the QBWC relay",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility(name),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="RatePerSourceIp",
+                    priority=0,
+                    # The address the request came from (not X-Forwarded-For, which a caller
+                    # writes itself), counted over a sliding 5 minutes.
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            aggregate_key_type="IP",
+                            limit=settings.waf_rate_limit,
+                            evaluation_window_sec=300,
+                        )
+                    ),
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    visibility_config=visibility(f"{name}-rate"),
+                )
+            ],
+        )
+        # The stage ARN refers to the stage resource, so the association waits for it.
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.rest_api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+        return acl
 
     def route(self, path: str, methods: Sequence[str], function: lambda_.IFunction) -> None:
         """Send ``methods`` on ``path`` to ``function`` (Lambda proxy integration)."""

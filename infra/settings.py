@@ -63,7 +63,14 @@ class Settings:
     # concurrent calls per org, depending on the edition).
     forwarder_max_concurrency: int = 5
     # Unset by default: reserving concurrency fails on new accounts (limit 10, 10 unreserved).
+    # Production reserves RELAY_RESERVED_CONCURRENCY_PROD: a flood of SOAP calls cannot take the
+    # account's whole pool (the forwarder and the scheduled jobs keep theirs), and the relay is
+    # never starved by them either.
     relay_reserved_concurrency: int | None = None
+    # AWS WAF in front of the API stage: a web ACL whose rate-based rule blocks a source address
+    # above this many requests in any 5 minutes. Unset: no web ACL (it costs more than the
+    # relay in dev). One Web Connector makes a few hundred calls per session at most.
+    waf_rate_limit: int | None = None
     # Above the forwarder's park-after-deliveries (5), so a record waiting for its parent is
     # parked with its reason before SQS dead-letters it without one.
     max_receive_count: int = 8
@@ -108,6 +115,14 @@ class Settings:
         return 6 * self.forwarder_timeout_seconds
 
 
+# Prod's stage allows 50 requests a second; at about a second per SOAP call that is 50 relay
+# instances, so the reservation caps the relay where the stage throttle already would.
+RELAY_RESERVED_CONCURRENCY_PROD = 50
+# Requests per 5 minutes per source IP in prod (WAF's rate-based rules count over 5 minutes).
+WAF_RATE_LIMIT_PROD = 1000
+# AWS WAF's bounds for a rate-based rule's limit.
+WAF_RATE_LIMIT_RANGE = (10, 2_000_000_000)
+
 # Environment defaults over the dataclass's: production keeps its data and logs longer.
 DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {"log_retention_days": 14, "stale_sync_hours": 72.0},
@@ -117,6 +132,8 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "retain_data": True,
         "throttle_rate_limit": 50.0,
         "throttle_burst_limit": 100,
+        "relay_reserved_concurrency": RELAY_RESERVED_CONCURRENCY_PROD,
+        "waf_rate_limit": WAF_RATE_LIMIT_PROD,
     },
 }
 
@@ -185,6 +202,11 @@ def _check(s: Settings) -> list[str]:
     need(
         s.relay_reserved_concurrency is None or s.relay_reserved_concurrency >= 1,
         "relay_reserved_concurrency: at least 1, or unset",
+    )
+    low, high = WAF_RATE_LIMIT_RANGE
+    need(
+        s.waf_rate_limit is None or low <= s.waf_rate_limit <= high,
+        f"waf_rate_limit: {low} to {high} requests per 5 minutes, or unset",
     )
     need(6 <= s.max_receive_count <= 1000, "max_receive_count: 6 to 1000 (above 5 deliveries)")
     need(

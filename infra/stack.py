@@ -7,11 +7,13 @@ from collections.abc import Callable
 from aws_cdk import Annotations, CfnOutput, Duration, Environment, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from . import nag
+from . import tables
 from .api import RelayApi
 from .functions import Functions, FunctionSpec
 from .observability import Observability
@@ -26,8 +28,20 @@ FORWARDER_HANDLER = "lambdas.handlers.zoho_forwarder.handler"
 STALE_SYNC_HANDLER = "lambdas.handlers.stale_sync.handler"
 AUDIT_HANDLER = "lambdas.handlers.audit.handler"
 OVERDUE_HANDLER = "lambdas.handlers.overdue.handler"
+# The relay's keys in the state table (lambdas/store/keys.py: SYNC_STATE, and sync_state.py's
+# re-read requests); the ZOHO callers' keys there (ZOHO_TOKEN, ZOHO_PAUSE, ZOHO_MAPPING).
+RELAY_STATE_KEYS = ("@sync#*", "@refetch#*")
+ZOHO_STATE_KEYS = ("@zoho-*",)
 # The overdue step makes one COQL query and an update per 100 invoices for each tenant.
 OVERDUE_TIMEOUT_SECONDS = 300
+
+
+def send_to(function: lambda_.IFunction, queue: sqs.IQueue) -> None:
+    """sqs:SendMessage on ``queue`` alone (the adapters send batches to the URL they are given,
+    so neither GetQueueUrl nor GetQueueAttributes is needed); SQS-managed keys need no KMS."""
+    iam.Grant.add_to_principal(
+        grantee=function, actions=["sqs:SendMessage"], resource_arns=[queue.queue_arn]
+    )
 
 
 class RelayStack(Stack):
@@ -79,12 +93,28 @@ class RelayStack(Stack):
                 environment={"QBRELAY_PAYLOAD_BUCKET": self.payloads.bucket_name},
             )
         )
-        for table in (t.tenants, t.sessions, t.state, t.mappings, t.runs):
-            table.grant_read_write_data(self.relay)
-        self.queues.records.grant_send_messages(self.relay)
+        # Each grant is what the relay's adapters call (lambdas/store/dynamo): tenants (get,
+        # find_by_user/find_by_file_id via claim items, ensure_file_id, deployment_owner_id,
+        # record_session/record_client); sessions (sessions and locks in transactions, client
+        # notes, login-failure counters, the lock deleted on close, a counter on success).
+        tables.grant(self.relay, t.tenants, ["GetItem", "PutItem", "UpdateItem"])
+        tables.grant(self.relay, t.sessions, ["GetItem", "PutItem", "UpdateItem", "DeleteItem"])
+        # The state table: only sync state and re-read requests (get_all, put, pending_refetch,
+        # request_refetch, clear_refetch); never the ZOHO token cache, pauses or mapping
+        # overrides (``@zoho-*``), which an explicit Deny keeps out of reach of any later grant.
+        tables.grant(
+            self.relay,
+            t.state,
+            ["GetItem", "BatchGetItem", "UpdateItem"],
+            leading_keys=RELAY_STATE_KEYS,
+        )
+        tables.deny_leading_keys(self.relay, t.state, ZOHO_STATE_KEYS)
+        # Hand-offs: get_many and record_handoffs, by key (no index).
+        tables.grant(self.relay, t.mappings, ["BatchGetItem", "UpdateItem"])
+        tables.grant(self.relay, t.runs, ["PutItem"])
+        send_to(self.relay, self.queues.records)
         # Records too large for one message go to the bucket first (the claim check).
         self.payloads.grant_put(self.relay)
-        self._acknowledge_index_access(self.relay)
         self.api.route("qbwc", ["GET", "POST"], self.relay)
         self.api.route("health", ["GET"], self.relay)
         self.api.route("support", ["GET"], self.relay)
@@ -107,14 +137,16 @@ class RelayStack(Stack):
                 },
             )
         )
-        t.tenants.grant_read_data(self.forwarder)
-        for table in (t.state, t.mappings, t.runs):
-            table.grant_read_write_data(self.forwarder)
-        self._acknowledge_index_access(self.forwarder)
+        # Tenants' time zones (get); the state table: pauses (put, get), mapping overrides
+        # (get), the ZOHO token cache (load, then leases and saves as updates) and re-read
+        # requests (update); mappings: get, get_many, claim_many, record_outcomes.
+        tables.grant(self.forwarder, t.tenants, ["GetItem"])
+        tables.grant(self.forwarder, t.state, ["GetItem", "PutItem", "UpdateItem"])
+        tables.grant(self.forwarder, t.mappings, ["GetItem", "BatchGetItem", "UpdateItem"])
         self.secrets.grant_read(self.forwarder)
         self.payloads.grant_get(self.forwarder)
         # Records ZOHO refuses are parked on the dead-letter queue with their reason.
-        self.queues.dead_letters.grant_send_messages(self.forwarder)
+        send_to(self.forwarder, self.queues.dead_letters)
         self.forwarder.add_event_source(
             sources.SqsEventSource(
                 self.queues.records,
@@ -135,7 +167,8 @@ class RelayStack(Stack):
                 environment={"QBRELAY_STALE_SYNC_HOURS": f"{settings.stale_sync_hours:g}"},
             )
         )
-        t.tenants.grant_read_data(self.stale_check)
+        # Every tenant (list: a consistent Scan of the tenants table), nothing else.
+        tables.grant(self.stale_check, t.tenants, ["Scan"])
         self.schedule(
             "StaleSyncSchedule", self.stale_check, Duration.minutes(settings.stale_check_minutes)
         )
@@ -150,11 +183,15 @@ class RelayStack(Stack):
                 environment={"QBRELAY_AUDIT_REPAIR": "true" if settings.audit_repair else "false"},
             )
         )
-        t.tenants.grant_read_data(self.audit)
-        t.mappings.grant_read_data(self.audit)
-        self._acknowledge_index_access(self.audit)
-        # Repairs are re-read requests in the state table, where the ZOHO token cache is too.
-        t.state.grant_read_write_data(self.audit)
+        # Tenants (list), each tenant's mapping override and ZOHO token (get; the token's
+        # leases and saves are updates) and its mappings through the by_tenant index (Query).
+        tables.grant(self.audit, t.tenants, ["Scan"])
+        tables.grant(self.audit, t.mappings, ["Query"], index="by_tenant")
+        # Repairs are re-read requests (updates of the state table, like the token cache's)
+        # and mappings marked for sending again (record_outcomes): only with audit_repair.
+        tables.grant(self.audit, t.state, ["GetItem", "UpdateItem"])
+        if settings.audit_repair:
+            tables.grant(self.audit, t.mappings, ["UpdateItem"])
         self.secrets.grant_read(self.audit)
         # A failed audit is not run again at once: each run spends ZOHO COQL credits, and the
         # next scheduled run (and the failure alarms) follow anyway.
@@ -170,8 +207,9 @@ class RelayStack(Stack):
                 timeout_seconds=OVERDUE_TIMEOUT_SECONDS,
             )
         )
-        t.tenants.grant_read_data(self.overdue)
-        t.state.grant_read_write_data(self.overdue)
+        # Tenants (list); the mapping override and the ZOHO token cache (get, update).
+        tables.grant(self.overdue, t.tenants, ["Scan"])
+        tables.grant(self.overdue, t.state, ["GetItem", "UpdateItem"])
         self.secrets.grant_read(self.overdue)
         self.schedule(
             "OverdueSchedule", self.overdue, Duration.hours(settings.overdue_schedule_hours)
@@ -187,19 +225,6 @@ class RelayStack(Stack):
             functions=self.functions.by_name,
         )
         self._outputs()
-
-    def _acknowledge_index_access(self, function: lambda_.Function) -> None:
-        """Read/write grants on the mappings table include its indexes (``<table>/index/*``)."""
-        if function.role is None:
-            return
-        table = self.resolve(self.get_logical_id(self.tables.mappings.node.default_child))
-        nag.acknowledge(
-            function.role,
-            "IAM5",
-            "Queries on the mappings table's own GSIs (by_zoho, by_status, by_tenant): the "
-            "wildcard is that one table's index names, which CDK's grant covers with index/*.",
-            finding=f"Resource::<{table}.Arn>/index/*",
-        )
 
     def schedule(self, construct_id: str, function: lambda_.IFunction, every: Duration) -> None:
         """Invoke ``function`` at a fixed rate (EventBridge rule)."""

@@ -2,11 +2,80 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 _S = dynamodb.AttributeType.STRING
+# The item-level actions the adapters in lambdas/store/dynamo call. Transactions need no action
+# of their own: each Put/Update/Delete inside TransactWriteItems is authorized as PutItem,
+# UpdateItem or DeleteItem (and a ConditionCheck as ConditionCheckItem).
+ITEM_ACTIONS = frozenset(
+    {
+        "GetItem",
+        "BatchGetItem",
+        "Query",
+        "Scan",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "ConditionCheckItem",
+    }
+)
+
+PARTIQL = frozenset({"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"})
+
+
+def grant(
+    grantee: iam.IGrantable,
+    table: dynamodb.Table,
+    actions: Sequence[str],
+    *,
+    index: str | None = None,
+    leading_keys: Sequence[str] = (),
+) -> None:
+    """Allow exactly ``actions`` (e.g. ``["GetItem", "UpdateItem"]``) on ``table``.
+
+    ``index`` allows them on that one GSI instead (a Query names the index's ARN). With
+    ``leading_keys`` (``StringLike`` patterns), only items whose partition key matches one of
+    them: ``dynamodb:LeadingKeys`` holds every partition key a request touches.
+    """
+    unknown = set(actions) - ITEM_ACTIONS
+    if unknown or not actions:
+        raise ValueError(f"not item-level DynamoDB actions: {sorted(unknown) or actions}")
+    resource = f"{table.table_arn}/index/{index}" if index else table.table_arn
+    conditions = (
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(leading_keys)}}
+        if leading_keys
+        else None
+    )
+    iam.Grant.add_to_principal(
+        grantee=grantee,
+        actions=[f"dynamodb:{a}" for a in sorted(actions)],
+        resource_arns=[resource],
+        conditions=conditions,
+    )
+
+
+def deny_leading_keys(grantee: iam.IGrantable, table: dynamodb.Table, patterns: Sequence[str]):
+    """Deny every item action on ``table``'s items whose partition key matches ``patterns``.
+
+    An explicit Deny wins over any Allow, whatever grant is added later. It binds the actions
+    that name partition keys (get, batch get, put, update, delete, batch write, condition
+    check, Query, PartiQL); a Scan names none, so the grantee must never be allowed Scan.
+    """
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=[f"dynamodb:{a}" for a in sorted(ITEM_ACTIONS - {"Scan"} | PARTIQL)],
+            resources=[table.table_arn],
+            conditions={"ForAnyValue:StringLike": {"dynamodb:LeadingKeys": list(patterns)}},
+        )
+    )
 
 
 class Tables(Construct):
@@ -17,7 +86,8 @@ class Tables(Construct):
         self._retain = retain
         self.tenants = self._table("Tenants")
         self.sessions = self._table("Sessions", ttl="expires_at")
-        # Sync watermarks, ZOHO token leases, deployment settings.
+        # Sync state and re-read requests (relay), the ZOHO token cache, pauses and mapping
+        # overrides (ZOHO callers only: the relay is denied ``@zoho-*`` keys).
         self.state = self._table("State")
         self.mappings = self._table("Mappings")
         self.mappings.add_global_secondary_index(

@@ -245,24 +245,6 @@ def test_least_privilege_per_function(synth: Synth) -> None:
         assert not any(a.startswith(("sqs:", "s3:")) for a in actions(by_name[name])), name
 
 
-def test_scheduled_jobs_table_access(synth: Synth) -> None:
-    """Audit: tenants and mappings (with its GSIs) read-only, state read/write (re-read
-    requests, the ZOHO token cache); overdue: the same without the mappings."""
-    tenants, state = table_arn(synth, "TenantsTable"), table_arn(synth, "StateTable")
-    mappings = table_arn(synth, "MappingsTable")
-    mapping_indexes = json.dumps({"Fn::Join": ["", [json.loads(mappings), "/index/*"]]})
-    for name, read_only in (
-        ("audit", {tenants, mappings, mapping_indexes}),
-        ("overdue", {tenants}),
-    ):
-        access = table_access(policy_statements(synth, function(synth, HANDLERS[name])[0]))
-        assert access.keys() == read_only | {state}, name
-        for resource in read_only:
-            assert not access[resource] & WRITES, (name, resource)
-            assert "dynamodb:Query" in access[resource]
-        assert {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"} <= access[state]
-
-
 @pytest.mark.parametrize("name", ["forwarder", "audit", "overdue"])
 def test_secrets_grant_is_the_environment_prefix(synth: Synth, name: str) -> None:
     statements = policy_statements(synth, function(synth, HANDLERS[name])[0])
