@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+# botocore's DEBUG wire log prints every request and response body: DynamoDB session items
+# (with Web Connector tickets) and Secrets Manager values (ZOHO client secrets, refresh tokens).
+WIRE_LOGGERS = ("botocore", "boto3")
+
+
+def quiet_wire_loggers() -> None:
+    """Keep the AWS SDK's loggers at INFO or above, whatever level the root logger is given."""
+    for name in WIRE_LOGGERS:
+        wire = logging.getLogger(name)
+        if wire.level < logging.INFO:
+            wire.setLevel(logging.INFO)
 
 
 class ConfigurationError(RuntimeError):
@@ -28,7 +41,9 @@ def require_env(names: Iterable[str]) -> None:
 def start(logger: Logger, required: Iterable[str]) -> None:
     """At import in Lambda: fail the init phase on a bad environment (one clear error instead
     of a failure at the first event), and give the core's standard-library log records this
-    logger's JSON format, correlation id and keys (``extra={"tenant": ...}``)."""
+    logger's JSON format, correlation id and keys (``extra={"tenant": ...}``). The AWS SDK's
+    wire log stays at INFO even when the function logs at DEBUG (``quiet_wire_loggers``)."""
+    quiet_wire_loggers()
     if not in_lambda():
         return
     require_env(required)
