@@ -8,6 +8,7 @@ declared on the envelope and the operation element unprefixed in the default nam
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
@@ -76,7 +77,9 @@ class FakeWebConnector:
 
     ``owner_id`` is the OwnerID of the application's QWC file: QBWC asks the company for the
     data extensions under it (FileID among them) in the HCP response. Without one, the
-    company's own ``owner_id`` is used.
+    company's own ``owner_id`` is used. ``on_call``, if given, is called after every operation
+    that got an HTTP answer (a fault included) with the operation's name and its round trip in
+    seconds (request sent to answer parsed), for load measurements.
     """
 
     def __init__(
@@ -85,11 +88,13 @@ class FakeWebConnector:
         version: str = "2.3.0.215",
         timeout: float = 60.0,
         owner_id: str | None = None,
+        on_call: Callable[[str, float], None] | None = None,
     ) -> None:
         self.url = url
         self.version = version
         self.timeout = timeout
         self.owner_id = owner_id
+        self.on_call = on_call
         self.http = requests.Session()
 
     def close(self) -> None:
@@ -98,6 +103,7 @@ class FakeWebConnector:
 
     def call(self, operation: str, params: list[tuple[str, Any]] | None = None) -> Any:
         """POST one operation; return its result (a list for authenticate, an int for receive)."""
+        started = time.perf_counter()
         response = self.http.post(
             self.url,
             data=envelope(operation, params or []),
@@ -108,6 +114,8 @@ class FakeWebConnector:
             timeout=self.timeout,
         )
         root = etree.fromstring(response.content)
+        if self.on_call is not None:
+            self.on_call(operation, time.perf_counter() - started)
         fault = root.find(f".//{{{SOAP_ENV}}}Fault")
         if fault is not None or response.status_code != 200:
             raise SoapFaultError(

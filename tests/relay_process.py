@@ -6,7 +6,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -29,13 +31,23 @@ def qbrelay(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 
 
 class Served:
-    """``qbrelay serve`` on 127.0.0.1 over a data dir; ``start`` waits for /health."""
+    """``qbrelay serve`` on 127.0.0.1 over a data dir; ``start`` waits for /health.
 
-    def __init__(self, data_dir: Path) -> None:
+    ``extra_args`` are added to the command line (``--no-forward``, say). With ``log_path`` the
+    process's output goes to that file instead of a pipe nobody reads, which a long or busy run
+    could fill.
+    """
+
+    def __init__(
+        self, data_dir: Path, extra_args: Sequence[str] = (), log_path: Path | None = None
+    ) -> None:
         self.data_dir = data_dir
+        self.extra_args = tuple(extra_args)
+        self.log_path = log_path
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[str] | None = None
+        self._log: IO[str] | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -52,8 +64,9 @@ class Served:
                 str(self.data_dir),
                 "--max-body-bytes",
                 str(2 * 1024 * 1024),
+                *self.extra_args,
             ],
-            stdout=subprocess.PIPE,
+            stdout=self._output(),
             stderr=subprocess.STDOUT,
             text=True,
         )
@@ -67,14 +80,25 @@ class Served:
         self.stop()
         raise AssertionError("qbrelay serve did not come up within 30 s")
 
+    def _output(self) -> IO[str] | int:
+        if self.log_path is None:
+            return subprocess.PIPE
+        self._log = self.log_path.open("w")
+        return self._log
+
     def stop(self) -> None:
+        """Stop the process (killed if it does not end within 10 s); safe to call twice."""
         if self.proc is not None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(timeout=10)
             self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 def served_with_tenant(data_dir: Path, password: str) -> Served:
