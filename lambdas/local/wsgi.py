@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -18,6 +20,29 @@ SOAP_PATH = "/qbwc"
 HEALTH_PATH = "/health"
 
 StartResponse = Callable[..., Any]
+# A body at least this large is followed by malloc_trim: glibc keeps the freed megabytes of a
+# burst of big bodies in its per-thread arenas (measured: +34 MiB after six 6 MiB envelopes,
+# never given back), and trimming them costs about a millisecond next to such a request.
+TRIM_AFTER_BYTES = 1024 * 1024
+
+
+def _malloc_trim() -> Callable[[], None]:
+    """glibc's malloc_trim(0), or a no-op where there is no glibc (musl, macOS)."""
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is None:
+        return lambda: None
+
+    def call() -> None:
+        trim(0)
+
+    return call
+
+
+_trim = _malloc_trim()
 _REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error"}
 
 
@@ -105,7 +130,11 @@ class RelayWsgiApp:
         # The peer as the server reports it: waitress replaces it with the X-Forwarded-For
         # client only for a configured trusted proxy (``serve --trusted-proxy``) and otherwise
         # drops that header, which any client can send.
-        return self.endpoint.handle(body, environ.get("REMOTE_ADDR") or None)
+        reply = self.endpoint.handle(body, environ.get("REMOTE_ADDR") or None)
+        if length >= TRIM_AFTER_BYTES:
+            del body
+            _trim()
+        return reply
 
     def _reply(self, start_response: StartResponse, reply: SoapReply) -> Iterable[bytes]:
         return self._send(start_response, reply.status, reply.content_type, reply.body)

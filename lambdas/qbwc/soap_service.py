@@ -56,6 +56,11 @@ DEFAULT_MAX_BODY = 8 * 1024 * 1024
 # Distinct service addresses whose WSDL is kept: the address comes from the request's Host header
 # when no public URL is configured, so an unbounded cache would grow with every forged Host.
 WSDL_CACHE_SIZE = 8
+# Bounds checked before spyne builds a tree: a QBWC envelope has a few dozen elements (the qbXML
+# travels as escaped text in one of them), so these refuse only abuse. Without them an 8 MB body
+# of empty elements makes a tree of ~240 MB.
+DEFAULT_MAX_ELEMENTS = 100_000
+DEFAULT_MAX_DEPTH = 64
 
 ArrayOfString = Array(Unicode, type_name="ArrayOfString")
 RequiredInt = Integer32(min_occurs=1, nillable=False)
@@ -187,26 +192,59 @@ def fault_reply(message: str, code: str = "Client") -> SoapReply:
     return SoapReply(500, CONTENT_TYPE, body.encode("utf-8"), code)
 
 
-def _pre_parser() -> etree.XMLParser:
-    """The parser of the check before spyne: no entity substitution, no network, no DTD
-    loading, libxml2's size limits kept. A new one per request: lxml parsers are not safe to
-    share between threads (waitress serves several), and making one is cheap."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+class _Refused(Exception):
+    """Raised from inside the scan to stop libxml2 at the first reason to refuse."""
 
 
-def _refusal(body: bytes) -> str | None:
+class _ScanTarget:
+    """The scan's parser target: counts elements and depth, refuses a DTD, builds nothing.
+
+    A parser target gets callbacks instead of making a tree, so an envelope of a million empty
+    elements costs a counter, not a million lxml elements; and raising from a callback stops
+    the parse there (only start, end and doctype are defined: lxml then skips text, comments
+    and processing instructions without calling Python).
+    """
+
+    def __init__(self, max_elements: int, max_depth: int) -> None:
+        self.max_elements = max_elements
+        self.max_depth = max_depth
+        self.elements = 0
+        self.depth = 0
+
+    def start(self, tag: Any, attrib: Any) -> None:
+        self.elements += 1
+        self.depth += 1
+        if self.elements > self.max_elements:
+            raise _Refused(
+                f"The envelope has more than {self.max_elements:,} elements; "
+                "lower MaxReturned so responses are smaller."
+            )
+        if self.depth > self.max_depth:
+            raise _Refused(f"The envelope nests elements deeper than {self.max_depth} levels.")
+
+    def end(self, tag: Any) -> None:
+        self.depth -= 1
+
+    def doctype(self, *args: Any) -> None:
+        # libxml2 reports every <!DOCTYPE>, internal subset or not, before any entity in it
+        # could be expanded; one in a comment or CDATA section is not a DTD and never gets here.
+        raise _Refused("Document type declarations and entities are not accepted.")
+
+    def close(self) -> None:
+        return None
+
+
+# The scan feeds the body in slices: libxml2 stops between them as soon as a callback refuses,
+# instead of first tokenising the whole body.
+_SCAN_SLICE = 64 * 1024
+
+
+def _refusal(body: bytes, max_elements: int, max_depth: int) -> str | None:
     """Why ``body`` is refused before spyne parses it, or None.
 
-    The DTD check looks at the parsed document, not at the text: a comment, a processing
-    instruction or odd spacing before a ``<!DOCTYPE`` cannot hide it, and a ``<!DOCTYPE`` spelled
-    inside a comment or CDATA section (no DTD at all) is not refused.
+    One streaming pass with no tree (see _ScanTarget): the body is well-formed, has no DTD,
+    and has at most ``max_elements`` elements nested at most ``max_depth`` deep. spyne then
+    builds the only tree of a normal request.
     """
     try:
         # spyne decodes the body as UTF-8 whatever the XML declaration says; say so plainly
@@ -217,14 +255,26 @@ def _refusal(body: bytes) -> str | None:
             f"The request body is not valid UTF-8 (byte {exc.start:,}); "
             "send the SOAP envelope encoded as UTF-8."
         )
+    # A new parser per request: lxml parsers are not safe to share between threads (waitress
+    # serves several), and making one is cheap. No entity substitution, no network, no DTD
+    # loading, libxml2's size limits kept.
+    parser = etree.XMLParser(
+        target=_ScanTarget(max_elements, max_depth),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+    view = memoryview(body)
     try:
-        root = etree.fromstring(body, _pre_parser())
+        for offset in range(0, len(body), _SCAN_SLICE):
+            parser.feed(bytes(view[offset : offset + _SCAN_SLICE]))
+        parser.close()
+    except _Refused as exc:
+        return str(exc)
     except (etree.XMLSyntaxError, ValueError, LookupError):
         # ValueError / LookupError: an unknown or contradictory encoding declaration, say.
         return "The request body is not well-formed XML."
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        return "Document type declarations and entities are not accepted."
     return None
 
 
@@ -286,8 +336,12 @@ class SoapEndpoint:
         relay: QbwcRelay,
         max_body_bytes: int = DEFAULT_MAX_BODY,
         metrics: Metrics | None = None,
+        max_elements: int = DEFAULT_MAX_ELEMENTS,
+        max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
         self.max_body_bytes = max_body_bytes
+        self.max_elements = max_elements
+        self.max_depth = max_depth
         self.metrics = metrics or NoMetrics()
         self._app = Application(
             [QBWebConnectorSvc],
@@ -332,7 +386,7 @@ class SoapEndpoint:
                 f"The request body is {len(body):,} bytes; this service accepts at most "
                 f"{self.max_body_bytes:,}. Lower MaxReturned so responses are smaller."
             )
-        refusal = _refusal(body)
+        refusal = _refusal(body, self.max_elements, self.max_depth)
         if refusal is not None:
             return fault_reply(refusal)
         try:

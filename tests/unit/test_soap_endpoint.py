@@ -123,6 +123,31 @@ def test_dtd_check_reads_the_document_not_the_text(local) -> None:
     assert local.endpoint.handle(body).status == 200
 
 
+def _padded(nest: int, flat: int) -> bytes:
+    """serverVersion with a SOAP Header (ignored by the service, so only the bounds decide)
+    holding ``nest`` nested elements and ``flat`` empty ones: 4 + nest + flat elements in all,
+    nested 2 + nest deep (Envelope, Header, the nested ones)."""
+    head = b"<soap:Header>" + b"<n>" * nest + b"</n>" * nest + b"<a/>" * flat + b"</soap:Header>"
+    return envelope("serverVersion", []).replace(b"<soap:Body>", head + b"<soap:Body>")
+
+
+def test_element_count_and_depth_are_bounded_before_spyne(local) -> None:
+    endpoint = SoapEndpoint(local.relay, max_elements=50, max_depth=8)
+    assert endpoint.handle(_padded(nest=6, flat=40)).status == 200  # exactly at both bounds
+    many = endpoint.handle(_padded(nest=0, flat=47))
+    assert many.fault_code == "Client" and "more than 50 elements" in _fault(many)
+    deep = endpoint.handle(_padded(nest=7, flat=0))
+    assert deep.fault_code == "Client" and "deeper than 8 levels" in _fault(deep)
+
+
+def test_a_doctype_after_a_comment_is_still_refused(local) -> None:
+    body = (
+        b"<!-- hi --><?pi x?>\n<!DOCTYPE a [<!ENTITY b 'c'>]>" + envelope("serverVersion", [])[38:]
+    )
+    reply = local.endpoint.handle(body)
+    assert reply.fault_code == "Client" and "Document type" in _fault(reply)
+
+
 def test_invalid_utf8_is_a_client_fault_with_no_traceback_logged(local, caplog) -> None:
     body = envelope("clientVersion", [("strVersion", "ab")]).replace(b"ab", b"a\xff\xfe")
     with caplog.at_level(logging.WARNING):

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...qbwc.soap_service import DEFAULT_MAX_BODY
+from ..server import ServerLimits
 
 if TYPE_CHECKING:
     from ..wiring import LocalRelay
@@ -16,7 +17,7 @@ from .common import data_dir
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..server import RelayServer
+    from ..server import RelayServer, ServerLimits
     from ..wiring import build_local
     from ..wsgi import SOAP_PATH, RelayWsgiApp
 
@@ -28,6 +29,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         trusted_proxy=args.trusted_proxy,
+        limits=ServerLimits(
+            threads=args.threads,
+            connection_limit=args.connection_limit,
+            per_source_limit=args.per_source_limit,
+            channel_timeout=args.channel_timeout,
+            request_timeout=args.request_timeout,
+            max_header_bytes=args.max_header_bytes,
+        ),
     )
     worker = None if args.no_forward else local_worker(local, directory).start()
     print(
@@ -67,7 +76,48 @@ def register(sub: Any) -> None:
         help="URL the WSDL names as the service address "
         "(default: taken from each request; env QBRELAY_PUBLIC_URL)",
     )
-    serve.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY)
+    serve.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=DEFAULT_MAX_BODY,
+        help="largest request body; a larger one is refused with 413 before it is read",
+    )
+    # Abuse bounds (docs/security.md): the defaults hold against one misbehaving source; a
+    # reverse proxy in front must bound per-client connections itself (see --trusted-proxy).
+    defaults = ServerLimits()
+    serve.add_argument("--threads", type=int, default=defaults.threads)
+    serve.add_argument(
+        "--connection-limit",
+        type=int,
+        default=defaults.connection_limit,
+        help="open connections overall (default %(default)s)",
+    )
+    serve.add_argument(
+        "--per-source-limit",
+        type=int,
+        default=defaults.per_source_limit,
+        help="open connections per client address, 0 for none; not applied to the trusted "
+        "proxy (default %(default)s)",
+    )
+    serve.add_argument(
+        "--channel-timeout",
+        type=float,
+        default=defaults.channel_timeout,
+        help="seconds an idle connection stays open (default %(default)s)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=defaults.request_timeout,
+        help="seconds a client may take to send one request, headers and body "
+        "(default %(default)s)",
+    )
+    serve.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=defaults.max_header_bytes,
+        help="largest request line plus headers (default %(default)s)",
+    )
     serve.add_argument(
         "--trusted-proxy",
         metavar="ADDR",
