@@ -109,7 +109,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
             )
     finally:
         local.db.close()
-    server = Served(data, extra_args=("--no-forward",), log_path=tmp_path / "serve.log")
+    # Every simulated office connects from 127.0.0.1 here: the per-source cap (meant for one
+    # office's address) is raised so the 20 tenants' sessions are not refused as one source.
+    args = ("--no-forward", "--per-source-limit", str(4 * TENANTS))
+    server = Served(data, extra_args=args, log_path=tmp_path / "serve.log")
     server.start()
     try:
         yield server
