@@ -10,18 +10,20 @@ lookups by id or through X-EXTERNAL, line items replaced on update; 201/200/207/
 429 without Retry-After (concurrency and credits); 204 on empty reads; a daily credit counter
 with ``X-API-CREDITS-REMAINING`` once half is spent; module and field metadata, with editions
 that lack Invoices and Sales_Orders; COQL (``POST /crm/v8/coql``, see ``fake_coql.py``) with its
-limits, credits by LIMIT and the ZohoCRM.coql.READ scope. Faults can be injected per path.
+limits, credits by LIMIT and the ZohoCRM.coql.READ scope. Faults can be injected per path, a
+given number of times (``inject``) or at a seeded random rate (``fail_randomly``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import random
 import secrets
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -219,6 +221,35 @@ class Fault:
     path: str
 
 
+RANDOM_KINDS = ("429", "500", "503", "timeout")
+
+
+@dataclass(slots=True)
+class RandomFaults:
+    """A seeded failure rate (``FakeZoho.fail_randomly``) and what it has done so far."""
+
+    rate: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
+    kinds: tuple[str, ...] = RANDOM_KINDS
+    path: str = "/crm/"
+    coql: bool = True
+    seen: int = 0  # requests drawn for
+    failed: Counter[str] = field(default_factory=Counter)  # failures given, by kind
+
+    def draw(self, path: str) -> str | None:
+        """The failure for one request under ``path``, or None (call under the fake's lock)."""
+        if self.rate <= 0.0 or not path.startswith(self.path):
+            return None
+        if not self.coql and path.rstrip("/").endswith("/coql"):
+            return None
+        self.seen += 1
+        if self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(self.kinds)
+        self.failed[kind] += 1
+        return kind
+
+
 @dataclass(slots=True)
 class _Reply:
     status: int
@@ -237,6 +268,7 @@ class FakeZoho:
         clock: Callable[[], float] = time.time,
         timeout_delay: float = 1.0,
     ) -> None:
+        self.random_faults = RandomFaults()
         self.modules = {m.api_name: m for m in (modules or standard_modules())}
         self.daily_credits = daily_credits
         self.credits_used = 0
@@ -280,10 +312,29 @@ class FakeZoho:
         with self._lock:
             self._faults.append(Fault(kind, times, path))
 
+    def fail_randomly(
+        self,
+        rate: float,
+        seed: int = 0,
+        kinds: Sequence[str] = RANDOM_KINDS,
+        path: str = "/crm/",
+        coql: bool = True,
+    ) -> RandomFaults:
+        """From now on fail each request under ``path`` with probability ``rate``, the kind
+        drawn from ``kinds``; the draws come from ``random.Random(seed)``, so a run repeats.
+        ``coql=False`` spares COQL queries. ``clear_faults`` ends it; the returned counters
+        (also ``self.random_faults``) say how many requests were drawn for and failed."""
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"fail rate {rate} is not a probability")
+        with self._lock:
+            self.random_faults = RandomFaults(rate, random.Random(seed), tuple(kinds), path, coql)
+            return self.random_faults
+
     def clear_faults(self) -> None:
-        """End every injected failure now (an outage is over)."""
+        """End every injected failure now (an outage is over), random ones included."""
         with self._lock:
             self._faults.clear()
+            self.random_faults.rate = 0.0
 
     def faults_left(self) -> int:
         """Injected failures not yet delivered."""
@@ -401,7 +452,7 @@ class FakeZoho:
                     kind = f.kind
                     self._faults = [x for x in self._faults if x.times > 0]
                     return kind
-        return None
+            return self.random_faults.draw(path)
 
     # --- accounts server ---------------------------------------------------------------------
 

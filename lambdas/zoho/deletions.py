@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from dataclasses import replace
 
 from ..model.identity import deletion_target
 from ..store.ports import DeliveryStatus, Mapping
-from .client import MAX_RECORDS, RecordResult
+from .client import MAX_RECORDS, RecordResult, coql_string
 from .context import Msg, TenantContext
 from .errors import ZohoRequestError
 from .mapping import EntitySpec
@@ -47,8 +48,11 @@ def apply_deletions(ctx: TenantContext, msgs: list[Msg]) -> None:
             continue
         for s, row in due:
             row = row or Mapping(ctx.tenant, m.source, s.store_entity, sid, zoho_module=s.module)
-            if policy != "ignore" and row.zoho_id:
-                todo[s.module].append((m, row))
+            found = [row.zoho_id] if row.zoho_id else []
+            if policy != "ignore" and not found:
+                found = find_in_zoho(ctx, s, sid)
+            if policy != "ignore" and found:
+                todo[s.module].extend((m, replace(row, zoho_id=i)) for i in found)
             else:
                 ctx.deleted(m, row.entity, sid)
         done.append(m)
@@ -71,6 +75,21 @@ def apply_deletions(ctx: TenantContext, msgs: list[Msg]) -> None:
             ctx.park(m, m.failure, m.failure_entity or deletion_target(m.record)[0])
         else:
             ctx.outcome(m, Status.APPLIED)
+
+
+def find_in_zoho(ctx: TenantContext, spec: EntitySpec, sid: str) -> list[str]:
+    """ZOHO ids of ``sid``'s records when its mapping row knows none: a forwarder that created
+    the record and died before recording the outcome leaves it in ZOHO under no row, and the
+    deletion must reach it all the same (COQL is read-after-write consistent)."""
+    where = f"{spec.id_field} = {coql_string(sid)}"
+    try:
+        rows = ctx.client.select_all(spec.module, ["id"], where=where, max_rows=MAX_RECORDS)
+        return [str(r["id"]) for r in rows]
+    except ZohoRequestError as exc:  # COQL refused (a scope, a field): note the deletion only
+        log.warning(
+            "tenant %s: cannot look up %s %s in ZOHO: %s", ctx.tenant, spec.module, sid, exc
+        )
+        return []
 
 
 def delete_in_zoho(ctx: TenantContext, spec: EntitySpec, ids: list[str]) -> list[RecordResult]:

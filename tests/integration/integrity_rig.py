@@ -153,6 +153,16 @@ class Pipeline:
     def redrive(self) -> None:
         raise NotImplementedError
 
+    def resume(self) -> None:
+        """``qbrelay zoho resume``: the operator lifts the tenant's forwarding pause."""
+        from lambdas.local.cli import main
+
+        assert main(["zoho", "resume", "--tenant", TENANT, *self.target_args()]) == 0
+
+    def target_args(self) -> list[str]:
+        """The CLI arguments naming this deployment."""
+        raise NotImplementedError
+
     def depth(self) -> int:
         raise NotImplementedError
 
@@ -321,7 +331,11 @@ class AwsRig(Pipeline):
     def redrive(self) -> None:
         from lambdas.local.cli import main
 
-        assert main(["failures", "redrive", "--tenant", TENANT, "--aws", "--env", "dev"]) == 0
+        assert main(["failures", "redrive", "--tenant", TENANT, *self.target_args()]) == 0
+
+    def target_args(self) -> list[str]:
+        """The CLI arguments naming this deployment."""
+        return ["--aws", "--env", "dev"]
 
 
 SQS_LIMIT = 256 * 1024
@@ -494,8 +508,11 @@ class LocalRig(Pipeline):
     def redrive(self) -> None:
         from lambdas.local.cli import main
 
-        args = ["failures", "redrive", "--tenant", TENANT, "--data-dir", str(self.directory)]
-        assert main(args) == 0
+        assert main(["failures", "redrive", "--tenant", TENANT, *self.target_args()]) == 0
+
+    def target_args(self) -> list[str]:
+        """The CLI arguments naming this deployment."""
+        return ["--data-dir", str(self.directory)]
 
 
 @contextmanager
