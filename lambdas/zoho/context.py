@@ -155,10 +155,10 @@ class TenantContext:
             for e in store_entities
         ]
         lost = self.ports.mappings.claim_many(claims)
+        lost_records = {(c.source, c.source_id) for c in claims if c.key in lost}
         out = []
         for m in msgs:
-            keys = {c.key for c in claims if c.source_id == m.source_id and c.source == m.source}
-            if keys & lost:
+            if (m.source, m.source_id) in lost_records:
                 self.outcome(m, Status.STALE, "a newer version of the record is being written")
                 self.suspect(m, store_entities)
                 # Not stale when read a moment ago: a concurrent claim of this version or a

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ def assert_zoho_matches(fake: Any, books: FakeCompany) -> None:
 
 
 @dataclass
-class Pipeline:
+class Pipeline(ABC):
     """What a scenario drives: sessions, deliveries, the failure commands, the audit."""
 
     zoho: ZohoEnv
@@ -140,18 +141,23 @@ class Pipeline:
         self.settle()
         return result
 
+    @abstractmethod
     def settle(self) -> None:
-        raise NotImplementedError
+        """Let the forwarder catch up with what the session queued."""
 
+    @abstractmethod
     def audit(self, repair: bool = False) -> AuditReport:
-        raise NotImplementedError
+        """The tenant's audit: ZOHO against the mapping store."""
 
+    @abstractmethod
     def dead_letters(self) -> list[tuple[str, str]]:
         """(tenant, reason) of every dead letter."""
-        raise NotImplementedError
 
     def redrive(self) -> None:
-        raise NotImplementedError
+        """``qbrelay failures redrive``: parked letters back onto the record queue."""
+        from lambdas.local.cli import main
+
+        assert main(["failures", "redrive", "--tenant", TENANT, *self.target_args()]) == 0
 
     def resume(self) -> None:
         """``qbrelay zoho resume``: the operator lifts the tenant's forwarding pause."""
@@ -159,18 +165,21 @@ class Pipeline:
 
         assert main(["zoho", "resume", "--tenant", TENANT, *self.target_args()]) == 0
 
+    @abstractmethod
     def target_args(self) -> list[str]:
         """The CLI arguments naming this deployment."""
-        raise NotImplementedError
 
+    @abstractmethod
     def depth(self) -> int:
-        raise NotImplementedError
+        """Messages on the record queue, visible or in flight."""
 
+    @abstractmethod
     def deliver(self, rounds: int) -> int:
-        raise NotImplementedError
+        """Run ``rounds`` more delivery rounds (redeliveries included); messages handled."""
 
+    @abstractmethod
     def claim_checks(self) -> int:
-        raise NotImplementedError
+        """Records kept in the payload store (too large for a queue message)."""
 
 
 def _tenant(tenants: Any, books: FakeCompany) -> None:
@@ -327,11 +336,6 @@ class AwsRig(Pipeline):
                 ],
             )
         return out
-
-    def redrive(self) -> None:
-        from lambdas.local.cli import main
-
-        assert main(["failures", "redrive", "--tenant", TENANT, *self.target_args()]) == 0
 
     def target_args(self) -> list[str]:
         """The CLI arguments naming this deployment."""
@@ -504,11 +508,6 @@ class LocalRig(Pipeline):
         return [
             (x.tenant, x.reason) for x in SqliteDeadLetterQueue(self.local.db).list(limit=10_000)
         ]
-
-    def redrive(self) -> None:
-        from lambdas.local.cli import main
-
-        assert main(["failures", "redrive", "--tenant", TENANT, *self.target_args()]) == 0
 
     def target_args(self) -> list[str]:
         """The CLI arguments naming this deployment."""
