@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def build_local(
     tenants, sessions, queue = SqliteTenantStore(db), SqliteSessionStore(db), SqliteRecordQueue(db)
     state, mappings, runs = SqliteSyncStateStore(db), SqliteMappingStore(db), SqliteRunHistory(db)
     payloads = FolderPayloadStore.in_dir(data_dir)
+    sync = sync or SyncSettings.from_env(os.environ)
     engine = SyncEngine(state, mappings, queue, sync, payloads=payloads)
     relay = QbwcRelay(tenants, sessions, engine, runs, settings, throttle=SqliteLoginThrottle(db))
     return LocalRelay(

@@ -94,6 +94,7 @@ class SessionState:
     qbxml_version: str | None = None
     country: str = ""
     pending: dict[str, str] = field(default_factory=dict)  # request id -> step key
+    asked: dict[str, int] = field(default_factory=dict)  # request id -> MaxReturned sent
     stamp_file_id: bool = False  # the company file lacks our FileID: write it first
     writes: list[str] = field(default_factory=list)  # request ids of writes awaiting answers
     exchanges: int = 0
@@ -111,6 +112,7 @@ class SessionState:
             "qbxml_version": self.qbxml_version,
             "country": self.country,
             "pending": self.pending,
+            "asked": self.asked,
             "stamp_file_id": self.stamp_file_id,
             "writes": self.writes,
             "exchanges": self.exchanges,
@@ -467,7 +469,7 @@ class QbwcRelay:
             step = state.plan.step(key)
             if step.iterator_id:
                 step.restart()
-        state.pending = {}
+        state.pending, state.asked = {}, {}
         exchange = self.engine.next_exchange(state.plan, state.exchanges + 1)
         if not exchange:
             # Not "NoOp": that would make QBWC wait and ask again, forever.
@@ -481,6 +483,9 @@ class QbwcRelay:
         for step, query in exchange:
             step.status = "running"
             state.pending[query.request_id] = step.key
+            max_returned = getattr(query, "max_returned", None)
+            if isinstance(max_returned, int):
+                state.asked[query.request_id] = max_returned
             requests.append(query)
         # With several requests in one message set, one failing must not stop the others.
         on_error = "continueOnError" if len(requests) > 1 else "stopOnError"
@@ -703,6 +708,9 @@ class QbwcRelay:
         self, state: SessionState, tenant: str, response: str, hresult: str, message: str
     ) -> int:
         pending, state.pending = state.pending, {}
+        asked, state.asked = state.asked, {}
+        # The relay's own writes in the same message set (the FileID stamp) are asked-for too.
+        also_sent = tuple(state.writes)
         if hresult or message or not response.strip():
             state.errors += 1
             state.last_error = (
@@ -716,7 +724,7 @@ class QbwcRelay:
             return -1
         self._check_writes(state, response)
         try:
-            result = self.engine.apply(tenant, state.plan, pending, response)
+            result = self.engine.apply(tenant, state.plan, pending, response, also_sent, asked)
         except QbxmlError as exc:
             state.errors += 1
             state.last_error = f"QuickBooks sent a response the relay could not read: {exc}"
