@@ -10,8 +10,9 @@ lookups by id or through X-EXTERNAL, line items replaced on update; 201/200/207/
 429 without Retry-After (concurrency and credits); 204 on empty reads; a daily credit counter
 with ``X-API-CREDITS-REMAINING`` once half is spent; module and field metadata, with editions
 that lack Invoices and Sales_Orders; custom fields created through the Fields API (see
-``fake_fields.py``) under the settings scopes, then accepted on records; COQL (``POST /crm/v8/coql``, see ``fake_coql.py``) with its
-limits, credits by LIMIT and the ZohoCRM.coql.READ scope. Faults can be injected per path, a
+``fake_fields.py``) under the settings scopes, then accepted on records; COQL (``POST
+/crm/v8/coql``, see ``fake_coql.py``) with its limits, credits by LIMIT and the
+ZohoCRM.coql.READ scope. Faults can be injected per path, a
 given number of times (``inject``) or at a seeded random rate (``fail_randomly``).
 """
 
@@ -270,6 +271,8 @@ class FakeZoho:
         self.token_calls = 0
         self.requests: list[dict[str, Any]] = []  # write requests: module, trigger, check fields
         self.queries: list[str] = []  # COQL queries answered with rows or 204
+        # Create Custom Fields calls that reached the API: module and the labels asked for.
+        self.field_requests: list[tuple[str, list[str]]] = []
         self._clients: dict[str, _Client] = {}
         self._tokens: dict[str, _Token] = {}
         self._active: dict[str, deque[str]] = {}
@@ -590,6 +593,9 @@ class FakeZoho:
     ) -> _Reply:
         if parts[0] == "settings":
             if parts[1:] == ["fields"] and method == "POST":
+                asked = body.get("fields") if isinstance(body, dict) else None
+                labels = [str(f.get("field_label")) for f in asked or [] if isinstance(f, dict)]
+                self.field_requests.append((query.get("module", ""), labels))
                 status, answer = fake_fields.create(self.modules, query, body, self._new_id)
                 return _Reply(status, answer)
             if method != "GET":

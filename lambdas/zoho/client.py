@@ -353,7 +353,7 @@ class ZohoClient:
         if not fields:
             return []
         if len(fields) > MAX_FIELDS_CREATED:
-            raise ValueError(f"at most {MAX_FIELDS_CREATED} fields per call")
+            raise ValueError(f"at most {MAX_FIELDS_CREATED} (five) fields per call")
         resp = self._send(
             "POST",
             f"{API}/settings/fields",
