@@ -299,6 +299,21 @@ def client_address(value: str | None) -> str | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionProgress:
+    """How far a session got, after each response it handed off (for a progress display).
+
+    ``first_sync``: some entity is being read in full for the first time, the long session.
+    """
+
+    tenant: str
+    ticket: str
+    percent: int  # as answered to QBWC: 0-100, or -1 when the session stops on an error
+    step: str | None  # the entity being read next, None when every step finished
+    received: int  # records received so far this session
+    first_sync: bool
+
+
 class QbwcRelay:
     """Implements the eight QBWC operations over the tenant, session and run-history ports; the
     sync engine decides what to ask QuickBooks and where the answers go."""
@@ -313,8 +328,11 @@ class QbwcRelay:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         throttle: LoginThrottle | None = None,
+        on_progress: Callable[[SessionProgress], None] | None = None,
     ) -> None:
         self.metrics = metrics or NoMetrics()
+        # The local process shows it; a display failing must never fail the session.
+        self.on_progress = on_progress
         # In-process by default; the wirings pass a stored one, so limits hold across instances.
         self.throttle: LoginThrottle = throttle or MemoryLoginThrottle()
         self._owner_id: str | None = None
@@ -511,7 +529,32 @@ class QbwcRelay:
             self._save(record, state)
         except ConcurrentUpdate:
             return -1
+        if self.on_progress is not None:
+            self._report_progress(self.on_progress, record.tenant, ticket, state, percent)
         return percent
+
+    @staticmethod
+    def _report_progress(
+        report: Callable[[SessionProgress], None],
+        tenant: str,
+        ticket: str,
+        state: SessionState,
+        percent: int,
+    ) -> None:
+        steps = state.plan.steps
+        current = state.plan.current()
+        progress = SessionProgress(
+            tenant,
+            ticket,
+            percent,
+            current.entity if current else None,
+            sum(s.received for s in steps),
+            any(not s.synced_before and not s.ids for s in steps),
+        )
+        try:
+            report(progress)
+        except Exception:
+            log.exception("progress display failed", extra={"tenant": tenant})
 
     def connection_error(self, ticket: str, hresult: str, message: str) -> str:
         """Record why QBWC could not open QuickBooks and end the session ("done")."""
