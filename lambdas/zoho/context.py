@@ -71,6 +71,16 @@ class Msg:
 
 
 @dataclass(slots=True)
+class Redelete:
+    """A record whose deletion a write of ``msg`` may have undone in ZOHO."""
+
+    msg: Msg
+    entity: str
+    source_id: str
+    zoho_id: str | None
+
+
+@dataclass(slots=True)
 class Ports:
     """What every tenant context of a forwarder shares."""
 
@@ -106,8 +116,9 @@ class TenantContext:
         self.known: dict[tuple[str, str, str], Mapping] = {}
         self.writes: list[tuple[Msg, DeliveryOutcome]] = []
         self.letters: list[tuple[Msg, str]] = []
-        # (store entity, ZOHO id) written after its record's deletion: delete it again.
-        self.redelete: list[tuple[str, str]] = []
+        # Records a write may have reached after their deletion: deleted again at the end of
+        # the run (by ZOHO id, or looked up by QuickBooks id when no id is known).
+        self.redelete: list[Redelete] = []
         # Redelivered messages that lost to a newer version (see ``suspect``).
         self.suspects: list[tuple[Msg, tuple[str, ...]]] = []
 
@@ -284,12 +295,12 @@ class TenantContext:
         """Rows whose record was deleted meanwhile: a write that landed after the deletion is
         deleted again (there is nothing to re-read)."""
         gone: set[tuple[str, str, str]] = set()
-        for _, source, entity, sid, zoho_id in rows:
+        for m, source, entity, sid, zoho_id in rows:
             row = self.ports.mappings.get(self.tenant, source, entity, sid)
             if row is not None and row.status == DeliveryStatus.DELETED:
-                target = zoho_id or row.zoho_id
-                if target:
-                    self.redelete.append((entity, target))
+                # No id known: the write that may have landed (a forwarder that died after it)
+                # created the record, so it is looked up by its QuickBooks id.
+                self.redelete.append(Redelete(m, entity, sid, zoho_id or row.zoho_id))
                 gone.add((source, entity, sid))
         return gone
 

@@ -63,8 +63,7 @@ def apply_deletions(ctx: TenantContext, msgs: list[Msg]) -> None:
             chunk = targets[start : start + MAX_RECORDS]
             results = delete_in_zoho(ctx, spec, [row.zoho_id or "" for _, row in chunk])
             for (m, row), result in zip(chunk, results, strict=True):
-                gone = result.code == "INVALID_DATA" and "id" in str(result.details)
-                if result.ok or gone:
+                if result.ok or already_gone(result):
                     ctx.report.succeeded += int(result.ok)
                     ctx.deleted(m, row.entity, row.source_id)
                 else:
@@ -75,6 +74,11 @@ def apply_deletions(ctx: TenantContext, msgs: list[Msg]) -> None:
             ctx.park(m, m.failure, m.failure_entity or deletion_target(m.record)[0])
         else:
             ctx.outcome(m, Status.APPLIED)
+
+
+def already_gone(result: RecordResult) -> bool:
+    """ZOHO's answer for an id it no longer has (deleted there meanwhile): nothing to undo."""
+    return result.code == "INVALID_DATA" and "id" in str(result.details)
 
 
 def find_in_zoho(ctx: TenantContext, spec: EntitySpec, sid: str) -> list[str]:

@@ -36,8 +36,8 @@ from ..store.ports import (
     SyncStateStore,
 )
 from .client import ZohoClient
-from .context import Msg, Ports, TenantContext
-from .deletions import apply_deletions, delete_in_zoho
+from .context import Msg, Ports, Redelete, TenantContext
+from .deletions import already_gone, apply_deletions, delete_in_zoho, find_in_zoho
 from .errors import (
     ZohoConfigError,
     ZohoCreditsExhausted,
@@ -326,16 +326,41 @@ class ZohoForwarder:
             ctx.park(m, reason)
 
     def _redelete(self, ctx: TenantContext) -> None:
-        by_entity: dict[str, list[str]] = defaultdict(list)
-        for store_entity, zoho_id in ctx.redelete:
-            by_entity[store_entity].append(zoho_id)
-        for store_entity, ids in by_entity.items():
+        """Delete again what a write may have brought back after its record's deletion.
+
+        Until ZOHO confirms it, the messages behind it are not done: they come again (and are
+        found suspect again), so a failure here cannot leave a deleted record active.
+        """
+        by_entity: dict[str, list[Redelete]] = defaultdict(list)
+        for item in ctx.redelete:
+            by_entity[item.entity].append(item)
+        for store_entity, items in by_entity.items():
             spec = ctx.config.spec_for_store_entity(store_entity)
-            if spec is not None:
+            if spec is None:
+                continue
+            try:
+                ids = list(
+                    dict.fromkeys(
+                        zoho_id
+                        for item in items
+                        for zoho_id in (
+                            [item.zoho_id]
+                            if item.zoho_id
+                            else find_in_zoho(ctx, spec, item.source_id)
+                        )
+                    )
+                )
+                results = delete_in_zoho(ctx, spec, ids) if ids else []
+                failed = [r.reason() for r in results if not (r.ok or already_gone(r))]
+            except ZohoError as exc:
+                failed = [str(exc)]
+            if ids:
                 log.warning(
                     "tenant %s: %d %s record(s) were written after their deletion; deleting again",
                     ctx.tenant,
                     len(ids),
                     spec.module,
                 )
-                delete_in_zoho(ctx, spec, ids)
+            if failed:
+                for item in items:
+                    ctx.outcome(item.msg, Status.RETRY, f"deleting again failed: {failed[0]}")
