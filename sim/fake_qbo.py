@@ -126,11 +126,12 @@ class FakeQbo:
         self.per_second = per_second
         self.per_minute = per_minute
         self.max_concurrent = max_concurrent
-        self.latency = latency  # seconds each API answer takes (to make calls overlap)
+        self.latency = latency  # seconds each API or token answer takes (calls overlap)
         self.calls: Counter[str] = Counter()
         self.realm_calls: Counter[str] = Counter()
         self.minor_versions: Counter[str] = Counter()
         self.admitted: dict[str, list[float]] = {}
+        self.throttled_at: dict[str, list[float]] = {}
         self.max_in_flight: Counter[str] = Counter()
         self.base_url = ""
         self.busy = 0
@@ -230,6 +231,8 @@ class FakeQbo:
             return self._counted("authorize", lambda: self._decide(form))
         if path == "/oauth2/v1/tokens/bearer" and method == "POST":
             form = {k: v[-1] for k, v in parse_qs(raw.decode()).items()}
+            if self.latency:
+                time.sleep(self.latency)
             return self._counted("token", lambda: self._token(form, headers))
         if path == "/v2/oauth2/tokens/revoke" and method == "POST":
             return self._counted("revoke", lambda: self._revoke(raw, headers))
@@ -395,6 +398,7 @@ class FakeQbo:
                 or len(recent) >= self.per_minute
                 or self._in_flight[realm] >= self.max_concurrent
             ):
+                self.throttled_at.setdefault(realm, []).append(now)
                 return False
             recent.append(now)
             self.admitted.setdefault(realm, []).append(now)

@@ -74,7 +74,8 @@ class QboCompany:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in ENTITIES}
         self.tombstones: dict[str, dict[str, Tombstone]] = {e: {} for e in ENTITIES}
         self.events: list[Event] = []
-        self._next_id = 1
+        # Each entity has its own Id sequence, as in QuickBooks Online.
+        self._next_id = dict.fromkeys(ENTITIES, 1)
         self.lock = threading.RLock()
 
     # Reading.
@@ -118,8 +119,8 @@ class QboCompany:
         """Create an object from ``fields`` (no Id); the stored copy."""
         with self.lock:
             obj = {k: copy.deepcopy(v) for k, v in fields.items() if k not in ("Id", "sparse")}
-            obj["Id"] = str(self._next_id)
-            self._next_id += 1
+            obj["Id"] = str(self._next_id[entity])
+            self._next_id[entity] += 1
             obj.setdefault("domain", "QBO")
             obj["sparse"] = False
             self._derive(entity, obj)

@@ -156,6 +156,7 @@ class QboTokens:
         self.refreshes = 0
         self._tokens: StoredTokens | None = None
         self._dead: QboNeedsReconnect | None = None
+        self._checked = False  # the connection's status was read once
 
     @property
     def realm_id(self) -> str:
@@ -167,6 +168,11 @@ class QboTokens:
         if self._dead is not None:
             raise self._dead
         now = self.clock()
+        if not self._checked:
+            # A connection another process found dead is not used again: no call to Intuit.
+            self._load_or_fail()
+            self._check_connected()
+            self._checked = True
         if self._tokens is not None and self._tokens.usable(now, rejected):
             return self._tokens.access_token
         stored = self._load_or_fail()
