@@ -31,10 +31,6 @@ REDIRECT_URI = "http://127.0.0.1:8765/qbo/callback"
 REALM = "9341452017112345"
 
 
-def no_sleep(_: float) -> None:
-    """Sleep that does not wait (the tests count, they do not time)."""
-
-
 @dataclass
 class QboEnv:
     fake: FakeQbo
@@ -43,7 +39,7 @@ class QboEnv:
     db: SqliteDatabase
     secrets: FileSecretStore
     clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = no_sleep
+    sleep: Callable[[float], None] = time.sleep
     connections: SqliteQboConnectionStore = field(init=False)
     states: SqliteOAuthStateStore = field(init=False)
     limits: SqliteRealmLimitStore = field(init=False)
@@ -97,7 +93,7 @@ class QboEnv:
 def make_env(
     tmp: Path,
     clock: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = no_sleep,
+    sleep: Callable[[float], None] = time.sleep,
     **fake_args: Any,
 ) -> QboEnv:
     fake = FakeQbo(clock=clock, **fake_args)
