@@ -102,7 +102,7 @@ class WebhookSender:
     ) -> Delivery:
         """Deliver ``events``: ``signature`` is "valid", "wrong-key", "altered" or None (none).
 
-        "altered" signs the body and then changes one byte of it, as a tampering proxy would.
+        "altered" signs the body and then adds a byte to it, as a re-serialising proxy would.
         """
         raw = body if body is not None else self.payload(events, legacy)
         # Listeners tell the shapes apart by the body, not the Content-Type (research §4.3).
@@ -113,7 +113,7 @@ class WebhookSender:
             headers["intuit-signature"] = sign(raw, self.verifier_token + "x")
         elif signature == "altered":
             headers["intuit-signature"] = sign(raw, self.verifier_token)
-            raw = raw[:-2] + (b" " if raw[-2:-1] != b" " else b"\t") + raw[-1:]
+            raw = raw + b" "  # still valid JSON, but not the bytes signed
         elif signature is not None:
             raise ValueError(f"unknown signature mode {signature!r}")
         resp = self._session.post(self.url, data=raw, headers=headers, timeout=self.timeout)
