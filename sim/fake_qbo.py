@@ -28,7 +28,6 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -38,6 +37,7 @@ import requests
 from . import fake_qbo_query
 from .fake_qbo_auth import ACCESS_LIFETIME, FakeIntuitOAuth, OAuthRefusal
 from .fake_qbo_company import ENTITIES, NAME_ENTITIES, QboCompany, parse_time, qbo_time
+from .fake_qbo_faults import Fault, Reply, fault_body, fault_reply, not_found, validate
 
 PER_SECOND = 10
 PER_MINUTE = 500
@@ -62,50 +62,6 @@ class ManualClock:
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.t += max(0.0, seconds)
-
-
-@dataclass(frozen=True, slots=True)
-class Fault:
-    """An injected answer: HTTP status, Intuit error code, body casing ("Fault"/"fault"/"xml")."""
-
-    status: int
-    code: str = ""
-    casing: str = "Fault"
-    message: str = "injected"
-
-
-@dataclass(slots=True)
-class _Reply:
-    status: int
-    body: Any = None
-    headers: dict[str, str] | None = None
-    content_type: str = "application/json;charset=UTF-8"
-
-
-def fault_body(code: str, message: str, detail: str, kind: str, casing: str = "Fault") -> Any:
-    """An Intuit error body in either casing (``fault``: the API gateway's, e.g. for 401)."""
-    if casing == "fault":
-        return {
-            "fault": {
-                "error": [{"message": message, "detail": detail, "code": code}],
-                "type": kind,
-            }
-        }
-    return {
-        "Fault": {
-            "Error": [{"Message": message, "Detail": detail, "code": code, "element": ""}],
-            "type": kind,
-        },
-        "time": datetime.now(UTC).isoformat(),
-    }
-
-
-_THROTTLE_XML = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><IntuitResponse><Fault '
-    'type="SERVICE"><Error code="3001"><Message>message=ThrottleExceeded; errorCode=003001; '
-    "statusCode=429</Message><Detail>The request limit was reached. Try again later</Detail>"
-    "</Error></Fault></IntuitResponse>"
-)
 
 
 class FakeQbo:
@@ -138,7 +94,7 @@ class FakeQbo:
         self._in_flight: Counter[str] = Counter()
         self._recent: dict[str, deque[float]] = {}
         self._faults: dict[str, deque[Fault]] = {}
-        self._replies: dict[tuple[str, str], _Reply] = {}
+        self._replies: dict[tuple[str, str], Reply] = {}
         self._lock = threading.Lock()
 
     # Set-up and test controls.
@@ -215,7 +171,7 @@ class FakeQbo:
             return [reply.body.encode()]
         return [json.dumps(reply.body).encode()]
 
-    def _handle(self, environ: dict[str, Any]) -> _Reply:
+    def _handle(self, environ: dict[str, Any]) -> Reply:
         method = environ["REQUEST_METHOD"]
         path = environ.get("PATH_INFO", "")
         query = {k: v[-1] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -239,23 +195,23 @@ class FakeQbo:
         match = _API.match(path)
         if match:
             return self._api(method, match["realm"], match["rest"], query, raw, headers)
-        return _Reply(404, fault_body("404", "Not found", path, "ValidationFault"))
+        return Reply(404, fault_body("404", "Not found", path, "ValidationFault"))
 
-    def _counted(self, endpoint: str, handler: Callable[[], _Reply]) -> _Reply:
+    def _counted(self, endpoint: str, handler: Callable[[], Reply]) -> Reply:
         with self._lock:
             self.calls[endpoint] += 1
             queued = self._faults.get(endpoint)
             fault = queued.popleft() if queued else None
         if fault is not None:
-            return _fault_reply(fault)
+            return fault_reply(fault)
         return handler()
 
     # OAuth.
 
-    def _consent(self, params: dict[str, str]) -> _Reply:
+    def _consent(self, params: dict[str, str]) -> Reply:
         problem = self.oauth.check_authorize(params)
         if problem:
-            return _Reply(400, f"<h1>Error</h1><p>{html.escape(problem)}</p>", None, "text/html")
+            return Reply(400, f"<h1>Error</h1><p>{html.escape(problem)}</p>", None, "text/html")
         hidden = "".join(
             f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
             for k, v in params.items()
@@ -265,22 +221,22 @@ class FakeQbo:
             f"{hidden}<input name=realm_id><button name=decision value=approve>Connect</button>"
             "</form>"
         )
-        return _Reply(200, page, None, "text/html")
+        return Reply(200, page, None, "text/html")
 
-    def _decide(self, form: dict[str, str]) -> _Reply:
+    def _decide(self, form: dict[str, str]) -> Reply:
         if self.oauth.check_authorize(form):
-            return _Reply(400, "<h1>Error</h1>", None, "text/html")
+            return Reply(400, "<h1>Error</h1>", None, "text/html")
         redirect = form["redirect_uri"]
         glue = "&" if "?" in redirect else "?"
         if form.get("decision") != "approve":
             args = {"error": "access_denied", "state": form.get("state", "")}
-            return _Reply(302, "", {"Location": redirect + glue + urlencode(args)}, "text/html")
+            return Reply(302, "", {"Location": redirect + glue + urlencode(args)}, "text/html")
         realm = form["realm_id"]
         if realm not in self.companies:
             self.add_company(realm)
         code = self.oauth.issue_code(form["client_id"], redirect, realm)
         args = {"code": code, "state": form.get("state", ""), "realmId": realm}
-        return _Reply(302, "", {"Location": redirect + glue + urlencode(args)}, "text/html")
+        return Reply(302, "", {"Location": redirect + glue + urlencode(args)}, "text/html")
 
     def _basic(self, headers: dict[str, str]) -> tuple[str, str]:
         auth = headers.get("authorization", "")
@@ -292,7 +248,7 @@ class FakeQbo:
             raise OAuthRefusal(401, "invalid_client") from None
         return client_id, secret
 
-    def _token(self, form: dict[str, str], headers: dict[str, str]) -> _Reply:
+    def _token(self, form: dict[str, str], headers: dict[str, str]) -> Reply:
         try:
             app = self.oauth.authenticate(*self._basic(headers))
             grant_type = form.get("grant_type")
@@ -305,7 +261,7 @@ class FakeQbo:
             else:
                 raise OAuthRefusal(400, "unsupported_grant_type")
         except OAuthRefusal as exc:
-            return _Reply(exc.status, {"error": exc.error})
+            return Reply(exc.status, {"error": exc.error})
         now = self.clock()
         body: dict[str, Any] = {
             "token_type": "bearer",
@@ -318,9 +274,9 @@ class FakeQbo:
         }
         if headers.get("x-include-refresh-token-hard-expires-in", "").lower() == "true":
             body["x_refresh_token_hard_expires_in"] = int(grant.hard_expires_at - now)
-        return _Reply(200, body)
+        return Reply(200, body)
 
-    def _revoke(self, raw: bytes, headers: dict[str, str]) -> _Reply:
+    def _revoke(self, raw: bytes, headers: dict[str, str]) -> Reply:
         try:
             app = self.oauth.authenticate(*self._basic(headers))
             try:
@@ -329,8 +285,8 @@ class FakeQbo:
                 token = ""
             self.oauth.revoke(app, token)
         except OAuthRefusal as exc:
-            return _Reply(exc.status, {"error": exc.error})
-        return _Reply(200, None)
+            return Reply(exc.status, {"error": exc.error})
+        return Reply(200, None)
 
     # Accounting API.
 
@@ -342,7 +298,7 @@ class FakeQbo:
         query: dict[str, str],
         raw: bytes,
         headers: dict[str, str],
-    ) -> _Reply:
+    ) -> Reply:
         parts = rest.split("/")
         endpoint = _endpoint(method, parts, query, raw)
         with self._lock:
@@ -352,7 +308,7 @@ class FakeQbo:
             queued = self._faults.get(endpoint)
             fault = queued.popleft() if queued else None
         if fault is not None:
-            return _fault_reply(fault)
+            return fault_reply(fault)
         auth = headers.get("authorization", "")
         token_realm = self.oauth.realm_of_access(auth[7:]) if auth.startswith("Bearer ") else None
         if token_realm is None:
@@ -364,10 +320,10 @@ class FakeQbo:
                 "fault",
             )
             challenge = 'Bearer realm="Intuit", error="invalid_token"'
-            return _Reply(401, body, {"WWW-Authenticate": challenge})
+            return Reply(401, body, {"WWW-Authenticate": challenge})
         company = self.companies.get(realm)
         if token_realm != realm or company is None:
-            return _Reply(
+            return Reply(
                 403,
                 fault_body(
                     "3100", "message=ApplicationAuthorizationFailed", realm, "AUTHORIZATION"
@@ -376,7 +332,7 @@ class FakeQbo:
         if not self._admit(realm):
             with self._lock:
                 self.calls["throttled"] += 1
-            return _fault_reply(Fault(429, "3001"))
+            return fault_reply(Fault(429, "3001"))
         try:
             if self.latency:
                 time.sleep(self.latency)
@@ -413,30 +369,28 @@ class FakeQbo:
         parts: list[str],
         query: dict[str, str],
         raw: bytes,
-    ) -> _Reply:
+    ) -> Reply:
         if endpoint == "query":
             statement = query.get("query") or raw.decode()
             try:
                 parsed = fake_qbo_query.parse(statement)
             except fake_qbo_query.QueryError as exc:
-                return _Reply(400, fault_body(exc.code, str(exc), statement, "ValidationFault"))
+                return Reply(400, fault_body(exc.code, str(exc), statement, "ValidationFault"))
             answer = fake_qbo_query.run(parsed, company.all(parsed.entity))
-            return _Reply(200, {"QueryResponse": answer, "time": self._time(company)})
+            return Reply(200, {"QueryResponse": answer, "time": self._time(company)})
         if endpoint == "cdc":
             return self._cdc(company, query)
         entity = _URL_ENTITY.get(parts[0])
         if entity is None:
-            return _Reply(
-                400, fault_body("4001", "Unsupported entity", parts[0], "ValidationFault")
-            )
+            return Reply(400, fault_body("4001", "Unsupported entity", parts[0], "ValidationFault"))
         if endpoint == "read":
             found = company.get(entity, parts[1])
             if found is None:
-                return _not_found(entity, parts[1])
-            return _Reply(200, {entity: found, "time": self._time(company)})
+                return not_found(entity, parts[1])
+            return Reply(200, {entity: found, "time": self._time(company)})
         request_id = query.get("requestid", "")
         if len(request_id) > 50:
-            return _Reply(400, fault_body("2020", "requestid too long", "", "ValidationFault"))
+            return Reply(400, fault_body("2020", "requestid too long", "", "ValidationFault"))
         key = (company.realm_id, request_id)
         with company.lock:
             if request_id and key in self._replies:
@@ -451,22 +405,20 @@ class FakeQbo:
     def _time(self, company: QboCompany) -> str:
         return qbo_time(self.now_datetime(), company.offset)
 
-    def _cdc(self, company: QboCompany, query: dict[str, str]) -> _Reply:
+    def _cdc(self, company: QboCompany, query: dict[str, str]) -> Reply:
         names = [n.strip() for n in query.get("entities", "").split(",") if n.strip()]
         entities = [_URL_ENTITY.get(n.lower()) for n in names]
         if not entities or None in entities:
-            return _Reply(
+            return Reply(
                 400, fault_body("4001", "Invalid entities", ",".join(names), "ValidationFault")
             )
         try:
             since = parse_time(query.get("changedSince", ""))
         except ValueError:
-            return _Reply(
-                400, fault_body("2020", "changedSince is required", "", "ValidationFault")
-            )
+            return Reply(400, fault_body("2020", "changedSince is required", "", "ValidationFault"))
         if since < self.now_datetime() - timedelta(days=CDC_LOOKBACK_DAYS):
             # Intuit's code for this is not in the sources; the 30-day rule is.
-            return _Reply(
+            return Reply(
                 400,
                 fault_body(
                     "4000", "changedSince is beyond the 30-day look-back", "", "ValidationFault"
@@ -483,34 +435,32 @@ class FakeQbo:
             else:
                 responses.append({})
         body = {"CDCResponse": [{"QueryResponse": responses}], "time": self._time(company)}
-        return _Reply(200, body)
+        return Reply(200, body)
 
-    def _write(self, endpoint: str, entity: str, company: QboCompany, raw: bytes) -> _Reply:
+    def _write(self, endpoint: str, entity: str, company: QboCompany, raw: bytes) -> Reply:
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
-            return _Reply(
+            return Reply(
                 400,
                 fault_body(
                     "2010", "Request has invalid or unsupported JSON", "", "ValidationFault"
                 ),
             )
         if not isinstance(body, dict):
-            return _Reply(
-                400, fault_body("2010", "Request has invalid JSON", "", "ValidationFault")
-            )
+            return Reply(400, fault_body("2010", "Request has invalid JSON", "", "ValidationFault"))
         stamp = self._time(company)
         if endpoint == "create":
-            problem = _validate(entity, company, body, None)
+            problem = validate(entity, company, body, None)
             if problem:
                 return problem
-            return _Reply(200, {entity: company.add(entity, body), "time": stamp})
+            return Reply(200, {entity: company.add(entity, body), "time": stamp})
         obj_id = str(body.get("Id", ""))
         current = company.get(entity, obj_id)
         if current is None:
-            return _not_found(entity, obj_id)
+            return not_found(entity, obj_id)
         if str(body.get("SyncToken")) != current["SyncToken"]:
-            return _Reply(
+            return Reply(
                 400,
                 fault_body(
                     "5010",
@@ -523,20 +473,20 @@ class FakeQbo:
         if endpoint == "delete":
             if entity in NAME_ENTITIES:
                 detail = f"{entity} cannot be deleted; make it inactive"
-                return _Reply(
+                return Reply(
                     400,
                     fault_body("6000", "A business validation error", detail, "ValidationFault"),
                 )
             company.delete(entity, obj_id)
             gone = {"Id": obj_id, "status": "Deleted", "domain": "QBO"}
-            return _Reply(200, {entity: gone, "time": stamp})
+            return Reply(200, {entity: gone, "time": stamp})
         if endpoint == "void":
-            return _Reply(200, {entity: company.void(entity, obj_id), "time": stamp})
-        problem = _validate(entity, company, body, obj_id)
+            return Reply(200, {entity: company.void(entity, obj_id), "time": stamp})
+        problem = validate(entity, company, body, obj_id)
         if problem:
             return problem
         updated = company.replace(entity, obj_id, body, sparse=bool(body.get("sparse")))
-        return _Reply(200, {entity: updated, "time": stamp})
+        return Reply(200, {entity: updated, "time": stamp})
 
 
 def _endpoint(method: str, parts: list[str], query: dict[str, str], raw: bytes) -> str:
@@ -557,66 +507,6 @@ def _endpoint(method: str, parts: list[str], query: dict[str, str], raw: bytes) 
     except ValueError:
         return "create"
     return "update" if isinstance(body, dict) and body.get("Id") else "create"
-
-
-def _validate(
-    entity: str, company: QboCompany, body: dict[str, Any], obj_id: str | None
-) -> _Reply | None:
-    """Intuit's checks that matter for a sync: unique names, existing references."""
-    name_field = {"Customer": "DisplayName", "Item": "Name"}.get(entity)
-    if name_field:
-        name = body.get(name_field)
-        if obj_id is None and not name:
-            return _Reply(
-                400, fault_body("2020", "Required param missing", name_field, "ValidationFault")
-            )
-        if name and any(o[name_field] == name and o["Id"] != obj_id for o in company.all(entity)):
-            detail = f"The name supplied already exists. : Id={obj_id or ''}"
-            return _Reply(
-                400, fault_body("6240", "Duplicate Name Exists Error", detail, "ValidationFault")
-            )
-        return None
-    ref = body.get("CustomerRef", {}).get("value")
-    if (obj_id is None or ref) and company.get("Customer", str(ref)) is None:
-        detail = f"Invalid Reference Id : Customer {ref}"
-        return _Reply(400, fault_body("2500", "Invalid Reference Id", detail, "ValidationFault"))
-    return None
-
-
-def _not_found(entity: str, obj_id: str) -> _Reply:
-    detail = (
-        "Object Not Found : Something you're trying to use has been made inactive or is not "
-        f"found: {entity} {obj_id}"
-    )
-    return _Reply(400, fault_body("610", "Object Not Found", detail, "ValidationFault"))
-
-
-def _fault_reply(fault: Fault) -> _Reply:
-    if fault.status == 429:
-        if fault.casing == "xml":
-            return _Reply(429, _THROTTLE_XML, None, "application/xml")
-        body = fault_body(
-            fault.code or "3001",
-            "message=ThrottleExceeded; errorCode=003001; statusCode=429",
-            "The request limit was reached. Try again later",
-            "SERVICE",
-            fault.casing,
-        )
-        return _Reply(429, body)
-    if fault.status == 401:
-        body = fault_body(
-            fault.code or "3200",
-            "message=AuthenticationFailed",
-            fault.message,
-            "AUTHENTICATION",
-            fault.casing,
-        )
-        return _Reply(401, body)
-    kind = "SystemFault" if fault.status >= 500 else "ValidationFault"
-    return _Reply(
-        fault.status,
-        fault_body(fault.code or str(fault.status), fault.message, "", kind, fault.casing),
-    )
 
 
 def _tid() -> str:
