@@ -2,7 +2,7 @@
 
 Served over HTTP on 127.0.0.1 by :class:`sim.fake_qbo_server.LoopbackServer`; every path lives
 under one base URL, so it stands in for Intuit's authorization, token, revoke and API hosts at
-once (point ``QBO_AUTH_BASE_URL``, ``QBO_TOKEN_URL``... at it, see lambdas/qbo/config.py).
+once (point ``QBO_AUTH_BASE_URL`` and ``QBO_API_BASE_URL`` at it, see lambdas/qbo/config.py).
 
 Modelled (../shared/research/quickbooks-online-api.md): the consent step and token endpoint of
 :mod:`sim.fake_qbo_auth`; per realm a :class:`sim.fake_qbo_company.QboCompany`;
