@@ -27,6 +27,12 @@ SYNC_STATE = "@sync#"
 ZOHO_TOKEN = "@zoho-token#"
 ZOHO_PAUSE = "@zoho-pause#"
 ZOHO_MAPPING = "@zoho-mapping#"
+# QuickBooks Online: connections (state table), the realm each belongs to, per-realm request
+# limits (state table), and outstanding OAuth states (sessions table, with its TTL).
+QBO_CONNECTION = "@qbo-conn#"
+QBO_REALM = "@qbo-realm#"
+QBO_LIMIT = "@qbo-limit#"
+QBO_STATE = "@qbo-state#"
 # Names starting with this are helper items, never tenants or sessions.
 HELPER_PREFIX = "@"
 

@@ -23,3 +23,21 @@ def zoho(tmp_path) -> Iterator[ZohoEnv]:
         for s in env.sessions:
             s.close()
         server.stop()
+
+
+@pytest.fixture
+def qbo_env(tmp_path):
+    """A factory of fake-QuickBooks-Online environments (servers stopped at teardown)."""
+    from tests.integration.qbo_helpers import make_env
+
+    made = []
+
+    def make(**kwargs):
+        env = make_env(tmp_path / f"qbo{len(made)}", **kwargs)
+        made.append(env)
+        return env
+
+    yield make
+    for env in made:
+        env.server.stop()
+        env.db.close()

@@ -9,6 +9,7 @@ twin stores exactly the same shape. Every AWS error reaches callers as a ``Store
 from .dead_letters import SqsDeadLetterQueue
 from .forwarder_state import DynamoForwarderState
 from .mappings import DynamoMappingStore
+from .qbo import DynamoOAuthStateStore, DynamoQboConnectionStore, DynamoRealmLimitStore
 from .record_queue import SqsRecordQueue
 from .runs import DynamoRunHistory
 from .secrets import SecretsManagerSecretStore
@@ -22,6 +23,9 @@ __all__ = [
     "DynamoForwarderState",
     "DynamoLoginThrottle",
     "DynamoMappingStore",
+    "DynamoOAuthStateStore",
+    "DynamoQboConnectionStore",
+    "DynamoRealmLimitStore",
     "DynamoRunHistory",
     "DynamoSessionStore",
     "DynamoSyncStateStore",

@@ -7,6 +7,7 @@ from .database import DB_FILE, SqliteDatabase
 from .dead_letters import SqliteDeadLetterQueue
 from .forwarder_state import SqliteForwarderState
 from .mappings import SqliteMappingStore
+from .qbo import SqliteOAuthStateStore, SqliteQboConnectionStore, SqliteRealmLimitStore
 from .record_queue import SqliteRecordQueue
 from .runs import SqliteRunHistory
 from .sessions import SqliteSessionStore
@@ -21,6 +22,9 @@ __all__ = [
     "SqliteForwarderState",
     "SqliteLoginThrottle",
     "SqliteMappingStore",
+    "SqliteOAuthStateStore",
+    "SqliteQboConnectionStore",
+    "SqliteRealmLimitStore",
     "SqliteRecordQueue",
     "SqliteRunHistory",
     "SqliteSessionStore",

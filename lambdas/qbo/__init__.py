@@ -1,0 +1,1 @@
+"""QuickBooks Online: OAuth, tokens, the Accounting API client, per-realm limits, connections."""
