@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambdas.qbo.reader import CDC_MAX_AGE_DAYS, CDC_MAX_OBJECTS, CdcWindowExpired, CdcWindowTooLarge
+from lambdas.qbo.reader import (
+    CDC_MAX_AGE_DAYS,
+    CDC_MAX_OBJECTS,
+    CdcWindowExpired,
+    CdcWindowTooLarge,
+)
 from lambdas.qbo.webhooks import sign
 
 LIST_ENTITIES = ("Customer", "Item")

@@ -62,7 +62,9 @@ def test_a_customer_becomes_the_desktop_customer_record():
     )
     assert (record["phone"], record["alt_phone"]) == ("555-0100", "555-0101")
     assert record["bill_address"]["country"] == "United States"
-    assert record["bill_address"]["state"] == "TX" and record["bill_address"]["addr1"] == "7 Main St"
+    assert (
+        record["bill_address"]["state"] == "TX" and record["bill_address"]["addr1"] == "7 Main St"
+    )
     assert record["time_modified"] == "2026-01-03T10:30:00-08:00"
     assert record["is_active"] is True and record["balance"] == "0"
     # The version is the SyncToken, which change detection ignores.
@@ -132,7 +134,8 @@ def test_items_flatten_like_desktop_items():
     )
     assert one_way["account"]["list_id"] == "qbo:79" and one_way["sales_price"] is None
     two_way = canonical(
-        "Item", obj(qs.item(2, PurchaseDesc="bought", PurchaseCost=1, ExpenseAccountRef={"value": "80"}))
+        "Item",
+        obj(qs.item(2, PurchaseDesc="bought", PurchaseCost=1, ExpenseAccountRef={"value": "80"})),
     )
     assert (two_way["sales_desc"], two_way["sales_price"], two_way["purchase_cost"]) == (
         "Service number 2",
@@ -208,14 +211,20 @@ def test_an_invoice_has_lines_groups_discounts_and_the_desktop_payment_status():
 
 def test_estimates_receipts_and_credit_memos():
     est = canonical(
-        "Estimate", obj({**qs.invoice("7", ["1"]), "TxnStatus": "Closed", "ExpirationDate": "2026-04-01"})
+        "Estimate",
+        obj({**qs.invoice("7", ["1"]), "TxnStatus": "Closed", "ExpirationDate": "2026-04-01"}),
     )
     assert transform("Estimate", obj(qs.invoice("7", ["1"]))).__class__ is Estimate
     assert (est["is_active"], est["due_date"], est["total_amount"]) == (False, "2026-04-01", "10.0")
-    assert canonical("Estimate", obj({**qs.invoice("7", ["1"]), "TxnStatus": "Accepted"}))[
-        "is_active"
-    ] is True
-    receipt_raw = {**qs.invoice("7", ["1"]), "PaymentRefNum": "1001", "PaymentMethodRef": {"value": "2"}}
+    assert (
+        canonical("Estimate", obj({**qs.invoice("7", ["1"]), "TxnStatus": "Accepted"}))["is_active"]
+        is True
+    )
+    receipt_raw = {
+        **qs.invoice("7", ["1"]),
+        "PaymentRefNum": "1001",
+        "PaymentMethodRef": {"value": "2"},
+    }
     receipt = canonical("SalesReceipt", obj(receipt_raw))
     assert transform("SalesReceipt", obj(receipt_raw)).__class__ is SalesReceipt
     assert (receipt["check_number"], receipt["payment_method"]["list_id"]) == ("1001", "qbo:2")
@@ -240,7 +249,11 @@ def test_a_payment_is_a_receive_payment_linked_to_its_invoices():
 
 
 def test_deleted_objects_become_deletion_records_in_the_qbo_id_space():
-    gone = {"Id": "130", "status": "Deleted", "MetaData": {"LastUpdatedTime": META["LastUpdatedTime"]}}
+    gone = {
+        "Id": "130",
+        "status": "Deleted",
+        "MetaData": {"LastUpdatedTime": META["LastUpdatedTime"]},
+    }
     txn = canonical("Invoice", gone)
     assert txn["entity"] == "TxnDeleted" and deletion_target(txn) == ("Invoice", "qbo:130")
     assert target(canonical("Payment", {**gone, "Id": "150"})) == ("ReceivePayment", "qbo:150")
@@ -289,7 +302,7 @@ def test_sync_tokens_order_versions(token, step):
     assert not is_older(version(newer), version(older))
 
 
-_money = st.one_of(st.none(), st.integers(-10**6, 10**6), st.decimals(-10**6, 10**6, places=2))
+_money = st.one_of(st.none(), st.integers(-(10**6), 10**6), st.decimals(-(10**6), 10**6, places=2))
 
 
 @given(

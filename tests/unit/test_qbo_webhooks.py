@@ -32,9 +32,7 @@ class Ports:
         self.now = 1_780_000_000.0
 
     def deliver(self, body: bytes, headers: dict[str, str], **kw):
-        return receive_webhook(
-            body, headers, TOKEN, self.seen, self.queue, lambda: self.now, **kw
-        )
+        return receive_webhook(body, headers, TOKEN, self.seen, self.queue, lambda: self.now, **kw)
 
     def queued(self) -> list[ChangeNotice]:
         got = self.queue.receive(100)
@@ -173,13 +171,22 @@ def test_bounds_and_unreadable_signed_bodies(ports, company):
     assert ports.deliver(body, signed(body, TOKEN), max_events=2).status == 413
     for junk in (b"not json", b'{"something": 1}', b'[{"type": "qbo.customer.created.v1"}]'):
         result = ports.deliver(junk, signed(junk, TOKEN))
-        assert result.status == 200 and result.queued == 0 and result.reason.startswith("unreadable")
+        assert (
+            result.status == 200 and result.queued == 0 and result.reason.startswith("unreadable")
+        )
     assert ports.queue.depth() == 0
 
 
 def test_notices_travel_in_bounded_messages_per_realm():
     notices = [
-        ChangeNotice(realm=r, entity="Customer", id=str(i), operation="Update", occurred="", event_id=f"{r}{i}")
+        ChangeNotice(
+            realm=r,
+            entity="Customer",
+            id=str(i),
+            operation="Update",
+            occurred="",
+            event_id=f"{r}{i}",
+        )
         for r in ("a", "b")
         for i in range(NOTICES_PER_MESSAGE + 3)
     ]

@@ -27,17 +27,23 @@ CREATE TABLE IF NOT EXISTS qbo_change_queue (
     receives INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS qbo_change_queue_realm ON qbo_change_queue (realm, id);
+CREATE TABLE IF NOT EXISTS qbo_change_turns (
+    realm TEXT PRIMARY KEY,
+    served INTEGER NOT NULL
+);
 """
 
-# Messages of realms with none in flight, the oldest of every realm first, then each realm's
-# second oldest, and so on: round robin, so one realm's backlog never fills a receive.
+# Messages of realms with none in flight: the oldest of every realm first, then each realm's
+# second oldest, and so on (round robin within a receive), realms served longest ago first
+# (round robin across receives), so one realm's backlog never fills a receive or holds the next.
 _FAIR = """
-SELECT id, realm, dedup_id, body, receives FROM (
+SELECT q.id, q.realm, q.dedup_id, q.body, q.receives FROM (
     SELECT id, realm, dedup_id, body, receives,
            ROW_NUMBER() OVER (PARTITION BY realm ORDER BY id) AS turn
     FROM qbo_change_queue
     WHERE realm NOT IN (SELECT realm FROM qbo_change_queue WHERE invisible_until > :now)
-) ORDER BY turn, id LIMIT :limit
+) AS q LEFT JOIN qbo_change_turns AS t ON t.realm = q.realm
+ORDER BY q.turn, COALESCE(t.served, 0), q.id LIMIT :limit
 """
 
 
@@ -93,6 +99,17 @@ class SqliteChangeQueue:
                 "UPDATE qbo_change_queue SET invisible_until = ?, receives = receives + 1 "
                 "WHERE id = ?",
                 [(now + self._visibility_timeout, r[0]) for r in rows],
+            )
+            (served,) = conn.execute(
+                "SELECT COALESCE(MAX(served), 0) FROM qbo_change_turns"
+            ).fetchone()
+            conn.executemany(
+                "INSERT INTO qbo_change_turns (realm, served) VALUES (?, ?) "
+                "ON CONFLICT (realm) DO UPDATE SET served = excluded.served",
+                [
+                    (realm, served + i + 1)
+                    for i, realm in enumerate(dict.fromkeys(r[1] for r in rows))
+                ],
             )
         return [
             ReceivedChange(QueuedChange(r[1], r[3], r[2]), receipt=str(r[0]), deliveries=r[4] + 1)
