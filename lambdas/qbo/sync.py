@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from ..model.entities import DELETION_ENTITIES, SYNC_ORDER
 from ..model.identity import SOURCE_QBO
 from ..store.ports import MappingStore, PayloadStore, RecordQueue, StoreError, SyncStateStore
-from ..store.qbo_ports import ChangeQueue
+from ..store.qbo_ports import ChangeQueue, ReceivedChange
 from ..sync.handoff import HandOff
 from .notices import ChangeNotice, NoticeError, unpack
 from .reader import QboReader
@@ -276,30 +276,41 @@ class QboSync:
 
     # --- the change queue ----------------------------------------------------------------
 
+    def handle(self, received: Sequence[ReceivedChange]) -> tuple[SyncReport, list[str]]:
+        """Sync the notices of received change messages; (report, receipts handled).
+
+        Messages of realms whose sync failed are not handled (the queue delivers them again);
+        malformed ones are handled (dropped with a warning). A Lambda fed by the queue reports
+        the others as batch item failures.
+        """
+        notices: list[ChangeNotice] = []
+        realm_of: dict[str, str] = {}
+        done: list[str] = []
+        malformed = 0
+        for m in received:
+            try:
+                items = unpack([m.change.body])
+            except NoticeError as exc:
+                log.warning("a malformed change message is dropped: %s", exc)
+                malformed += 1
+                done.append(m.receipt)
+                continue
+            notices.extend(items)
+            realm_of[m.receipt] = m.change.realm
+        report = self.apply(notices)
+        report.malformed += malformed
+        done += [r for r, realm in realm_of.items() if realm not in report.failed_realms]
+        return report, done
+
     def drain(self, queue: ChangeQueue, batch_size: int = 10, max_batches: int = 100) -> SyncReport:
         """Sync queued notices one receive at a time until the queue shows none (or
-        ``max_batches`` ran). Messages of failed realms stay for redelivery; malformed ones are
-        dropped with a warning."""
+        ``max_batches`` ran), deleting what ``handle`` handled."""
         total = SyncReport()
         for _ in range(max_batches):
             received = queue.receive(batch_size)
             if not received:
                 break
-            notices: list[ChangeNotice] = []
-            realm_of: dict[str, str] = {}
-            done: list[str] = []
-            for m in received:
-                try:
-                    items = unpack([m.change.body])
-                except NoticeError as exc:
-                    log.warning("a malformed change message is dropped: %s", exc)
-                    total.malformed += 1
-                    done.append(m.receipt)
-                    continue
-                notices.extend(items)
-                realm_of[m.receipt] = m.change.realm
-            report = self.apply(notices)
-            done += [r for r, realm in realm_of.items() if realm not in report.failed_realms]
+            report, done = self.handle(received)
             queue.delete(done)
             total.add(report)
         return total

@@ -17,6 +17,7 @@ from lambdas.qbo.sync import QboSync, SyncReport
 from lambdas.qbo.webhooks import WebhookResult, receive_webhook
 from lambdas.store.payloads import FolderPayloadStore
 from lambdas.store.ports import QueueMessage
+from lambdas.store.qbo_ports import QueuedChange
 from lambdas.store.sqlite import (
     SqliteChangeQueue,
     SqliteMappingStore,
@@ -298,3 +299,12 @@ def test_changes_of_an_unknown_realm_are_dropped(pipe: Pipeline) -> None:
     report = pipe.sync.drain(pipe.changes)
     assert report.unknown_realms == {"999"} and report.queued == 0
     assert pipe.changes.depth() == 0
+
+
+def test_a_malformed_change_message_is_dropped_and_the_rest_synced(pipe: Pipeline) -> None:
+    qbo = pipe.company("9130350", "acme")
+    qbo.create("Customer", **customer(1))
+    pipe.changes.send([QueuedChange("9130350", "not json", "bad")])
+    pipe.webhook(qbo)
+    report = pipe.sync.drain(pipe.changes)
+    assert (report.malformed, report.queued) == (1, 1) and pipe.changes.depth() == 0
