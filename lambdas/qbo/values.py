@@ -9,8 +9,9 @@ two id spaces can never meet, and a reference always names a canonical id.
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -58,14 +59,20 @@ def day(value: Any) -> date | None:
         return None
 
 
+# Fractional seconds past microseconds (CloudEvents times carry nanoseconds).
+_NANOS = re.compile(r"(\.\d{6})\d+")
+
+
 def moment(value: Any) -> datetime | None:
-    """An ISO timestamp such as "2015-07-24T10:33:39-07:00"; None when unreadable."""
+    """An ISO timestamp such as "2015-07-24T10:33:39-07:00" (one without offset read as UTC);
+    None when unreadable."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(_NANOS.sub(r"\1", value).replace("Z", "+00:00"))
     except ValueError:
         return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def meta(obj: dict[str, Any], key: str) -> datetime | None:

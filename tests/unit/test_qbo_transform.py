@@ -325,3 +325,14 @@ def test_any_invoice_transforms_and_gets_one_payment_status(balance, total, due,
     if balance is not None and Decimal(str(balance)) <= 0:
         assert status == "Paid"
     build_write(build_config().spec("Invoice"), record, TODAY)
+
+
+def test_times_of_every_shape_intuit_sends_are_read_with_a_zone():
+    from lambdas.qbo.values import moment
+
+    assert (
+        moment("2025-09-10T21:31:25.179851517Z").isoformat() == "2025-09-10T21:31:25.179851+00:00"
+    )
+    assert moment("2015-10-05T14:42:19-0700").utcoffset().total_seconds() == -7 * 3600
+    assert moment("2026-01-02T09:00:00").tzinfo is not None  # zone-less: UTC
+    assert moment("yesterday") is None and moment(None) is None
