@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from qbxml.records import (
@@ -31,18 +30,16 @@ from qbxml.records import (
     Estimate,
     Invoice,
     Item,
-    LinkedTxn,
     ListDeleted,
     ReceivePayment,
     SalesReceipt,
     SalesTxn,
     TxnDeleted,
-    TxnLine,
-    TxnLineGroup,
     to_dict,
 )
 
 from ..model.entities import ENTITIES, Kind
+from .lines import linked_txns, sales_lines, txn_type
 from .values import (
     address,
     canonical_id,
@@ -66,18 +63,11 @@ QBO_ENTITIES: dict[str, str] = {
     "CreditMemo": "CreditMemo",
 }
 CANONICAL_TO_QBO: dict[str, str] = {v: k for k, v in QBO_ENTITIES.items()}
-# Transaction types named in LinkedTxn, as Desktop names them.
-_TXN_TYPES = {"Payment": "ReceivePayment"}
 DELETED_SUFFIX = " (deleted)"
 
 
 class TransformError(ValueError):
     """A QBO object cannot become a canonical record (no Id, an entity not synced)."""
-
-
-def _txn_type(value: Any) -> str | None:
-    name = text(value)
-    return _TXN_TYPES.get(name, name) if name else None
 
 
 def _undeleted(name: str | None, active: bool) -> str | None:
@@ -188,89 +178,8 @@ def item(obj: dict[str, Any]) -> Item:
     return Item(**common, desc=desc, price=price, account=income)
 
 
-def _item_line(line: dict[str, Any], group: str | None = None) -> TxnLine:
-    detail = line.get("SalesItemLineDetail") or {}
-    return TxnLine(
-        txn_line_id=text(line.get("Id")),
-        item=ref(detail.get("ItemRef")),
-        desc=text(line.get("Description")),
-        quantity=number(detail.get("Qty")),
-        rate=number(detail.get("UnitPrice")),
-        class_=ref(detail.get("ClassRef")),
-        amount=number(line.get("Amount")),
-        service_date=day(detail.get("ServiceDate")),
-        sales_tax_code=ref(detail.get("TaxCodeRef")),
-        group_line_id=group,
-    )
-
-
-def _lines(raw: Any) -> tuple[list[TxnLine], list[TxnLineGroup], Decimal | None]:
-    """(lines, line groups, subtotal) of a sales form's ``Line`` array.
-
-    Item lines and a group's component lines are lines (components carry the group's id);
-    description-only and discount lines are lines without an item (a discount as a negative
-    amount, as Desktop's discount items are); the subtotal line is the form's subtotal.
-    """
-    lines: list[TxnLine] = []
-    groups: list[TxnLineGroup] = []
-    subtotal: Decimal | None = None
-    for line in raw if isinstance(raw, list) else []:
-        if not isinstance(line, dict):
-            continue
-        kind = line.get("DetailType")
-        if kind == "SalesItemLineDetail":
-            lines.append(_item_line(line))
-        elif kind == "GroupLineDetail":
-            detail = line.get("GroupLineDetail") or {}
-            gid = text(line.get("Id"))
-            groups.append(
-                TxnLineGroup(
-                    txn_line_id=gid,
-                    item_group=ref(detail.get("GroupItemRef")),
-                    desc=text(line.get("Description")),
-                    quantity=number(detail.get("Quantity")),
-                    total_amount=number(line.get("Amount")),
-                )
-            )
-            for part in detail.get("Line") or []:
-                if isinstance(part, dict) and part.get("DetailType") == "SalesItemLineDetail":
-                    lines.append(_item_line(part, gid))
-        elif kind == "DescriptionOnly":
-            lines.append(
-                TxnLine(
-                    txn_line_id=text(line.get("Id")),
-                    desc=text(line.get("Description")),
-                    amount=number(line.get("Amount")),
-                )
-            )
-        elif kind == "DiscountLineDetail":
-            detail = line.get("DiscountLineDetail") or {}
-            amount = number(line.get("Amount"))
-            lines.append(
-                TxnLine(
-                    txn_line_id=text(line.get("Id")),
-                    desc=text(line.get("Description")) or "Discount",
-                    amount=-amount if amount is not None else None,
-                    rate_percent=number(detail.get("DiscountPercent"))
-                    if detail.get("PercentBased")
-                    else None,
-                )
-            )
-        elif kind == "SubTotalLineDetail":
-            subtotal = number(line.get("Amount"))
-    return lines, groups, subtotal
-
-
-def _linked(raw: Any) -> list[LinkedTxn]:
-    return [
-        LinkedTxn(txn_id=canonical_id(lt["TxnId"]), txn_type=_txn_type(lt.get("TxnType")))
-        for lt in (raw if isinstance(raw, list) else [])
-        if isinstance(lt, dict) and lt.get("TxnId") not in (None, "")
-    ]
-
-
 def _sales(cls: type[SalesTxn], obj: dict[str, Any], **extra: Any) -> Any:
-    lines, groups, subtotal = _lines(obj.get("Line"))
+    lines, groups, subtotal = sales_lines(obj.get("Line"))
     tax = obj.get("TxnTaxDetail") if isinstance(obj.get("TxnTaxDetail"), dict) else {}
     calc = obj.get("GlobalTaxCalculation")
     return cls(
@@ -294,7 +203,7 @@ def _sales(cls: type[SalesTxn], obj: dict[str, Any], **extra: Any) -> Any:
         is_to_be_printed=(obj["PrintStatus"] == "NeedToPrint") if "PrintStatus" in obj else None,
         is_to_be_emailed=(obj["EmailStatus"] == "NeedToSend") if "EmailStatus" in obj else None,
         is_tax_included=(calc == "TaxInclusive") if isinstance(calc, str) else None,
-        linked_txns=_linked(obj.get("LinkedTxn")),
+        linked_txns=linked_txns(obj.get("LinkedTxn")),
         lines=lines,
         line_groups=groups,
         custom_fields=custom_fields(obj.get("CustomField")),
@@ -367,7 +276,7 @@ def payment(obj: dict[str, Any]) -> ReceivePayment:
                 applied.append(
                     AppliedToTxn(
                         txn_id=canonical_id(lt["TxnId"]),
-                        txn_type=_txn_type(lt.get("TxnType")),
+                        txn_type=txn_type(lt.get("TxnType")),
                         amount=number(line.get("Amount")),
                     )
                 )

@@ -57,9 +57,14 @@ def test_released_ids_can_be_claimed_again(stores: Stores) -> None:
     assert stores.seen.claim(["a", "b"], 101.0, 60.0) == ["a"]
 
 
-def test_concurrent_claims_of_one_id_have_one_winner(stores: Stores) -> None:
+def test_concurrent_claims_of_one_id_have_one_winner(tmp_path) -> None:
+    # SQLite across threads and connections (moto is not thread-safe; on DynamoDB the claim is
+    # one conditional put, whose refusal the contract tests above exercise).
+    db = SqliteDatabase.in_dir(tmp_path)
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: stores.seen.claim(["race"], 100.0, 60.0), range(8)))
+        results = list(
+            pool.map(lambda _: SqliteSeenEvents(db).claim(["race"], 100.0, 60.0), range(8))
+        )
     assert sum(len(r) for r in results) == 1
 
 
