@@ -58,10 +58,14 @@ class OAuthStateRefused(QboError):
 
 
 class CdcWindowTooLarge(QboError):
-    """A change-data-capture answer was saturated (1,000 objects): split the window."""
+    """A change-data-capture answer was saturated (1,000 objects): split the window.
 
-    def __init__(self, message: str, intuit_tid: str = "") -> None:
+    ``entity``: the saturated entity when known ("" when the cap held across the entities asked
+    for); the catch-up splits the entity list first, then one entity's time window."""
+
+    def __init__(self, message: str, intuit_tid: str = "", entity: str = "") -> None:
         super().__init__("cdc_window_too_large", message, intuit_tid)
+        self.entity = entity
 
 
 class CdcWindowExpired(QboError):

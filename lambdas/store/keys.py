@@ -33,6 +33,8 @@ QBO_CONNECTION = "@qbo-conn#"
 QBO_REALM = "@qbo-realm#"
 QBO_LIMIT = "@qbo-limit#"
 QBO_STATE = "@qbo-state#"
+# Webhook event ids of QuickBooks Online seen lately (de-duplication), with a TTL.
+QBO_EVENT = "@qbo-event#"
 # Names starting with this are helper items, never tenants or sessions.
 HELPER_PREFIX = "@"
 
@@ -77,6 +79,11 @@ def auth_address(address: str) -> str:
     if ip.version == 6:
         return f"{AUTH_FAILURES}net#{ipaddress.ip_network(f'{ip}/64', strict=False)}"
     return f"{AUTH_FAILURES}addr#{ip}"
+
+
+def qbo_event(event_id: str) -> str:
+    """The key of a seen webhook event id: hashed, since Intuit's ids are any length."""
+    return QBO_EVENT + hashlib.sha256(event_id.encode()).hexdigest()
 
 
 def mapping_key(tenant: str, source: str, entity: str, source_id: str) -> str:

@@ -1,15 +1,17 @@
-"""AWS adapters: DynamoDB for tenants, sessions, mappings and state; SQS for the record and
-dead-letter queues; Secrets Manager for secrets.
+"""AWS adapters: DynamoDB for tenants, sessions, mappings, state and webhook event ids; SQS for
+the record, dead-letter and QuickBooks Online change queues; Secrets Manager for secrets.
 
 Items keep their payload as one JSON string attribute beside the key attributes, so the SQLite
 twin stores exactly the same shape. Every AWS error reaches callers as a ``StoreError`` (or
 ``ConcurrentUpdate``), never as a botocore exception.
 """
 
+from .change_queue import SqsChangeQueue
 from .dead_letters import SqsDeadLetterQueue
 from .forwarder_state import DynamoForwarderState
 from .mappings import DynamoMappingStore
 from .qbo import DynamoOAuthStateStore, DynamoQboConnectionStore, DynamoRealmLimitStore
+from .qbo_events import DynamoSeenEvents
 from .record_queue import SqsRecordQueue
 from .runs import DynamoRunHistory
 from .secrets import SecretsManagerSecretStore
@@ -27,11 +29,13 @@ __all__ = [
     "DynamoQboConnectionStore",
     "DynamoRealmLimitStore",
     "DynamoRunHistory",
+    "DynamoSeenEvents",
     "DynamoSessionStore",
     "DynamoSyncStateStore",
     "DynamoTenantStore",
     "DynamoTokenCache",
     "SecretsManagerSecretStore",
+    "SqsChangeQueue",
     "SqsDeadLetterQueue",
     "SqsRecordQueue",
 ]

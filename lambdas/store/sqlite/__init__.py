@@ -3,11 +3,13 @@
 One database file in the data directory holds every table (see :mod:`.database`).
 """
 
+from .change_queue import SqliteChangeQueue
 from .database import DB_FILE, SqliteDatabase
 from .dead_letters import SqliteDeadLetterQueue
 from .forwarder_state import SqliteForwarderState
 from .mappings import SqliteMappingStore
 from .qbo import SqliteOAuthStateStore, SqliteQboConnectionStore, SqliteRealmLimitStore
+from .qbo_events import SqliteSeenEvents
 from .record_queue import SqliteRecordQueue
 from .runs import SqliteRunHistory
 from .sessions import SqliteSessionStore
@@ -17,6 +19,7 @@ from .throttle import SqliteLoginThrottle
 
 __all__ = [
     "DB_FILE",
+    "SqliteChangeQueue",
     "SqliteDatabase",
     "SqliteDeadLetterQueue",
     "SqliteForwarderState",
@@ -27,6 +30,7 @@ __all__ = [
     "SqliteRealmLimitStore",
     "SqliteRecordQueue",
     "SqliteRunHistory",
+    "SqliteSeenEvents",
     "SqliteSessionStore",
     "SqliteSyncStateStore",
     "SqliteTenantStore",
