@@ -398,6 +398,9 @@ class RunRecord:
     entities: dict[str, EntityRunCounts] = field(default_factory=dict)
     # Problems that did not stop the session: QuickBooks warnings, a workstation clock ahead.
     warnings: list[str] = field(default_factory=list)
+    # The catalogue code of ``last_error`` (lambdas/model/error_catalogue.py); "" for none or
+    # for rows stored before codes existed (lambdas.model.errors.classify_text reads those).
+    error_code: str = ""
 
     @property
     def seconds(self) -> float:
@@ -424,6 +427,7 @@ class RunRecord:
                 for name, c in self.entities.items()
             },
             "warnings": list(self.warnings),
+            "error_code": self.error_code,
         }
 
     @classmethod
@@ -443,6 +447,7 @@ class RunRecord:
                 for name, counts in (item.get("entities") or {}).items()
             },
             warnings=[str(w) for w in item.get("warnings") or []],
+            error_code=item.get("error_code") or "",
         )
 
 
