@@ -405,6 +405,16 @@ class QbwcRelay:
             return self._auth_reply(ticket, NVU)
         self.throttle.succeed(keys.auth_user(user))
         self._record_client(tenant.name, client, now)
+        self._record_seen(tenant.name, now)
+        if tenant.paused:
+            # "none" is the protocol's "nothing to do": the Web Connector shows "No data
+            # exchange required" and tries again at its next scheduled run. Nothing is read, so
+            # the watermarks stay and the first session after the resume reads every change.
+            log.info(
+                "authenticate: tenant paused by an operator",
+                extra={"tenant": tenant.name, "reason": tenant.paused_reason or "-"},
+            )
+            return self._auth_reply(ticket, NONE)
         if not tenant.enabled_entities:
             return self._auth_reply(ticket, NONE)
         if (
@@ -584,6 +594,14 @@ class QbwcRelay:
                 self.tenants.record_client(tenant, shown_version(version), now)
         except StoreError as exc:
             log.warning("authenticate: could not record the Web Connector version: %s", exc)
+
+    def _record_seen(self, tenant: str, now: float) -> None:
+        """Record when the Web Connector last authenticated as the tenant (for status)."""
+        try:
+            self.tenants.record_seen(tenant, now)
+        except StoreError as exc:
+            # Display-only, like the version: the update goes on without it.
+            log.warning("authenticate: could not record the last sighting: %s", exc)
 
     def _expiry(self, started_at: float, now: float) -> float:
         """When the session lapses: idle expiry from ``now``, never past its absolute life."""

@@ -6,6 +6,8 @@ twin stores exactly the same shape. Every AWS error reaches callers as a ``Store
 ``ConcurrentUpdate``), never as a botocore exception.
 """
 
+from .api_keys import DynamoApiKeyStore
+from .audit_results import DynamoAuditResults
 from .dead_letters import SqsDeadLetterQueue
 from .forwarder_state import DynamoForwarderState
 from .mappings import DynamoMappingStore
@@ -19,6 +21,8 @@ from .throttle import DynamoLoginThrottle
 from .tokens import DynamoTokenCache
 
 __all__ = [
+    "DynamoApiKeyStore",
+    "DynamoAuditResults",
     "DynamoForwarderState",
     "DynamoLoginThrottle",
     "DynamoMappingStore",

@@ -3,6 +3,8 @@
 One database file in the data directory holds every table (see :mod:`.database`).
 """
 
+from .api_keys import SqliteApiKeyStore
+from .audit_results import SqliteAuditResults
 from .database import DB_FILE, SqliteDatabase
 from .dead_letters import SqliteDeadLetterQueue
 from .forwarder_state import SqliteForwarderState
@@ -16,6 +18,8 @@ from .throttle import SqliteLoginThrottle
 
 __all__ = [
     "DB_FILE",
+    "SqliteApiKeyStore",
+    "SqliteAuditResults",
     "SqliteDatabase",
     "SqliteDeadLetterQueue",
     "SqliteForwarderState",
