@@ -93,6 +93,14 @@ def mapping_json(m: Mapping) -> dict[str, Any]:
     }
 
 
+def _forwarding(data: TenantData, tenant: str, now: float) -> dict[str, Any] | None:
+    """The forwarder's pause of the tenant (credits, a setup error), with its error."""
+    pause = data.forwarder.paused(tenant, now)
+    if pause is None:
+        return None
+    return {"until": pause.until, "reason": pause.reason, "error": _error(pause.reason)}
+
+
 def _in_flight(data: TenantData, tenant: str, now: float) -> tuple[int, bool]:
     """(records handed off and not yet answered for, whether every mapping was read)."""
     count = 0
@@ -143,12 +151,7 @@ def tenant_status(data: TenantData, tenant: Tenant, now: float) -> dict[str, Any
     parked = len(data.mappings.list(tenant.name, DeliveryStatus.PARKED, MAX_PARKED_COUNT))
     in_flight, complete = _in_flight(data, tenant.name, now)
     audit = _last_audit(data, tenant.name)
-    pause = data.forwarder.paused(tenant.name, now)
-    forwarding = (
-        {"until": pause.until, "reason": pause.reason, "error": _error(pause.reason)}
-        if pause is not None
-        else None
-    )
+    forwarding = _forwarding(data, tenant.name, now)
     drift = audit["drift"] if audit is not None else 0
     return {
         "tenant": tenant.name,
@@ -324,7 +327,6 @@ def health_zoho(data: TenantData, now: float, detailed: bool = False) -> dict[st
                 except ZohoError:
                     credentials = "invalid"
             token = data.tokens.load(t.name)
-            pause = data.forwarder.paused(t.name, now)
             rows.append(
                 {
                     "tenant": t.name,
@@ -334,15 +336,7 @@ def health_zoho(data: TenantData, now: float, detailed: bool = False) -> dict[st
                     "refresh_blocked_until": (
                         token.blocked_until if token and token.blocked_until > now else None
                     ),
-                    "forwarding_paused": (
-                        {
-                            "until": pause.until,
-                            "reason": pause.reason,
-                            "error": _error(pause.reason),
-                        }
-                        if pause is not None
-                        else None
-                    ),
+                    "forwarding_paused": _forwarding(data, t.name, now),
                 }
             )
     except StoreError:
