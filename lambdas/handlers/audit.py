@@ -24,7 +24,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..store.dynamo import DynamoMappingStore, DynamoSyncStateStore
+from ..ops.actions import record_audit
+from ..store.dynamo import DynamoAuditResults, DynamoMappingStore, DynamoSyncStateStore
 from ..store.ports import Tenant
 from ..zoho.audit import Auditor, AuditReport
 from ..zoho.client import ZohoClient
@@ -60,6 +61,8 @@ def configuration() -> tuple[ZohoJobPorts, Auditor, bool]:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Audit every tenant with ZOHO credentials; publish the drift, the cost and the failures."""
     ports, auditor, repair = configuration()
+    # Each tenant's summary is kept for status (qbrelay status, the status API): drift.
+    results = DynamoAuditResults(ports.dynamodb, os.environ["QBRELAY_STATE_TABLE"])
     spent = {"credits": 0, "coql_calls": 0}
 
     def audit(tenant: Tenant, config: MappingConfig, client: ZohoClient) -> AuditReport:
@@ -69,8 +72,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             # Counted from the client, so a tenant that failed halfway is paid for too.
             spent["credits"] += client.coql_credits
             spent["coql_calls"] += client.coql_calls
+        summary = report.to_json()
         log = logger.warning if report.drift else logger.info
-        log("audited tenant", extra={"repair": repair, **report.to_json()})
+        log("audited tenant", extra={"repair": repair, **summary})
+        record_audit(results, summary, time.time())
         return report
 
     run = for_each_tenant(

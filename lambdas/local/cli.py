@@ -12,9 +12,21 @@ import os
 import sys
 
 from ..store.ports import StoreError
-from .commands import audit, demo, failures, qwc, resync, serve, tenant, zoho
+from .commands import (
+    apikey,
+    audit,
+    demo,
+    failures,
+    pause,
+    qwc,
+    resync,
+    serve,
+    status,
+    tenant,
+    zoho,
+)
 
-COMMAND_GROUPS = (serve, tenant, demo, qwc, zoho, failures, audit, resync)
+COMMAND_GROUPS = (serve, tenant, demo, qwc, zoho, failures, audit, resync, status, pause, apikey)
 
 
 def build_parser() -> argparse.ArgumentParser:

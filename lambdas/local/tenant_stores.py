@@ -46,6 +46,7 @@ def open_tenant_data(args: argparse.Namespace) -> TenantData:
         return _aws_data(aws_env(args), args.region)
     from ..store.files import FileSecretStore, FileTokenCache
     from ..store.sqlite import (
+        SqliteAuditResults,
         SqliteDatabase,
         SqliteForwarderState,
         SqliteMappingStore,
@@ -66,11 +67,13 @@ def open_tenant_data(args: argparse.Namespace) -> TenantData:
         forwarder=SqliteForwarderState(db),
         tokens=FileTokenCache.in_dir(folder),
         secrets=lambda: FileSecretStore.in_dir(folder),
+        audits=SqliteAuditResults(db),
     )
 
 
 def _aws_data(env: str, region: str | None) -> TenantData:
     from ..store.dynamo import (
+        DynamoAuditResults,
         DynamoForwarderState,
         DynamoMappingStore,
         DynamoRunHistory,
@@ -101,4 +104,5 @@ def _aws_data(env: str, region: str | None) -> TenantData:
         forwarder=DynamoForwarderState(ddb, state),
         tokens=DynamoTokenCache(ddb, state),
         secrets=secrets,
+        audits=DynamoAuditResults(ddb, state),
     )

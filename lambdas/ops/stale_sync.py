@@ -33,9 +33,10 @@ def is_stale(tenant: Tenant, now: float, threshold_hours: float) -> bool:
 
     The allowance is the threshold plus the tenant's own minimum sync interval (the relay turns
     sessions away within that interval). A tenant that never synced counts from its creation.
-    Tenants with no enabled entities have nothing to sync and are never stale.
+    Tenants with no enabled entities have nothing to sync, and paused ones are not meant to:
+    neither is ever stale.
     """
-    if not tenant.enabled_entities:
+    if not tenant.enabled_entities or tenant.paused:
         return False
     return now - silent_since(tenant) > threshold_hours * HOUR + tenant.min_interval_seconds
 

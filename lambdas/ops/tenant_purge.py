@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ..model.identity import SOURCES
 from ..store.ports import (
+    AuditResults,
     ForwarderState,
     MappingStore,
     RunHistory,
@@ -40,6 +41,8 @@ class TenantData:
     forwarder: ForwarderState
     tokens: TokenCache
     secrets: Callable[[], SecretStore]
+    # The last audit summaries (status and purge); None where a caller needs none.
+    audits: AuditResults | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,8 @@ def purge(data: TenantData, tenant: str) -> Leftovers:
     runs = data.runs.delete_tenant(tenant)
     data.forwarder.delete_tenant(tenant)
     data.tokens.delete_tenant(tenant)
+    if data.audits is not None:
+        data.audits.delete_tenant(tenant)
     return Leftovers(
         mappings=mappings,
         synced_entities=found.synced_entities,

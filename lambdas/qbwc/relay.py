@@ -32,6 +32,7 @@ from qbxml.status import STATUS_NAME_IN_USE
 from qbxml.versions import MIN_VERSION
 
 from ..metrics import AUTH_FAILURES, SESSIONS_COMPLETED, SESSIONS_STARTED, Metrics, NoMetrics
+from ..model.errors import ErrorInfo, classify_hresult, classify_text, error_info
 from ..store import keys
 from ..store.ports import (
     ConcurrentUpdate,
@@ -101,6 +102,8 @@ class SessionState:
     errors: int = 0
     warnings: list[str] = field(default_factory=list)
     last_error: str = ""
+    # The catalogue code of ``last_error`` (lambdas/model/error_catalogue.py); "" for none.
+    last_error_code: str = ""
     last_digest: str | None = None
     last_percent: int = 0
 
@@ -119,6 +122,7 @@ class SessionState:
             "errors": self.errors,
             "warnings": self.warnings[-20:],
             "last_error": self.last_error,
+            "last_error_code": self.last_error_code,
             "last_digest": self.last_digest,
             "last_percent": self.last_percent,
         }
@@ -225,6 +229,7 @@ def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> R
         errors=state.errors,
         summary=summarize(state),
         last_error=state.last_error,
+        error_code=state.last_error_code,
         warnings=_run_warnings(state),
         entities=_entity_counts(steps),
     )
@@ -246,6 +251,13 @@ def _run_warnings(state: SessionState) -> list[str]:
     warnings = list(dict.fromkeys(state.warnings))[-20:]
     clock = clock_warning(state.plan)
     return [clock, *warnings] if clock else warnings
+
+
+def _record_error(state: SessionState, info: ErrorInfo, count: int = 1) -> None:
+    """Count ``count`` errors and keep ``info`` as the one ``getLastError`` shows."""
+    state.errors += count
+    state.last_error = info.for_qbwc()
+    state.last_error_code = info.code
 
 
 def _read_hcp(hcp_response: str) -> HcpInfo | None:
@@ -413,6 +425,16 @@ class QbwcRelay:
             return self._auth_reply(ticket, NVU)
         self.throttle.succeed(keys.auth_user(user))
         self._record_client(tenant.name, client, now)
+        self._record_seen(tenant.name, now)
+        if tenant.paused:
+            # "none" is the protocol's "nothing to do": the Web Connector shows "No data
+            # exchange required" and tries again at its next scheduled run. Nothing is read, so
+            # the watermarks stay and the first session after the resume reads every change.
+            log.info(
+                "authenticate: tenant paused by an operator",
+                extra={"tenant": tenant.name, "reason": tenant.paused_reason or "-"},
+            )
+            return self._auth_reply(ticket, NONE)
         if not tenant.enabled_entities:
             return self._auth_reply(ticket, NONE)
         if (
@@ -463,8 +485,7 @@ class QbwcRelay:
             hcp = _read_hcp(hcp_response)
             refusal = self._company_file_refusal(record.tenant, hcp)
             if refusal is not None:
-                state.errors += 1
-                state.last_error = refusal
+                _record_error(state, error_info("QB_WRONG_COMPANY_FILE", refusal))
                 for step in state.plan.steps:
                     step.status, step.error = "failed", "wrong company file"
                 self._save(record, state)
@@ -561,11 +582,14 @@ class QbwcRelay:
         loaded = self._load(ticket)
         if loaded is not None:
             record, state = loaded
-            state.errors += 1
-            state.last_error = (
-                f"The Web Connector could not open QuickBooks ({hresult or 'no code'}): "
-                f"{message or 'no message'}. Check that QuickBooks is installed, the company "
-                "file exists, and this application is allowed to access it."
+            code = classify_hresult(hresult, message).code
+            _record_error(
+                state,
+                error_info(
+                    code,
+                    f"The Web Connector could not open QuickBooks ({hresult or 'no code'}): "
+                    f"{message or 'no message'}.",
+                ),
             )
             record.state = state.to_dict()
             self.sessions.close(record)
@@ -618,6 +642,14 @@ class QbwcRelay:
                 self.tenants.record_client(tenant, shown_version(version), now)
         except StoreError as exc:
             log.warning("authenticate: could not record the Web Connector version: %s", exc)
+
+    def _record_seen(self, tenant: str, now: float) -> None:
+        """Record when the Web Connector last authenticated as the tenant (for status)."""
+        try:
+            self.tenants.record_seen(tenant, now)
+        except StoreError as exc:
+            # Display-only, like the version: the update goes on without it.
+            log.warning("authenticate: could not record the last sighting: %s", exc)
 
     def _expiry(self, started_at: float, now: float) -> float:
         """When the session lapses: idle expiry from ``now``, never past its absolute life."""
@@ -726,11 +758,11 @@ class QbwcRelay:
             supported = [str(top)] + [f"{m}.0" for m in range(MIN_VERSION.major, major)]
         version = negotiate(supported)
         if version is None:
-            state.errors += 1
-            state.last_error = (
+            message = (
                 f"QuickBooks offers qbXML {', '.join(supported) or 'no versions'}; this service "
                 f"needs {MIN_VERSION} or newer (QuickBooks 2006 or later)."
             )
+            _record_error(state, error_info("QB_VERSION_UNSUPPORTED", message))
         return version
 
     def _record_run(self, record: SessionRecord, state: SessionState) -> None:
@@ -755,29 +787,30 @@ class QbwcRelay:
         # The relay's own writes in the same message set (the FileID stamp) are asked-for too.
         also_sent = tuple(state.writes)
         if hresult or message or not response.strip():
-            state.errors += 1
-            state.last_error = (
+            technical = (
                 f"QuickBooks could not process the request ({hresult or 'no code'}): "
                 f"{message or 'empty response'}"
             )
+            code = classify_hresult(hresult, message).code
+            _record_error(state, error_info(code, technical))
             return -1
         if not pending:
-            state.errors += 1
-            state.last_error = "The relay received a response it did not ask for."
+            message = "The relay received a response it did not ask for."
+            _record_error(state, error_info("RELAY_ERROR", message))
             return -1
         self._check_writes(state, response)
         try:
             result = self.engine.apply(tenant, state.plan, pending, response, also_sent, asked)
         except QbxmlError as exc:
-            state.errors += 1
-            state.last_error = f"QuickBooks sent a response the relay could not read: {exc}"
+            message = f"QuickBooks sent a response the relay could not read: {exc}"
+            _record_error(state, error_info("RELAY_ERROR", message))
             return -1
         state.warnings.extend(result.warnings)
         if result.fatal:
-            state.errors += 1
-            state.last_error = result.fatal
+            _record_error(state, error_info("RELAY_STORE_UNAVAILABLE", result.fatal))
             return -1
         if result.errors:
-            state.errors += len(result.errors)
-            state.last_error = result.errors[-1]
+            last = result.errors[-1]
+            info = classify_text(last) or error_info("RELAY_ERROR", last)
+            _record_error(state, info, count=len(result.errors))
         return state.plan.percent()

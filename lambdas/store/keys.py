@@ -35,6 +35,10 @@ QBO_LIMIT = "@qbo-limit#"
 QBO_STATE = "@qbo-state#"
 # Webhook event ids of QuickBooks Online seen lately (de-duplication), with a TTL.
 QBO_EVENT = "@qbo-event#"
+# The last audit summary of a tenant, in the state table.
+AUDIT_RESULT = "@audit#"
+# A status-API key (its hash, never the secret), in the tenants table.
+API_KEY = "@apikey#"
 # Names starting with this are helper items, never tenants or sessions.
 HELPER_PREFIX = "@"
 
@@ -102,6 +106,10 @@ def tenant_status(tenant: str, status: str) -> str:
 
 
 # Error texts.
+
+
+def api_key_exists(key_id: str) -> str:
+    return f"an API key with id {key_id!r} already exists"
 
 
 def tenant_exists(name: str, qbwc_user: str) -> str:

@@ -56,6 +56,13 @@ class Tenant:
     # only: see QbwcRelay.client_version for how it is learnt and why it cannot be trusted).
     qbwc_version: str = ""
     qbwc_seen_at: float | None = None
+    # When the Web Connector last authenticated as this tenant (relay-owned, like the summary).
+    last_seen_at: float | None = None
+    # Paused by an operator (qbrelay pause): authenticate answers "none" and the QuickBooks
+    # Online sync skips the tenant; records already queued still reach ZOHO. A CLI setting.
+    paused: bool = False
+    paused_reason: str = ""
+    paused_at: float | None = None
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -73,6 +80,10 @@ class Tenant:
             "time_zone": self.time_zone,
             "qbwc_version": self.qbwc_version,
             "qbwc_seen_at": self.qbwc_seen_at,
+            "last_seen_at": self.last_seen_at,
+            "paused": self.paused,
+            "paused_reason": self.paused_reason,
+            "paused_at": self.paused_at,
         }
 
     @classmethod
@@ -101,6 +112,12 @@ class Tenant:
             qbwc_seen_at=(
                 float(item["qbwc_seen_at"]) if item.get("qbwc_seen_at") is not None else None
             ),
+            last_seen_at=(
+                float(item["last_seen_at"]) if item.get("last_seen_at") is not None else None
+            ),
+            paused=bool(item.get("paused")),
+            paused_reason=item.get("paused_reason") or "",
+            paused_at=float(item["paused_at"]) if item.get("paused_at") is not None else None,
         )
 
 
@@ -131,6 +148,10 @@ class TenantStore(Protocol):
     def record_client(self, name: str, qbwc_version: str, at: float) -> None:
         """The Web Connector version seen authenticating as the tenant, and when: a relay-owned
         attribute like ``record_session``'s (the settings stay); StoreError if no such tenant."""
+
+    def record_seen(self, name: str, at: float) -> None:
+        """When the Web Connector last authenticated as the tenant: a relay-owned attribute
+        like ``record_session``'s (the settings stay); StoreError if there is no such tenant."""
 
     def delete(self, name: str) -> bool: ...
 
@@ -398,6 +419,9 @@ class RunRecord:
     entities: dict[str, EntityRunCounts] = field(default_factory=dict)
     # Problems that did not stop the session: QuickBooks warnings, a workstation clock ahead.
     warnings: list[str] = field(default_factory=list)
+    # The catalogue code of ``last_error`` (lambdas/model/error_catalogue.py); "" for none or
+    # for rows stored before codes existed (lambdas.model.errors.classify_text reads those).
+    error_code: str = ""
 
     @property
     def seconds(self) -> float:
@@ -424,6 +448,7 @@ class RunRecord:
                 for name, c in self.entities.items()
             },
             "warnings": list(self.warnings),
+            "error_code": self.error_code,
         }
 
     @classmethod
@@ -443,6 +468,7 @@ class RunRecord:
                 for name, counts in (item.get("entities") or {}).items()
             },
             warnings=[str(w) for w in item.get("warnings") or []],
+            error_code=item.get("error_code") or "",
         )
 
 
@@ -768,3 +794,48 @@ class PayloadStore(Protocol):
 
     def get(self, key: str) -> bytes | None:
         """The data under ``key``; None when it is gone (expired)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A status-API key as stored: its id, a name for people, and the hash of the secret.
+
+    The secret itself is shown once when the key is created and never stored.
+    """
+
+    key_id: str
+    name: str
+    secret_hash: str
+    created_at: float
+    last_used_at: float | None = None
+
+
+class ApiKeyStore(Protocol):
+    """The status API's keys by id; several live at once so they can be rotated."""
+
+    def add(self, key: ApiKey) -> None:
+        """Store a new key; AlreadyExists if its id is taken."""
+
+    def get(self, key_id: str) -> ApiKey | None: ...
+
+    def list(self) -> list[ApiKey]:
+        """Every key, oldest first."""
+
+    def delete(self, key_id: str) -> bool:
+        """Revoke a key; False if there was none with this id."""
+
+    def touch(self, key_id: str, at: float) -> None:
+        """Record that the key was used at ``at`` (only that attribute; no error if revoked)."""
+
+
+class AuditResults(Protocol):
+    """The last audit summary per tenant (``AuditReport.to_json()``); the audit is its writer."""
+
+    def save(self, tenant: str, summary: dict[str, Any], at: float) -> None:
+        """Replace the tenant's last audit summary with this one, taken at ``at``."""
+
+    def last(self, tenant: str) -> tuple[dict[str, Any], float] | None:
+        """The tenant's last audit summary and when it was taken, if any."""
+
+    def delete_tenant(self, tenant: str) -> None:
+        """Forget the tenant's audit summary (idempotent)."""

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from ..model.errors import ErrorInfo, classify_text, error_info
+
 
 class ZohoError(RuntimeError):
     """Base class; the message is safe to log and show (it never holds a secret)."""
+
+    def error_info(self) -> ErrorInfo:
+        """The catalogue entry of this error (ZOHO's code when the message names one)."""
+        info = classify_text(str(self))
+        if info is None or not info.code.startswith("ZOHO_"):
+            return error_info("ZOHO_ERROR", str(self))
+        return info
 
 
 class ZohoConfigError(ZohoError):
@@ -22,9 +31,15 @@ class ZohoConfigError(ZohoError):
 class ZohoUnavailable(ZohoError):
     """Transient: timeouts, 5xx, a refresh in progress elsewhere. Retry later."""
 
+    def error_info(self) -> ErrorInfo:
+        return error_info("ZOHO_UNAVAILABLE", str(self))
+
 
 class ZohoCreditsExhausted(ZohoError):
     """ZOHO refused for lack of API credits (or repeated 429s suggest so): pause the tenant."""
+
+    def error_info(self) -> ErrorInfo:
+        return error_info("ZOHO_CREDITS_EXHAUSTED", str(self))
 
 
 class ZohoTokenThrottled(ZohoError):
@@ -34,6 +49,9 @@ class ZohoTokenThrottled(ZohoError):
         super().__init__(message)
         self.until = until
 
+    def error_info(self) -> ErrorInfo:
+        return error_info("ZOHO_UNAVAILABLE", str(self))
+
 
 class ZohoRequestError(ZohoError):
     """ZOHO refused a whole request (no per-record results), with its code and message."""
@@ -42,3 +60,8 @@ class ZohoRequestError(ZohoError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.zoho_message = message
+
+    def error_info(self) -> ErrorInfo:
+        known = classify_text(self.code)
+        code = known.code if known is not None and known.code.startswith("ZOHO_") else ""
+        return error_info(code or "ZOHO_ERROR", str(self))

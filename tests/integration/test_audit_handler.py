@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from lambdas.handlers import audit
 from lambdas.handlers.runtime import ConfigurationError
+from lambdas.store.dynamo import DynamoAuditResults
 from lambdas.store.ports import Tenant
 from tests.aws_tables import create_pk_table
 from tests.integration.zoho_helpers import CLIENT_ID, REFRESH, SECRET, ZohoEnv
@@ -126,6 +127,9 @@ def test_audits_tenants_with_credentials_and_publishes_the_drift(
     assert reply["drift"] == 1 and reply["repair"] is False
     assert reply["tenants"]["acme"]["audit_unknown"] == 1
     assert reply["credits"] >= reply["coql_calls"] >= 1
+    # Each summary is kept for status (qbrelay status, the status API): drift per tenant.
+    kept = DynamoAuditResults(boto3.client("dynamodb"), "state").last("acme")
+    assert kept is not None and kept[0] == reply["tenants"]["acme"]
     doc = emitted(capsys.readouterr().out)
     directive = doc["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "QbxmlRelay/test"

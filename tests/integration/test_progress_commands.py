@@ -85,9 +85,13 @@ def test_demo_on_a_terminal_draws_bars_and_keeps_json_clean(tmp_path) -> None:
 
 
 def test_audit_shows_a_line_per_module(zoho, monkeypatch, tmp_path, capsys) -> None:
+    from lambdas.store.ports import Tenant
+    from lambdas.store.sqlite import SqliteDatabase, SqliteTenantStore
     from tests.integration.test_zoho_cli import set_credentials
 
     set_credentials(monkeypatch, tmp_path, zoho.url)
+    tenants = SqliteTenantStore(SqliteDatabase.in_dir(tmp_path))
+    tenants.create(Tenant(name="acme", qbwc_user="acme-qbwc", password_hash="x"))
     zoho.fake.add_records("Accounts", [{"Account_Name": "Stray", "QB_ListID": "80-9"}])
     capsys.readouterr()
     assert main(["audit", "--tenant", "acme", "--data-dir", str(tmp_path)]) == 1  # one unknown

@@ -12,15 +12,12 @@ import json
 import time
 from typing import Any
 
-from ...zoho.audit import KINDS, Auditor, AuditReport
-from ...zoho.auth import TokenProvider, load_credentials
-from ...zoho.client import ZohoClient
-from ...zoho.errors import ZohoError
-from ...zoho.mapping import MappingError, build_config
-from .. import targets
+from ...ops.actions import ActionError, audit
+from ...zoho.audit import KINDS
 from ..progress import Progress, audit_view
-from ..targets import add_target_args, aws_env, explain_aws_errors, table_name
-from .common import add_progress_arg, data_dir
+from ..targets import add_target_args, explain_aws_errors
+from ..tenant_stores import open_tenant_data
+from .common import add_progress_arg
 
 LABELS = {
     "missing": "in QuickBooks but missing in ZOHO",
@@ -30,92 +27,44 @@ LABELS = {
 }
 
 
-def run_audit(args: argparse.Namespace) -> AuditReport:
-    """Audit ``args.tenant`` on the store the flags name."""
-    if args.aws:
-        from ...store.dynamo import (
-            DynamoForwarderState,
-            DynamoMappingStore,
-            DynamoSyncStateStore,
-            DynamoTokenCache,
-            SecretsManagerSecretStore,
-        )
-        from ..targets import required_output, stack_name, stack_outputs
-
-        env, region = aws_env(args), args.region
-        ddb = targets.aws_client("dynamodb", region)
-        state_table = table_name("StateTable", env, region)
-        stack = stack_name(env)
-        prefix = required_output(stack_outputs(stack, region), "SecretsPrefix", stack)
-        mappings: Any = DynamoMappingStore(ddb, table_name("MappingsTable", env, region))
-        sync_state: Any = DynamoSyncStateStore(ddb, state_table)
-        forwarder_state: Any = DynamoForwarderState(ddb, state_table)
-        tokens: Any = DynamoTokenCache(ddb, state_table)
-        secrets: Any = SecretsManagerSecretStore(
-            targets.aws_client("secretsmanager", region), prefix
-        )
-    else:
-        from ...store.files import FileSecretStore, FileTokenCache
-        from ...store.sqlite import (
-            SqliteDatabase,
-            SqliteForwarderState,
-            SqliteMappingStore,
-            SqliteSyncStateStore,
-        )
-
-        directory = data_dir(args.data_dir)
-        db = SqliteDatabase.in_dir(directory)
-        mappings, sync_state = SqliteMappingStore(db), SqliteSyncStateStore(db)
-        forwarder_state, tokens = SqliteForwarderState(db), FileTokenCache.in_dir(directory)
-        secrets = FileSecretStore.in_dir(directory)
-    try:
-        config = build_config(
-            forwarder_state.get_mapping(args.tenant), origin=f"mapping of tenant {args.tenant}"
-        )
-        credentials = load_credentials(secrets, args.tenant)
-    except (MappingError, ZohoError) as exc:
-        raise SystemExit(f"error: {exc}") from exc
-    client = ZohoClient(TokenProvider(args.tenant, credentials, tokens))
-    auditor = Auditor(mappings, sync_state, time.time)
+def run_audit(args: argparse.Namespace) -> dict[str, Any]:
+    """Audit ``args.tenant`` on the store the flags name; its summary is kept for status."""
     progress = Progress.for_command(args.no_progress, json_output=args.json)
     try:
         with progress.task(f"Audit of {args.tenant}", unit="modules") as task:
-            return auditor.audit(
-                args.tenant,
-                config,
-                client,
-                repair=args.repair,
-                progress=audit_view(task),
+            data = open_tenant_data(args)
+            return audit(
+                data, args.tenant, time.time, repair=args.repair, progress=audit_view(task)
             )
-    except ZohoError as exc:
-        raise SystemExit(f"error: the audit could not read ZOHO: {exc}") from exc
+    except ActionError as exc:
+        raise SystemExit(f"error: {exc}") from exc
 
 
 @explain_aws_errors
 def cmd_audit(args: argparse.Namespace) -> int:
     report = run_audit(args)
     if args.json:
-        print(json.dumps(report.to_json(), sort_keys=True))
+        print(json.dumps(report, sort_keys=True))
     else:
         print(
-            f"Audit of tenant {args.tenant!r}: {report.zoho_records:,} ZOHO record(s) against "
-            f"{report.mappings:,} mapping(s); {report.coql_calls} COQL call(s), "
-            f"{report.credits} API credit(s)."
+            f"Audit of tenant {args.tenant!r}: {report['zoho_records']:,} ZOHO record(s) against "
+            f"{report['mappings']:,} mapping(s); {report['coql_calls']} COQL call(s), "
+            f"{report['credits']} API credit(s)."
         )
         for kind in KINDS:
-            print(f"  {LABELS[kind]}: {report.counts[kind]:,}")
-            for ex in report.examples.get(kind, [])[:5]:
+            print(f"  {LABELS[kind]}: {report['audit_' + kind]:,}")
+            for ex in report["examples"].get(kind, [])[:5]:
                 print(f"    {ex['entity']} {ex['source_id']}")
-        if report.in_flight:
-            print(f"  on their way (not judged yet): {report.in_flight:,}")
-        if report.repaired:
-            done = ", ".join(f"{k} {v}" for k, v in sorted(report.repaired.items()))
+        if report["in_flight"]:
+            print(f"  on their way (not judged yet): {report['in_flight']:,}")
+        if report["repaired"]:
+            done = ", ".join(f"{k} {v}" for k, v in sorted(report["repaired"].items()))
             print(f"Repair: {done} (re-reads happen in the next Web Connector session).")
-        elif report.drift:
+        elif report["drift"]:
             print("Run again with --repair to re-queue what is missing or stale.")
         else:
             print("No drift: ZOHO holds what QuickBooks has.")
-    return 0 if report.drift == 0 else 1
+    return 0 if report["drift"] == 0 else 1
 
 
 def register(sub: Any) -> None:

@@ -9,10 +9,12 @@ Page sizes and size estimates are kept, so the full read starts with well-sized 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from typing import Any
 
 from ...model.entities import plural
+from ...ops.actions import ActionError, resync
 from ..targets import add_target_args, explain_aws_errors
 from ..tenant_stores import open_tenant_data
 from .tenant import parse_entities
@@ -33,25 +35,15 @@ def _entities(values: list[str] | None, enabled: tuple[str, ...]) -> tuple[str, 
 def cmd_resync(args: argparse.Namespace) -> int:
     """Reset the watermarks of the tenant's entities (default: every enabled one)."""
     requested = _entities(args.entity, ())  # checked before any store is opened
-    data = open_tenant_data(args)
-    tenant = data.tenants.get(args.tenant)
-    if tenant is None:
-        raise _fail(f"no tenant named {args.tenant!r} (see qbrelay tenant list)")
-    entities = requested or tenant.enabled_entities
-    if not entities:
-        raise _fail(f"tenant {tenant.name!r} has no entity enabled; nothing to re-read")
-    until = data.sessions.lock_until(tenant.name, time.time())
-    if until is not None:
-        # The running session would write back the watermarks it started from.
-        stamp = time.strftime("%H:%M:%S UTC", time.gmtime(until))
-        raise _fail(
-            f"tenant {tenant.name!r} has a Web Connector session running (until {stamp}); "
-            "run resync once it has ended"
-        )
-    data.state.reset(tenant.name, entities)
-    read = [e for e in entities if e in tenant.enabled_entities]
-    idle = [e for e in entities if e not in tenant.enabled_entities]
-    print(f"Tenant {tenant.name!r}: watermarks reset for {', '.join(entities)}.")
+    try:
+        result = resync(open_tenant_data(args), args.tenant, requested, time.time())
+    except ActionError as exc:
+        raise _fail(str(exc)) from exc
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    read, idle = result["read_next_session"], result["not_enabled"]
+    print(f"Tenant {result['tenant']!r}: watermarks reset for {', '.join(result['reset'])}.")
     print(
         f"The next Web Connector session re-reads {len(read)} "
         f"{'entity' if len(read) == 1 else 'entities'} whole; unchanged records are not sent "
@@ -65,14 +57,15 @@ def cmd_resync(args: argparse.Namespace) -> int:
 
 def register(sub: Any) -> None:
     """Add ``resync``."""
-    resync = sub.add_parser(
+    parser = sub.add_parser(
         "resync", help="make the next session re-read a tenant's entities whole"
     )
-    resync.add_argument("--tenant", required=True, help="the tenant's name")
-    resync.add_argument(
+    parser.add_argument("--tenant", required=True, help="the tenant's name")
+    parser.add_argument(
         "--entity",
         action="append",
         help="an entity to re-read (repeatable or comma-separated; default: every enabled one)",
     )
-    add_target_args(resync)
-    resync.set_defaults(func=cmd_resync)
+    parser.add_argument("--json", action="store_true", help="one JSON object for scripts")
+    add_target_args(parser)
+    parser.set_defaults(func=cmd_resync)

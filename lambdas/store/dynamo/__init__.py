@@ -6,6 +6,8 @@ twin stores exactly the same shape. Every AWS error reaches callers as a ``Store
 ``ConcurrentUpdate``), never as a botocore exception.
 """
 
+from .api_keys import DynamoApiKeyStore
+from .audit_results import DynamoAuditResults
 from .change_queue import SqsChangeQueue
 from .dead_letters import SqsDeadLetterQueue
 from .forwarder_state import DynamoForwarderState
@@ -22,6 +24,8 @@ from .throttle import DynamoLoginThrottle
 from .tokens import DynamoTokenCache
 
 __all__ = [
+    "DynamoApiKeyStore",
+    "DynamoAuditResults",
     "DynamoForwarderState",
     "DynamoLoginThrottle",
     "DynamoMappingStore",

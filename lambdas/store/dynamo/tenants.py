@@ -32,6 +32,8 @@ def _tenant(item: dict[str, Any]) -> Tenant:
     if "qbwc_version" in item:
         tenant.qbwc_version = item["qbwc_version"]["S"]
         tenant.qbwc_seen_at = float(item["qbwc_seen_at"]["N"])
+    if "last_seen_at" in item:
+        tenant.last_seen_at = float(item["last_seen_at"]["N"])
     return tenant
 
 
@@ -165,6 +167,9 @@ class DynamoTenantStore:
     def record_client(self, name: str, qbwc_version: str, at: float) -> None:
         sets = ["qbwc_version = :v", "qbwc_seen_at = :t"]
         self._set_relay_attributes(name, sets, {":v": _s(qbwc_version), ":t": _n(at)})
+
+    def record_seen(self, name: str, at: float) -> None:
+        self._set_relay_attributes(name, ["last_seen_at = :t"], {":t": _n(at)})
 
     def _set_relay_attributes(self, name: str, sets: list[str], values: dict[str, Any]) -> None:
         """SET the relay's own top-level attributes of an existing tenant (never the settings)."""

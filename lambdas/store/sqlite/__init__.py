@@ -3,6 +3,8 @@
 One database file in the data directory holds every table (see :mod:`.database`).
 """
 
+from .api_keys import SqliteApiKeyStore
+from .audit_results import SqliteAuditResults
 from .change_queue import SqliteChangeQueue
 from .database import DB_FILE, SqliteDatabase
 from .dead_letters import SqliteDeadLetterQueue
@@ -19,6 +21,8 @@ from .throttle import SqliteLoginThrottle
 
 __all__ = [
     "DB_FILE",
+    "SqliteApiKeyStore",
+    "SqliteAuditResults",
     "SqliteChangeQueue",
     "SqliteDatabase",
     "SqliteDeadLetterQueue",

@@ -30,18 +30,24 @@ CREATE TABLE IF NOT EXISTS tenant_clients (
     qbwc_version TEXT NOT NULL,
     seen_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tenant_seen (
+    name TEXT PRIMARY KEY,
+    seen_at REAL NOT NULL
+);
 """
 # The settings (written by the CLI) with the relay's facts of the last session and of the Web
 # Connector beside them.
 _SELECT = (
-    "SELECT t.item, s.last_summary, s.last_sync_at, c.qbwc_version, c.seen_at FROM tenants t "
+    "SELECT t.item, s.last_summary, s.last_sync_at, c.qbwc_version, c.seen_at, a.seen_at "
+    "FROM tenants t "
     "LEFT JOIN tenant_sessions s ON s.name = t.name "
-    "LEFT JOIN tenant_clients c ON c.name = t.name"
+    "LEFT JOIN tenant_clients c ON c.name = t.name "
+    "LEFT JOIN tenant_seen a ON a.name = t.name"
 )
 
 
 def _tenant(
-    row: tuple[str, str | None, float | None, str | None, float | None],
+    row: tuple[str, str | None, float | None, str | None, float | None, float | None],
 ) -> Tenant:
     tenant = Tenant.from_item(json.loads(row[0]))
     if row[1] is not None:
@@ -50,6 +56,8 @@ def _tenant(
         tenant.last_sync_at = row[2]
     if row[3] is not None:
         tenant.qbwc_version, tenant.qbwc_seen_at = row[3], row[4]
+    if row[5] is not None:
+        tenant.last_seen_at = row[5]
     return tenant
 
 
@@ -129,10 +137,19 @@ class SqliteTenantStore:
                 (name, qbwc_version, at),
             )
 
+    def record_seen(self, name: str, at: float) -> None:
+        with self._db.transaction() as conn:
+            if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone() is None:
+                raise StoreError(keys.no_tenant_to_update(name))
+            conn.execute(
+                "INSERT OR REPLACE INTO tenant_seen (name, seen_at) VALUES (?, ?)", (name, at)
+            )
+
     def delete(self, name: str) -> bool:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM tenant_sessions WHERE name = ?", (name,))
             conn.execute("DELETE FROM tenant_clients WHERE name = ?", (name,))
+            conn.execute("DELETE FROM tenant_seen WHERE name = ?", (name,))
             return conn.execute("DELETE FROM tenants WHERE name = ?", (name,)).rowcount == 1
 
     def find_by_file_id(self, file_id: str) -> Tenant | None:
