@@ -12,9 +12,9 @@ import os
 import sys
 
 from ..store.ports import StoreError
-from .commands import audit, demo, failures, qwc, resync, serve, tenant, zoho
+from .commands import audit, demo, failures, qwc, resync, serve, tenant, webhooks, zoho
 
-COMMAND_GROUPS = (serve, tenant, demo, qwc, zoho, failures, audit, resync)
+COMMAND_GROUPS = (serve, tenant, demo, qwc, zoho, failures, audit, resync, webhooks)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from ..store.sqlite import (
     SqliteSyncStateStore,
     SqliteTenantStore,
 )
+from ..store.sqlite.outbox import SqliteOutbox
 from ..sync.engine import SyncEngine, SyncSettings
 
 
@@ -36,6 +37,8 @@ class LocalRelay:
     engine: SyncEngine
     relay: QbwcRelay
     endpoint: SoapEndpoint
+    # Outbound events wait here for the webhook worker (lambdas/local/webhook_worker.py).
+    outbox: SqliteOutbox
 
 
 def build_local(
@@ -50,7 +53,16 @@ def build_local(
     state, mappings, runs = SqliteSyncStateStore(db), SqliteMappingStore(db), SqliteRunHistory(db)
     payloads = FolderPayloadStore.in_dir(data_dir)
     engine = SyncEngine(state, mappings, queue, sync, payloads=payloads)
-    relay = QbwcRelay(tenants, sessions, engine, runs, settings, throttle=SqliteLoginThrottle(db))
+    outbox = SqliteOutbox(db)
+    relay = QbwcRelay(
+        tenants,
+        sessions,
+        engine,
+        runs,
+        settings,
+        throttle=SqliteLoginThrottle(db),
+        events=outbox,
+    )
     return LocalRelay(
         db,
         tenants,
@@ -63,4 +75,5 @@ def build_local(
         engine,
         relay,
         SoapEndpoint(relay, max_body_bytes),
+        outbox,
     )

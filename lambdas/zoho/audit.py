@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..events.publisher import EventPublisher, NoEvents
-from ..model.events import drift_found
+from ..model.events import Event, drift_found
 from ..model.identity import SOURCE_QBD
 from ..store.ports import DeliveryOutcome, DeliveryStatus, Mapping, MappingStore, SyncStateStore
 from .client import ZohoClient
@@ -227,7 +227,7 @@ class Auditor:
         return None
 
 
-def drift_event(report: AuditReport, at: float):
+def drift_event(report: AuditReport, at: float) -> Event:
     """The ``drift.found`` event of an audit report."""
     return drift_found(
         report.tenant,

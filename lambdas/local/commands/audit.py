@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from typing import Any
 
+from ...events import NoEvents
+from ...events.eventbridge import EventBridgePublisher
+from ...store.sqlite.outbox import SqliteOutbox
 from ...zoho.audit import KINDS, Auditor, AuditReport
 from ...zoho.auth import TokenProvider, load_credentials
 from ...zoho.client import ZohoClient
@@ -45,13 +49,18 @@ def run_audit(args: argparse.Namespace) -> AuditReport:
         ddb = targets.aws_client("dynamodb", region)
         state_table = table_name("StateTable", env, region)
         stack = stack_name(env)
-        prefix = required_output(stack_outputs(stack, region), "SecretsPrefix", stack)
+        outputs = stack_outputs(stack, region)
+        prefix = required_output(outputs, "SecretsPrefix", stack)
         mappings: Any = DynamoMappingStore(ddb, table_name("MappingsTable", env, region))
         sync_state: Any = DynamoSyncStateStore(ddb, state_table)
         forwarder_state: Any = DynamoForwarderState(ddb, state_table)
         tokens: Any = DynamoTokenCache(ddb, state_table)
         secrets: Any = SecretsManagerSecretStore(
             targets.aws_client("secretsmanager", region), prefix
+        )
+        bus = os.environ.get("QBRELAY_EVENT_BUS") or outputs.get("EventBusName")
+        events: Any = (
+            EventBridgePublisher(targets.aws_client("events", region), bus) if bus else NoEvents()
         )
     else:
         from ...store.files import FileSecretStore, FileTokenCache
@@ -67,6 +76,7 @@ def run_audit(args: argparse.Namespace) -> AuditReport:
         mappings, sync_state = SqliteMappingStore(db), SqliteSyncStateStore(db)
         forwarder_state, tokens = SqliteForwarderState(db), FileTokenCache.in_dir(directory)
         secrets = FileSecretStore.in_dir(directory)
+        events = SqliteOutbox(db)  # delivered by `qbrelay serve`'s webhook worker
     try:
         config = build_config(
             forwarder_state.get_mapping(args.tenant), origin=f"mapping of tenant {args.tenant}"
@@ -75,7 +85,7 @@ def run_audit(args: argparse.Namespace) -> AuditReport:
     except (MappingError, ZohoError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     client = ZohoClient(TokenProvider(args.tenant, credentials, tokens))
-    auditor = Auditor(mappings, sync_state, time.time)
+    auditor = Auditor(mappings, sync_state, time.time, events=events)
     try:
         return auditor.audit(args.tenant, config, client, repair=args.repair)
     except ZohoError as exc:
