@@ -87,16 +87,22 @@ class Deliverer:
         self._secrets: dict[str, tuple[float, str | None]] = {}
 
     def fan_out(self, events: Sequence[Event]) -> list[Delivery]:
-        """Create the deliveries of ``events`` (those not created before), due now."""
+        """The deliveries of ``events`` that await their first attempt: created now, or created
+        by an earlier run that ended before attempting them (a bus's repeat, a crash)."""
         subs = self.subscriptions.list() if events else []
-        created = []
+        out = []
         for event in events:
             for sub in subs:
-                if sub.matches(event):
-                    d = self.new_delivery(event, sub)
-                    if self.deliveries.create(d):
-                        created.append(d)
-        return created
+                if not sub.matches(event):
+                    continue
+                d = self.new_delivery(event, sub)
+                if not self.deliveries.create(d):
+                    found = self.deliveries.get(d.id)
+                    if found is None or found.status != DeliveryStatus.PENDING or found.attempts:
+                        continue  # settled, or its retries are scheduled already
+                    d = found
+                out.append(d)
+        return out
 
     def new_delivery(self, event: Event, sub: Subscription) -> Delivery:
         """The delivery of ``event`` to ``sub``, not yet attempted."""
@@ -147,8 +153,6 @@ class Deliverer:
         else:
             status, next_at = DeliveryStatus.PENDING, now + self.retry.delay(attempts)
             self.metrics.count(WEBHOOKS_RETRIED)
-        attempt = Attempt(attempts, status, sent.status_code, sent.error, next_at, now)
-        self.deliveries.record_attempt(delivery.id, attempt)
         updated = replace(
             delivery,
             attempts=attempts,
@@ -159,7 +163,11 @@ class Deliverer:
             updated_at=now,
         )
         if status == DeliveryStatus.PENDING and self.schedule is not None:
+            # Scheduled before the log says so: if scheduling fails, the log still shows the
+            # attempt as not made, and whoever retries this run makes it again.
             self.schedule(updated)
+        attempt = Attempt(attempts, status, sent.status_code, sent.error, next_at, now)
+        self.deliveries.record_attempt(delivery.id, attempt)
         return updated
 
     def _secret(self, subscription_id: str) -> str | None:
