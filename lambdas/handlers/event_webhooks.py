@@ -74,10 +74,6 @@ def deliverer() -> Deliverer:
     )
 
 
-class Unfinished(Exception):
-    """A retry message whose delivery could not be attempted (SQS brings it back)."""
-
-
 def _retry(record: SQSRecord) -> None:
     core = deliverer()
     delivery_id = delivery_of(record.body)

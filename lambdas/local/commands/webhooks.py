@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,9 +53,8 @@ def webhook_target(args: argparse.Namespace) -> WebhookTarget:
         env, region = aws_env(args), args.region
         ddb = targets.aws_client("dynamodb", region)
         table = table_name("WebhooksTable", env, region)
-        stack = targets.stack_name(env)
-        prefix = targets.required_output(
-            targets.stack_outputs(stack, region), "SecretsPrefix", stack
+        prefix = os.environ.get("QBRELAY_SECRETS_PREFIX") or _stack_output(
+            "SecretsPrefix", env, region
         )
         return WebhookTarget(
             DynamoSubscriptionStore(ddb, table),
@@ -74,6 +74,11 @@ def webhook_target(args: argparse.Namespace) -> WebhookTarget:
         FileSecretStore.in_dir(directory),
         LOCAL,
     )
+
+
+def _stack_output(key: str, env: str, region: str | None) -> str:
+    stack = targets.stack_name(env)
+    return targets.required_output(targets.stack_outputs(stack, region), key, stack)
 
 
 def _when(epoch: float | None) -> str:
