@@ -30,8 +30,10 @@ MAX_REQUEST_BYTES = 256 * 1024
 # EventBridge counts a given Time as 14 bytes.
 TIME_BYTES = 14
 # A publish must not hold up the Web Connector's closeConnection or a forwarder batch: short
-# timeouts, one retry (the SDK's adaptive retries could sleep for seconds).
-CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
+# timeouts and two attempts in all (about 6 s at worst when EventBridge does not answer).
+CLIENT_CONFIG = Config(
+    connect_timeout=1, read_timeout=2, retries={"mode": "standard", "total_max_attempts": 2}
+)
 
 
 def entry(event: Event, bus: str) -> dict[str, Any]:
