@@ -1,12 +1,13 @@
 """The REST API in front of the relay: Lambda proxy routes, stage throttling, access logs.
 
-Adding a route is one ``RelayApi.route`` call. The Web Connector cannot send IAM or token auth:
+Routes come from the product's router (lambdas/http/routes.py), so a route added there exists
+here too. The Web Connector cannot send IAM or token auth:
 it authenticates inside the SOAP protocol (``authenticate``), so every method is open.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
@@ -194,12 +195,25 @@ class RelayApi(Construct):
         )
         return acl
 
+    def add_routes(self, functions: Mapping[str, lambda_.IFunction]) -> None:
+        """Every route of the product's router, each to the function its ``function`` names.
+
+        The router's table is data the runtime and this app share; reading it here is what
+        keeps a route from existing locally but not on AWS (or the other way round).
+        """
+        from lambdas.http.routes import app_router
+
+        for route in app_router().routes:
+            if route.function not in functions:
+                raise ValueError(f"{route.path}: no function named {route.function!r}")
+            self.route(route.path, route.methods, functions[route.function])
+
     def route(self, path: str, methods: Sequence[str], function: lambda_.IFunction) -> None:
         """Send ``methods`` on ``path`` to ``function`` (Lambda proxy integration)."""
         key = function.node.path
         if key not in self._integrations:
             # No test-invoke permission: the console's test button is not worth a second grant.
             self._integrations[key] = apigw.LambdaIntegration(function, allow_test_invoke=False)
-        resource = self.rest_api.root.resource_for_path(path)
+        resource = self.rest_api.root.resource_for_path(path.strip("/"))
         for method in methods:
             resource.add_method(method, self._integrations[key])

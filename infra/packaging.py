@@ -52,6 +52,7 @@ CODE_EXCLUDED = ("lambdas/local",)
 # Distributions of pyproject's dependencies that the Lambda package leaves out, and why.
 LEFT_OUT = {
     "waitress": "the local process's HTTP server",
+    "tqdm": "the local CLI's progress bars",
     # The runtime ships boto3; the code uses only long-stable client calls, and bundling it
     # would add 33 MB (botocore alone is 30 MB) to every function.
     "boto3": "provided by the python3.13 Lambda runtime",

@@ -128,12 +128,9 @@ class RelayStack(Stack):
         self.payloads.grant_put(self.relay)
         # session.completed
         self.events.grant_put(self.relay)
-        self.api.route("qbwc", ["GET", "POST"], self.relay)
-        self.api.route("health", ["GET"], self.relay)
-        self.api.route("support", ["GET"], self.relay)
-        # Each tenant's .qwc names AppSupport <base>/support/<FileID>; the Web Connector refuses
-        # to import a file whose support page does not answer 200.
-        self.api.route("support/{file_id}", ["GET"], self.relay)
+        # Every route of the product's router (lambdas/http/routes.py), to the function it
+        # names: declared once, served alike by this API and by the local server.
+        self.api.add_routes({"relay": self.relay})
 
         self.forwarder = self.functions.add(
             FunctionSpec(

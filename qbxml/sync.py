@@ -130,3 +130,17 @@ def sync_query(
             to_deleted=modified_to,
         )
     raise QbxmlError(f"cannot sync {entity!r}; known entities: {', '.join(SYNC_ENTITIES)}")
+
+
+def response_type(entity: str) -> str:
+    """The ``request_type`` of the answer to ``entity``'s sync query, as ``parse_response``
+    names it (``CustomerQuery`` for a ``CustomerQueryRs``).
+
+    Raises QbxmlError for an entity ``sync_query`` does not know.
+    """
+    query = _LIST_QUERIES.get(entity) or _TXN_QUERIES.get(entity)
+    if query is not None:
+        return query.TAG.removesuffix("Rq")
+    if entity in DELETED_ENTITIES:
+        return f"{entity}Query"
+    raise QbxmlError(f"cannot sync {entity!r}; known entities: {', '.join(SYNC_ENTITIES)}")

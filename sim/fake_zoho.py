@@ -9,8 +9,10 @@ ignored), ``action``/``duplicate_field`` in results, mandatory, max-length and u
 lookups by id or through X-EXTERNAL, line items replaced on update; 201/200/207/400 statuses;
 429 without Retry-After (concurrency and credits); 204 on empty reads; a daily credit counter
 with ``X-API-CREDITS-REMAINING`` once half is spent; module and field metadata, with editions
-that lack Invoices and Sales_Orders; COQL (``POST /crm/v8/coql``, see ``fake_coql.py``) with its
-limits, credits by LIMIT and the ZohoCRM.coql.READ scope. Faults can be injected per path, a
+that lack Invoices and Sales_Orders; custom fields created through the Fields API (see
+``fake_fields.py``) under the settings scopes, then accepted on records; COQL (``POST
+/crm/v8/coql``, see ``fake_coql.py``) with its limits, credits by LIMIT and the
+ZohoCRM.coql.READ scope. Faults can be injected per path, a
 given number of times (``inject``) or at a seeded random rate (``fail_randomly``).
 """
 
@@ -31,7 +33,8 @@ from urllib.parse import parse_qs
 
 from waitress.server import create_server
 
-from . import fake_coql
+from . import fake_coql, fake_fields
+from .fake_fields import FakeField
 
 TOKEN_LIFETIME = 3600
 REFRESH_WINDOW = 600.0
@@ -49,19 +52,6 @@ THROTTLED = {
     "error": "Access Denied",
     "status": "failure",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class FakeField:
-    """A field's metadata: type, length, and for lookups the module they point to."""
-
-    api_name: str
-    data_type: str = "text"
-    length: int = 255
-    mandatory: bool = False
-    unique: bool = False  # a user-defined unique (external id) field
-    lookup: str | None = None
-    picklist: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -106,8 +96,8 @@ def standard_modules(with_qb_fields: bool = True, inventory: bool = True) -> lis
     def qb(id_field: str, active: bool = True) -> list[FakeField]:
         if not with_qb_fields:
             return []
-        out = [FakeField(id_field, "text", 255, unique=True)]
-        return out + ([FakeField("QB_Active", "boolean")] if active else [])
+        out = [FakeField(id_field, "text", 255, unique=True, custom=True, external="org")]
+        return out + ([FakeField("QB_Active", "boolean", custom=True)] if active else [])
 
     def module(name: str, check: str | None, fields: Iterable[FakeField], lines: str | None = None):
         return FakeModule(name, {f.api_name: f for f in fields}, check, lines)
@@ -281,6 +271,8 @@ class FakeZoho:
         self.token_calls = 0
         self.requests: list[dict[str, Any]] = []  # write requests: module, trigger, check fields
         self.queries: list[str] = []  # COQL queries answered with rows or 204
+        # Create Custom Fields calls that reached the API: module and the labels asked for.
+        self.field_requests: list[tuple[str, list[str]]] = []
         self._clients: dict[str, _Client] = {}
         self._tokens: dict[str, _Token] = {}
         self._active: dict[str, deque[str]] = {}
@@ -516,7 +508,14 @@ class FakeZoho:
         if token is None or token.expires_at <= self.clock():
             return self._error(401, "INVALID_TOKEN", "invalid oauth token")
         family = scope_needed.split(".")[1]  # modules | settings
-        allowed = {f"ZohoCRM.{family}.ALL", scope_needed, "ZohoCRM.ALL"}
+        # A scope's .ALL covers its operations (ZohoCRM.settings.fields.ALL covers .READ and
+        # .CREATE), and the family's .ALL covers every scope in it.
+        allowed = {
+            "ZohoCRM.ALL",
+            f"ZohoCRM.{family}.ALL",
+            scope_needed,
+            scope_needed.rsplit(".", 1)[0] + ".ALL",
+        }
         if not allowed & set(token.scopes):
             return self._error(
                 401, "OAUTH_SCOPE_MISMATCH", "invalid oauth scope to access this URL"
@@ -539,7 +538,8 @@ class FakeZoho:
             # The module's own read scope is checked once the query names the module.
             scope = "ZohoCRM.coql.READ"
         elif settings:
-            scope = f"ZohoCRM.settings.{parts[1] if len(parts) > 1 else 'modules'}.READ"
+            operation = "CREATE" if method == "POST" else "READ"
+            scope = f"ZohoCRM.settings.{parts[1] if len(parts) > 1 else 'modules'}.{operation}"
         else:
             scope = f"ZohoCRM.modules.{parts[0].lower().replace('_', '')}.ALL"
         with self._lock:
@@ -592,6 +592,18 @@ class FakeZoho:
         headers: dict[str, str],
     ) -> _Reply:
         if parts[0] == "settings":
+            if parts[1:] == ["fields"] and method == "POST":
+                asked = body.get("fields") if isinstance(body, dict) else None
+                labels = [str(f.get("field_label")) for f in asked or [] if isinstance(f, dict)]
+                self.field_requests.append((query.get("module", ""), labels))
+                status, answer = fake_fields.create(self.modules, query, body, self._new_id)
+                return _Reply(status, answer)
+            if method != "GET":
+                return self._error(
+                    400,
+                    "INVALID_REQUEST_METHOD",
+                    "The http request method type is not a valid one",
+                )
             return self._settings(parts[1:], query)
         if parts == ["coql"]:
             return self._coql(method, body, headers)
@@ -629,25 +641,7 @@ class FakeZoho:
                 return self._error(
                     400, "INVALID_MODULE", "the module name given seems to be invalid"
                 )
-            out = []
-            for f in module.fields.values():
-                meta: dict[str, Any] = {
-                    "api_name": f.api_name,
-                    "data_type": f.data_type,
-                    "length": f.length,
-                    "system_mandatory": f.mandatory,
-                    "custom_field": f.api_name.startswith("QB_"),
-                }
-                if f.unique:
-                    meta["unique"] = {"casesensitive": "false"}
-                    meta["external"] = {"show": True, "type": "org", "allow_multiple_config": False}
-                if f.picklist:
-                    meta["pick_list_values"] = [
-                        {"display_value": v, "actual_value": v} for v in f.picklist
-                    ]
-                if f.lookup:
-                    meta["lookup"] = {"module": {"api_name": f.lookup}}
-                out.append(meta)
+            out = [fake_fields.metadata(module.api_name, f) for f in module.fields.values()]
             return _Reply(200, {"fields": out})
         return self._error(
             404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"

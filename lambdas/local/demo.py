@@ -19,6 +19,7 @@ from ..qbwc.passwords import generate_password, hash_password
 from ..store.ports import Tenant
 from ..sync.plan import SYNC_ORDER
 from .demo_zoho import DEMO_TENANT, DemoForwarding, forward_demo, zoho_json
+from .progress import Progress, SessionProgressView
 from .server import RelayServer
 from .wiring import build_local
 from .wsgi import SOAP_PATH, RelayWsgiApp
@@ -89,16 +90,20 @@ def run_demo(
     data_dir: Path,
     company: DemoCompany | None = None,
     zoho_accounts_url: str | None = None,
+    progress: Progress | None = None,
     **counts: int,
 ) -> DemoResult:
     """Sync a simulated company through the relay, then forward the queued records to ZOHO (a
     fake on loopback, or ``zoho_accounts_url``); return what happened.
 
-    ``counts`` (``customers=...``, ``invoices=...``) override fields of ``company``.
+    ``counts`` (``customers=...``, ``invoices=...``) override fields of ``company``; the
+    session, the forwarding and the audit are shown on ``progress`` (default: nothing shown).
     """
     spec = replace(company or DemoCompany(), **counts)
     simulated = spec.build()
-    local = build_local(data_dir)
+    progress = progress or Progress(enabled=False)
+    sessions = SessionProgressView(progress)
+    local = build_local(data_dir, on_progress=sessions)
     # The demo tenant gets a fresh password each run: only its hash is ever stored.
     password = generate_password()
     tenant = local.tenants.get(DEMO_TENANT)
@@ -130,6 +135,7 @@ def run_demo(
     finally:
         qbwc.close()
         server.stop()
+        sessions.close()
     received = queued = unchanged = 0
     errors = 0 if session.last_error is None else 1
     runs = local.runs.recent(DEMO_TENANT, limit=1)
@@ -145,7 +151,7 @@ def run_demo(
         record = json.loads(body)["record"]
         firsts.setdefault(record["entity"], record)
     sample = list(firsts.values())[:4]
-    zoho = forward_demo(local.db, local.queue, data_dir, zoho_accounts_url)
+    zoho = forward_demo(local.db, local.queue, data_dir, zoho_accounts_url, progress)
     return DemoResult(
         session=session,
         records_received=received,

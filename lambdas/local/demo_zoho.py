@@ -15,6 +15,7 @@ import os
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from ..zoho.client import ZohoClient
 from ..zoho.datacentres import check_url
 from ..zoho.mapping import build_config
 from .forwarder import DrainResult, build_local_forwarder, drain
+from .progress import Progress, audit_view
 
 FAKE_STATE = "fake-zoho.json"
 TARGET_FILE = "demo-zoho-target.txt"
@@ -90,7 +92,9 @@ def _count_fake(fake: FakeZoho) -> tuple[int, dict[str, int], int]:
     return records, per_module, duplicates
 
 
-def forward_to_fake(db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path) -> DemoForwarding:
+def forward_to_fake(
+    db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path, progress: Progress
+) -> DemoForwarding:
     """Drain the queue into a fake ZOHO CRM served on loopback for the duration."""
     _claim_target(data_dir, FAKE)
     fake = FakeZoho()
@@ -109,8 +113,7 @@ def forward_to_fake(db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path
             return ZohoClient(TokenProvider(tenant, credentials, tokens, session), session)
 
         try:
-            result = drain(queue, build_local_forwarder(db, data_dir, clients))
-            report = audit(db, clients(DEMO_TENANT))
+            result, report = _forward_and_audit(db, queue, data_dir, clients, progress)
         finally:
             session.close()
     create_private_file(state)  # the fake's records are customer data too: 0600 like the rest
@@ -120,7 +123,11 @@ def forward_to_fake(db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path
 
 
 def forward_to_endpoint(
-    db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path, accounts_url: str
+    db: SqliteDatabase,
+    queue: SqliteRecordQueue,
+    data_dir: Path,
+    accounts_url: str,
+    progress: Progress,
 ) -> DemoForwarding:
     """Drain the queue through the real client to a ZOHO-compatible accounts server's API."""
     try:
@@ -144,27 +151,55 @@ def forward_to_endpoint(
         return ZohoClient(TokenProvider(tenant, credentials, tokens, session), session)
 
     try:
-        result = drain(queue, build_local_forwarder(db, data_dir, clients))
-        report = audit(db, clients(DEMO_TENANT))
+        result, report = _forward_and_audit(db, queue, data_dir, clients, progress)
     finally:
         session.close()
     return DemoForwarding(url, result, result.outcomes["applied"], audit=report)
 
 
-def audit(db: SqliteDatabase, client: ZohoClient) -> AuditReport:
+def _forward_and_audit(
+    db: SqliteDatabase,
+    queue: SqliteRecordQueue,
+    data_dir: Path,
+    clients: Callable[[str], ZohoClient],
+    progress: Progress,
+) -> tuple[DrainResult, AuditReport]:
+    """Drain the queue, then audit the demo tenant, each a progress task."""
+    with progress.task("Forwarding to ZOHO", queue.depth(), "records") as task:
+
+        def batch(so_far: DrainResult) -> None:
+            o = so_far.outcomes
+            task.update(so_far.messages, detail=f"{o['applied']:,} applied, {o['parked']:,} parked")
+
+        result = drain(queue, build_local_forwarder(db, data_dir, clients), on_batch=batch)
+    return result, audit(db, clients(DEMO_TENANT), progress)
+
+
+def audit(db: SqliteDatabase, client: ZohoClient, progress: Progress | None = None) -> AuditReport:
     """The demo tenant's audit: what ZOHO holds against what was delivered."""
     config = build_config(SqliteForwarderState(db).get_mapping(DEMO_TENANT))
     auditor = Auditor(SqliteMappingStore(db), SqliteSyncStateStore(db), time.time)
-    return auditor.audit(DEMO_TENANT, config, client)
+    with (progress or Progress(enabled=False)).task("Audit", unit="modules") as task:
+        return auditor.audit(
+            DEMO_TENANT,
+            config,
+            client,
+            progress=audit_view(task),
+        )
 
 
 def forward_demo(
-    db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path, accounts_url: str | None
+    db: SqliteDatabase,
+    queue: SqliteRecordQueue,
+    data_dir: Path,
+    accounts_url: str | None,
+    progress: Progress | None = None,
 ) -> DemoForwarding:
     """The demo's forwarding: to the fake ZOHO, or through the real client to ``accounts_url``."""
+    shown = progress or Progress(enabled=False)
     if accounts_url:
-        return forward_to_endpoint(db, queue, data_dir, accounts_url)
-    return forward_to_fake(db, queue, data_dir)
+        return forward_to_endpoint(db, queue, data_dir, accounts_url, shown)
+    return forward_to_fake(db, queue, data_dir, shown)
 
 
 def zoho_json(z: DemoForwarding) -> dict[str, object]:

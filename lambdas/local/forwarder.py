@@ -84,8 +84,12 @@ def drain(
     forwarder: ZohoForwarder,
     batch_size: int = 500,
     max_batches: int = 1000,
+    on_batch: Callable[[DrainResult], None] | None = None,
 ) -> DrainResult:
-    """Forward queued records until the queue shows none, or ``max_batches`` batches ran."""
+    """Forward queued records until the queue shows none, or ``max_batches`` batches ran.
+
+    ``on_batch`` is told the running totals after each batch (progress displays).
+    """
     result = DrainResult()
     for _ in range(max_batches):
         batch = queue.receive(batch_size)
@@ -106,4 +110,6 @@ def drain(
         result.failed += report.failed
         result.calls += report.calls
         result.token_calls += report.token_calls
+        if on_batch is not None:
+            on_batch(result)
     return result

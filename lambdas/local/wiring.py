@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..qbwc.relay import QbwcRelay, RelaySettings
+from ..qbwc.relay import QbwcRelay, RelaySettings, SessionProgress
 from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint
 from ..store.payloads import FolderPayloadStore
 from ..store.sqlite import (
@@ -46,12 +48,18 @@ def build_local(
     settings: RelaySettings | None = None,
     sync: SyncSettings | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    on_progress: Callable[[SessionProgress], None] | None = None,
 ) -> LocalRelay:
-    """Open (creating if needed) the data directory's store and wire the relay over it."""
+    """Open (creating if needed) the data directory's store and wire the relay over it.
+
+    ``on_progress`` is told how far each session got after every response (``qbrelay serve``
+    and the demo show it).
+    """
     db = SqliteDatabase.in_dir(data_dir)
     tenants, sessions, queue = SqliteTenantStore(db), SqliteSessionStore(db), SqliteRecordQueue(db)
     state, mappings, runs = SqliteSyncStateStore(db), SqliteMappingStore(db), SqliteRunHistory(db)
     payloads = FolderPayloadStore.in_dir(data_dir)
+    sync = sync or SyncSettings.from_env(os.environ)
     engine = SyncEngine(state, mappings, queue, sync, payloads=payloads)
     outbox = SqliteOutbox(db)
     relay = QbwcRelay(
@@ -62,6 +70,7 @@ def build_local(
         settings,
         throttle=SqliteLoginThrottle(db),
         events=outbox,
+        on_progress=on_progress,
     )
     return LocalRelay(
         db,

@@ -1,23 +1,27 @@
-"""The local process's HTTP surface as a WSGI application.
+"""The local process's HTTP surface as a WSGI application over the product's router.
 
-``POST /qbwc`` SOAP, ``GET /qbwc?wsdl`` the WSDL, ``GET /health`` a small JSON body,
-``GET /support`` and ``GET /support/<file-id>`` the AppSupport pages (see support_page).
+The routes are lambdas/http/routes.py's, the same the Lambda handler serves: ``POST /qbwc``
+SOAP, ``GET /qbwc?wsdl``, ``GET /health``, the ``/support`` pages and the rest.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qsl
 
-from ..qbwc.soap_service import SoapEndpoint, SoapReply
-from ..qbwc.support_page import SUPPORT_PATH, support_reply
+from ..http.messages import Request, Response
+from ..http.relay_routes import HEALTH_PATH, SOAP_PATH
+from ..http.router import Router
+from ..http.routes import app_router
+from ..http.services import Services
+from ..qbwc.soap_service import SoapEndpoint
 from ..store.ports import SyncStateStore, TenantStore
 
-SOAP_PATH = "/qbwc"
-HEALTH_PATH = "/health"
+__all__ = ["HEALTH_PATH", "SOAP_PATH", "RelayWsgiApp"]
 
 StartResponse = Callable[..., Any]
 # A body at least this large is followed by malloc_trim: glibc keeps the freed megabytes of a
@@ -43,21 +47,69 @@ def _malloc_trim() -> Callable[[], None]:
 
 
 _trim = _malloc_trim()
-_REASONS = {200: "OK", 404: "Not Found", 405: "Method Not Allowed", 500: "Internal Server Error"}
 
 
-def _request_url(environ: dict[str, Any]) -> str:
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _base_url(environ: dict[str, Any]) -> str:
     scheme = environ.get("HTTP_X_FORWARDED_PROTO") or environ.get("wsgi.url_scheme", "http")
     host = environ.get("HTTP_HOST") or (
         f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
     )
-    return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}{SOAP_PATH}"
+    return f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}"
+
+
+def to_request(environ: dict[str, Any]) -> Request:
+    """The ``Request`` a WSGI environ describes; the body is read only if a route asks."""
+    try:
+        length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        length = -1
+    headers = {
+        key[5:].replace("_", "-"): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_") and isinstance(value, str)
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    stream = environ.get("wsgi.input")
+
+    def body() -> bytes:
+        if length <= 0 or stream is None:
+            return b""
+        return stream.read(length)
+
+    query = {}
+    for key, value in parse_qsl(
+        environ.get("QUERY_STRING", ""), keep_blank_values=True, max_num_fields=100
+    ):
+        query.setdefault(key, value)
+    return Request(
+        environ.get("REQUEST_METHOD", "GET"),
+        environ.get("PATH_INFO", "") or "/",
+        query=query,
+        headers=headers,
+        body=body,
+        # A Content-Length that is no number is refused as too large: nothing is read.
+        content_length=length if length >= 0 else 1 << 62,
+        # The peer as the server reports it: waitress replaces it with the X-Forwarded-For
+        # client only for a configured trusted proxy (``serve --trusted-proxy``) and otherwise
+        # drops that header, which any client can send.
+        source_ip=environ.get("REMOTE_ADDR") or None,
+        base_url=_base_url(environ),
+    )
 
 
 class RelayWsgiApp:
-    """WSGI callable around a SoapEndpoint. ``public_url`` fixes the WSDL's service address;
-    ``tenants`` backs the per-tenant support pages (without it only ``/support`` is served);
-    ``state`` adds each tenant's entities its company file cannot provide."""
+    """WSGI callable over the product's router. ``public_url`` fixes the WSDL's service
+    address; ``tenants`` backs the per-tenant support pages; ``state`` adds each tenant's
+    entities its company file cannot provide; ``services`` supplies the other ports routes use
+    (the SOAP endpoint and these three are added to it)."""
 
     def __init__(
         self,
@@ -65,88 +117,35 @@ class RelayWsgiApp:
         public_url: str | None = None,
         tenants: TenantStore | None = None,
         state: SyncStateStore | None = None,
+        *,
+        providers: dict[str, Callable[[], Any]] | None = None,
+        router: Router | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self.public_url = public_url
-        self.tenants = tenants
-        self.state = state
+        own: dict[str, Callable[[], Any]] = {"soap": lambda: endpoint}
+        if public_url:
+            own["soap_url"] = lambda: public_url
+        if tenants is not None:
+            own["tenants"] = lambda: tenants
+        if state is not None:
+            own["sync_state"] = lambda: state
+        self.services = Services(**{**(providers or {}), **own})
+        self.router = router or app_router()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "") or "/"
-        method = environ.get("REQUEST_METHOD", "GET")
-        if path.rstrip("/") == SOAP_PATH:
-            if method == "POST":
-                return self._reply(start_response, self._soap(environ))
-            if method in ("GET", "HEAD"):
-                if environ.get("QUERY_STRING", "").lower().startswith("wsdl"):
-                    url = self.public_url or _request_url(environ)
-                    return self._send(
-                        start_response, 200, "text/xml; charset=utf-8", self.endpoint.wsdl(url)
-                    )
-                return self._send(
-                    start_response,
-                    200,
-                    "text/plain; charset=utf-8",
-                    b"QuickBooks Web Connector endpoint. POST SOAP 1.1 here; "
-                    b"GET ?wsdl for the WSDL.\n",
-                )
-            return self._send(
-                start_response,
-                405,
-                "text/plain; charset=utf-8",
-                b"Use POST for SOAP or GET ?wsdl.\n",
-                [("Allow", "GET, POST")],
-            )
-        if path == SUPPORT_PATH or path.startswith(SUPPORT_PATH + "/"):
-            if method not in ("GET", "HEAD"):
-                return self._send(
-                    start_response,
-                    405,
-                    "text/plain; charset=utf-8",
-                    b"Use GET.\n",
-                    [("Allow", "GET")],
-                )
-            page = support_reply(path, self.tenants, self.state)
-            return self._send(
-                start_response, page.status, page.content_type, page.body, list(page.headers)
-            )
-        if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            body = json.dumps({"status": "ok", "service": "qbxml-relay"}).encode()
-            return self._send(start_response, 200, "application/json", body)
-        return self._send(start_response, 404, "text/plain; charset=utf-8", b"Not found.\n")
-
-    def _soap(self, environ: dict[str, Any]) -> SoapReply:
-        limit = self.endpoint.max_body_bytes
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return self.endpoint.refuse("Content-Length is not a number.")
-        if length > limit:
-            return self.endpoint.refuse(
-                f"The request body is {length:,} bytes; this service accepts at most {limit:,}. "
-                "Lower MaxReturned so responses are smaller."
-            )
-        body = environ["wsgi.input"].read(length) if length else b""
-        # The peer as the server reports it: waitress replaces it with the X-Forwarded-For
-        # client only for a configured trusted proxy (``serve --trusted-proxy``) and otherwise
-        # drops that header, which any client can send.
-        reply = self.endpoint.handle(body, environ.get("REMOTE_ADDR") or None)
-        if length >= TRIM_AFTER_BYTES:
-            del body
+        request = to_request(environ)
+        response = self.router.dispatch(request, self.services)
+        if request.content_length >= TRIM_AFTER_BYTES:
+            del request
             _trim()
-        return reply
-
-    def _reply(self, start_response: StartResponse, reply: SoapReply) -> Iterable[bytes]:
-        return self._send(start_response, reply.status, reply.content_type, reply.body)
+        return self._send(start_response, response)
 
     @staticmethod
-    def _send(
-        start_response: StartResponse,
-        status: int,
-        content_type: str,
-        body: bytes,
-        extra: list[tuple[str, str]] | None = None,
-    ) -> Iterable[bytes]:
-        headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
-        start_response(f"{status} {_REASONS.get(status, '')}".strip(), headers + (extra or []))
-        return [body]
+    def _send(start_response: StartResponse, response: Response) -> Iterable[bytes]:
+        headers = [
+            ("Content-Type", response.content_type),
+            ("Content-Length", str(len(response.body))),
+        ]
+        status = f"{response.status} {_phrase(response.status)}".strip()
+        start_response(status, headers + response.headers)
+        return [response.body]

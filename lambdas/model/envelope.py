@@ -50,6 +50,10 @@ class Envelope:
     # When the producer read the record (epoch seconds): orders two reads of one version, whose
     # content can differ (QuickBooks changes a balance without a new EditSequence).
     read_at: float = 0.0
+    # Why a person must confirm this change before it reaches the CRM ("mass deletion", …):
+    # set by the relay's containment rules; the forwarder parks such a message until
+    # ``qbrelay failures redrive --confirm`` sends it again without the mark.
+    review: str | None = None
 
     @classmethod
     def of(cls, tenant: str, source: str, record: dict[str, Any], read_at: float = 0.0) -> Envelope:
@@ -95,6 +99,8 @@ class Envelope:
             "content_hash": self.content_hash,
             "read_at": self.read_at,
         }
+        if self.review:
+            body["review"] = self.review
         if self.claim is not None:
             body["claim"] = self.claim
         else:
@@ -150,4 +156,5 @@ class Envelope:
             record=record if isinstance(record, dict) else None,
             claim=None if isinstance(record, dict) else claim,
             read_at=_number(data.get("read_at")),
+            review=data["review"] if isinstance(data.get("review"), str) else None,
         )

@@ -96,6 +96,7 @@ class SessionState:
     qbxml_version: str | None = None
     country: str = ""
     pending: dict[str, str] = field(default_factory=dict)  # request id -> step key
+    asked: dict[str, int] = field(default_factory=dict)  # request id -> MaxReturned sent
     stamp_file_id: bool = False  # the company file lacks our FileID: write it first
     writes: list[str] = field(default_factory=list)  # request ids of writes awaiting answers
     exchanges: int = 0
@@ -113,6 +114,7 @@ class SessionState:
             "qbxml_version": self.qbxml_version,
             "country": self.country,
             "pending": self.pending,
+            "asked": self.asked,
             "stamp_file_id": self.stamp_file_id,
             "writes": self.writes,
             "exchanges": self.exchanges,
@@ -324,6 +326,21 @@ def client_address(value: str | None) -> str | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionProgress:
+    """How far a session got, after each response it handed off (for a progress display).
+
+    ``first_sync``: some entity is being read in full for the first time, the long session.
+    """
+
+    tenant: str
+    ticket: str
+    percent: int  # as answered to QBWC: 0-100, or -1 when the session stops on an error
+    step: str | None  # the entity being read next, None when every step finished
+    received: int  # records received so far this session
+    first_sync: bool
+
+
 class QbwcRelay:
     """Implements the eight QBWC operations over the tenant, session and run-history ports; the
     sync engine decides what to ask QuickBooks and where the answers go."""
@@ -338,9 +355,12 @@ class QbwcRelay:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         throttle: LoginThrottle | None = None,
+        on_progress: Callable[[SessionProgress], None] | None = None,
         events: EventPublisher | None = None,
     ) -> None:
         self.metrics = metrics or NoMetrics()
+        # The local process shows it; a display failing must never fail the session.
+        self.on_progress = on_progress
         # session.completed for every session that ends (never raises: see EventPublisher).
         self.events: EventPublisher = events or NoEvents()
         # In-process by default; the wirings pass a stored one, so limits hold across instances.
@@ -497,7 +517,7 @@ class QbwcRelay:
             step = state.plan.step(key)
             if step.iterator_id:
                 step.restart()
-        state.pending = {}
+        state.pending, state.asked = {}, {}
         exchange = self.engine.next_exchange(state.plan, state.exchanges + 1)
         if not exchange:
             # Not "NoOp": that would make QBWC wait and ask again, forever.
@@ -511,6 +531,9 @@ class QbwcRelay:
         for step, query in exchange:
             step.status = "running"
             state.pending[query.request_id] = step.key
+            max_returned = getattr(query, "max_returned", None)
+            if isinstance(max_returned, int):
+                state.asked[query.request_id] = max_returned
             requests.append(query)
         # With several requests in one message set, one failing must not stop the others.
         on_error = "continueOnError" if len(requests) > 1 else "stopOnError"
@@ -536,7 +559,32 @@ class QbwcRelay:
             self._save(record, state)
         except ConcurrentUpdate:
             return -1
+        if self.on_progress is not None:
+            self._report_progress(self.on_progress, record.tenant, ticket, state, percent)
         return percent
+
+    @staticmethod
+    def _report_progress(
+        report: Callable[[SessionProgress], None],
+        tenant: str,
+        ticket: str,
+        state: SessionState,
+        percent: int,
+    ) -> None:
+        steps = state.plan.steps
+        current = state.plan.current()
+        progress = SessionProgress(
+            tenant,
+            ticket,
+            percent,
+            current.entity if current else None,
+            sum(s.received for s in steps),
+            any(not s.synced_before and not s.ids for s in steps),
+        )
+        try:
+            report(progress)
+        except Exception:
+            log.exception("progress display failed", extra={"tenant": tenant})
 
     def connection_error(self, ticket: str, hresult: str, message: str) -> str:
         """Record why QBWC could not open QuickBooks and end the session ("done")."""
@@ -734,6 +782,9 @@ class QbwcRelay:
         self, state: SessionState, tenant: str, response: str, hresult: str, message: str
     ) -> int:
         pending, state.pending = state.pending, {}
+        asked, state.asked = state.asked, {}
+        # The relay's own writes in the same message set (the FileID stamp) are asked-for too.
+        also_sent = tuple(state.writes)
         if hresult or message or not response.strip():
             state.errors += 1
             state.last_error = (
@@ -747,7 +798,7 @@ class QbwcRelay:
             return -1
         self._check_writes(state, response)
         try:
-            result = self.engine.apply(tenant, state.plan, pending, response)
+            result = self.engine.apply(tenant, state.plan, pending, response, also_sent, asked)
         except QbxmlError as exc:
             state.errors += 1
             state.last_error = f"QuickBooks sent a response the relay could not read: {exc}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -34,6 +34,7 @@ from .editions import availability, told_by_hcp
 from .handoff import HandOff
 from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
 from .plan import Plan, Step
+from .vetting import review_marks, unasked
 from .watermarks import after, ceiling, later, query_start, wall_clock
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,32 @@ class SyncSettings:
     # An entity QuickBooks answered "not enabled / not supported" for is asked again after this
     # long (a preference the HCP response does not report may have been switched on).
     unsupported_recheck: timedelta = timedelta(days=7)
+    # Containment of a stolen Web Connector password (see vetting): records one session may
+    # hand on before the rest wait for review, and the deletions that count as a mass
+    # deletion (more than this many and more than this share of the tenant's mapped records).
+    max_session_records: int = 100_000
+    mass_deletion_min: int = 25
+    mass_deletion_share: float = 0.10
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SyncSettings:
+        """Defaults, with QBRELAY_MAX_SESSION_RECORDS, QBRELAY_MASS_DELETION_MIN and
+        QBRELAY_MASS_DELETION_SHARE when set (ValueError names a bad one)."""
+        values: dict[str, Any] = {}
+        for name, attr, kind in (
+            ("QBRELAY_MAX_SESSION_RECORDS", "max_session_records", int),
+            ("QBRELAY_MASS_DELETION_MIN", "mass_deletion_min", int),
+            ("QBRELAY_MASS_DELETION_SHARE", "mass_deletion_share", float),
+        ):
+            raw = environ.get(name)
+            if raw:
+                try:
+                    values[attr] = kind(raw)
+                except ValueError:
+                    raise ValueError(f"{name} must be a number, not {raw!r}") from None
+                if values[attr] < 0:
+                    raise ValueError(f"{name} must not be negative")
+        return cls(**values)
 
 
 @dataclass(slots=True)
@@ -194,16 +221,36 @@ class SyncEngine:
     # --- applying responses -----------------------------------------------------------------
 
     def apply(
-        self, tenant: str, plan: Plan, pending: dict[str, str], response: str
+        self,
+        tenant: str,
+        plan: Plan,
+        pending: dict[str, str],
+        response: str,
+        also_sent: Collection[str] = (),
+        asked: dict[str, int] | None = None,
     ) -> ExchangeResult:
-        """Apply the response to the pending requests (request id -> entity).
+        """Apply the response to the pending requests (request id -> step key).
 
         Records reach the queue before anything advances; if the hand-off fails, the result is
-        fatal and every step of the exchange starts over from its watermark next time.
-        Raises QbxmlError when the response cannot be read.
+        fatal and every step of the exchange starts over from its watermark next time. A
+        response that answers anything but the requests sent (``pending``, plus the other
+        requests ``also_sent`` in the message set; ``asked``: each query's MaxReturned) is
+        refused whole (see vetting). Raises QbxmlError when the response cannot be read.
         """
         result = ExchangeResult()
-        parsed = {r.request_id: r for r in parse_response(response).responses}
+        responses = parse_response(response).responses
+        refusal = unasked(plan, pending, responses, also_sent, asked)
+        if refusal is not None:
+            log.warning("refused a response: %s", refusal, extra={"tenant": tenant})
+            for key in pending.values():
+                plan.step(key).restart()
+            result.fatal = (
+                f"QuickBooks' response was refused, nothing in it was used: {refusal}. If "
+                "QuickBooks really sent it, report it; otherwise check who holds this tenant's "
+                "Web Connector password (qbrelay tenant rotate-password)."
+            )
+            return result
+        parsed = {r.request_id: r for r in responses}
         size = len(response.encode("utf-8"))
         total_records = sum(len(r.records) for r in parsed.values())
         accepted: list[tuple[Step, Any, list[dict[str, Any]]]] = []
@@ -233,9 +280,22 @@ class SyncEngine:
                 self._mark_unsupported(tenant, step, why)
             else:
                 self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
+        marks = review_marks(
+            plan,
+            [(step, recs) for step, _, recs in accepted],
+            self.settings.max_session_records,
+            self.settings.mass_deletion_min,
+            self.settings.mass_deletion_share,
+            lambda: self.mappings.count(tenant),
+        )
+        for mark in dict.fromkeys(m for m in marks if m):
+            result.warnings.append(
+                f"{mark}: held for review; see qbrelay failures list, then "
+                "qbrelay failures redrive --confirm to send them on"
+            )
         reread = self._clear_refetch(tenant, [s for s, _, _ in accepted])
         try:
-            handed = self.hand_off(tenant, [recs for _, _, recs in accepted], reread)
+            handed = self.hand_off(tenant, [recs for _, _, recs in accepted], reread, marks)
             self._follow_links(plan, handed.refetch)
         except StoreError as exc:
             n = sum(len(recs) for _, _, recs in accepted)

@@ -18,7 +18,7 @@ import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..model.envelope import ENVELOPE_HEADROOM, MAX_MESSAGE_BYTES, Envelope
@@ -92,21 +92,26 @@ class HandOff:
         tenant: str,
         batches: Sequence[list[dict[str, Any]]],
         forced: frozenset[tuple[str, str]] = frozenset(),
+        review: Sequence[str | None] = (),
     ) -> HandoffResult:
         """Queue what must go, then record the hand-offs; StoreError when the queue refused.
 
         ``forced`` names (entity, id) pairs read again on request: they go unless ZOHO holds
-        their content or it is in flight, even when the same content is parked.
+        their content or it is in flight, even when the same content is parked. ``review``
+        (per batch) marks a batch's messages for a person to confirm (see Envelope.review).
         """
         now = self.clock()
         result = HandoffResult()
         known = self._known(tenant, [r for records in batches for r in records])
         messages: list[QueueMessage] = []
         handoffs: list[Handoff] = []
-        for records in batches:
+        for index, records in enumerate(batches):
             queued = unchanged = 0
+            mark = review[index] if index < len(review) else None
             for record in records:
                 envelope = _envelope(tenant, self.source, record, now)
+                if mark:
+                    envelope = replace(envelope, review=mark)
                 entity, sid = _target(record)
                 row = known.get((entity, sid))
                 if self._skip(envelope, row, now, (entity, sid) in forced):

@@ -89,17 +89,34 @@ def _active_field(spec: EntitySpec) -> tuple[str, Any] | None:
     return None
 
 
-def _zoho_records(client: ZohoClient, spec: EntitySpec) -> dict[str, _Held]:
+# The audit reports progress once per COQL page of rows read (select_all's default page).
+PROGRESS_ROWS = 2000
+# An audit's progress: (modules read, modules to read, the module being read or "" at the end,
+# rows read of it so far).
+AuditProgress = Callable[[int, int, str, int], None]
+
+
+def _zoho_records(
+    client: ZohoClient, spec: EntitySpec, tick: Callable[[int], None] | None = None
+) -> dict[str, _Held]:
     flag = _active_field(spec)
     fields = ["id", spec.id_field] + ([flag[0]] if flag else [])
     held: dict[str, _Held] = {}
+    rows = 0
     for row in client.select_all(spec.module, fields, where=f"{spec.id_field} is not null"):
+        rows += 1
+        if tick is not None and rows % PROGRESS_ROWS == 0:
+            tick(rows)
         ext = row.get(spec.id_field)
         if not ext:
             continue
         active = True if flag is None else row.get(flag[0]) != flag[1]
         held[str(ext)] = _Held(str(row.get("id")), active)
     return held
+
+
+def _ticker(progress: AuditProgress, done: int, total: int, module: str) -> Callable[[int], None]:
+    return lambda rows: progress(done, total, module, rows)
 
 
 class Auditor:
@@ -123,9 +140,17 @@ class Auditor:
         self.events: EventPublisher = events or NoEvents()
 
     def audit(
-        self, tenant: str, config: MappingConfig, client: ZohoClient, repair: bool = False
+        self,
+        tenant: str,
+        config: MappingConfig,
+        client: ZohoClient,
+        repair: bool = False,
+        progress: AuditProgress | None = None,
     ) -> AuditReport:
-        """Compare ZOHO with the mapping store; with ``repair``, re-queue what drifted."""
+        """Compare ZOHO with the mapping store; with ``repair``, re-queue what drifted.
+
+        ``progress`` is told after each module read, and every few thousand rows within one.
+        """
         report = AuditReport(tenant)
         rows: dict[str, dict[str, Mapping]] = defaultdict(dict)
         for m in self.mappings.scan(tenant):
@@ -137,22 +162,31 @@ class Auditor:
         to_refetch: dict[str, set[str]] = defaultdict(set)
         to_mark: list[tuple[str, str]] = []  # (store entity, id) ZOHO does not hold as recorded
         to_delete: dict[str, list[tuple[EntitySpec, str]]] = defaultdict(list)
-        for entity, spec in config.entities.items():
-            for s in (spec, spec.contact):
-                if s is None:
-                    continue
-                held = _zoho_records(client, s)
-                report.zoho_records += len(held)
-                known = rows.get(s.store_entity, {})
-                for sid, m in known.items():
-                    kind = self._judge(m, held.get(sid), s, config, now, report)
-                    if kind in ("missing", "stale"):
-                        to_refetch[entity].add(sid)
-                        to_mark.append((s.store_entity, sid))
-                    elif kind == "deleted_active":
-                        to_delete[s.module].append((s, held[sid].zoho_id))
-                for ext in held.keys() - known.keys():
-                    report.add("unknown", s.store_entity, ext, zoho_id=held[ext].zoho_id)
+        specs = [
+            (entity, s)
+            for entity, spec in config.entities.items()
+            for s in (spec, spec.contact)
+            if s is not None
+        ]
+        for done, (entity, s) in enumerate(specs):
+            tick = None
+            if progress is not None:
+                progress(done, len(specs), s.module, 0)
+                tick = _ticker(progress, done, len(specs), s.module)
+            held = _zoho_records(client, s, tick)
+            report.zoho_records += len(held)
+            known = rows.get(s.store_entity, {})
+            for sid, m in known.items():
+                kind = self._judge(m, held.get(sid), s, config, now, report)
+                if kind in ("missing", "stale"):
+                    to_refetch[entity].add(sid)
+                    to_mark.append((s.store_entity, sid))
+                elif kind == "deleted_active":
+                    to_delete[s.module].append((s, held[sid].zoho_id))
+            for ext in held.keys() - known.keys():
+                report.add("unknown", s.store_entity, ext, zoho_id=held[ext].zoho_id)
+        if progress is not None:
+            progress(len(specs), len(specs), "", report.zoho_records)
         report.coql_calls = client.coql_calls - calls_before
         report.credits = client.coql_credits - credits_before
         if repair:

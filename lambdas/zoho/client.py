@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 API = "/crm/v8"
 MAX_RECORDS = 100
+# ZOHO's Create Custom Fields API takes at most five fields a call.
+MAX_FIELDS_CREATED = 5
 # Upserts cost one credit per ten records, so a full batch needs ten.
 LOW_CREDITS = 10
 # ZOHO's COQL limits: rows per call, columns per query; LIMIT when a query gives none.
@@ -341,6 +343,34 @@ class ZohoClient:
         self._raise_for_request_error(resp, body)
         return list(body.get("fields") or [])
 
+    def create_fields(self, module: str, fields: Sequence[dict[str, Any]]) -> list[RecordResult]:
+        """Create up to five custom fields in ``module`` (``POST /settings/fields?module=``).
+
+        Needs the scope ZohoCRM.settings.fields.CREATE (or .ALL, or ZohoCRM.settings.ALL);
+        without it ZOHO answers OAUTH_SCOPE_MISMATCH, raised as a ``ZohoConfigError`` with that
+        ``code``. One result per field, in order; ``zoho_id`` is the new field's id.
+        """
+        if not fields:
+            return []
+        if len(fields) > MAX_FIELDS_CREATED:
+            raise ValueError(f"at most {MAX_FIELDS_CREATED} (five) fields per call")
+        resp = self._send(
+            "POST",
+            f"{API}/settings/fields",
+            params={"module": module},
+            json={"fields": list(fields)},
+        )
+        body = self._json(resp)
+        results = body.get("fields")
+        if not isinstance(results, list):
+            self._raise_for_request_error(resp, body)
+            raise ZohoRequestError("MALFORMED_RESPONSE", f"HTTP {resp.status_code} without fields")
+        if len(results) != len(fields):
+            raise ZohoRequestError(
+                "MALFORMED_RESPONSE", f"{len(results)} results for {len(fields)} fields"
+            )
+        return [_result(item) for item in results]
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _write(
@@ -386,7 +416,7 @@ class ZohoClient:
         code = str(body.get("code") or f"HTTP_{resp.status_code}")
         message = str(body.get("message") or resp.reason or "")
         if code in _CONFIG_CODES:
-            raise ZohoConfigError(f"{_CONFIG_CODES[code]} [{code}: {message}]")
+            raise ZohoConfigError(f"{_CONFIG_CODES[code]} [{code}: {message}]", code)
         raise ZohoRequestError(code, message)
 
     def _backoff(self, attempt: int) -> None:

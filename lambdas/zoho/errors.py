@@ -10,8 +10,13 @@ class ZohoError(RuntimeError):
 class ZohoConfigError(ZohoError):
     """Needs an operator: bad credentials, missing scope or permission, unknown module or field.
 
-    Retrying cannot help; forwarding for the tenant stops until the setup is fixed.
+    Retrying cannot help; forwarding for the tenant stops until the setup is fixed. ``code`` is
+    ZOHO's error code when ZOHO gave one (``OAUTH_SCOPE_MISMATCH``, ``NO_PERMISSION`` ...).
     """
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class ZohoUnavailable(ZohoError):

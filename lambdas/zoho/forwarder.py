@@ -55,6 +55,10 @@ from .upserts import current, upsert_entity
 log = logging.getLogger(__name__)
 
 UNKNOWN_TENANT = "(unknown)"
+REVIEW_HINT = (
+    "held for review: check qbrelay failures list, then qbrelay failures redrive --confirm "
+    "to send it on"
+)
 
 __all__ = ["ForwardReport", "Outcome", "Status", "ZohoForwarder"]
 
@@ -291,7 +295,10 @@ class ZohoForwarder:
         payments: list[Msg] = []
         deletions: list[Msg] = []
         for m in ctx.msgs:
-            if m.entity in DELETION_ENTITIES:
+            if m.envelope.review:
+                # Held by the relay's containment rules: a person confirms before ZOHO sees it.
+                ctx.park(m, f"{m.envelope.review}; {REVIEW_HINT}")
+            elif m.entity in DELETION_ENTITIES:
                 deletions.append(m)
             elif m.entity == PAYMENT and ctx.config.payment is not None:
                 payments.append(m)

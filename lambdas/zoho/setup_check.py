@@ -11,37 +11,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .catalogue import CUSTOM_FIELD_TYPES
 from .client import ZohoClient
+from .custom_fields import SETUP_PATH, CustomField
 from .errors import ZohoError
 from .mapping import PAYMENT_STATUSES, MappingConfig
-
-SETUP_PATH = "Setup > Customization > Modules and Fields"
 
 
 @dataclass(frozen=True, slots=True)
 class CheckLine:
-    """One finding: ``ok``, ``missing`` (must be fixed) or ``warning``."""
+    """One finding: ``ok``, ``missing`` (must be fixed) or ``warning``.
+
+    ``field`` is set when the finding is a custom field the organisation lacks: what
+    ``qbrelay zoho setup`` creates.
+    """
 
     level: str
     subject: str
     detail: str = ""
+    field: CustomField | None = None
 
     def __str__(self) -> str:
         label = {"ok": "ok     ", "missing": "MISSING", "warning": "WARNING"}[self.level]
         return f"{label} {self.subject}" + (f": {self.detail}" if self.detail else "")
-
-
-def _create_field(module: str, name: str, kind: str | None, id_field: bool) -> str:
-    palette = CUSTOM_FIELD_TYPES.get(kind or "", "a field of a type that fits the values")
-    label = name.replace("_", " ")
-    text = (
-        f"in {SETUP_PATH} > {module}, add a {palette} field labelled {label!r} (its API name "
-        f"must read {name}; rename the API name in the field's properties if ZOHO chose another)"
-    )
-    if id_field:
-        text += ", then in Edit Properties tick 'Set External field' (org-based)"
-    return text
 
 
 def check_setup(client: ZohoClient, config: MappingConfig) -> list[CheckLine]:
@@ -100,13 +91,20 @@ def _check_fields(
         subject = f"field {module}.{name}"
         if meta is None:
             if name in custom:
-                detail = _create_field(module, name, custom[name], name == id_field)
+                wanted = CustomField(
+                    module,
+                    name,
+                    custom[name],
+                    external=name == id_field,
+                    values=PAYMENT_STATUSES if _is_status_field(config, module, name) else (),
+                )
+                out.append(CheckLine("missing", subject, wanted.instruction(), wanted))
             else:
                 detail = (
                     "a standard field the mapping uses is not there; restore it or remove it "
                     "from the tenant's mapping file"
                 )
-            out.append(CheckLine("missing", subject, detail))
+                out.append(CheckLine("missing", subject, detail))
             continue
         if name == id_field and not (meta.get("unique") or meta.get("external")):
             out.append(
@@ -118,12 +116,7 @@ def _check_fields(
                 )
             )
             continue
-        if (
-            config.payment is not None
-            and module == config.payment.module
-            and name == config.payment.status_field
-            and meta.get("pick_list_values") is not None
-        ):
+        if _is_status_field(config, module, name) and meta.get("pick_list_values") is not None:
             values = {v.get("actual_value") for v in meta["pick_list_values"]}
             lacking = [v for v in PAYMENT_STATUSES if v not in values]
             if lacking:
@@ -138,3 +131,9 @@ def _check_fields(
                 continue
         out.append(CheckLine("ok", subject))
     return out
+
+
+def _is_status_field(config: MappingConfig, module: str, name: str) -> bool:
+    """Whether ``module.name`` carries the invoices' payment status."""
+    pay = config.payment
+    return pay is not None and module == pay.module and name == pay.status_field

@@ -205,3 +205,16 @@ def test_a_missing_route_fails(dev: Synth) -> None:
         assert_routed(dev, "GET", "/status", "probe")
     with pytest.raises(AssertionError, match="lacks DELETE"):
         assert_routed(dev, "DELETE", "/health", "probe")
+
+
+# --- the router's table ------------------------------------------------------------------------
+
+
+def test_api_serves_exactly_the_routers_routes(synth: Synth) -> None:
+    from lambdas.http.routes import app_router
+
+    declared = {(m, r.path) for r in app_router().routes for m in r.methods}
+    deployed = {(m, path) for path, methods in api_routes(synth).items() for m in methods}
+    assert deployed == declared
+    for method, path in declared:
+        assert_routed(synth, method, path.replace("{", "").replace("}", ""), "router")

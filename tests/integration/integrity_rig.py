@@ -54,7 +54,7 @@ from lambdas.store.sqlite import (
     SqliteRecordQueue,
     SqliteSyncStateStore,
 )
-from lambdas.sync.engine import SyncEngine
+from lambdas.sync.engine import SyncEngine, SyncSettings
 from lambdas.zoho.audit import Auditor, AuditReport
 from lambdas.zoho.client import ZohoClient
 from lambdas.zoho.mapping import build_config, payment_status
@@ -438,6 +438,8 @@ def aws_rig(zoho: ZohoEnv, books: FakeCompany, monkeypatch: Any) -> Iterator[Aws
             DynamoSyncStateStore(ddb, env["QBRELAY_STATE_TABLE"]),
             DynamoMappingStore(ddb, env["QBRELAY_MAPPINGS_TABLE"]),
             queue,
+            # As the relay handler reads them (the containment limits, say).
+            SyncSettings.from_env(os.environ),
             payloads=S3PayloadStore(s3, BUCKET),
         )
         relay = QbwcRelay(

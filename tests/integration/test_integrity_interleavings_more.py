@@ -254,7 +254,9 @@ def test_r6_redrive_for_one_tenant_never_reaches_letters_behind_other_tenants(
         SqliteTenantStore(zoho.db), SqliteMappingStore(zoho.db), dlq, queue
     )
     monkeypatch.setattr(failures, "failure_target", lambda args: target)
-    args = argparse.Namespace(tenant=TENANT, entity=None, limit=100, aws=False, env=None)
+    args = argparse.Namespace(
+        tenant=TENANT, entity=None, limit=100, aws=False, env=None, confirm=False
+    )
     for _ in range(3):  # "run it again for more"
         failures.cmd_redrive(args)
     moved = [r.message.body for r in queue.receive(10)]

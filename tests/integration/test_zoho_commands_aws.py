@@ -97,3 +97,35 @@ def test_aws_and_a_data_dir_do_not_mix(capsys, deployment, tmp_path) -> None:
         capsys, "zoho", "status", "--tenant", "acme", "--aws", "--data-dir", str(tmp_path)
     )
     assert code != 0 and "one of them" in err
+
+
+def test_setup_creates_fields_with_the_deployments_credentials(capsys, deployment) -> None:
+    from sim.fake_zoho import FakeZoho, FakeZohoServer, standard_modules
+
+    fake = FakeZoho(modules=standard_modules(with_qb_fields=False))
+    fake.add_client("1000.CLIENT", "s3cr3t", "1000.refresh")
+    with FakeZohoServer(fake) as server:
+        boto3.client("secretsmanager").create_secret(
+            Name=PREFIX + "zoho/acme",
+            SecretString=json.dumps(
+                {
+                    "client_id": "1000.CLIENT",
+                    "client_secret": "s3cr3t",
+                    "refresh_token": "1000.refresh",
+                    "data_centre": "eu",
+                    "accounts_url": server.url,
+                }
+            ),
+        )
+        code, out, err = run(capsys, "zoho", "setup", "--tenant", "acme", "--aws")
+        assert code == 0, out + err
+        assert "created Accounts.QB_ListID" in out and "Ready" in out
+        assert fake.modules["Invoices"].fields["QB_TxnID"].external == "org"
+        code, out, err = run(capsys, "zoho", "setup", "--tenant", "acme", "--aws")
+        assert code == 0 and "Nothing to create" in out, out + err
+    # The functions' token cache (state table) holds the token the command used.
+    assert fake.token_calls == 1
+    item = deployment.get_item(
+        TableName="relay-dev-state", Key={"pk": {"S": "@zoho-token#acme"}}
+    ).get("Item")
+    assert item is not None

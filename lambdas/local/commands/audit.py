@@ -22,8 +22,9 @@ from ...zoho.client import ZohoClient
 from ...zoho.errors import ZohoError
 from ...zoho.mapping import MappingError, build_config
 from .. import targets
+from ..progress import Progress, audit_view
 from ..targets import add_target_args, aws_env, explain_aws_errors, table_name
-from .common import data_dir
+from .common import add_progress_arg, data_dir
 
 LABELS = {
     "missing": "in QuickBooks but missing in ZOHO",
@@ -86,8 +87,16 @@ def run_audit(args: argparse.Namespace) -> AuditReport:
         raise SystemExit(f"error: {exc}") from exc
     client = ZohoClient(TokenProvider(args.tenant, credentials, tokens))
     auditor = Auditor(mappings, sync_state, time.time, events=events)
+    progress = Progress.for_command(args.no_progress, json_output=args.json)
     try:
-        return auditor.audit(args.tenant, config, client, repair=args.repair)
+        with progress.task(f"Audit of {args.tenant}", unit="modules") as task:
+            return auditor.audit(
+                args.tenant,
+                config,
+                client,
+                repair=args.repair,
+                progress=audit_view(task),
+            )
     except ZohoError as exc:
         raise SystemExit(f"error: the audit could not read ZOHO: {exc}") from exc
 
@@ -125,5 +134,6 @@ def register(sub: Any) -> None:
     p.add_argument("--tenant", required=True)
     p.add_argument("--repair", action="store_true", help="re-queue what is missing or stale")
     p.add_argument("--json", action="store_true")
+    add_progress_arg(p)
     add_target_args(p)
     p.set_defaults(func=cmd_audit)

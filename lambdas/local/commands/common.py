@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -20,3 +21,13 @@ def read_secret_stdin(what: str) -> str:
     if not value:
         raise SystemExit(f"error: {what} expected on standard input, but it held none")
     return value
+
+
+def add_progress_arg(parser: argparse.ArgumentParser) -> None:
+    """``--no-progress``: progress (a bar on a terminal, else plain lines) goes to stderr."""
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="show no progress on standard error (a bar on a terminal, else one line per "
+        "milestone)",
+    )

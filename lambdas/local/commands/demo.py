@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ..demo import DemoCompany
-from .common import data_dir
+from .common import add_progress_arg, data_dir
 
 # Record counts of the simulated company, one flag each (--sales-orders for sales_orders).
 COUNTS = (
@@ -25,6 +25,7 @@ COUNTS = (
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
     from ..demo_zoho import DemoTargetError
+    from ..progress import Progress
 
     counts = {name: getattr(args, name) for name in COUNTS}
     for name, value in counts.items():
@@ -33,7 +34,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     company = DemoCompany(seed=args.seed, **counts)
     directory = data_dir(args.data_dir, default="qbrelay-demo")
     try:
-        result = run_demo(directory, company, zoho_accounts_url=args.zoho_accounts_url)
+        result = run_demo(
+            directory,
+            company,
+            zoho_accounts_url=args.zoho_accounts_url,
+            progress=Progress.for_command(args.no_progress, json_output=args.json),
+        )
     except (DemoTargetError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     if args.json:
@@ -92,6 +98,7 @@ def register(sub: Any) -> None:
     demo.add_argument("--seed", type=int, default=1)
     demo.add_argument("--data-dir")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
+    add_progress_arg(demo)
     demo.add_argument(
         "--zoho-accounts-url",
         help="forward through the real ZOHO client to this ZOHO-compatible accounts server "

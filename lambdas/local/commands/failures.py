@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...model.envelope import Envelope, EnvelopeError
@@ -24,6 +24,7 @@ from ...store.ports import (
     RecordQueue,
     TenantStore,
 )
+from ...zoho.forwarder import UNKNOWN_TENANT
 from .. import targets
 from ..targets import add_target_args, aws_env, explain_aws_errors, queue_url, table_name
 from .common import data_dir
@@ -181,21 +182,36 @@ def _flags(args: argparse.Namespace) -> str:
     return out
 
 
+def _redriven(held: HeldLetter, confirm: bool) -> QueueMessage | None:
+    """The message that sends a letter on, or None while it waits for ``--confirm``.
+
+    A letter the relay marked for review (a mass deletion, say) goes only when confirmed, and
+    then without the mark, so the forwarder applies it.
+    """
+    letter = held.letter
+    try:
+        envelope = Envelope.from_json(letter.body)
+    except EnvelopeError:
+        return QueueMessage(letter.tenant, letter.body, "")
+    if envelope.review is None:
+        return QueueMessage(letter.tenant, letter.body, envelope.dedup_id)
+    if not confirm:
+        return None
+    return QueueMessage(letter.tenant, replace(envelope, review=None).to_json(), envelope.dedup_id)
+
+
 @explain_aws_errors
 def cmd_redrive(args: argparse.Namespace) -> int:
     t = failure_target(args)
     chosen, held = _hold_all(t.dead_letters, min(args.limit, MAX_REDRIVE), args.tenant, args.entity)
     picked = {h.receipt for h in chosen}
     others = [h for h in held if h.receipt not in picked]
-    movable = [h for h in chosen if h.letter.tenant != "(unknown)"]
+    readable = [h for h in chosen if h.letter.tenant != UNKNOWN_TENANT]
+    moves = [(h, _redriven(h, args.confirm)) for h in readable]
+    movable = [h for h, message in moves if message is not None]
+    waiting = len(readable) - len(movable)
     try:
-        messages = []
-        for h in movable:
-            try:
-                dedup = Envelope.from_json(h.letter.body).dedup_id
-            except EnvelopeError:
-                dedup = ""
-            messages.append(QueueMessage(h.letter.tenant, h.letter.body, dedup))
+        messages = [message for _, message in moves if message is not None]
         if messages:
             t.queue.send(messages)
             t.dead_letters.remove([h.receipt for h in movable])
@@ -203,12 +219,18 @@ def cmd_redrive(args: argparse.Namespace) -> int:
         t.dead_letters.release(
             [h.receipt for h in others + [h for h in chosen if h not in movable]]
         )
-    skipped = len(chosen) - len(movable)
+    skipped = len(chosen) - len(readable)
     print(
         f"Re-drove {len(movable):,} parked record(s) onto the record queue"
         + (f"; {skipped} unreadable message(s) left parked" if skipped else "")
         + "."
     )
+    if waiting:
+        print(
+            f"{waiting:,} record(s) are held for review (a mass deletion or a session over its "
+            "record cap): check them with qbrelay failures list, then run this again with "
+            "--confirm to send them on."
+        )
     if movable and not args.aws:
         print(
             "They reach ZOHO with the next forwarder run (qbrelay serve, or qbrelay zoho forward)."
@@ -230,5 +252,12 @@ def register(sub: Any) -> None:
         p.add_argument("--limit", type=int, default=100)
         if name == "list":
             p.add_argument("--json", action="store_true")
+        else:
+            p.add_argument(
+                "--confirm",
+                action="store_true",
+                help="also send records held for review (mass deletions, records past a "
+                "session's cap), after checking them with failures list",
+            )
         add_target_args(p)
         p.set_defaults(func=func)

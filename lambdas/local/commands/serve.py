@@ -14,16 +14,19 @@ if TYPE_CHECKING:
     from ..webhook_worker import WebhookWorker
     from ..wiring import LocalRelay
     from ..worker import ForwarderWorker
-from .common import data_dir
+from .common import add_progress_arg, data_dir
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ..progress import Progress, SessionProgressView
     from ..server import RelayServer, ServerLimits
     from ..wiring import build_local
     from ..wsgi import SOAP_PATH, RelayWsgiApp
 
     directory = data_dir(args.data_dir)
-    local = build_local(directory, max_body_bytes=args.max_body_bytes)
+    # A first full sync can take hours; the routine sessions after it stay quiet.
+    sessions = SessionProgressView(Progress.for_command(args.no_progress), first_sync_only=True)
+    local = build_local(directory, max_body_bytes=args.max_body_bytes, on_progress=sessions)
     public_url = args.public_url or os.environ.get("QBRELAY_PUBLIC_URL") or None
     server = RelayServer(
         RelayWsgiApp(local.endpoint, public_url, local.tenants, local.state),
@@ -55,6 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if worker is not None:
             worker.stop()
         webhooks.stop()
+        sessions.close()
     return 0
 
 
@@ -139,4 +143,5 @@ def register(sub: Any) -> None:
         action="store_true",
         help="do not forward queued records to ZOHO from this process",
     )
+    add_progress_arg(serve)
     serve.set_defaults(func=cmd_serve)

@@ -11,7 +11,7 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...store.dynamo import (
     DynamoForwarderState,
@@ -53,6 +53,11 @@ from ..targets import (
     table_name,
 )
 from .common import data_dir, read_secret_stdin
+
+if TYPE_CHECKING:
+    from ...zoho.client import ZohoClient
+    from ...zoho.mapping import MappingConfig
+    from ...zoho.setup_check import CheckLine
 
 
 @dataclass(slots=True)
@@ -134,11 +139,12 @@ def cmd_set_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
-@explain_aws_errors
-def cmd_check(args: argparse.Namespace) -> int:
+def _client_and_config(
+    args: argparse.Namespace,
+) -> tuple[ZohoClient, MappingConfig, ZohoCredentials]:
+    """The tenant's ZOHO client, its mapping (or ``--mapping``) and its credentials."""
     from ...zoho.auth import TokenProvider
     from ...zoho.client import ZohoClient
-    from ...zoho.setup_check import check_setup
 
     target = _target(args)
     try:
@@ -152,8 +158,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     except (MappingError, ZohoError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     client = ZohoClient(TokenProvider(args.tenant, credentials, target.tokens))
-    print(f"ZOHO setup check of tenant {args.tenant!r} (data centre {credentials.data_centre}):")
-    lines = check_setup(client, config)
+    return client, config, credentials
+
+
+def _print_check(lines: list[CheckLine]) -> int:
+    """Print the setup check's findings and verdict; 1 when something must still be fixed."""
     for line in lines:
         print(f"  {line}")
     missing = sum(1 for x in lines if x.level == "missing")
@@ -165,6 +174,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         print("Ready: every module and field the mapping needs is there.")
     return 1 if missing else 0
+
+
+@explain_aws_errors
+def cmd_check(args: argparse.Namespace) -> int:
+    from ...zoho.setup_check import check_setup
+
+    client, config, credentials = _client_and_config(args)
+    print(f"ZOHO setup check of tenant {args.tenant!r} (data centre {credentials.data_centre}):")
+    return _print_check(check_setup(client, config))
+
+
+@explain_aws_errors
+def cmd_setup(args: argparse.Namespace) -> int:
+    from ...zoho.setup_check import check_setup
+    from .zoho_setup import run_setup
+
+    client, config, credentials = _client_and_config(args)
+    print(f"ZOHO setup of tenant {args.tenant!r} (data centre {credentials.data_centre}):")
+    if not run_setup(client, config, args.tenant, dry_run=args.dry_run):
+        return 1
+    print("Verification (the same as `qbrelay zoho check`):")
+    return _print_check(check_setup(client, config))
 
 
 @explain_aws_errors
@@ -273,7 +304,7 @@ def cmd_forward(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add ``zoho set-credentials|check|set-mapping|status|resume|forward``."""
+    """Add ``zoho set-credentials|check|setup|set-mapping|status|resume|forward``."""
     zoho = sub.add_parser("zoho", help="ZOHO CRM: credentials, setup check, mapping, forwarding")
     zsub = zoho.add_subparsers(dest="zoho_command", required=True)
 
@@ -304,6 +335,20 @@ def register(sub: Any) -> None:
     add_target_args(check)
     check.add_argument("--secrets-prefix", help="read credentials from AWS Secrets Manager")
     check.set_defaults(func=cmd_check)
+
+    setup = zsub.add_parser(
+        "setup",
+        help="create the custom fields the mapping needs through ZOHO's API (needs the scope "
+        "ZohoCRM.settings.fields.ALL), or say what to create by hand; then check",
+    )
+    setup.add_argument("--tenant", required=True)
+    setup.add_argument("--mapping", help="set up for this mapping file instead of the stored one")
+    setup.add_argument(
+        "--dry-run", action="store_true", help="create nothing: print what to create by hand"
+    )
+    add_target_args(setup)
+    setup.add_argument("--secrets-prefix", help="read credentials from AWS Secrets Manager")
+    setup.set_defaults(func=cmd_setup)
 
     mapping = zsub.add_parser("set-mapping", help="validate and store a tenant's mapping file")
     mapping.add_argument("--tenant", required=True)

@@ -1,0 +1,122 @@
+"""What the relay accepts from a Web Connector session, beyond being valid qbXML.
+
+A stolen Web Connector password lets its holder answer the relay's requests with anything. Two
+rules bound what such answers can do:
+
+- ``unasked``: a response must answer exactly the requests the relay sent in that exchange:
+  known request ids, each once, of the right response type, with records of the entity asked
+  for, no more records than the request allowed, and the iterator the request continued.
+  Anything else refuses the whole response, so nothing invented reaches the queue.
+- ``review_marks``: past a number of records per session, or when one session deletes a large
+  share of the tenant's mapped records, what follows is still queued but marked for review;
+  the forwarder parks it until a person confirms (``qbrelay failures redrive --confirm``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+from qbxml import QbxmlError
+from qbxml.sync import response_type
+
+from ..model.entities import DELETION_ENTITIES, ENTITIES
+from .plan import Plan, Step
+
+MASS_DELETION = "mass deletion"
+RECORD_CAP = "session record cap"
+
+
+def unasked(
+    plan: Plan,
+    pending: Mapping[str, str],
+    responses: Sequence[Any],
+    also_sent: Collection[str] = (),
+    asked: Mapping[str, int] | None = None,
+) -> str | None:
+    """Why ``responses`` are not the answers to the requests sent, or None if they are.
+
+    ``pending``: request id -> step key of the queries sent; ``also_sent``: the ids of other
+    requests in the same message set (the relay's own writes); ``asked``: request id ->
+    MaxReturned of each query (None: not known, as for a session stored by an older release).
+    """
+    seen: set[str] = set()
+    for rs in responses:
+        rid = rs.request_id
+        if rid is None or (rid not in pending and rid not in also_sent):
+            return f"an answer to a request the relay did not send ({_shown(rid)})"
+        if rid in seen:
+            return f"two answers to request {_shown(rid)}"
+        seen.add(rid)
+        if rid in pending:
+            why = _mismatch(plan.step(pending[rid]), rs, (asked or {}).get(rid))
+            if why is not None:
+                return f"request {_shown(rid)}: {why}"
+    return None
+
+
+def _mismatch(step: Step, rs: Any, max_returned: int | None) -> str | None:
+    try:
+        expected = response_type(step.entity)
+    except QbxmlError:
+        return None
+    if rs.request_type != expected:
+        return f"answered with {_shown(rs.request_type)}, expected {expected}"
+    record_type = ENTITIES[step.entity].record_type if step.entity in ENTITIES else None
+    if record_type is not None and any(not isinstance(r, record_type) for r in rs.records):
+        return f"records other than {step.entity} records"
+    limit = len(step.ids) if step.ids else max_returned
+    if limit is not None and len(rs.records) > limit:
+        return f"{len(rs.records):,} records where at most {limit:,} were asked for"
+    if rs.iterator_id is not None:
+        if step.ids or not step.uses_iterator:
+            return "an iterator where none was asked for"
+        if step.iterator_id is not None and rs.iterator_id != step.iterator_id:
+            return "another iterator than the one continued"
+    return None
+
+
+def _shown(value: str | None) -> str:
+    text = "none" if value is None else "".join(c for c in value[:50] if c.isprintable())
+    return repr(text)
+
+
+def review_marks(
+    plan: Plan,
+    batches: Sequence[tuple[Step, list[dict[str, Any]]]],
+    max_session_records: int,
+    mass_deletion_min: int,
+    mass_deletion_share: float,
+    mapped_count: Callable[[], int],
+) -> list[str | None]:
+    """Per batch of this response, the review reason its records go with (None: none).
+
+    Records: once the session has received ``max_session_records``, every further one is
+    marked. Deletions: when the session's deletions (this response's included) pass
+    ``mass_deletion_min`` and ``mass_deletion_share`` of the tenant's mapped records (counted
+    only then), this response's deletions are marked.
+    """
+    records = sum(s.received for s in plan.steps if s.entity not in DELETION_ENTITIES)
+    deletions = sum(s.queued for s in plan.steps if s.entity in DELETION_ENTITIES)
+    new_deletions = sum(len(r) for s, r in batches if s.entity in DELETION_ENTITIES)
+    mass = False
+    total = deletions + new_deletions
+    if new_deletions and total > mass_deletion_min:
+        mass = total > max(mass_deletion_min, math.floor(mass_deletion_share * mapped_count()))
+    marks: list[str | None] = []
+    for step, recs in batches:
+        if step.entity in DELETION_ENTITIES:
+            marks.append(
+                f"{MASS_DELETION}: {total:,} deletions in one Web Connector session"
+                if mass
+                else None
+            )
+            continue
+        records += len(recs)
+        marks.append(
+            f"{RECORD_CAP}: more than {max_session_records:,} records in one Web Connector session"
+            if records > max_session_records
+            else None
+        )
+    return marks
