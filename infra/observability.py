@@ -43,6 +43,7 @@ class Observability(Construct):
         api: apigw.RestApi,
         records: sqs.IQueue,
         dead_letters: sqs.IQueue,
+        webhook_dead_letters: sqs.IQueue,
         functions: Mapping[str, lambda_.IFunction],
     ) -> None:
         super().__init__(scope, construct_id)
@@ -60,6 +61,29 @@ class Observability(Construct):
             dead_letters.metric_approximate_number_of_messages_visible(
                 period=PERIOD, statistic="Maximum"
             ),
+            threshold=1,
+        )
+        self._alarm(
+            "WebhookFailuresAlarm",
+            "Webhook deliveries were given up on (every retry failed, or the URL was refused): "
+            "`qbrelay webhooks deliveries --aws --env ENV` shows which and why.",
+            self.metric("WebhookDeliveriesFailed"),
+            threshold=1,
+        )
+        self._alarm(
+            "WebhookDeadLettersAlarm",
+            "Relay events or webhook retries the deliverer could not handle sit in the webhook "
+            "dead-letter queue: see the Webhooks function's logs.",
+            webhook_dead_letters.metric_approximate_number_of_messages_visible(
+                period=PERIOD, statistic="Maximum"
+            ),
+            threshold=1,
+        )
+        self._alarm(
+            "EventPublishFailuresAlarm",
+            "Functions could not publish events to the bus (subscribers miss them): see the "
+            "functions' 'could not publish' log lines.",
+            self.metric("EventsPublishFailed"),
             threshold=1,
         )
         failed, succeeded = self.metric("ZohoUpsertsFailed"), self.metric("ZohoUpsertsSucceeded")
@@ -231,6 +255,16 @@ class Observability(Construct):
                     self.metric("AuditFailures", period=RUN_PERIOD),
                 ],
                 right=[self.metric("AuditCredits", period=RUN_PERIOD)],
+            ),
+            self._graph(
+                "Events and webhooks",
+                [
+                    self.metric("EventsPublished"),
+                    self.metric("EventsPublishFailed"),
+                    self.metric("WebhookDeliveries"),
+                    self.metric("WebhookRetries"),
+                    self.metric("WebhookDeliveriesFailed"),
+                ],
             ),
             self._graph(
                 "Invoices marked overdue, failed tenants",

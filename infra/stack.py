@@ -15,6 +15,7 @@ from constructs import Construct
 
 from . import tables
 from .api import RelayApi
+from .events import EventRouting
 from .functions import Functions, FunctionSpec
 from .observability import Observability
 from .payloads import PayloadBucket
@@ -28,6 +29,9 @@ FORWARDER_HANDLER = "lambdas.handlers.zoho_forwarder.handler"
 STALE_SYNC_HANDLER = "lambdas.handlers.stale_sync.handler"
 AUDIT_HANDLER = "lambdas.handlers.audit.handler"
 OVERDUE_HANDLER = "lambdas.handlers.overdue.handler"
+WEBHOOKS_HANDLER = "lambdas.handlers.event_webhooks.handler"
+# Each bus event fans out to every subscriber, one POST (at most 15 s) after another.
+WEBHOOKS_TIMEOUT_SECONDS = 120
 # The relay's keys in the state table (lambdas/store/keys.py: SYNC_STATE, and sync_state.py's
 # re-read requests); the ZOHO callers' keys there (ZOHO_TOKEN, ZOHO_PAUSE, ZOHO_MAPPING).
 RELAY_STATE_KEYS = ("@sync#*", "@refetch#*")
@@ -71,6 +75,13 @@ class RelayStack(Stack):
         )
         self.payloads = PayloadBucket(self, "Payloads", retain=settings.retain_data)
         self.secrets = SecretsAccess(self, "Secrets", prefix=settings.secrets_prefix)
+        self.events = EventRouting(
+            self,
+            "Events",
+            bus_name=f"qbxml-relay-{settings.env}",
+            deliverer_timeout_seconds=WEBHOOKS_TIMEOUT_SECONDS,
+            retain=settings.retain_data,
+        )
         self.api = RelayApi(self, "Api", settings=settings, retain_logs=settings.retain_data)
         self.functions = Functions(
             self,
@@ -115,6 +126,8 @@ class RelayStack(Stack):
         send_to(self.relay, self.queues.records)
         # Records too large for one message go to the bucket first (the claim check).
         self.payloads.grant_put(self.relay)
+        # session.completed
+        self.events.grant_put(self.relay)
         # Every route of the product's router (lambdas/http/routes.py), to the function it
         # names: declared once, served alike by this API and by the local server.
         self.api.add_routes({"relay": self.relay})
@@ -144,6 +157,8 @@ class RelayStack(Stack):
         self.payloads.grant_get(self.forwarder)
         # Records ZOHO refuses are parked on the dead-letter queue with their reason.
         send_to(self.forwarder, self.queues.dead_letters)
+        # failure.parked
+        self.events.grant_put(self.forwarder)
         self.forwarder.add_event_source(
             sources.SqsEventSource(
                 self.queues.records,
@@ -161,11 +176,16 @@ class RelayStack(Stack):
                 description="Scheduled check: tenants with no completed QBWC session",
                 memory_mb=settings.check_memory_mb,
                 timeout_seconds=60,
-                environment={"QBRELAY_STALE_SYNC_HOURS": f"{settings.stale_sync_hours:g}"},
+                environment={
+                    "QBRELAY_STALE_SYNC_HOURS": f"{settings.stale_sync_hours:g}",
+                    # Each run announces the tenants that went stale within its own period.
+                    "QBRELAY_STALE_CHECK_MINUTES": str(settings.stale_check_minutes),
+                },
             )
         )
-        # Every tenant (list: a consistent Scan of the tenants table), nothing else.
+        # Every tenant (list: a consistent Scan of the tenants table), and tenant.stale events.
         tables.grant(self.stale_check, t.tenants, ["Scan"])
+        self.events.grant_put(self.stale_check)
         self.schedule(
             "StaleSyncSchedule", self.stale_check, Duration.minutes(settings.stale_check_minutes)
         )
@@ -190,6 +210,8 @@ class RelayStack(Stack):
         if settings.audit_repair:
             tables.grant(self.audit, t.mappings, ["UpdateItem"])
         self.secrets.grant_read(self.audit)
+        # drift.found
+        self.events.grant_put(self.audit)
         # A failed audit is not run again at once: each run spends ZOHO COQL credits, and the
         # next scheduled run (and the failure alarms) follow anyway.
         self.audit.configure_async_invoke(retry_attempts=0)
@@ -212,6 +234,28 @@ class RelayStack(Stack):
             "OverdueSchedule", self.overdue, Duration.hours(settings.overdue_schedule_hours)
         )
 
+        self.webhooks = self.functions.add(
+            FunctionSpec(
+                name="Webhooks",
+                handler=WEBHOOKS_HANDLER,
+                description="Webhook deliverer: relay events to subscribers, signed, retried",
+                memory_mb=settings.check_memory_mb,
+                timeout_seconds=WEBHOOKS_TIMEOUT_SECONDS,
+                environment={"QBRELAY_WEBHOOK_RETRY_QUEUE_URL": self.events.retries.queue_url},
+            )
+        )
+        # Subscriptions (get, list by Query), deliveries (conditional put, get, attempt
+        # updates, list by Query); the signing secrets only (never ZOHO's); its retry queue.
+        tables.grant(self.webhooks, t.webhooks, ["GetItem", "PutItem", "UpdateItem", "Query"])
+        self.secrets.grant_read_under(self.webhooks, "webhooks")
+        send_to(self.webhooks, self.events.retries)
+        self.webhooks.add_event_source(
+            sources.SqsEventSource(
+                self.events.retries, batch_size=10, report_batch_item_failures=True
+            )
+        )
+        self.events.deliver_with(self.webhooks)
+
         self.observability = Observability(
             self,
             "Observability",
@@ -219,6 +263,7 @@ class RelayStack(Stack):
             api=self.api.rest_api,
             records=self.queues.records,
             dead_letters=self.queues.dead_letters,
+            webhook_dead_letters=self.events.dead_letters,
             functions=self.functions.by_name,
         )
         self._outputs()
@@ -242,6 +287,8 @@ class RelayStack(Stack):
             "QBRELAY_STATE_TABLE": t.state.table_name,
             "QBRELAY_MAPPINGS_TABLE": t.mappings.table_name,
             "QBRELAY_RUNS_TABLE": t.runs.table_name,
+            "QBRELAY_WEBHOOKS_TABLE": t.webhooks.table_name,
+            "QBRELAY_EVENT_BUS": self.events.bus.event_bus_name,
             "QBRELAY_RECORD_QUEUE_URL": q.records.queue_url,
             "QBRELAY_DLQ_URL": q.dead_letters.queue_url,
             "QBRELAY_SECRETS_PREFIX": s.secrets_prefix,
@@ -267,6 +314,8 @@ class RelayStack(Stack):
             ("StateTable", t.state.table_name, "DynamoDB state table"),
             ("MappingsTable", t.mappings.table_name, "DynamoDB mappings table"),
             ("RunsTable", t.runs.table_name, "DynamoDB runs table"),
+            ("WebhooksTable", t.webhooks.table_name, "DynamoDB webhook subscriptions and log"),
+            ("EventBusName", self.events.bus.event_bus_name, "EventBridge bus of relay events"),
             ("RecordQueueUrl", q.records.queue_url, "SQS record queue"),
             ("DeadLetterQueueUrl", q.dead_letters.queue_url, "SQS dead-letter queue"),
             ("PayloadBucket", bucket, "S3 bucket of claim-checked records (records/<key>)"),

@@ -79,7 +79,7 @@ def deny_leading_keys(grantee: iam.IGrantable, table: dynamodb.Table, patterns: 
 
 
 class Tables(Construct):
-    """The relay's five tables, every one keyed by a string ``pk``."""
+    """The relay's six tables, every one keyed by a string ``pk``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, retain: bool) -> None:
         super().__init__(scope, construct_id)
@@ -107,6 +107,8 @@ class Tables(Construct):
         )
         # One row per session and per forwarder batch: pk = tenant, sk orders the rows.
         self.runs = self._table("Runs", sort_key="sk")
+        # Webhook subscriptions (pk "sub") and the delivery log (pk "delivery", expiring).
+        self.webhooks = self._table("Webhooks", ttl="expires_at", sort_key="sk")
 
     def _table(self, name: str, *, ttl: str | None = None, sort_key: str | None = None):
         return dynamodb.Table(

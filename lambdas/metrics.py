@@ -34,3 +34,12 @@ class NoMetrics:
 
     def count(self, name: str, value: int = 1, entity: str | None = None) -> None:
         """Ignore the count."""
+
+
+# Outbound events handed to the bus or outbox, and those that could not be (never raised).
+EVENTS_PUBLISHED = "EventsPublished"
+EVENTS_PUBLISH_FAILED = "EventsPublishFailed"
+# Webhook deliveries that succeeded, that will be tried again, and that were given up on.
+WEBHOOKS_DELIVERED = "WebhookDeliveries"
+WEBHOOKS_RETRIED = "WebhookRetries"
+WEBHOOKS_FAILED = "WebhookDeliveriesFailed"

@@ -83,3 +83,8 @@ def create_relay_tables(client: Any) -> dict[str, str]:
     create_mappings_table(client, "mappings")
     create_runs_table(client, "runs")
     return names
+
+
+def create_webhooks_table(client: Any, name: str) -> None:
+    """The Webhooks table: ``pk`` and ``sk`` (subscriptions and the delivery log)."""
+    create_runs_table(client, name)

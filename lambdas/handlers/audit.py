@@ -11,7 +11,7 @@ in the logs, so the metric count stays fixed): ``DriftRecords`` (summed over ten
 
 Environment: QBRELAY_TENANTS_TABLE, QBRELAY_STATE_TABLE, QBRELAY_MAPPINGS_TABLE,
 QBRELAY_SECRETS_PREFIX, POWERTOOLS_METRICS_NAMESPACE (required); QBRELAY_AUDIT_REPAIR (true or
-false, default false).
+false, default false), QBRELAY_EVENT_BUS (drift.found events).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ from ..store.ports import Tenant
 from ..zoho.audit import Auditor, AuditReport
 from ..zoho.client import ZohoClient
 from ..zoho.mapping import MappingConfig
+from .cloudwatch_metrics import CloudWatchMetrics
+from .events import event_publisher
 from .runtime import require_env, start
 from .zoho_jobs import JOB_ENV, ZohoJobPorts, flag, for_each_tenant, zoho_job_ports
 
@@ -52,6 +54,7 @@ def configuration() -> tuple[ZohoJobPorts, Auditor, bool]:
         mappings=DynamoMappingStore(ports.dynamodb, os.environ["QBRELAY_MAPPINGS_TABLE"]),
         refetch=DynamoSyncStateStore(ports.dynamodb, os.environ["QBRELAY_STATE_TABLE"]),
         clock=time.time,
+        events=event_publisher(CloudWatchMetrics(metrics)),
     )
     return ports, auditor, repair
 

@@ -9,7 +9,8 @@ QBRELAY_PUBLIC_URL (optional: the WSDL's service address, otherwise the URL the 
 on, stage or custom-domain base path included); QBRELAY_MAX_BODY_BYTES (optional);
 QBRELAY_PAYLOAD_BUCKET (the claim-check bucket for records too large for one queue message);
 QBRELAY_MAX_SESSION_RECORDS, QBRELAY_MASS_DELETION_MIN, QBRELAY_MASS_DELETION_SHARE (optional:
-the containment limits of lambdas/sync/vetting.py).
+the containment limits of lambdas/sync/vetting.py);
+QBRELAY_EVENT_BUS (session.completed events).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ..store.dynamo import (
 from ..store.payloads import S3PayloadStore
 from ..sync.engine import SyncEngine, SyncSettings
 from .cloudwatch_metrics import CloudWatchMetrics
+from .events import event_publisher
 from .runtime import ConfigurationError, require_env, start
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
@@ -81,6 +83,7 @@ def endpoint() -> SoapEndpoint:
         metrics=counts,
         # Failed-login counters live beside the sessions, so every instance sees the same.
         throttle=DynamoLoginThrottle(dynamodb, sessions_table),
+        events=event_publisher(counts),
     )
     limit = int(os.environ.get("QBRELAY_MAX_BODY_BYTES") or DEFAULT_MAX_BODY)
     return SoapEndpoint(relay, max_body_bytes=limit, metrics=counts)

@@ -1,8 +1,12 @@
 """Scheduled check (EventBridge): count tenants with no completed session for too long.
 
 Emits the ``StaleTenants`` metric on every run, zero included, so the alarm can tell "nobody is
-stale" from "the check did not run". Environment: QBRELAY_TENANTS_TABLE (required),
-QBRELAY_STALE_SYNC_HOURS (optional, default 24), POWERTOOLS_METRICS_NAMESPACE (required).
+stale" from "the check did not run", and a ``tenant.stale`` event when a tenant crosses the
+threshold (and each further threshold period of the same silence). Environment:
+QBRELAY_TENANTS_TABLE (required), QBRELAY_STALE_SYNC_HOURS (optional, default 24),
+QBRELAY_STALE_CHECK_MINUTES (the schedule's period, default 60: each run announces the
+crossings of its own period), QBRELAY_EVENT_BUS (optional), POWERTOOLS_METRICS_NAMESPACE
+(required).
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..ops.stale_sync import stale_tenants
+from ..events import EventPublisher
+from ..ops.stale_sync import check_stale
 from ..store.dynamo import DynamoTenantStore
+from .cloudwatch_metrics import CloudWatchMetrics
+from .events import event_publisher
 from .runtime import ConfigurationError, require_env, start
 
 logger = Logger(service="qbxml-relay")
@@ -27,29 +34,41 @@ metrics = Metrics(service="qbxml-relay")
 REQUIRED_ENV = ("QBRELAY_TENANTS_TABLE", "POWERTOOLS_METRICS_NAMESPACE")
 start(logger, REQUIRED_ENV)
 DEFAULT_HOURS = 24.0
+DEFAULT_CHECK_MINUTES = 60.0
+# Each run announces the crossings of a window a little longer than its period: a late run then
+# repeats an event (same id) rather than missing one.
+WINDOW_FACTOR = 1.1
+
+
+def _positive(name: str, default: float, what: str) -> float:
+    raw = os.environ.get(name) or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigurationError(f"{name} must be positive {what}, not {raw!r}")
+    return value
 
 
 @cache
-def configuration() -> tuple[DynamoTenantStore, float]:
-    """The tenant store and the threshold in hours, read once per execution environment."""
+def configuration() -> tuple[DynamoTenantStore, float, float, EventPublisher]:
+    """The tenant store, the threshold in hours, the window in seconds and the publisher, read
+    once per execution environment."""
     require_env(REQUIRED_ENV)
-    raw = os.environ.get("QBRELAY_STALE_SYNC_HOURS") or str(DEFAULT_HOURS)
-    try:
-        hours = float(raw)
-    except ValueError:
-        hours = 0.0
-    if not (math.isfinite(hours) and hours > 0):
-        raise ConfigurationError(f"QBRELAY_STALE_SYNC_HOURS must be positive hours, not {raw!r}")
+    hours = _positive("QBRELAY_STALE_SYNC_HOURS", DEFAULT_HOURS, "hours")
+    minutes = _positive("QBRELAY_STALE_CHECK_MINUTES", DEFAULT_CHECK_MINUTES, "minutes")
     store = DynamoTenantStore(boto3.client("dynamodb"), os.environ["QBRELAY_TENANTS_TABLE"])
-    return store, hours
+    window = minutes * 60 * WINDOW_FACTOR
+    return store, hours, window, event_publisher(CloudWatchMetrics(metrics))
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Log each stale tenant and publish how many there are."""
-    store, hours = configuration()
-    stale = stale_tenants(store, time.time(), hours)
+    store, hours, window, events = configuration()
+    stale = check_stale(store, events, time.time(), hours, window)
     for tenant in stale:
         logger.warning(
             "no completed Web Connector session within the threshold",

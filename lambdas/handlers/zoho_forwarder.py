@@ -3,7 +3,8 @@
 Environment: QBRELAY_STATE_TABLE, QBRELAY_MAPPINGS_TABLE, QBRELAY_DLQ_URL,
 QBRELAY_SECRETS_PREFIX (required); QBRELAY_TENANTS_TABLE (tenants' time zones),
 QBRELAY_PAYLOAD_BUCKET (claim-checked records), QBRELAY_MAX_RECEIVE_COUNT (the record queue's
-maxReceiveCount, default 8: a message is parked one delivery before SQS would dead-letter it);
+maxReceiveCount, default 8: a message is parked one delivery before SQS would dead-letter it),
+QBRELAY_EVENT_BUS (failure.parked events);
 POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE.
 Messages the core leaves for later (``retry``) are reported as batch item failures, so SQS
 delivers them again; all others are deleted.
@@ -38,6 +39,8 @@ from ..store.dynamo import (
 from ..store.payloads import S3PayloadStore
 from ..zoho.client import client_factory
 from ..zoho.forwarder import ForwardReport, Status, ZohoForwarder
+from .cloudwatch_metrics import CloudWatchMetrics
+from .events import event_publisher
 from .runtime import require_env, start
 
 logger = Logger(service="qbxml-relay")
@@ -80,6 +83,7 @@ def forwarder() -> ZohoForwarder:
         payloads=S3PayloadStore(boto3.client("s3"), bucket) if bucket else None,
         refetch=DynamoSyncStateStore(dynamodb, state_table),
         time_zones=tenant_time_zones(DynamoTenantStore(dynamodb, tenants)) if tenants else None,
+        events=event_publisher(CloudWatchMetrics(metrics)),
     )
 
 

@@ -23,10 +23,24 @@ from .commands import (
     serve,
     status,
     tenant,
+    webhooks,
     zoho,
 )
 
-COMMAND_GROUPS = (serve, tenant, demo, qwc, zoho, failures, audit, resync, status, pause, apikey)
+COMMAND_GROUPS = (
+    serve,
+    tenant,
+    demo,
+    qwc,
+    zoho,
+    failures,
+    audit,
+    resync,
+    status,
+    pause,
+    apikey,
+    webhooks,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ from ..store.sqlite import (
     SqliteSyncStateStore,
     SqliteTenantStore,
 )
+from ..store.sqlite.outbox import SqliteOutbox
 from ..zoho.client import ZohoClient, client_factory
 from ..zoho.forwarder import Status, ZohoForwarder
 
@@ -74,6 +75,7 @@ def build_local_forwarder(
         payloads=FolderPayloadStore.in_dir(data_dir),
         refetch=SqliteSyncStateStore(db),
         time_zones=tenant_time_zones(SqliteTenantStore(db)),
+        events=SqliteOutbox(db),
     )
 
 

@@ -2,16 +2,21 @@
 
 - invoices still "Pending" past their due date become "Overdue" in ZOHO (every 6 hours, each
   tenant's own date);
-- claim-checked payloads older than the queue's retention are deleted (daily).
+- claim-checked payloads older than the queue's retention are deleted (daily);
+- tenants with no completed session for ``QBRELAY_STALE_SYNC_HOURS`` (default 24) are announced
+  as ``tenant.stale`` events (checked hourly, as the deployment's stale-sync check).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import time
 from datetime import datetime
 from pathlib import Path
 
 from ..model.tenant import time_zone
+from ..ops.stale_sync import check_stale
 from ..store.files import FileSecretStore, FileTokenCache
 from ..store.payloads import FolderPayloadStore
 from ..store.sqlite import SqliteForwarderState
@@ -27,6 +32,28 @@ log = logging.getLogger(__name__)
 
 OVERDUE_EVERY = 6 * 3600.0
 PRUNE_EVERY = 24 * 3600.0
+STALE_EVERY = 3600.0
+DEFAULT_STALE_HOURS = 24.0
+
+
+def stale_hours() -> float:
+    """The stale threshold in hours (QBRELAY_STALE_SYNC_HOURS, default 24)."""
+    raw = os.environ.get("QBRELAY_STALE_SYNC_HOURS") or ""
+    try:
+        hours = float(raw) if raw else DEFAULT_STALE_HOURS
+    except ValueError:
+        hours = 0.0
+    if not hours > 0:
+        log.warning("QBRELAY_STALE_SYNC_HOURS=%r is not positive hours; using 24", raw)
+        return DEFAULT_STALE_HOURS
+    return hours
+
+
+def announce_stale(local: LocalRelay) -> int:
+    """Publish ``tenant.stale`` for tenants that have just crossed the threshold; how many are
+    stale. The window is a little longer than the job's period (a repeat has the same id)."""
+    stale = check_stale(local.tenants, local.outbox, time.time(), stale_hours(), STALE_EVERY * 1.1)
+    return len(stale)
 
 
 def mark_overdue(local: LocalRelay, directory: Path) -> int:
@@ -55,4 +82,5 @@ def scheduled_jobs(local: LocalRelay, directory: Path) -> list[Job]:
     return [
         Job("overdue invoices", OVERDUE_EVERY, lambda: mark_overdue(local, directory)),
         Job("payload expiry", PRUNE_EVERY, payloads.prune),
+        Job("stale tenants", STALE_EVERY, lambda: announce_stale(local)),
     ]

@@ -33,6 +33,7 @@ TABLE_OUTPUTS = {
     "StateTable": "QBRELAY_STATE_TABLE",
     "MappingsTable": "QBRELAY_MAPPINGS_TABLE",
     "RunsTable": "QBRELAY_RUNS_TABLE",
+    "WebhooksTable": "QBRELAY_WEBHOOKS_TABLE",
 }
 
 

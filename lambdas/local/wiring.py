@@ -20,6 +20,7 @@ from ..store.sqlite import (
     SqliteSyncStateStore,
     SqliteTenantStore,
 )
+from ..store.sqlite.outbox import SqliteOutbox
 from ..sync.engine import SyncEngine, SyncSettings
 
 
@@ -38,6 +39,8 @@ class LocalRelay:
     engine: SyncEngine
     relay: QbwcRelay
     endpoint: SoapEndpoint
+    # Outbound events wait here for the webhook worker (lambdas/local/webhook_worker.py).
+    outbox: SqliteOutbox
 
 
 def build_local(
@@ -58,6 +61,7 @@ def build_local(
     payloads = FolderPayloadStore.in_dir(data_dir)
     sync = sync or SyncSettings.from_env(os.environ)
     engine = SyncEngine(state, mappings, queue, sync, payloads=payloads)
+    outbox = SqliteOutbox(db)
     relay = QbwcRelay(
         tenants,
         sessions,
@@ -65,6 +69,7 @@ def build_local(
         runs,
         settings,
         throttle=SqliteLoginThrottle(db),
+        events=outbox,
         on_progress=on_progress,
     )
     return LocalRelay(
@@ -79,4 +84,5 @@ def build_local(
         engine,
         relay,
         SoapEndpoint(relay, max_body_bytes),
+        outbox,
     )

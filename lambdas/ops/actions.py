@@ -100,11 +100,12 @@ def audit(
     repair: bool = False,
     session: Any = None,
     progress: Any = None,
+    events: Any = None,
 ) -> dict[str, Any]:
     """Audit one tenant against ZOHO (``lambdas.zoho.audit``), keep its summary for status,
     and return it (``AuditReport.to_json()``). ``session``: the HTTP session for ZOHO (tests
-    pass one bound to a fake); ``progress``: the auditor's progress callback. ZOHO and mapping
-    errors are ActionError."""
+    pass one bound to a fake); ``progress``: the auditor's progress callback; ``events``: where a
+    drift found is published. ZOHO and mapping errors are ActionError."""
     from ..zoho.audit import Auditor
     from ..zoho.auth import TokenProvider, load_credentials
     from ..zoho.client import ZohoClient
@@ -119,7 +120,7 @@ def audit(
         raise ActionError(str(exc)) from exc
     client = ZohoClient(TokenProvider(name, credentials, data.tokens, session), session)
     try:
-        report = Auditor(data.mappings, data.state, now).audit(
+        report = Auditor(data.mappings, data.state, now, events=events).audit(
             name, config, client, repair=repair, progress=progress
         )
     except ZohoError as exc:

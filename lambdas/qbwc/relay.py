@@ -31,7 +31,9 @@ from qbxml.requests import Request
 from qbxml.status import STATUS_NAME_IN_USE
 from qbxml.versions import MIN_VERSION
 
+from ..events.publisher import EventPublisher, NoEvents
 from ..metrics import AUTH_FAILURES, SESSIONS_COMPLETED, SESSIONS_STARTED, Metrics, NoMetrics
+from ..model import events
 from ..model.errors import ErrorInfo, classify_hresult, classify_text, error_info
 from ..store import keys
 from ..store.ports import (
@@ -235,6 +237,31 @@ def run_record(record: SessionRecord, state: SessionState, ended_at: float) -> R
     )
 
 
+def session_event(run: RunRecord) -> events.Event:
+    """The ``session.completed`` event of a finished session's run row."""
+    return events.session_completed(
+        run.tenant,
+        run.ticket,
+        status=run.status,
+        started_at=run.started_at,
+        ended_at=run.ended_at,
+        exchanges=run.exchanges,
+        errors=run.errors,
+        summary=run.summary,
+        entities={
+            name: {
+                "received": c.received,
+                "queued": c.queued,
+                "unchanged": c.unchanged,
+                "errors": c.errors,
+            }
+            for name, c in run.entities.items()
+        },
+        warnings=len(run.warnings),
+        error=events.session_error(run.last_error, run.status),
+    )
+
+
 def _entity_counts(steps: list[Step]) -> dict[str, EntityRunCounts]:
     """Per entity, its change query and its re-reads by id together."""
     out: dict[str, EntityRunCounts] = {}
@@ -341,10 +368,13 @@ class QbwcRelay:
         metrics: Metrics | None = None,
         throttle: LoginThrottle | None = None,
         on_progress: Callable[[SessionProgress], None] | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         self.metrics = metrics or NoMetrics()
         # The local process shows it; a display failing must never fail the session.
         self.on_progress = on_progress
+        # session.completed for every session that ends (never raises: see EventPublisher).
+        self.events: EventPublisher = events or NoEvents()
         # In-process by default; the wirings pass a stored one, so limits hold across instances.
         self.throttle: LoginThrottle = throttle or MemoryLoginThrottle()
         self._owner_id: str | None = None
@@ -778,6 +808,7 @@ class QbwcRelay:
         except StoreError as exc:
             # The session's effects are already durable; only its history row is missing.
             log.error("could not record the run of a session: %s", exc)
+        self.events.publish([session_event(run)])
 
     def _handle_response(
         self, state: SessionState, tenant: str, response: str, hresult: str, message: str

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..events.publisher import EventPublisher, NoEvents
+from ..model.events import Event, drift_found
 from ..model.identity import SOURCE_QBD
 from ..store.ports import DeliveryOutcome, DeliveryStatus, Mapping, MappingStore, SyncStateStore
 from .client import ZohoClient
@@ -127,12 +129,15 @@ class Auditor:
         clock: Callable[[], float],
         in_flight_seconds: float = 900.0,
         source: str = SOURCE_QBD,
+        events: EventPublisher | None = None,
     ) -> None:
         self.mappings = mappings
         self.refetch = refetch
         self.clock = clock
         self.in_flight_seconds = in_flight_seconds
         self.source = source
+        # drift.found for every audit that finds drift (never raises: see EventPublisher).
+        self.events: EventPublisher = events or NoEvents()
 
     def audit(
         self,
@@ -212,6 +217,8 @@ class Auditor:
                 ids = [z for _, z in targets]
                 ok = sum(1 for r in _deleter(client, config)(spec, ids) if r.ok)
                 report.repaired[f"deleted_{module}"] = ok
+        if report.drift:
+            self.events.publish([drift_event(report, self.clock())])
         return report
 
     def _judge(
@@ -252,6 +259,18 @@ class Auditor:
             report.add("stale", m.entity, m.source_id, zoho_id=held.zoho_id)
             return "stale"
         return None
+
+
+def drift_event(report: AuditReport, at: float) -> Event:
+    """The ``drift.found`` event of an audit report."""
+    return drift_found(
+        report.tenant,
+        at=at,
+        counts=report.counts,
+        examples=report.examples,
+        repaired=report.repaired,
+        in_flight=report.in_flight,
+    )
 
 
 def _deleter(client: ZohoClient, config: MappingConfig):

@@ -21,6 +21,8 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, tzinfo
 
+from ..events.publisher import EventPublisher, NoEvents
+from ..model import events
 from ..model.content import content_hash
 from ..model.entities import DELETION_ENTITIES, PAYMENT, SYNC_ORDER
 from ..model.envelope import Envelope, EnvelopeError
@@ -78,6 +80,7 @@ class ZohoForwarder:
         payloads: PayloadStore | None = None,
         refetch: SyncStateStore | None = None,
         time_zones: Callable[[str], tzinfo] | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         self.ports = Ports(mappings, dead_letters, refetch, clock)
         self.state = state
@@ -92,6 +95,8 @@ class ZohoForwarder:
         self.max_deliveries = max_deliveries
         self.payloads = payloads
         self.time_zones = time_zones or (lambda _tenant: UTC)
+        # failure.parked for every record given up on (never raises: see EventPublisher).
+        self.events: EventPublisher = events or NoEvents()
 
     def today(self, tenant: str) -> date:
         """The tenant's date now, in its time zone (what "overdue" is judged by)."""
@@ -135,7 +140,34 @@ class ZohoForwarder:
             self._park_unavailable(gone, report)
         for tenant, msgs in by_tenant.items():
             self._run_tenant(tenant, msgs, report)
+        named = {m.key: (m.envelope, m.deliveries) for msgs in by_tenant.values() for m in msgs}
+        named.update({key: (e, (deliveries or {}).get(key, 1)) for key, e, _ in gone})
+        self.events.publish(self._parked_events(report, named))
         return report
+
+    def _parked_events(
+        self, report: ForwardReport, named: dict[str, tuple[Envelope, int]]
+    ) -> list[events.Event]:
+        """One ``failure.parked`` per message that ended parked (its letter is stored)."""
+        now = self.clock()
+        out = []
+        for key, outcome in report.outcomes.items():
+            if outcome.status != Status.PARKED:
+                continue
+            envelope, count = named.get(key, (None, 1))
+            out.append(
+                events.failure_parked(
+                    envelope.tenant if envelope else UNKNOWN_TENANT,
+                    key,
+                    at=now,
+                    entity=envelope.entity if envelope else "",
+                    source_id=envelope.source_id if envelope else "",
+                    version=envelope.version if envelope else "",
+                    reason=outcome.reason,
+                    deliveries=count,
+                )
+            )
+        return out
 
     def _record(self, envelope: Envelope) -> dict:
         if envelope.record is not None:

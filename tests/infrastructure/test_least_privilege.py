@@ -28,6 +28,7 @@ TABLES = {
     "state": "StateTable",
     "mappings": "MappingsTable",
     "runs": "RunsTable",
+    "webhooks": "WebhooksTable",
 }
 # Function -> table -> the DynamoDB actions it is allowed (without the "dynamodb:" prefix).
 # Transactions are authorized per item as PutItem/UpdateItem/DeleteItem.
@@ -47,6 +48,8 @@ EXPECTED_TABLES: dict[str, dict[str, set[str]]] = {
     "stale": {"tenants": {"Scan"}},
     "audit": {"tenants": {"Scan"}, "state": {"GetItem", "UpdateItem"}},
     "overdue": {"tenants": {"Scan"}, "state": {"GetItem", "UpdateItem"}},
+    # Subscriptions: get, list (Query); deliveries: conditional put, get, updates, recent.
+    "webhooks": {"webhooks": {"GetItem", "PutItem", "UpdateItem", "Query"}},
 }
 # Scan and DeleteItem, and by whom (nobody else may have them anywhere).
 SCANS = {"stale": {"tenants"}, "audit": {"tenants"}, "overdue": {"tenants"}}
@@ -140,6 +143,7 @@ def test_only_the_relay_has_a_deny(synth: Synth) -> None:
 
 def test_queue_and_bucket_actions_per_function(synth: Synth) -> None:
     records, dlq = queue_id(synth, "Record"), queue_id(synth, "DeadLetter")
+    retries = webhook_retries_id(synth)
     objects = arn(bucket_id(synth), "/records/*")
     consume = {
         "ReceiveMessage",
@@ -158,11 +162,40 @@ def test_queue_and_bucket_actions_per_function(synth: Synth) -> None:
         "stale": ({}, {}),
         "audit": ({}, {}),
         "overdue": ({}, {}),
+        # The deliverer's retries: sent delayed to itself, consumed by its event source.
+        "webhooks": ({arn(retries): consume | {"SendMessage"}}, {}),
     }
     for name, (queues, bucket) in expected.items():
         statements = statements_of(synth, name)
         assert allowed(statements, "sqs:") == queues, name
         assert allowed(statements, "s3:") == bucket, name
+
+
+def webhook_retries_id(synth: Synth) -> str:
+    """The logical id of the deliverer's retry queue (named by its environment variable)."""
+    env = function(synth, HANDLERS["webhooks"])[1]["Properties"]["Environment"]["Variables"]
+    return env["QBRELAY_WEBHOOK_RETRY_QUEUE_URL"]["Ref"]
+
+
+def bus_id(synth: Synth) -> str:
+    return synth.raw["Outputs"]["EventBusName"]["Value"]["Ref"]
+
+
+def test_publishers_may_put_events_on_the_bus_only(synth: Synth) -> None:
+    publishers = {"relay", "forwarder", "stale", "audit"}
+    for name in HANDLERS:
+        got = allowed(statements_of(synth, name), "events:")
+        want = {arn(bus_id(synth)): {"PutEvents"}} if name in publishers else {}
+        assert got == want, name
+
+
+def test_the_deliverer_reads_only_the_webhook_secrets(synth: Synth) -> None:
+    statements = statements_of(synth, "webhooks")
+    (grant,) = [s for s in statements if "secretsmanager:GetSecretValue" in actions([s])]
+    assert actions([grant]) == {"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"}
+    pattern = grant["Resource"]["Fn::Join"][1][-1]
+    assert pattern == f"secret:qbxml-relay/{synth.env}/webhooks/*"
+    assert not [a for a in actions(statements) if a.startswith(("s3:", "kms:"))]
 
 
 def test_audit_without_repair_cannot_write_mappings(tmp_path) -> None:

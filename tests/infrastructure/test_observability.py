@@ -65,16 +65,18 @@ def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
     ):
         assert f'["{namespace}", "{name}"' in text
     lambda_errors = [w for w in widgets if w["properties"].get("title") == "Lambda errors"]
-    assert len(lambda_errors[0]["properties"]["metrics"]) == 5
+    assert len(lambda_errors[0]["properties"]["metrics"]) == 6
+    for name in ("EventsPublished", "EventsPublishFailed", "WebhookDeliveriesFailed"):
+        assert f'["QbxmlRelay/dev", "{name}", "service", "qbxml-relay"' in text
     assert any(w["type"] == "alarm" for w in widgets)
 
 
 def test_every_alarm_notifies_the_topic(dev: Synth) -> None:
     (topic,) = resources(dev, "AWS::SNS::Topic")
     found = alarms(dev)
-    # DLQ, forwarder error rate, 5 x Lambda errors, API 5xx, auth failures, stale sync, drift,
-    # audit and overdue failures.
-    assert len(found) == 13
+    # DLQ, forwarder error rate, 6 x Lambda errors, API 5xx, auth failures, stale sync, drift,
+    # audit and overdue failures; failed webhooks, the webhook DLQ, failed event publishing.
+    assert len(found) == 17
     for alarm in found.values():
         assert alarm["AlarmActions"] == [{"Ref": topic}]
         assert alarm["OKActions"] == [{"Ref": topic}]
@@ -105,6 +107,7 @@ def test_dead_letter_alarm(dev: Synth) -> None:
         a
         for a in alarms(dev).values()
         if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and "webhook" not in a["AlarmDescription"]
     ]
     dlq_id = dev.raw["Outputs"]["DeadLetterQueueUrl"]["Value"]["Ref"]
     assert dlq["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dlq_id, "QueueName"]}
@@ -136,6 +139,22 @@ def test_forwarder_error_rate_alarm(dev: Synth) -> None:
     }
     assert named == {"failed": "ZohoUpsertsFailed", "succeeded": "ZohoUpsertsSucceeded"}
     assert rate["Threshold"] == 5 and rate["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_failed_webhook_deliveries_alarm(dev: Synth) -> None:
+    found = alarms(dev).values()
+    (failed,) = [a for a in found if a.get("MetricName") == "WebhookDeliveriesFailed"]
+    assert failed["Threshold"] == 1 and failed["Namespace"] == "QbxmlRelay/dev"
+    assert failed["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    (published,) = [a for a in found if a.get("MetricName") == "EventsPublishFailed"]
+    assert published["Threshold"] == 1
+    depth = [
+        a
+        for a in found
+        if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        and "webhook" in a["AlarmDescription"]
+    ]
+    assert len(depth) == 1
 
 
 def test_lambda_and_api_error_alarms(dev: Synth) -> None:

@@ -18,6 +18,8 @@ BRIEF_ENVIRONMENT = {
     "QBRELAY_STATE_TABLE",
     "QBRELAY_MAPPINGS_TABLE",
     "QBRELAY_RUNS_TABLE",
+    "QBRELAY_WEBHOOKS_TABLE",
+    "QBRELAY_EVENT_BUS",
     "QBRELAY_RECORD_QUEUE_URL",
     "QBRELAY_DLQ_URL",
     "QBRELAY_SECRETS_PREFIX",
@@ -30,14 +32,16 @@ HANDLERS = {
     "stale": "lambdas.handlers.stale_sync.handler",
     "audit": "lambdas.handlers.audit.handler",
     "overdue": "lambdas.handlers.overdue.handler",
+    "webhooks": "lambdas.handlers.event_webhooks.handler",
 }
 # Per-function variables on top of BRIEF_ENVIRONMENT (names are a contract: add, never rename).
 FUNCTION_ENVIRONMENT = {
     "relay": {"QBRELAY_PAYLOAD_BUCKET"},
     "forwarder": {"QBRELAY_PAYLOAD_BUCKET", "QBRELAY_MAX_RECEIVE_COUNT"},
-    "stale": {"QBRELAY_STALE_SYNC_HOURS"},
+    "stale": {"QBRELAY_STALE_SYNC_HOURS", "QBRELAY_STALE_CHECK_MINUTES"},
     "audit": {"QBRELAY_AUDIT_REPAIR"},
     "overdue": set(),
+    "webhooks": {"QBRELAY_WEBHOOK_RETRY_QUEUE_URL"},
 }
 WRITES = {
     "dynamodb:PutItem",
@@ -54,6 +58,8 @@ OUTPUTS = {
     "StateTable",
     "MappingsTable",
     "RunsTable",
+    "WebhooksTable",
+    "EventBusName",
     "RecordQueueUrl",
     "DeadLetterQueueUrl",
     "SecretsPrefix",
@@ -124,8 +130,8 @@ def queue_id(synth: Synth, output: str) -> str:
 # --- tables -------------------------------------------------------------------------------
 
 
-def test_five_on_demand_tables_with_recovery_and_encryption(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 5)
+def test_six_on_demand_tables_with_recovery_and_encryption(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 6)
     synth.template.all_resources_properties(
         "AWS::DynamoDB::Table",
         {
@@ -146,6 +152,9 @@ def test_table_keys_ttl_and_indexes(synth: Synth) -> None:
         {"AttributeName": "pk", "KeyType": "HASH"},
         {"AttributeName": "sk", "KeyType": "RANGE"},
     ]
+    webhooks = tables[table_id(synth, "WebhooksTable")]["Properties"]
+    assert webhooks["KeySchema"] == runs["KeySchema"]
+    assert webhooks["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     mappings = tables[table_id(synth, "MappingsTable")]["Properties"]
     indexes = {i["IndexName"]: i["KeySchema"] for i in mappings["GlobalSecondaryIndexes"]}
     assert indexes == {
@@ -179,7 +188,7 @@ def test_production_data_is_retained_and_dev_data_is_not(dev: Synth, prod: Synth
 
 
 def test_functions_runtime_architecture_tracing_and_handlers(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::Lambda::Function", 5)
+    synth.template.resource_count_is("AWS::Lambda::Function", 6)
     synth.template.all_resources_properties(
         "AWS::Lambda::Function",
         {
@@ -290,6 +299,40 @@ def test_forwarder_consumes_with_partial_batch_failures(synth: Synth) -> None:
             "ScalingConfig": {"MaximumConcurrency": 5},
         },
     )
+
+
+def test_the_bus_and_its_rule_reach_the_deliverer(synth: Synth) -> None:
+    from lambdas.model.events import EVENT_TYPES
+
+    bus = synth.raw["Outputs"]["EventBusName"]["Value"]["Ref"]
+    assert synth.raw["Resources"][bus]["Properties"]["Name"] == f"qbxml-relay-{synth.env}"
+    webhooks_id = function(synth, HANDLERS["webhooks"])[0]
+    (rule,) = [
+        r["Properties"]
+        for r in resources(synth, "AWS::Events::Rule").values()
+        if r["Properties"].get("EventBusName") == {"Ref": bus}
+    ]
+    assert rule["EventPattern"] == {"source": ["qbxml-relay"], "detail-type": list(EVENT_TYPES)}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [webhooks_id, "Arn"]}
+    assert target["RetryPolicy"] == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 7200}
+    dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    env = function(synth, HANDLERS["webhooks"])[1]["Properties"]["Environment"]["Variables"]
+    retries = synth.raw["Resources"][env["QBRELAY_WEBHOOK_RETRY_QUEUE_URL"]["Ref"]]["Properties"]
+    # The rule's dead letters and the retries the deliverer keeps failing go to one queue.
+    assert retries["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq, "Arn"]}
+    assert retries["VisibilityTimeout"] >= 6 * 120
+    synth.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "FunctionName": {"Ref": webhooks_id},
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+    # Every function knows the bus by name.
+    for handler in HANDLERS.values():
+        variables = function(synth, handler)[1]["Properties"]["Environment"]["Variables"]
+        assert variables["QBRELAY_EVENT_BUS"] == {"Ref": bus}
 
 
 def test_stale_check_runs_every_fifteen_minutes(synth: Synth) -> None:

@@ -174,3 +174,19 @@ def test_missing_environment_is_a_clear_error(monkeypatch) -> None:
     with pytest.raises(ConfigurationError, match="QBRELAY_MAPPINGS_TABLE"):
         audit.configuration()
     audit.configuration.cache_clear()
+
+
+def test_drift_is_published_to_the_bus(tenants, zoho: ZohoEnv, monkeypatch) -> None:
+    from tests.integration.test_events_eventbridge import Bus
+
+    bus = Bus()
+    monkeypatch.setenv("QBRELAY_EVENT_BUS", "qbxml-relay-test")
+    audit.configuration.cache_clear()
+    ports = audit.configuration()[0]
+    ports.tenants.create(Tenant("acme", "acme-qbwc", "h"))
+    add_credentials(zoho, "acme")
+    zoho.fake.add_records("Accounts", [{"Account_Name": "Stray", "QB_ListID": "80009999-1"}])
+    audit.handler(SCHEDULED_EVENT, LambdaContext("audit", 256))
+    (seen,) = bus.seen()
+    assert seen["detail-type"] == "drift.found"
+    assert seen["detail"]["tenant"] == "acme" and seen["detail"]["data"]["counts"]["unknown"] == 1

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from typing import Any
 
+from ...events import NoEvents
 from ...ops.actions import ActionError, audit
 from ...zoho.audit import KINDS
+from .. import targets
 from ..progress import Progress, audit_view
 from ..targets import add_target_args, explain_aws_errors
 from ..tenant_stores import open_tenant_data
-from .common import add_progress_arg
+from .common import add_progress_arg, data_dir
 
 LABELS = {
     "missing": "in QuickBooks but missing in ZOHO",
@@ -27,6 +30,26 @@ LABELS = {
 }
 
 
+def _events(args: argparse.Namespace) -> Any:
+    """Where a drift the audit finds is announced: the deployment's bus, or the data dir's
+    outbox (delivered by ``qbrelay serve``'s webhook worker)."""
+    if args.aws:
+        from ...events.eventbridge import EventBridgePublisher
+        from ..targets import aws_env, stack_name, stack_outputs
+
+        env, region = aws_env(args), args.region
+        bus = os.environ.get("QBRELAY_EVENT_BUS") or stack_outputs(stack_name(env), region).get(
+            "EventBusName"
+        )
+        return (
+            EventBridgePublisher(targets.aws_client("events", region), bus) if bus else NoEvents()
+        )
+    from ...store.sqlite import SqliteDatabase
+    from ...store.sqlite.outbox import SqliteOutbox
+
+    return SqliteOutbox(SqliteDatabase.in_dir(data_dir(args.data_dir)))
+
+
 def run_audit(args: argparse.Namespace) -> dict[str, Any]:
     """Audit ``args.tenant`` on the store the flags name; its summary is kept for status."""
     progress = Progress.for_command(args.no_progress, json_output=args.json)
@@ -34,7 +57,12 @@ def run_audit(args: argparse.Namespace) -> dict[str, Any]:
         with progress.task(f"Audit of {args.tenant}", unit="modules") as task:
             data = open_tenant_data(args)
             return audit(
-                data, args.tenant, time.time, repair=args.repair, progress=audit_view(task)
+                data,
+                args.tenant,
+                time.time,
+                repair=args.repair,
+                progress=audit_view(task),
+                events=_events(args),
             )
     except ActionError as exc:
         raise SystemExit(f"error: {exc}") from exc

@@ -11,6 +11,7 @@ from ...qbwc.soap_service import DEFAULT_MAX_BODY
 from ..server import ServerLimits
 
 if TYPE_CHECKING:
+    from ..webhook_worker import WebhookWorker
     from ..wiring import LocalRelay
     from ..worker import ForwarderWorker
 from .common import add_progress_arg, data_dir
@@ -42,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ),
     )
     worker = None if args.no_forward else local_worker(local, directory).start()
+    webhooks = local_webhooks(local, directory).start()
     print(
         f"qbxml-relay serving SOAP at {server.url}{SOAP_PATH} (store: {local.db.path}); "
         + ("not forwarding (--no-forward)" if worker is None else "forwarding to ZOHO"),
@@ -55,6 +57,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server.stop()
         if worker is not None:
             worker.stop()
+        webhooks.stop()
         sessions.close()
     return 0
 
@@ -67,6 +70,13 @@ def local_worker(local: LocalRelay, directory: Path) -> ForwarderWorker:
 
     forwarder = build_local_forwarder(local.db, directory)
     return ForwarderWorker(local.queue, forwarder, jobs=scheduled_jobs(local, directory))
+
+
+def local_webhooks(local: LocalRelay, directory: Path) -> WebhookWorker:
+    """The serve process's webhook thread: the outbox to the subscribers."""
+    from ..webhook_worker import WebhookWorker, local_dispatch
+
+    return WebhookWorker(local_dispatch(local.db, directory))
 
 
 def register(sub: Any) -> None:
