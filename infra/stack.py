@@ -122,6 +122,8 @@ class RelayStack(Stack):
         tables.deny_leading_keys(self.relay, t.state, ZOHO_STATE_KEYS)
         # Hand-offs: get_many and record_handoffs, by key (no index).
         tables.grant(self.relay, t.mappings, ["BatchGetItem", "UpdateItem"])
+        # count, once a session: the tenant's mapped records weigh a mass deletion (vetting).
+        tables.grant(self.relay, t.mappings, ["Query"], index="by_tenant")
         tables.grant(self.relay, t.runs, ["PutItem"])
         send_to(self.relay, self.queues.records)
         # Records too large for one message go to the bucket first (the claim check).

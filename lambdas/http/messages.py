@@ -12,6 +12,9 @@ from urllib.parse import parse_qsl
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
+# Past this many fields a form or query string is refused (parsing them all costs the caller
+# nothing and the server a dict entry each).
+MAX_FORM_FIELDS = 200
 
 
 class BodyError(ValueError):
@@ -81,8 +84,12 @@ class Request:
             text = self.body.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BodyError("The form is not valid UTF-8.") from exc
+        try:
+            pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        except ValueError as exc:  # more fields than any form of this service has
+            raise BodyError(f"The form has more than {MAX_FORM_FIELDS} fields.") from exc
         values: dict[str, str] = {}
-        for key, value in parse_qsl(text, keep_blank_values=True, max_num_fields=200):
+        for key, value in pairs:
             values.setdefault(key, value)
         return values
 
@@ -90,7 +97,8 @@ class Request:
         """The body parsed as JSON (``BodyError`` if it is not)."""
         try:
             return json.loads(self.body)
-        except (UnicodeDecodeError, ValueError) as exc:
+        # RecursionError: nesting deeper than the interpreter's stack (``[[[[…`` of a small body).
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise BodyError("The body is not valid JSON.") from exc
 
 

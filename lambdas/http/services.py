@@ -26,7 +26,8 @@ class Services:
     def __init__(self, **providers: Callable[[], Any]) -> None:
         self._providers = dict(providers)
         self._built: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        # Re-entrant: a provider may build its port from another (an engine over the stores).
+        self._lock = threading.RLock()
 
     def provides(self, name: str) -> bool:
         """True if a provider for ``name`` was supplied."""

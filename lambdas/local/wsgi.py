@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
-from ..http.messages import Request, Response
+from ..http.messages import MAX_FORM_FIELDS, BodyError, Request, Response
 from ..http.relay_routes import HEALTH_PATH, SOAP_PATH
 from ..http.router import Router
 from ..http.routes import app_router
@@ -65,7 +65,10 @@ def _base_url(environ: dict[str, Any]) -> str:
 
 
 def to_request(environ: dict[str, Any]) -> Request:
-    """The ``Request`` a WSGI environ describes; the body is read only if a route asks."""
+    """The ``Request`` a WSGI environ describes; the body is read only if a route asks.
+
+    Raises BodyError for a query string of more than MAX_FORM_FIELDS parameters.
+    """
     try:
         length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
     except ValueError:
@@ -84,10 +87,14 @@ def to_request(environ: dict[str, Any]) -> Request:
             return b""
         return stream.read(length)
 
-    query = {}
-    for key, value in parse_qsl(
-        environ.get("QUERY_STRING", ""), keep_blank_values=True, max_num_fields=100
-    ):
+    query: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(
+            environ.get("QUERY_STRING", ""), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
+    except ValueError as exc:
+        raise BodyError(f"The query string has more than {MAX_FORM_FIELDS} parameters.") from exc
+    for key, value in pairs:
         query.setdefault(key, value)
     return Request(
         environ.get("REQUEST_METHOD", "GET"),
@@ -133,7 +140,10 @@ class RelayWsgiApp:
         self.router = router or app_router()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        request = to_request(environ)
+        try:
+            request = to_request(environ)
+        except BodyError as exc:
+            return self._send(start_response, Response.text(f"{exc}\n", 400))
         response = self.router.dispatch(request, self.services)
         if request.content_length >= TRIM_AFTER_BYTES:
             del request

@@ -112,6 +112,7 @@ class SessionState:
     def to_dict(self) -> dict[str, Any]:
         return {
             "plan": self.plan.to_list(),
+            "mapped_before": self.plan.mapped_before,
             "started_at": self.started_at,
             "company_file": self.company_file,
             "qbxml_version": self.qbxml_version,
@@ -133,7 +134,10 @@ class SessionState:
     def from_dict(cls, data: dict[str, Any]) -> SessionState:
         # Keys this version does not know (a session stored by another release) are ignored.
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**{**known, "plan": Plan.from_list(data["plan"])})
+        plan = Plan.from_list(data["plan"])
+        mapped = data.get("mapped_before")
+        plan.mapped_before = mapped if isinstance(mapped, int) else None
+        return cls(**{**known, "plan": plan})
 
 
 def _count(n: int, one: str, many: str | None = None) -> str:

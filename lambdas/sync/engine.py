@@ -280,13 +280,15 @@ class SyncEngine:
                 self._mark_unsupported(tenant, step, why)
             else:
                 self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
+        if plan.mapped_before is None and any(recs for _, _, recs in accepted):
+            plan.mapped_before = self._mapped(tenant)
         marks = review_marks(
             plan,
             [(step, recs) for step, _, recs in accepted],
             self.settings.max_session_records,
             self.settings.mass_deletion_min,
             self.settings.mass_deletion_share,
-            lambda: self.mappings.count(tenant),
+            lambda: plan.mapped_before or 0,
         )
         for mark in dict.fromkeys(m for m in marks if m):
             result.warnings.append(
@@ -310,6 +312,15 @@ class SyncEngine:
         for (step, rs, records), (queued, unchanged) in zip(accepted, handed.counts, strict=True):
             self._advance(tenant, step, rs, records, queued, unchanged, size, total_records)
         return result
+
+    def _mapped(self, tenant: str) -> int:
+        """The tenant's mapped records, or 0 when the store cannot say (then only the mass
+        deletion minimum applies: a person confirms rather than the session failing)."""
+        try:
+            return self.mappings.count(tenant)
+        except StoreError as exc:
+            log.warning("could not count the mapped records: %s", exc, extra={"tenant": tenant})
+            return 0
 
     def _advance(
         self,

@@ -122,6 +122,10 @@ class Plan:
     """The ordered steps of a session, decided at authenticate."""
 
     steps: list[Step] = field(default_factory=list)
+    # The tenant's mapped records as the session's first hand-off found them (None: none yet),
+    # the base of the mass deletion share (see vetting): counted later, it would include the
+    # session's own records.
+    mapped_before: int | None = None
 
     def current(self) -> Step | None:
         return next((s for s in self.steps if not s.finished), None)

@@ -69,6 +69,8 @@ def _mismatch(step: Step, rs: Any, max_returned: int | None) -> str | None:
     limit = len(step.ids) if step.ids else max_returned
     if limit is not None and len(rs.records) > limit:
         return f"{len(rs.records):,} records where at most {limit:,} were asked for"
+    if step.ids and any(r.source_id not in step.ids for r in rs.records):
+        return "records other than the ones asked for"
     if rs.iterator_id is not None:
         if step.ids or not step.uses_iterator:
             return "an iterator where none was asked for"
@@ -94,8 +96,9 @@ def review_marks(
 
     Records: once the session has received ``max_session_records``, every further one is
     marked. Deletions: when the session's deletions (this response's included) pass
-    ``mass_deletion_min`` and ``mass_deletion_share`` of the tenant's mapped records (counted
-    only then), this response's deletions are marked.
+    ``mass_deletion_min`` and ``mass_deletion_share`` of the tenant's mapped records
+    (``mapped_count``: those mapped before the session, so records it invents first do not
+    widen the share; asked only then), this response's deletions are marked.
     """
     records = sum(s.received for s in plan.steps if s.entity not in DELETION_ENTITIES)
     deletions = sum(s.queued for s in plan.steps if s.entity in DELETION_ENTITIES)

@@ -16,6 +16,9 @@ import pytest
 from lxml import etree
 
 from lambdas.local.cli import main
+from lambdas.store.dynamo import DynamoMappingStore
+from lambdas.store.ports import StoreError
+from lambdas.store.sqlite import SqliteMappingStore
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector
 from tests.integration.integrity_rig import (
@@ -153,3 +156,69 @@ def test_records_past_a_sessions_cap_wait_for_confirmation(
         rig.deliver(2)
         assert rig.dead_letters() == []
         assert_zoho_matches(zoho.fake, books)
+
+
+class DelayingCompany(FakeCompany):
+    """A thief's Web Connector holding the deletion answers back for a few message sets, so the
+    records it invents first are mapped before the deletions are weighed."""
+
+    def __init__(self, delay: int, **counts: Any) -> None:
+        super().__init__(**counts)
+        self.delay = delay
+
+    def process(self, request: str) -> str:
+        answer = super().process(request)
+        if self.delay <= 0 or "ListDeletedQueryRs" not in answer:
+            return answer
+        self.delay -= 1
+        root = etree.fromstring(answer.encode())
+        for rs in root.findall(".//ListDeletedQueryRs") + root.findall(".//TxnDeletedQueryRs"):
+            rs.getparent().remove(rs)
+        return etree.tostring(root, xml_declaration=True, encoding="utf-8").decode()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_invented_records_do_not_widen_the_mass_deletion_allowance(
+    kind: str, zoho: ZohoEnv, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("QBRELAY_MASS_DELETION_MIN", "5")
+    monkeypatch.setenv("QBRELAY_MASS_DELETION_SHARE", "0.1")
+    books = DelayingCompany(0, customers=40, items=0, invoices=0, payments=0)
+    with rig_for(kind, zoho, books, tmp_path, monkeypatch) as rig:
+        rig.session()
+        rig.settle()
+        # The thief invents 400 customers, deletes 12 real ones, and answers the deletion
+        # query only once three pages of its inventions are mapped.
+        for n in range(400):
+            books.add("Customer", name=f"Invented {n}")
+        gone = _deletable_customers(books, 12)
+        books.delay = 3
+        rig.session()
+        rig.settle()
+        reasons = [reason for _, reason in rig.dead_letters()]
+        assert len(reasons) == 12 and all("mass deletion" in r for r in reasons), reasons
+        assert _active(zoho, gone) == gone
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_mapping_count_the_store_refuses_holds_the_deletions(
+    kind: str, zoho: ZohoEnv, tmp_path, monkeypatch
+) -> None:
+    # As the relay function's role lacked Query on the mappings' by_tenant index: the session
+    # must go on, and the deletions wait for a person rather than pass unweighed.
+    def refused(self: Any, tenant: str) -> int:
+        raise StoreError("AccessDeniedException: not authorized to perform dynamodb:Query")
+
+    monkeypatch.setenv("QBRELAY_MASS_DELETION_MIN", "5")
+    books = company(customers=40, invoices=0, payments=0)
+    with rig_for(kind, zoho, books, tmp_path, monkeypatch) as rig:
+        rig.session()
+        monkeypatch.setattr(DynamoMappingStore, "count", refused)
+        monkeypatch.setattr(SqliteMappingStore, "count", refused)
+        gone = _deletable_customers(books, 12)
+        result = rig.session()
+        rig.settle()
+        assert result.last_error is None and result.percents[-1] == 100, result
+        reasons = [reason for _, reason in rig.dead_letters()]
+        assert len(reasons) == 12 and all("mass deletion" in r for r in reasons), reasons
+        assert _active(zoho, gone) == gone

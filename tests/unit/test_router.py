@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import time
 
 from lambdas.http.apigw import base_url, to_event_reply, to_request
 from lambdas.http.messages import Request, Response
@@ -128,3 +130,62 @@ def test_wsgi_serves_the_same_router() -> None:
     }
     body = b"".join(app(environ, lambda status, headers: seen.append(status)))
     assert seen == ["200 OK"] and b'"item_id":"9"' in body and b'"body":"hi"' in body
+
+
+def test_hostile_bodies_are_client_errors_not_tracebacks(caplog) -> None:
+    r = Router()
+    r.add("POST", "/form", lambda q, s: Response.json(q.form()))
+    r.add("POST", "/json", lambda q, s: Response.json(q.json()))
+    many = "&".join(f"f{n}=1" for n in range(300)).encode()
+    deep = b"[" * 200_000
+    with caplog.at_level("ERROR"):
+        assert r.dispatch(Request("POST", "/form", body=many), Services()).status == 400
+        assert r.dispatch(Request("POST", "/json", body=deep), Services()).status == 400
+    assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
+
+
+def test_wsgi_query_with_too_many_parameters_is_a_400() -> None:
+    app = RelayWsgiApp(endpoint=None, router=router())  # type: ignore[arg-type]
+    seen: list[str] = []
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/items/special",
+        "QUERY_STRING": "&".join(f"q{n}=1" for n in range(500)),
+        "wsgi.input": io.BytesIO(b""),
+    }
+    body = b"".join(app(environ, lambda status, headers: seen.append(status)))
+    assert seen == ["400 Bad Request"] and b"query" in body.lower()
+
+
+def test_a_provider_may_use_another_port() -> None:
+    # A port built from another (an engine over the stores) must not deadlock the lazy build.
+    services = Services(tenants=lambda: "store", soap=lambda: f"over {services.tenants}")
+    done: list[str] = []
+    worker = threading.Thread(target=lambda: done.append(services.soap), daemon=True)
+    worker.start()
+    worker.join(5)
+    assert done == ["over store"]
+
+
+def test_each_port_is_built_once_under_concurrency() -> None:
+    built: list[int] = []
+    gate = threading.Barrier(8)
+
+    def slow() -> object:
+        built.append(1)
+        time.sleep(0.05)
+        return object()
+
+    services = Services(tenants=slow)
+    seen: list[object] = []
+
+    def use() -> None:
+        gate.wait()
+        seen.append(services.tenants)
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert built == [1] and len(seen) == 8 and len({id(s) for s in seen}) == 1

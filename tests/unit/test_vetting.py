@@ -102,3 +102,12 @@ def test_records_past_the_session_cap_are_marked() -> None:
     assert marks == [None]
     marks = review_marks(p, [(customers, [customer(n) for n in range(3)])], 10, 25, 0.1, lambda: 0)
     assert marks[0] is not None and marks[0].startswith(RECORD_CAP)
+
+
+def test_a_re_read_answers_with_the_records_asked_for_only() -> None:
+    by_ids = Plan([Step("Customer", ids=[customer(1).list_id])])
+    pending = {"1-r0": by_ids.steps[0].key}
+    assert unasked(by_ids, pending, [rs(request_id="1-r0", records=[customer(1)])]) is None
+    # One record, as asked, but another one: the thief's pick of a record to overwrite.
+    other = rs(request_id="1-r0", records=[customer(2)])
+    assert "other than the ones asked for" in (unasked(by_ids, pending, [other]) or "")
