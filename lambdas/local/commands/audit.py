@@ -31,19 +31,16 @@ LABELS = {
 
 
 def _events(args: argparse.Namespace) -> Any:
-    """Where a drift the audit finds is announced: the deployment's bus, or the data dir's
-    outbox (delivered by ``qbrelay serve``'s webhook worker)."""
+    """Where a drift the audit finds is announced: with ``--aws``, the bus QBRELAY_EVENT_BUS
+    names (the scheduled audit function announces drift there anyway); locally the data dir's
+    outbox, which ``qbrelay serve``'s webhook worker delivers."""
     if args.aws:
+        bus = os.environ.get("QBRELAY_EVENT_BUS")
+        if not bus:
+            return NoEvents()
         from ...events.eventbridge import EventBridgePublisher
-        from ..targets import aws_env, stack_name, stack_outputs
 
-        env, region = aws_env(args), args.region
-        bus = os.environ.get("QBRELAY_EVENT_BUS") or stack_outputs(stack_name(env), region).get(
-            "EventBusName"
-        )
-        return (
-            EventBridgePublisher(targets.aws_client("events", region), bus) if bus else NoEvents()
-        )
+        return EventBridgePublisher(targets.aws_client("events", args.region), bus)
     from ...store.sqlite import SqliteDatabase
     from ...store.sqlite.outbox import SqliteOutbox
 
