@@ -40,7 +40,6 @@ from .errors import (
     CdcWindowExpired,
     CdcWindowTooLarge,
     QboError,
-    QboNeedsReconnect,
     QboThrottled,
     QboUnavailable,
 )
