@@ -19,6 +19,7 @@ from .events import EventRouting
 from .functions import Functions, FunctionSpec
 from .observability import Observability
 from .payloads import PayloadBucket
+from .qbo import QboIntegration
 from .queues import RecordQueues
 from .secrets import SecretsAccess
 from .settings import SERVICE_NAME, Settings
@@ -128,9 +129,23 @@ class RelayStack(Stack):
         self.payloads.grant_put(self.relay)
         # session.completed
         self.events.grant_put(self.relay)
+        # QuickBooks Online: its own functions, queue and grants (infra/qbo.py).
+        self.qbo = QboIntegration(
+            self,
+            "Qbo",
+            settings=settings,
+            functions=self.functions,
+            t=t,
+            records=self.queues.records,
+            payloads=self.payloads,
+            event_grant=self.events.grant_put,
+            retain=settings.retain_data,
+        )
         # Every route of the product's router (lambdas/http/routes.py), to the function it
         # names: declared once, served alike by this API and by the local server.
-        self.api.add_routes({"relay": self.relay})
+        self.api.add_routes(
+            {"relay": self.relay, "qbo-oauth": self.qbo.oauth, "qbo-webhook": self.qbo.webhook}
+        )
 
         self.forwarder = self.functions.add(
             FunctionSpec(
