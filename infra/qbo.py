@@ -161,9 +161,18 @@ class QboIntegration(Construct):
 
     def _secrets(self, fn: lambda_.Function, prefix: str, write: bool) -> None:
         """Read ``<prefix>qbo-app``; with ``write``, read and write ``<prefix>qbo/*`` too."""
+        role = fn.role
+        assert role is not None
         read = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
         iam.Grant.add_to_principal(
             grantee=fn, actions=read, resource_arns=[self._pattern(f"{prefix}qbo-app-*")]
+        )
+        nag.acknowledge(
+            role,
+            "IAM5",
+            "Secrets Manager appends six random characters to the qbo-app secret's ARN.",
+            finding="Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
+            f"<AWS::AccountId>:secret:{prefix}qbo-app-*",
         )
         if not write:
             return
@@ -173,17 +182,10 @@ class QboIntegration(Construct):
             grantee=fn, actions=actions, resource_arns=[self._pattern(f"{prefix}qbo/*")]
         )
         nag.acknowledge(
-            fn,
+            role,
             "IAM5",
             "Tenants' QuickBooks Online tokens (<prefix>qbo/<tenant>) are created at run time by "
             "the OAuth callback and rotated by refreshes: the grant covers that folder only.",
             finding="Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
             f"<AWS::AccountId>:secret:{prefix}qbo/*",
-        )
-        nag.acknowledge(
-            fn,
-            "IAM5",
-            "Secrets Manager appends six random characters to the qbo-app secret's ARN.",
-            finding="Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:"
-            f"<AWS::AccountId>:secret:{prefix}qbo-app-*",
         )
