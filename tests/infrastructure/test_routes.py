@@ -198,8 +198,15 @@ def test_every_route_in_readme_is_routed(synth: Synth) -> None:
     named = readme_routes(text)
     # Anything the prose names is declared in the table, so this list stays complete.
     assert named <= table, f"README names routes its HTTP routes table lacks: {named - table}"
+    from lambdas.http.routes import app_router
+    from tests.infrastructure.test_stack import ROUTE_FUNCTIONS
+
+    function_of = {
+        (m, normal_path(r.path)): r.function for r in app_router().routes for m in r.methods
+    }
     for method, path in sorted(table):
-        assert_routed(synth, method, path.replace("{}", "x"), "README")
+        prefix = ROUTE_FUNCTIONS[function_of.get((method, path), "relay")]
+        assert_routed(synth, method, path.replace("{}", "x"), "README", prefix)
 
 
 def test_a_missing_route_fails(dev: Synth) -> None:
