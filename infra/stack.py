@@ -281,6 +281,7 @@ class RelayStack(Stack):
             webhook_dead_letters=self.events.dead_letters,
             functions=self.functions.by_name,
         )
+        self.observability.watch_qbo()
         self._outputs()
 
     def schedule(self, construct_id: str, function: lambda_.IFunction, every: Duration) -> None:
