@@ -289,6 +289,57 @@ class Observability(Construct):
             ),
         )
 
+    def watch_qbo(self) -> None:
+        """QuickBooks Online: a dashboard row and alarms for webhook signature failures,
+        connections needing (or soon needing) a reconnect, and throttled realms."""
+        self.dashboard.add_widgets(
+            self._graph(
+                "QBO webhooks, signature failures",
+                [self.metric("QboWebhooks"), self.metric("QboWebhookSignatureFailures")],
+            ),
+            self._graph(
+                "QBO records queued, API calls, throttled realms",
+                [self.metric("QboRecordsQueued"), self.metric("QboApiCalls")],
+                right=[self.metric("QboThrottled"), self.metric("QboSyncFailures")],
+            ),
+            self._graph(
+                "QBO reconnects: waiting, due soon, fewest days left",
+                [
+                    self.metric("QboNeedsReconnectTenants", statistic="Maximum", period=RUN_PERIOD),
+                    self.metric("QboReconnectSoon", statistic="Maximum", period=RUN_PERIOD),
+                ],
+                right=[self.metric("QboReconnectDaysLeft", statistic="Minimum", period=RUN_PERIOD)],
+            ),
+        )
+        self._alarm(
+            "QboWebhookSignatureAlarm",
+            "5 or more QuickBooks Online webhook deliveries in 5 minutes had no valid "
+            "intuit-signature: a wrong verifier token in the qbo-app secret, or forged posts.",
+            self.metric("QboWebhookSignatureFailures"),
+            threshold=5,
+        )
+        self._alarm(
+            "QboNeedsReconnectAlarm",
+            "A QuickBooks Online connection needs a reconnect (invalid_grant, revoked, expired): "
+            "qbrelay qbo status names it; qbrelay qbo connect --tenant NAME fixes it.",
+            self.metric("QboNeedsReconnectTenants", statistic="Maximum", period=RUN_PERIOD),
+            threshold=1,
+        )
+        self._alarm(
+            "QboReconnectSoonAlarm",
+            "A QuickBooks Online connection reaches Intuit's refresh-token limit within 30 days: "
+            "a company admin must connect it again before then (qbrelay qbo status).",
+            self.metric("QboReconnectSoon", statistic="Maximum", period=RUN_PERIOD),
+            threshold=1,
+        )
+        self._alarm(
+            "QboThrottledAlarm",
+            "QuickBooks Online kept throttling (HTTP 429) realms 10 or more times in 5 minutes: "
+            "another app of the company may be using its limit; the sync retries.",
+            self.metric("QboThrottled"),
+            threshold=10,
+        )
+
     def metric(self, name: str, *, statistic: str = "Sum", period: Duration = PERIOD) -> cw.Metric:
         """One of the relay's own metrics (dimension ``service``)."""
         return cw.Metric(

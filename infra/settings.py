@@ -95,6 +95,13 @@ class Settings:
     # Pending invoices past their due date become Overdue: at least daily, so none stays Pending
     # a whole day late.
     overdue_schedule_hours: int = 6
+    # QuickBooks Online: the Intuit app's client id and registered redirect URI (the client
+    # secret and webhook verifier token go in the ``<prefix>qbo-app`` secret, never here); the
+    # catch-up's period. Without a redirect URI, https://<domain_name>/qbo/callback.
+    qbo_client_id: str | None = None
+    qbo_redirect_uri: str | None = None
+    qbo_environment: str = "sandbox"
+    qbo_cdc_minutes: int = 15
 
     @property
     def stack_name(self) -> str:

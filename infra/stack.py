@@ -19,6 +19,7 @@ from .events import EventRouting
 from .functions import Functions, FunctionSpec
 from .observability import Observability
 from .payloads import PayloadBucket
+from .qbo import QboIntegration
 from .queues import RecordQueues
 from .secrets import SecretsAccess
 from .settings import SERVICE_NAME, Settings
@@ -130,9 +131,23 @@ class RelayStack(Stack):
         self.payloads.grant_put(self.relay)
         # session.completed
         self.events.grant_put(self.relay)
+        # QuickBooks Online: its own functions, queue and grants (infra/qbo.py).
+        self.qbo = QboIntegration(
+            self,
+            "Qbo",
+            settings=settings,
+            functions=self.functions,
+            t=t,
+            records=self.queues.records,
+            payloads=self.payloads,
+            event_grant=self.events.grant_put,
+            retain=settings.retain_data,
+        )
         # Every route of the product's router (lambdas/http/routes.py), to the function it
         # names: declared once, served alike by this API and by the local server.
-        self.api.add_routes({"relay": self.relay})
+        self.api.add_routes(
+            {"relay": self.relay, "qbo-oauth": self.qbo.oauth, "qbo-webhook": self.qbo.webhook}
+        )
 
         self.forwarder = self.functions.add(
             FunctionSpec(
@@ -268,6 +283,7 @@ class RelayStack(Stack):
             webhook_dead_letters=self.events.dead_letters,
             functions=self.functions.by_name,
         )
+        self.observability.watch_qbo()
         self._outputs()
 
     def schedule(self, construct_id: str, function: lambda_.IFunction, every: Duration) -> None:

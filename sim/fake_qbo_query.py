@@ -5,6 +5,8 @@
 IN, LIKE`` (``%`` only), no OR, no projections, keywords in any case, entity names exact.
 STARTPOSITION is 1-based; MAXRESULTS defaults to 100 and is capped at 1000. Strings are in single
 quotes with ``\\'`` escaping a quote. Errors raise ``QueryError`` with Intuit's parser codes.
+Inactive customers and items are left out unless a condition names ``Active``
+(``Active in (true, false)`` lists both).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .fake_qbo_company import ENTITIES, parse_time
+from .fake_qbo_company import ENTITIES, NAME_ENTITIES, parse_time
 
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS = 1000
@@ -205,7 +207,16 @@ def matches(obj: dict[str, Any], cond: Condition) -> bool:
 
 def run(query: Query, objects: list[dict[str, Any]]) -> dict[str, Any]:
     """The ``QueryResponse`` for ``query`` over ``objects`` (Intuit omits an empty entity list)."""
-    hits = [o for o in objects if all(matches(o, c) for c in query.where)]
+    # Like QuickBooks Online, a query leaves inactive names out unless it asks about Active.
+    hide_inactive = query.entity in NAME_ENTITIES and not any(
+        c.prop.lower() == "active" for c in query.where
+    )
+    hits = [
+        o
+        for o in objects
+        if all(matches(o, c) for c in query.where)
+        and not (hide_inactive and o.get("Active") is False)
+    ]
     if query.count:
         return {"totalCount": len(hits)}
     if query.order:

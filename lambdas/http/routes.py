@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from . import relay_routes
+from . import qbo_routes, relay_routes
 from .router import Router
 
-REGISTRARS = (relay_routes.register,)
+REGISTRARS = (relay_routes.register, qbo_routes.register)
 
 
 @cache

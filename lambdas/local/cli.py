@@ -18,6 +18,7 @@ from .commands import (
     demo,
     failures,
     pause,
+    qbo,
     qwc,
     resync,
     serve,
@@ -40,6 +41,7 @@ COMMAND_GROUPS = (
     pause,
     apikey,
     webhooks,
+    qbo,
 )
 
 

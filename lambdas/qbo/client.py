@@ -40,7 +40,6 @@ from .errors import (
     CdcWindowExpired,
     CdcWindowTooLarge,
     QboError,
-    QboNeedsReconnect,
     QboThrottled,
     QboUnavailable,
 )
@@ -59,6 +58,8 @@ TIMEOUT = (5.0, 30.0)
 _PAGING = re.compile(r"\b(startposition|maxresults)\b", re.IGNORECASE)
 _ENTITY = re.compile(r"\bfrom\s+([A-Za-z]+)", re.IGNORECASE)
 _XML_CODE = re.compile(r'<Error[^>]*\bcode="(\d+)"')
+# QBO entities whose inactive objects a query leaves out unless ``Active in (true, false)``.
+_LIST_ENTITIES = frozenset({"Customer", "Item"})
 _REQUEST_ID_NAMESPACE = uuid.UUID("6f1c2f8e-3b7a-4f0e-9a51-7d7b3c2a9e10")
 
 
@@ -149,7 +150,9 @@ class QboClient:
         out: list[dict[str, Any]] = []
         for start in range(0, len(unique), ID_BATCH):
             batch = ", ".join(quote(i) for i in unique[start : start + ID_BATCH])
-            out.extend(self.query(f"select * from {_entity(entity)} where Id in ({batch})"))
+            # Inactive customers and items are what QBO's "delete" leaves: read them too.
+            active = " and Active in (true, false)" if entity in _LIST_ENTITIES else ""
+            out.extend(self.query(f"select * from {_entity(entity)} where Id in ({batch}){active}"))
         return out
 
     def change_data_capture(
@@ -297,10 +300,10 @@ class QboClient:
                 refreshed, rejected = 1, token
                 continue
             if status == 401:
-                raise QboNeedsReconnect(
-                    f"QuickBooks Online rejected a freshly refreshed token for realm {realm} "
-                    f"({fault[0] or 401}): the connection may have been revoked; connect the "
-                    "company again",
+                # A fresh token refused too: the authorization is gone; stop calling.
+                self.tokens.give_up(
+                    f"it rejected a freshly refreshed token for realm {realm} "
+                    f"({fault[0] or 401}); the connection may have been revoked",
                     tid,
                     code=fault[0] or "401",
                 )

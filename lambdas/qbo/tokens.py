@@ -142,6 +142,7 @@ class QboTokens:
         lease_seconds: float = 30.0,
         wait_seconds: float = 25.0,
         poll_seconds: float = 0.2,
+        on_needs_reconnect: Callable[[str, QboNeedsReconnect], None] | None = None,
     ) -> None:
         self.tenant = tenant
         self.secrets = secrets
@@ -152,6 +153,8 @@ class QboTokens:
         self.lease_seconds = lease_seconds
         self.wait_seconds = wait_seconds
         self.poll_seconds = poll_seconds
+        # Told once, by the process that marked the connection (it publishes the event).
+        self.on_needs_reconnect = on_needs_reconnect
         self.holder = uuid.uuid4().hex
         self.refreshes = 0
         self._tokens: StoredTokens | None = None
@@ -223,12 +226,18 @@ class QboTokens:
             )
             raise self._dead
 
-    def _give_up(self, why: str, intuit_tid: str = "") -> NoReturn:
+    def give_up(self, why: str, intuit_tid: str = "", code: str = "invalid_grant") -> NoReturn:
+        """Mark the connection ``needs_reconnect`` (``why`` says what happened) and raise
+        QboNeedsReconnect; later calls of this provider raise at once."""
         message = reconnect_message(self.tenant, why)
         log.warning("QuickBooks Online tenant %s needs a reconnect: %s", self.tenant, why)
         self.connections.mark(self.tenant, NEEDS_RECONNECT, message)
-        self._dead = QboNeedsReconnect(message, intuit_tid, code="invalid_grant")
+        self._dead = QboNeedsReconnect(message, intuit_tid, code=code)
+        if self.on_needs_reconnect is not None:
+            self.on_needs_reconnect(self.tenant, self._dead)
         raise self._dead
+
+    _give_up = give_up
 
     def _refresh_holding_lease(self, rejected: str | None) -> str:
         try:

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..events.publisher import EventPublisher, NoEvents
 from ..model.events import Event, drift_found
-from ..model.identity import SOURCE_QBD
+from ..model.identity import SOURCES
 from ..store.ports import DeliveryOutcome, DeliveryStatus, Mapping, MappingStore, SyncStateStore
 from .client import ZohoClient
 from .deletions import delete_in_zoho
@@ -128,14 +128,16 @@ class Auditor:
         refetch: SyncStateStore,
         clock: Callable[[], float],
         in_flight_seconds: float = 900.0,
-        source: str = SOURCE_QBD,
+        sources: tuple[str, ...] = SOURCES,
         events: EventPublisher | None = None,
     ) -> None:
         self.mappings = mappings
         self.refetch = refetch
         self.clock = clock
         self.in_flight_seconds = in_flight_seconds
-        self.source = source
+        # Desktop and Online ids live in one ZOHO field apart by their prefixes (identity.py),
+        # so one audit covers every source of the tenant.
+        self.sources = sources
         # drift.found for every audit that finds drift (never raises: see EventPublisher).
         self.events: EventPublisher = events or NoEvents()
 
@@ -154,13 +156,14 @@ class Auditor:
         report = AuditReport(tenant)
         rows: dict[str, dict[str, Mapping]] = defaultdict(dict)
         for m in self.mappings.scan(tenant):
-            if m.source == self.source:
+            if m.source in self.sources:
                 rows[m.entity][m.source_id] = m
                 report.mappings += 1
         calls_before, credits_before = client.coql_calls, client.coql_credits
         now = self.clock()
-        to_refetch: dict[str, set[str]] = defaultdict(set)
-        to_mark: list[tuple[str, str]] = []  # (store entity, id) ZOHO does not hold as recorded
+        to_refetch: dict[tuple[str, str], set[str]] = defaultdict(set)  # (source, entity)
+        # (source, store entity, id) ZOHO does not hold as recorded
+        to_mark: list[tuple[str, str, str]] = []
         to_delete: dict[str, list[tuple[EntitySpec, str]]] = defaultdict(list)
         specs = [
             (entity, s)
@@ -179,8 +182,8 @@ class Auditor:
             for sid, m in known.items():
                 kind = self._judge(m, held.get(sid), s, config, now, report)
                 if kind in ("missing", "stale"):
-                    to_refetch[entity].add(sid)
-                    to_mark.append((s.store_entity, sid))
+                    to_refetch[(m.source, entity)].add(sid)
+                    to_mark.append((m.source, s.store_entity, sid))
                 elif kind == "deleted_active":
                     to_delete[s.module].append((s, held[sid].zoho_id))
             for ext in held.keys() - known.keys():
@@ -197,7 +200,7 @@ class Auditor:
                 [
                     DeliveryOutcome(
                         tenant,
-                        self.source,
+                        source,
                         store_entity,
                         sid,
                         DeliveryStatus.CONFLICT,
@@ -206,12 +209,13 @@ class Auditor:
                         last_error="the audit found ZOHO without this content; re-read requested",
                         token=secrets.token_hex(8),
                     )
-                    for store_entity, sid in to_mark
+                    for source, store_entity, sid in to_mark
                 ]
             )
-            for entity, ids in to_refetch.items():
-                self.refetch.request_refetch(tenant, self.source, entity, sorted(ids))
-                report.repaired[f"reread_{entity}"] = len(ids)
+            for (source, entity), ids in to_refetch.items():
+                self.refetch.request_refetch(tenant, source, entity, sorted(ids))
+                key = f"reread_{entity}"
+                report.repaired[key] = report.repaired.get(key, 0) + len(ids)
             for module, targets in to_delete.items():
                 spec = targets[0][0]
                 ids = [z for _, z in targets]

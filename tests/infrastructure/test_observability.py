@@ -65,7 +65,15 @@ def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
     ):
         assert f'["{namespace}", "{name}"' in text
     lambda_errors = [w for w in widgets if w["properties"].get("title") == "Lambda errors"]
-    assert len(lambda_errors[0]["properties"]["metrics"]) == 6
+    assert len(lambda_errors[0]["properties"]["metrics"]) == 10
+    for name in (
+        "QboWebhookSignatureFailures",
+        "QboNeedsReconnectTenants",
+        "QboReconnectSoon",
+        "QboReconnectDaysLeft",
+        "QboThrottled",
+    ):
+        assert f'["QbxmlRelay/dev", "{name}", "service", "qbxml-relay"' in text
     for name in ("EventsPublished", "EventsPublishFailed", "WebhookDeliveriesFailed"):
         assert f'["QbxmlRelay/dev", "{name}", "service", "qbxml-relay"' in text
     assert any(w["type"] == "alarm" for w in widgets)
@@ -76,7 +84,8 @@ def test_every_alarm_notifies_the_topic(dev: Synth) -> None:
     found = alarms(dev)
     # DLQ, forwarder error rate, 6 x Lambda errors, API 5xx, auth failures, stale sync, drift,
     # audit and overdue failures; failed webhooks, the webhook DLQ, failed event publishing.
-    assert len(found) == 17
+    # QuickBooks Online: 4 x Lambda errors, webhook signatures, reconnect now and soon, 429s.
+    assert len(found) == 25
     for alarm in found.values():
         assert alarm["AlarmActions"] == [{"Ref": topic}]
         assert alarm["OKActions"] == [{"Ref": topic}]

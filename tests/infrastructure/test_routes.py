@@ -83,15 +83,18 @@ def relay_function(synth: Synth) -> str:
     return logical_id
 
 
-def assert_routed(synth: Synth, method: str, path: str, why: str) -> None:
+def assert_routed(
+    synth: Synth, method: str, path: str, why: str, function_prefix: str | None = None
+) -> None:
     routes = api_routes(synth)
     matching = [t for t in routes if template_matches(t, path)]
     assert matching, f"{why}: {method} {path} has no API Gateway resource (have {sorted(routes)})"
     # A literal resource (/support) wins over a parameter (/{x}), as in API Gateway.
     template = min(matching, key=lambda t: t.count("{"))
     assert method in routes[template], f"{why}: {template} lacks {method}"
-    assert f'"{relay_function(synth)}"' in routes[template][method], (
-        f"{why}: {method} {template} does not reach the relay function"
+    want = f'"{function_prefix}' if function_prefix else f'"{relay_function(synth)}"'
+    assert want in routes[template][method], (
+        f"{why}: {method} {template} does not reach the {function_prefix or 'relay'} function"
     )
 
 
@@ -195,8 +198,15 @@ def test_every_route_in_readme_is_routed(synth: Synth) -> None:
     named = readme_routes(text)
     # Anything the prose names is declared in the table, so this list stays complete.
     assert named <= table, f"README names routes its HTTP routes table lacks: {named - table}"
+    from lambdas.http.routes import app_router
+    from tests.infrastructure.test_stack import ROUTE_FUNCTIONS
+
+    function_of = {
+        (m, normal_path(r.path)): r.function for r in app_router().routes for m in r.methods
+    }
     for method, path in sorted(table):
-        assert_routed(synth, method, path.replace("{}", "x"), "README")
+        prefix = ROUTE_FUNCTIONS[function_of.get((method, path), "relay")]
+        assert_routed(synth, method, path.replace("{}", "x"), "README", prefix)
 
 
 def test_a_missing_route_fails(dev: Synth) -> None:
@@ -216,5 +226,9 @@ def test_api_serves_exactly_the_routers_routes(synth: Synth) -> None:
     declared = {(m, r.path) for r in app_router().routes for m in r.methods}
     deployed = {(m, path) for path, methods in api_routes(synth).items() for m in methods}
     assert deployed == declared
-    for method, path in declared:
-        assert_routed(synth, method, path.replace("{", "").replace("}", ""), "router")
+    from tests.infrastructure.test_stack import ROUTE_FUNCTIONS
+
+    for r in app_router().routes:
+        for method in r.methods:
+            path = r.path.replace("{", "").replace("}", "")
+            assert_routed(synth, method, path, "router", ROUTE_FUNCTIONS[r.function])

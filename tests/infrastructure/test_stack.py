@@ -188,7 +188,8 @@ def test_production_data_is_retained_and_dev_data_is_not(dev: Synth, prod: Synth
 
 
 def test_functions_runtime_architecture_tracing_and_handlers(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::Lambda::Function", 6)
+    # Six, and QuickBooks Online's four (tests/infrastructure/test_qbo_stack.py).
+    synth.template.resource_count_is("AWS::Lambda::Function", 10)
     synth.template.all_resources_properties(
         "AWS::Lambda::Function",
         {
@@ -453,13 +454,24 @@ def test_payload_bucket_and_receive_count_reach_their_functions(synth: Synth) ->
 # --- API ----------------------------------------------------------------------------------
 
 
-def test_routes_go_to_the_relay(synth: Synth) -> None:
-    relay_id = function(synth, HANDLERS["relay"])[0]
+# The function each router ``function`` name is deployed as (logical id prefix).
+ROUTE_FUNCTIONS = {
+    "relay": "FunctionsRelayFunction",
+    "qbo-oauth": "FunctionsQboOAuthFunction",
+    "qbo-webhook": "FunctionsQboWebhookFunction",
+}
+
+
+def test_routes_go_to_the_function_the_router_names(synth: Synth) -> None:
+    from lambdas.http.routes import app_router
+
+    named = {(m, normal_path(r.path)): r.function for r in app_router().routes for m in r.methods}
     routes = set()
     for path, methods in api_routes(synth).items():
         for method, uri in methods.items():
-            assert relay_id in uri, f"{method} {path}"
-            routes.add((method, normal_path(path)))
+            key = (method, normal_path(path))
+            assert f'"{ROUTE_FUNCTIONS[named[key]]}' in uri, f"{method} {path}"
+            routes.add(key)
     # Exactly the documented routes: none missing (test_routes.py) and no undocumented one.
     assert routes == readme_table(README.read_text(encoding="utf-8"))
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..demo import DemoCompany
+
+if TYPE_CHECKING:
+    from ..demo_qbo import QboDemoResult
 from .common import add_progress_arg, data_dir
 
 # Record counts of the simulated company, one flag each (--sales-orders for sales_orders).
@@ -40,10 +43,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
             zoho_accounts_url=args.zoho_accounts_url,
             progress=Progress.for_command(args.no_progress, json_output=args.json),
         )
+        qbo = run_qbo_leg(args, directory) if args.qbo else None
     except (DemoTargetError, ValueError) as exc:
         raise SystemExit(f"error: {exc}") from exc
     if args.json:
-        print(json.dumps(result.to_json(), sort_keys=True))
+        extra = qbo.to_json() if qbo is not None else {}
+        print(json.dumps({**result.to_json(), **extra}, sort_keys=True))
         return 0 if result.session.last_error is None else 1
     s = result.session
     held = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items() if n)
@@ -76,12 +81,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"{a.counts['deleted_active']} deleted but active, {a.counts['unknown']} unknown "
                 f"in ZOHO ({a.coql_calls} COQL call(s), {a.credits} credit(s))"
             )
+    if qbo is not None:
+        print_qbo(qbo)
     print(f"Store: {directory / 'relay.sqlite3'}")
     for record in result.sample:
         source_id = record.get("list_id") or record.get("txn_id")
         label = record.get("full_name") or record.get("ref_number") or ""
         print(f"  e.g. {record.get('entity')} {source_id}: {label!r}")
     return 0 if s.last_error is None else 1
+
+
+def run_qbo_leg(args: argparse.Namespace, directory: Any) -> QboDemoResult:
+    """``--qbo``: the QuickBooks Online flow after the Desktop session (same fake ZOHO)."""
+    from ..demo_qbo import run_qbo_demo
+    from ..progress import Progress
+
+    if args.zoho_accounts_url:
+        raise ValueError("--qbo forwards to the built-in fake ZOHO only")
+    return run_qbo_demo(directory, Progress.for_command(args.no_progress, json_output=args.json))
+
+
+def print_qbo(q: QboDemoResult) -> None:
+    """The QuickBooks Online leg's lines."""
+    print(
+        f"QuickBooks Online company {q.realm} (fake Intuit): connected through /qbo/connect -> "
+        f"consent -> /qbo/callback; first load {q.loaded:,} records"
+    )
+    print(
+        f"Webhooks: {q.webhooks} signed deliveries accepted ({q.refused_webhooks} mis-signed "
+        f"refused with 401) -> {q.webhook_records} records; CDC catch-up returned "
+        f"{q.cdc_records} objects and queued {q.cdc_queued} (what no webhook announced); "
+        f"{q.api_calls} Accounting API calls"
+    )
+    if q.zoho is not None:
+        d = q.zoho.drain
+        print(
+            f"ZOHO CRM ({q.zoho.target}): {q.records:,} QuickBooks Online records there beside "
+            f"the Desktop ones; {d.outcomes['applied']:,} applied, "
+            f"{d.outcomes['parked']:,} parked"
+        )
+        if q.zoho.audit is not None:
+            a = q.zoho.audit.counts
+            print(
+                f"Audit: {a['missing']} missing, {a['stale']} stale, {a['unknown']} unknown in ZOHO"
+            )
 
 
 def register(sub: Any) -> None:
@@ -104,5 +147,11 @@ def register(sub: Any) -> None:
         help="forward through the real ZOHO client to this ZOHO-compatible accounts server "
         "(credentials from ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET, ZOHO_REFRESH_TOKEN; https, or "
         "http on loopback) instead of the built-in fake ZOHO",
+    )
+    demo.add_argument(
+        "--qbo",
+        action="store_true",
+        help="then connect a fake QuickBooks Online company (OAuth, webhooks, CDC) and forward "
+        "its records to the same fake ZOHO",
     )
     demo.set_defaults(func=cmd_demo)

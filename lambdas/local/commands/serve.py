@@ -11,6 +11,8 @@ from ...qbwc.soap_service import DEFAULT_MAX_BODY
 from ..server import ServerLimits
 
 if TYPE_CHECKING:
+    from ..qbo import LocalQbo
+    from ..qbo_worker import QboWorker
     from ..webhook_worker import WebhookWorker
     from ..wiring import LocalRelay
     from ..worker import ForwarderWorker
@@ -28,8 +30,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     sessions = SessionProgressView(Progress.for_command(args.no_progress), first_sync_only=True)
     local = build_local(directory, max_body_bytes=args.max_body_bytes, on_progress=sessions)
     public_url = args.public_url or os.environ.get("QBRELAY_PUBLIC_URL") or None
+    qbo = local_qbo(local, directory)
     server = RelayServer(
-        RelayWsgiApp(local.endpoint, public_url, local.tenants, local.state),
+        RelayWsgiApp(
+            local.endpoint,
+            public_url,
+            local.tenants,
+            local.state,
+            providers=qbo.providers() if qbo is not None else None,
+        ),
         args.host,
         args.port,
         trusted_proxy=args.trusted_proxy,
@@ -44,6 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     worker = None if args.no_forward else local_worker(local, directory).start()
     webhooks = local_webhooks(local, directory).start()
+    qbo_worker = local_qbo_worker(qbo)
     print(
         f"qbxml-relay serving SOAP at {server.url}{SOAP_PATH} (store: {local.db.path}); "
         + ("not forwarding (--no-forward)" if worker is None else "forwarding to ZOHO"),
@@ -58,6 +68,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if worker is not None:
             worker.stop()
         webhooks.stop()
+        if qbo_worker is not None:
+            qbo_worker.stop()
         sessions.close()
     return 0
 
@@ -70,6 +82,24 @@ def local_worker(local: LocalRelay, directory: Path) -> ForwarderWorker:
 
     forwarder = build_local_forwarder(local.db, directory)
     return ForwarderWorker(local.queue, forwarder, jobs=scheduled_jobs(local, directory))
+
+
+def local_qbo(local: LocalRelay, directory: Path) -> LocalQbo | None:
+    """The QuickBooks Online routes' ports, if an Intuit app is configured (QBO_CLIENT_ID)."""
+    from ...qbo.errors import QboConfigError
+    from ..qbo import build_local_qbo
+
+    try:
+        return build_local_qbo(local, directory)
+    except QboConfigError as exc:
+        raise SystemExit(f"error: {exc.message}") from None
+
+
+def local_qbo_worker(qbo: LocalQbo | None) -> QboWorker | None:
+    """The serve process's QuickBooks Online sync and catch-up thread (if configured)."""
+    from ..qbo_worker import QboWorker
+
+    return QboWorker(qbo.runtime(), qbo.changes).start() if qbo is not None else None
 
 
 def local_webhooks(local: LocalRelay, directory: Path) -> WebhookWorker:

@@ -1,0 +1,41 @@
+"""Scheduled Lambda entry point: the QuickBooks Online change-data-capture catch-up of every
+connected tenant (not paused), and the reconnect check (metrics ``QboNeedsReconnectTenants``
+and ``QboReconnectDaysLeft``, which alarm before a refresh token's hard expiry).
+Environment: see lambdas/handlers/qbo_aws.py.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+
+from ..qbo.runtime import describe_check
+from .cloudwatch_metrics import CloudWatchMetrics
+from .qbo_aws import runtime
+from .qbo_sync import REQUIRED_ENV
+from .runtime import start
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
+logger = Logger(service=SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "QbxmlRelay", service=SERVICE
+)
+start(logger, REQUIRED_ENV)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Catch every connected tenant up; report what each did and who must reconnect."""
+    qbo = runtime(CloudWatchMetrics(metrics))
+    reports = qbo.catch_up()
+    check = qbo.reconnect_check()
+    return {
+        "tenants": [
+            {"tenant": r.tenant, "queued": r.queued, "cdc_records": r.cdc_records, "error": r.error}
+            for r in reports
+        ],
+        **describe_check(check),
+    }
