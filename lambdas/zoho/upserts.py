@@ -60,8 +60,7 @@ def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
             out.append(m)
     # Unchanged content still claims its version: an older version still on its way (a change
     # undone in QuickBooks meanwhile) must not land after it.
-    for m in ctx.claim(same, rows):
-        ctx.outcome(m, Status.UNCHANGED)
+    ctx.unchanged(ctx.claim(same, rows), rows)
     return ctx.claim(out, rows)
 
 

@@ -255,7 +255,7 @@ def test_r6_redrive_for_one_tenant_never_reaches_letters_behind_other_tenants(
     )
     monkeypatch.setattr(failures, "failure_target", lambda args: target)
     args = argparse.Namespace(
-        tenant=TENANT, entity=None, limit=100, aws=False, env=None, confirm=False
+        tenant=TENANT, entity=None, limit=100, aws=False, env=None, confirm=False, json=False
     )
     for _ in range(3):  # "run it again for more"
         failures.cmd_redrive(args)
