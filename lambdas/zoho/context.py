@@ -48,6 +48,8 @@ class Msg:
     failure: str = ""
     failure_entity: str = ""  # the mapping row the failure belongs to (a contact's own row)
     waiting: str = ""  # why it must come again (a parent not in ZOHO yet)
+    # Written by a call with a timed-out attempt, whose work ZOHO may do after later writes.
+    in_doubt: bool = False
 
     @property
     def entity(self) -> str:

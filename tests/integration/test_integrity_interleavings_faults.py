@@ -1,11 +1,14 @@
 """Interleavings the fault-injection run (``test_fault_injection``) found breaking its end state,
 replayed step by step (K1, the first of them, is in that module): a re-read answered
-'unchanged' left in flight. They drive the real hand-off, forwarder core and audit over the
+'unchanged' left in flight, a timed-out write whose work ZOHO did after a later deletion or a
+newer version. They drive the real hand-off, forwarder core and audit over the
 SQLite stores against the fake ZOHO CRM (the harness of ``test_integrity_interleavings``).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +29,13 @@ from tests.integration.test_integrity_interleavings import (
 from tests.integration.zoho_helpers import ZohoEnv
 
 IN_FLIGHT_SECONDS = 900.0
+GONE = {
+    "entity": "ListDeleted",
+    "list_del_type": "Customer",
+    "list_id": SID,
+    "full_name": "Customer 1",
+    "time_deleted": "2026-03-01T10:00:00-05:00",
+}
 
 
 @pytest.fixture
@@ -115,3 +125,103 @@ def _v1_message(h: Harness) -> list:
 
     env = Envelope.of(TENANT, "qbd", v(1, "555-0001"), h.now[0] - 100)
     return [QueueMessage(TENANT, env.to_json(), env.dedup_id)]
+
+
+# --- K3/K4: a timed-out write's work done by ZOHO after a later write -------------------------
+
+
+class LateWork:
+    """The fake ZOHO's timeout fault held by the test: the request's work waits until
+    ``land()`` (its answer is long given up on by then), so the test decides what came first."""
+
+    def __init__(self, zoho: ZohoEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+        import sim.fake_zoho as fake_zoho
+
+        self.zoho = zoho
+        self.release = threading.Event()
+        real = time
+
+        class Clock:
+            @staticmethod
+            def sleep(_seconds: float) -> None:
+                self.release.wait(10)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+        monkeypatch.setattr(fake_zoho, "time", Clock())
+        zoho.fake.inject("timeout", times=1, path="/crm/v8/Accounts/upsert")
+
+    def land(self) -> None:
+        """Let the held request do its work, and wait until it has."""
+        self.release.set()
+        deadline = time.monotonic() + 10
+        while self.zoho.fake.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not self.zoho.fake.busy
+
+
+def _short_timeouts(h: Harness) -> Any:
+    """Forwarder clients that give up reading an answer after 0.2 s (and retry)."""
+    return h.forwarder(clients=h.zoho.factory(timeout=(2.0, 0.2)))
+
+
+def _redeliver(h: Harness, messages: list, report: Any) -> Any:
+    """What the queue does next: a message left for later comes again, a done one does not."""
+    again = [m for i, m in enumerate(messages) if report.outcomes[str(i)].status == Status.RETRY]
+    return h.forward(again, deliveries=2) if again else None
+
+
+def _accounts(h: Harness) -> list:
+    return h.zoho.fake.by_field("Accounts", "QB_ListID", SID)
+
+
+def test_k3_timed_out_create_done_by_zoho_after_the_deletion_is_deleted_again(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forwarder creates customer 1's Account; the first attempt times out and the client
+    retries, which ZOHO answers: the outcome is recorded. QuickBooks deletes the customer and
+    the deletion marks the Account inactive. Then ZOHO does the timed-out attempt's work: the
+    Account is active again. Nothing may leave it so."""
+    late = LateWork(h.zoho, monkeypatch)
+    created = h.read(v(1, "555-0001"))
+    first = h.forward(created, fwd=_short_timeouts(h))
+    assert [a["QB_Active"] for a in _accounts(h)] == [True]
+    deletion = h.forward(h.read(GONE))
+    assert deletion.outcomes["0"].status == Status.APPLIED
+    assert [a["QB_Active"] for a in _accounts(h)] == [False]
+    late.land()
+    assert [a["QB_Active"] for a in _accounts(h)] == [True]  # the late work undid the deletion
+    _redeliver(h, created, first)
+    report = h.audit()
+    assert [a["QB_Active"] for a in _accounts(h)] == [False], (
+        f"deleted customer active in ZOHO; first delivery {first.outcomes['0']}; "
+        f"audit {report.to_json()}"
+    )
+
+
+def test_k4_timed_out_write_done_by_zoho_after_a_newer_version_is_written_again(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """V1 is in ZOHO. V2's write times out once and its retry is answered; V3 is written; then
+    ZOHO does V2's timed-out attempt: ZOHO holds V2 under a row saying V3 is applied."""
+    h.forward(h.read(v(1, "555-0001")))
+    late = LateWork(h.zoho, monkeypatch)
+    v2 = h.read(v(2, "555-0002"))
+    first = h.forward(v2, fwd=_short_timeouts(h))
+    assert h.phone_in_zoho() == "555-0002"
+    h.forward(h.read(v(3, "555-0003")))
+    late.land()
+    assert h.phone_in_zoho() == "555-0002"  # the late work overwrote V3
+    _redeliver(h, v2, first)
+    pending = h.refetch.pending_refetch(TENANT, "qbd").get("Customer", [])
+    if SID in pending:  # the relay's next session reads it again
+        h.refetch.clear_refetch(TENANT, "qbd", "Customer", [SID])
+        h.now[0] += 10
+        h.hand_off(TENANT, [[v(3, "555-0003")]], frozenset({("Customer", SID)}))
+        h.forward(h.queue.take())
+    report = h.audit()
+    assert h.phone_in_zoho() == "555-0003", (
+        f"ZOHO holds {h.phone_in_zoho()!r}, QuickBooks 555-0003; first delivery "
+        f"{first.outcomes['0']}; audit {report.to_json()}"
+    )
