@@ -177,6 +177,8 @@ class ZohoClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.calls = 0
+        # Attempts that timed out: their work may still be done by ZOHO, after later calls.
+        self.timeouts = 0
         self.credits_remaining: int | None = None
         self.coql_calls = 0  # COQL queries ZOHO answered (not counting retried attempts)
         self.coql_credits = 0  # credits those queries cost, by ZOHO's LIMIT rule
@@ -453,6 +455,7 @@ class ZohoClient:
                 )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 attempt += 1
+                self.timeouts += isinstance(exc, requests.Timeout)
                 log.warning(
                     "ZOHO %s %s: %s (attempt %d)", method, path, type(exc).__name__, attempt
                 )

@@ -48,6 +48,8 @@ class Msg:
     failure: str = ""
     failure_entity: str = ""  # the mapping row the failure belongs to (a contact's own row)
     waiting: str = ""  # why it must come again (a parent not in ZOHO yet)
+    # Written by a call with a timed-out attempt, whose work ZOHO may do after later writes.
+    in_doubt: bool = False
 
     @property
     def entity(self) -> str:
@@ -179,6 +181,29 @@ class TenantContext:
             else:
                 out.append(m)
         return out
+
+    def unchanged(self, msgs: list[Msg], store_entities: Sequence[str]) -> None:
+        """``msgs`` claimed content ZOHO already holds: each hand-off is answered all the same.
+
+        Without an outcome the row would say "handed off, no answer since" for the whole
+        in-flight horizon (the audit would not judge it meanwhile). The rows are read again
+        after the claim: one a conflict marked meanwhile is left to its re-read.
+        """
+        for m in msgs:
+            self.outcome(m, Status.UNCHANGED)
+        for source in {m.source for m in msgs}:
+            ids = [m.source_id for m in msgs if m.source == source]
+            rows = {
+                e: self.ports.mappings.get_many(self.tenant, source, e, ids) for e in store_entities
+            }
+            for m in (m for m in msgs if m.source == source):
+                held = [(e, r[m.source_id]) for e, r in rows.items() if m.source_id in r]
+                if all(
+                    r.status == DeliveryStatus.SYNCED and r.applied_hash == m.content_hash
+                    for _, r in held
+                ):
+                    for e, r in held:
+                        self.synced(m, e, r.zoho_module, r.zoho_id)
 
     def reread(self, m: Msg) -> None:
         """Ask the relay to read ``m``'s record again (best effort)."""
@@ -331,10 +356,12 @@ class TenantContext:
                     self.outcome(m, Status.RETRY, f"mapping store: {exc}")
                 return
         lost_keys = {o.key for o in lost if o.status == DeliveryStatus.SYNCED}
+        # An unchanged message wrote nothing to ZOHO: its answer losing is no conflict.
+        wrote_nothing = {k for k, o in self.report.outcomes.items() if o.status == Status.UNCHANGED}
         rows = {
             (m.key, o.key): (m, o.source, o.entity, o.source_id, o.zoho_id)
             for m, o in self.writes
-            if o.key in lost_keys
+            if o.key in lost_keys and m.key not in wrote_nothing
         }
         for m, entities in self.suspects:
             for e in entities:

@@ -23,6 +23,7 @@ from .transform import ZohoWrite, build_write
 # Per-record codes worth another try later; everything else needs a person.
 RETRY_CODES = {"INTERNAL_ERROR", "TOO_MANY_REQUESTS"}
 _EXTERNAL_LOOKUP = re.compile(r"external", re.IGNORECASE)
+IN_DOUBT = "applied after a timed-out attempt, which ZOHO may still do later; checked again"
 
 
 def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
@@ -52,7 +53,8 @@ def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
         why = ctx.is_stale(m, stored)
         if why:
             ctx.outcome(m, Status.STALE, why)
-            if stored is not None and stored.status != DeliveryStatus.DELETED:
+            if stored is not None:
+                # Deleted too: an earlier delivery's write may have landed after the deletion.
                 ctx.suspect(m, rows)
         elif _unchanged(ctx, m, stored, contact):
             same.append(m)
@@ -60,8 +62,7 @@ def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
             out.append(m)
     # Unchanged content still claims its version: an older version still on its way (a change
     # undone in QuickBooks meanwhile) must not land after it.
-    for m in ctx.claim(same, rows):
-        ctx.outcome(m, Status.UNCHANGED)
+    ctx.unchanged(ctx.claim(same, rows), rows)
     return ctx.claim(out, rows)
 
 
@@ -115,6 +116,10 @@ def settle(ctx: TenantContext, spec: EntitySpec, m: Msg) -> None:
         ctx.park(m, m.failure, m.failure_entity or spec.store_entity)
     elif any(v == "retry" for v in m.parts.values()):
         ctx.outcome(m, Status.RETRY, m.waiting or "ZOHO asked to try again")
+    elif m.in_doubt:
+        # Applied and recorded, but the timed-out attempt may land later, over a newer version
+        # or a deletion: the message comes again, and is a suspect then if one was written.
+        ctx.outcome(m, Status.RETRY, IN_DOUBT)
     else:
         ctx.outcome(m, Status.APPLIED)
 
@@ -165,6 +170,7 @@ def _upsert_chunk(ctx: TenantContext, spec: EntitySpec, items: list[tuple[Msg, Z
         )
         headers.append(f"{path}.{parent_spec.id_field}")
     bodies = [_resolved(ctx, spec, m, w, external) for m, w in ready]
+    timeouts = ctx.client.timeouts
     try:
         results = ctx.client.upsert(
             spec.module, bodies, [spec.id_field], ctx.config.triggers, headers
@@ -173,6 +179,9 @@ def _upsert_chunk(ctx: TenantContext, spec: EntitySpec, items: list[tuple[Msg, Z
         for m, _ in ready:
             _fail(m, spec, f"ZOHO refused the request: {exc}")
         return
+    if ctx.client.timeouts > timeouts:
+        for m, _ in ready:
+            m.in_doubt = True
     for (m, w), result in zip(ready, results, strict=True):
         _record_result(ctx, spec, m, w, result)
 

@@ -153,6 +153,10 @@ class Pipeline(ABC):
     def dead_letters(self) -> list[tuple[str, str]]:
         """(tenant, reason) of every dead letter."""
 
+    @abstractmethod
+    def rereads(self) -> dict[str, list[str]]:
+        """Re-reads requested of the relay and not done yet (the next session does them)."""
+
     def redrive(self) -> None:
         """``qbrelay failures redrive``: parked letters back onto the record queue."""
         from lambdas.local.cli import main
@@ -308,6 +312,10 @@ class AwsRig(Pipeline):
             DynamoMappingStore(ddb, "mappings"), DynamoSyncStateStore(ddb, "state"), time.time
         )
         return auditor.audit(TENANT, build_config(), self.zoho.client(TENANT), repair=repair)
+
+    def rereads(self) -> dict[str, list[str]]:
+        state = DynamoSyncStateStore(self.clients["ddb"], "state")
+        return {e: ids for e, ids in state.pending_refetch(TENANT, "qbd").items() if ids}
 
     def dead_letters(self) -> list[tuple[str, str]]:
         sqs, url = self.clients["sqs"], self.env["QBRELAY_DLQ_URL"]
@@ -503,6 +511,10 @@ class LocalRig(Pipeline):
         auditor = Auditor(SqliteMappingStore(db), SqliteSyncStateStore(db), time.time)
         config = build_config(SqliteForwarderState(db).get_mapping(TENANT))
         return auditor.audit(TENANT, config, self.zoho.client(TENANT), repair=repair)
+
+    def rereads(self) -> dict[str, list[str]]:
+        state = SqliteSyncStateStore(self.local.db)
+        return {e: ids for e, ids in state.pending_refetch(TENANT, "qbd").items() if ids}
 
     def dead_letters(self) -> list[tuple[str, str]]:
         from lambdas.store.sqlite import SqliteDeadLetterQueue
