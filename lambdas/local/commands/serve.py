@@ -18,6 +18,7 @@ from .common import add_progress_arg, data_dir
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ..ops_wiring import ops_providers
     from ..progress import Progress, SessionProgressView
     from ..server import RelayServer, ServerLimits
     from ..wiring import build_local
@@ -29,7 +30,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     local = build_local(directory, max_body_bytes=args.max_body_bytes, on_progress=sessions)
     public_url = args.public_url or os.environ.get("QBRELAY_PUBLIC_URL") or None
     server = RelayServer(
-        RelayWsgiApp(local.endpoint, public_url, local.tenants, local.state),
+        RelayWsgiApp(
+            local.endpoint,
+            public_url,
+            local.tenants,
+            local.state,
+            providers=ops_providers(directory, local.db),
+        ),
         args.host,
         args.port,
         trusted_proxy=args.trusted_proxy,
