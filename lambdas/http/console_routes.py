@@ -18,7 +18,7 @@ from ..ops.failures import redrive
 from ..ops.qbo_status import connections_by_tenant
 from . import console_page as page
 from . import console_session as cs
-from .messages import Request, Response
+from .messages import HTML, Request, Response
 from .ops_common import OPS_FUNCTION, clock
 from .router import Router
 from .services import Services
@@ -42,7 +42,7 @@ def _redirect(request: Request, extra: list[tuple[str, str]] | None = None, **qu
     location = f"{_prefix(request)}{CONSOLE_PATH}"
     if query:
         location += "?" + urlencode({k: str(v) for k, v in query.items()})
-    return Response(303, b"", page.HTML, [*page.HEADERS, ("Location", location), *(extra or [])])
+    return Response(303, b"", HTML, [*page.HEADERS, ("Location", location), *(extra or [])])
 
 
 def _refused(message: str) -> Response:

@@ -1,8 +1,8 @@
 """Console sign-in: a signed session cookie instead of the API key, and CSRF tokens.
 
 The key is entered once (``POST /console/login``) and checked like an ``X-API-Key``; the cookie
-then holds ``<key id>.<expiry>.<MAC>``, the MAC an HMAC-SHA256 under the server's console key of
-the id, the expiry and the key's stored hash. Why not the key itself: a cookie that leaks (a
+then holds ``<key id>.<expiry>.<nonce>.<MAC>``, the MAC an HMAC-SHA256 under the server's console
+key of the id, the expiry, the random nonce and the key's stored hash. Why not the key itself: a cookie that leaks (a
 shared browser profile, a proxy log) is then good for SESSION_SECONDS at most, not for the key's
 whole life, and never usable as an ``X-API-Key``; binding the stored hash means revoking (or
 replacing) the key ends every session made with it at once, since verification reads the key
@@ -62,10 +62,9 @@ class Session:
 
 def new_session(secret: bytes, key: ApiKey, now: float) -> Session:
     """A session for ``key``, valid SESSION_SECONDS."""
-    expires = str(int(now + SESSION_SECONDS))
-    cookie = ".".join(
-        (key.key_id, expires, _mac(secret, "session", key.key_id, expires, key.secret_hash))
-    )
+    expires, nonce = str(int(now + SESSION_SECONDS)), secrets.token_urlsafe(12)
+    mac = _mac(secret, "session", key.key_id, expires, nonce, key.secret_hash)
+    cookie = ".".join((key.key_id, expires, nonce, mac))
     return Session(cookie, key)
 
 
@@ -74,15 +73,17 @@ def read_session(
 ) -> Session | None:
     """The session a cookie holds, or None (malformed, forged, expired, key revoked)."""
     parts = (cookie or "").split(".")
-    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) <= now:
+    if len(parts) != 4 or not parts[1].isdigit() or int(parts[1]) <= now:
         return None
-    key_id, expires, mac = parts
+    key_id, expires, nonce, mac = parts
     if not key_id.isalnum() or len(key_id) > 32:
         return None
     key = keys.get(key_id)
     if key is None:
         return None
-    if not hmac.compare_digest(mac, _mac(secret, "session", key_id, expires, key.secret_hash)):
+    if not hmac.compare_digest(
+        mac, _mac(secret, "session", key_id, expires, nonce, key.secret_hash)
+    ):
         return None
     return Session(cookie or "", key)
 
