@@ -8,6 +8,7 @@ person's clicks and typing would act, read what it shows.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -149,10 +150,8 @@ class Browser:
 
     def close(self) -> None:
         """End Chromium and remove its profile."""
-        try:
+        with contextlib.suppress(BrowserError, OSError):
             self.send("Browser.close")
-        except (BrowserError, OSError):
-            pass
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:

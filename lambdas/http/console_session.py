@@ -1,9 +1,10 @@
 """Console sign-in: a signed session cookie instead of the API key, and CSRF tokens.
 
 The key is entered once (``POST /console/login``) and checked like an ``X-API-Key``; the cookie
-then holds ``<key id>.<expiry>.<nonce>.<MAC>``, the MAC an HMAC-SHA256 under the server's console
-key of the id, the expiry, the random nonce and the key's stored hash. Why not the key itself: a cookie that leaks (a
-shared browser profile, a proxy log) is then good for SESSION_SECONDS at most, not for the key's
+then holds ``<key id>.<expiry>.<nonce>.<MAC>``, the MAC an HMAC-SHA256 under the server's
+console key of the id, the expiry, a random nonce and the key's stored hash.
+
+Why not the key itself: a cookie that leaks (a shared browser profile, a proxy log) is then good for SESSION_SECONDS at most, not for the key's
 whole life, and never usable as an ``X-API-Key``; binding the stored hash means revoking (or
 replacing) the key ends every session made with it at once, since verification reads the key
 row on every request. Forging a session needs both the server secret and the key's stored
