@@ -4,11 +4,12 @@ The key is entered once (``POST /console/login``) and checked like an ``X-API-Ke
 then holds ``<key id>.<expiry>.<nonce>.<MAC>``, the MAC an HMAC-SHA256 under the server's
 console key of the id, the expiry, a random nonce and the key's stored hash.
 
-Why not the key itself: a cookie that leaks (a shared browser profile, a proxy log) is then good for SESSION_SECONDS at most, not for the key's
-whole life, and never usable as an ``X-API-Key``; binding the stored hash means revoking (or
-replacing) the key ends every session made with it at once, since verification reads the key
-row on every request. Forging a session needs both the server secret and the key's stored
-hash. Cookies are HttpOnly, Secure, SameSite=Strict, scoped to the console's path.
+Why not the key itself: a cookie that leaks (a shared browser profile, a proxy log) is then
+good for SESSION_SECONDS at most, not for the key's whole life, and never usable as an
+``X-API-Key``; binding the stored hash means revoking (or replacing) the key ends every session
+made with it at once, since verification reads the key row on every request. Forging a session
+needs both the server secret and the key's stored hash. Cookies are HttpOnly, Secure,
+SameSite=Strict, scoped to the console's path.
 
 CSRF: each form carries HMAC(console key, "csrf" + session cookie); a POST without it, or with
 another session's, is refused. The sign-in form is protected the same way by a short-lived

@@ -28,6 +28,8 @@ from tests.infrastructure.conftest import Synth, resources
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 RELAY_HANDLER = "lambdas.handlers.qbwc_api.handler"
+# The router's function names and the handlers serving them (infra/stack.py add_routes).
+FUNCTION_HANDLERS = {"relay": RELAY_HANDLER, "ops": "lambdas.handlers.ops_api.handler"}
 # What the Web Connector does with each .qwc URL: it posts SOAP to AppURL and opens AppSupport
 # (the import check wants HTTP 200 from a GET).
 QWC_METHODS = {"AppURL": ("POST",), "AppSupport": ("GET",)}
@@ -74,13 +76,22 @@ def template_matches(template: str, path: str) -> bool:
     )
 
 
-def relay_function(synth: Synth) -> str:
+def relay_function(synth: Synth, handler: str = RELAY_HANDLER) -> str:
     (logical_id,) = [
         k
         for k, v in resources(synth, "AWS::Lambda::Function").items()
-        if v["Properties"]["Handler"] == RELAY_HANDLER
+        if v["Properties"]["Handler"] == handler
     ]
     return logical_id
+
+
+def serving_handler(method: str, path: str) -> str:
+    """The handler the router's table says serves a concrete path (the relay's if none)."""
+    from lambdas.http.routes import app_router
+
+    fits = [r for r in app_router().routes if method in r.methods and r.match(path) is not None]
+    best = min(fits, key=lambda r: r.path.count("{"), default=None)
+    return FUNCTION_HANDLERS[best.function] if best is not None else RELAY_HANDLER
 
 
 def assert_routed(synth: Synth, method: str, path: str, why: str) -> None:
@@ -90,8 +101,9 @@ def assert_routed(synth: Synth, method: str, path: str, why: str) -> None:
     # A literal resource (/support) wins over a parameter (/{x}), as in API Gateway.
     template = min(matching, key=lambda t: t.count("{"))
     assert method in routes[template], f"{why}: {template} lacks {method}"
-    assert f'"{relay_function(synth)}"' in routes[template][method], (
-        f"{why}: {method} {template} does not reach the relay function"
+    handler = serving_handler(method, path)
+    assert f'"{relay_function(synth, handler)}"' in routes[template][method], (
+        f"{why}: {method} {template} does not reach {handler}"
     )
 
 
