@@ -65,7 +65,7 @@ def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
     ):
         assert f'["{namespace}", "{name}"' in text
     lambda_errors = [w for w in widgets if w["properties"].get("title") == "Lambda errors"]
-    assert len(lambda_errors[0]["properties"]["metrics"]) == 6
+    assert len(lambda_errors[0]["properties"]["metrics"]) == 7  # one per function
     for name in ("EventsPublished", "EventsPublishFailed", "WebhookDeliveriesFailed"):
         assert f'["QbxmlRelay/dev", "{name}", "service", "qbxml-relay"' in text
     assert any(w["type"] == "alarm" for w in widgets)
@@ -74,9 +74,9 @@ def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
 def test_every_alarm_notifies_the_topic(dev: Synth) -> None:
     (topic,) = resources(dev, "AWS::SNS::Topic")
     found = alarms(dev)
-    # DLQ, forwarder error rate, 6 x Lambda errors, API 5xx, auth failures, stale sync, drift,
+    # DLQ, forwarder error rate, 7 x Lambda errors (ops included), API 5xx, auth failures, stale sync, drift,
     # audit and overdue failures; failed webhooks, the webhook DLQ, failed event publishing.
-    assert len(found) == 17
+    assert len(found) == 18
     for alarm in found.values():
         assert alarm["AlarmActions"] == [{"Ref": topic}]
         assert alarm["OKActions"] == [{"Ref": topic}]
