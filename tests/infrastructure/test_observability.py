@@ -74,8 +74,9 @@ def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
 def test_every_alarm_notifies_the_topic(dev: Synth) -> None:
     (topic,) = resources(dev, "AWS::SNS::Topic")
     found = alarms(dev)
-    # DLQ, forwarder error rate, 7 x Lambda errors (ops included), API 5xx, auth failures, stale sync, drift,
-    # audit and overdue failures; failed webhooks, the webhook DLQ, failed event publishing.
+    # DLQ, forwarder error rate, 7 x Lambda errors (ops included), API 5xx, auth failures, stale
+    # sync, drift, audit and overdue failures; failed webhooks, the webhook DLQ, failed event
+    # publishing.
     assert len(found) == 18
     for alarm in found.values():
         assert alarm["AlarmActions"] == [{"Ref": topic}]
