@@ -18,6 +18,7 @@ from .api import RelayApi
 from .events import EventRouting
 from .functions import Functions, FunctionSpec
 from .observability import Observability
+from .ops_function import add_ops_function
 from .payloads import PayloadBucket
 from .qbo import QboIntegration
 from .queues import RecordQueues
@@ -145,8 +146,25 @@ class RelayStack(Stack):
         )
         # Every route of the product's router (lambdas/http/routes.py), to the function it
         # names: declared once, served alike by this API and by the local server.
+        # The operator routes (function "ops"): their own function and policy.
+        self.ops = add_ops_function(
+            self,
+            self.functions,
+            t,
+            self.queues,
+            self.secrets,
+            memory_mb=settings.check_memory_mb,
+            audit_repair=settings.audit_repair,
+            retain=settings.retain_data,
+        )
+        self.events.grant_put(self.ops)  # an audit's drift.found
         self.api.add_routes(
-            {"relay": self.relay, "qbo-oauth": self.qbo.oauth, "qbo-webhook": self.qbo.webhook}
+            {
+                "relay": self.relay,
+                "ops": self.ops,
+                "qbo-oauth": self.qbo.oauth,
+                "qbo-webhook": self.qbo.webhook,
+            }
         )
 
         self.forwarder = self.functions.add(

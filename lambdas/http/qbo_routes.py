@@ -26,6 +26,7 @@ import html
 import logging
 import time
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlencode
 
 from ..metrics import Metrics
@@ -217,10 +218,35 @@ def connect_url(base_url: str, tenant: str) -> str:
     return f"{base_url.rstrip('/')}{CONNECT_PATH}?{urlencode({'tenant': tenant})}"
 
 
+_TENANT_QUERY = {"name": "tenant", "in": "query", "required": True, "schema": {"type": "string"}}
+# The API-key routes in the operator's OpenAPI document (/openapi.json).
+_CONNECT_DOC: dict[str, Any] = {
+    "tags": ["quickbooks-online"],
+    "summary": "Connect a tenant's QuickBooks Online company: 302 to Intuit's consent page",
+    "parameters": [_TENANT_QUERY],
+    "security": [{"ApiKey": []}, {}],
+    "responses": {"302": {"description": "to Intuit's authorization URL"}, "401": {"error": True}},
+}
+_DISCONNECT_DOC: dict[str, Any] = {
+    "tags": ["quickbooks-online"],
+    "summary": "Disconnect a tenant's QuickBooks Online company (revoke, delete the tokens)",
+    "parameters": [{**_TENANT_QUERY, "required": False}],
+    "security": [{"ApiKey": []}],
+    "responses": {"200": {"description": "disconnected"}, "401": {"error": True}},
+}
+
+
 def register(router: Router) -> None:
     """Add the QuickBooks Online routes."""
     oauth, hook = OAUTH_FUNCTION, WEBHOOK_FUNCTION
-    router.add("GET", CONNECT_PATH, connect_get, function=oauth, summary="QBO connect (OAuth)")
+    router.add(
+        "GET",
+        CONNECT_PATH,
+        connect_get,
+        function=oauth,
+        summary="QBO connect (OAuth)",
+        doc=_CONNECT_DOC,
+    )
     router.add(
         "POST", CONNECT_PATH, connect_post, function=oauth, summary="QBO connect by one-time link"
     )
@@ -232,6 +258,7 @@ def register(router: Router) -> None:
         guard=_api_key,
         function=oauth,
         summary="QBO disconnect (API key)",
+        doc=_DISCONNECT_DOC,
     )
     router.add(
         "POST",

@@ -51,10 +51,18 @@ def support(request: Request, services: Services) -> Response:
     return Response(page.status, page.body, page.content_type, list(page.headers))
 
 
+# For /openapi.json (lambdas/http/openapi.py).
+HEALTH_DOC = {
+    "tags": ["health"],
+    "summary": "Liveness: the process answers (no tenant data)",
+    "responses": {"200": {"description": '{"status": "ok"}', "schema": {"type": "object"}}},
+}
+
+
 def register(router: Router) -> None:
     """Add the Web Connector routes."""
     router.add("POST", SOAP_PATH, soap_post, max_body=None, summary="QBWC SOAP 1.1 calls")
     router.add("GET", SOAP_PATH, soap_get, summary="?wsdl: the WSDL")
-    router.add("GET", HEALTH_PATH, health, summary="liveness")
+    router.add("GET", HEALTH_PATH, health, summary="liveness", doc=HEALTH_DOC)
     router.add("GET", SUPPORT_PATH, support, summary=".qwc AppSupport page")
     router.add("GET", f"{SUPPORT_PATH}/{{file_id}}", support, summary="a tenant's support page")

@@ -9,8 +9,9 @@ bare 500 (logged, nothing revealed).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from .messages import BodyError, Request, Response
 from .services import Services
@@ -31,7 +32,9 @@ class Route:
 
     ``max_body``: bytes a request may carry (None: the handler checks the size itself, as the
     SOAP route does to answer with a SOAP Fault). ``function``: which deployed function serves
-    it (infra/api.py maps the name to a Lambda). ``summary`` describes it for the route table.
+    it (infra/api.py maps the name to a Lambda). ``summary`` describes it for the route table;
+    ``doc`` is free-form metadata for documents generated from the table (lambdas/http/openapi.py
+    reads OpenAPI operation fields from it; routes without it are left out of that document).
     """
 
     path: str
@@ -41,6 +44,7 @@ class Route:
     max_body: int | None = DEFAULT_MAX_BODY
     function: str = "relay"
     summary: str = ""
+    doc: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -92,6 +96,7 @@ class Router:
         max_body: int | None = DEFAULT_MAX_BODY,
         function: str = "relay",
         summary: str = "",
+        doc: Mapping[str, Any] | None = None,
     ) -> Route:
         """Declare ``handler`` for ``methods`` on ``path`` (``/support/{file_id}`` style)."""
         names = (methods,) if isinstance(methods, str) else tuple(methods)
@@ -104,7 +109,7 @@ class Router:
         for route in self._routes:
             if _shape(route.path) == _shape(path) and set(route.methods) & set(wanted):
                 raise ValueError(f"{path}: {sorted(set(route.methods) & set(wanted))} twice")
-        route = Route(path, wanted, handler, guard, max_body, function, summary)
+        route = Route(path, wanted, handler, guard, max_body, function, summary, dict(doc or {}))
         self._routes.append(route)
         return route
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from functools import cache
 
-from . import qbo_routes, relay_routes
+from . import console_routes, health_routes, openapi, qbo_routes, relay_routes, status_routes
 from .router import Router
 
-REGISTRARS = (relay_routes.register, qbo_routes.register)
+REGISTRARS = (
+    relay_routes.register,
+    qbo_routes.register,
+    health_routes.register,
+    status_routes.register,
+    openapi.register,
+    console_routes.register,
+)
 
 
 @cache

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..ops.tenant_purge import TenantData
 from ..store.ports import SecretStore
 from . import targets
 from .commands.common import data_dir
 from .targets import TABLE_OUTPUTS, TargetError, aws_env, required_output, stack_name
+
+if TYPE_CHECKING:
+    from ..store.sqlite import SqliteDatabase
 
 SECRETS_PREFIX_ENV = "QBRELAY_SECRETS_PREFIX"
 
@@ -44,6 +49,11 @@ def open_tenant_data(args: argparse.Namespace) -> TenantData:
         if args.data_dir:
             raise TargetError("give either --aws or --data-dir, not both")
         return _aws_data(aws_env(args), args.region)
+    return local_tenant_data(data_dir(args.data_dir))
+
+
+def local_tenant_data(folder: Path, db: SqliteDatabase | None = None) -> TenantData:
+    """The stores of a local data directory (over ``db`` if one is open already)."""
     from ..store.files import FileSecretStore, FileTokenCache
     from ..store.sqlite import (
         SqliteAuditResults,
@@ -56,8 +66,7 @@ def open_tenant_data(args: argparse.Namespace) -> TenantData:
         SqliteTenantStore,
     )
 
-    folder = data_dir(args.data_dir)
-    db = SqliteDatabase.in_dir(folder)
+    db = db or SqliteDatabase.in_dir(folder)
     return TenantData(
         tenants=SqliteTenantStore(db),
         sessions=SqliteSessionStore(db),

@@ -348,6 +348,33 @@ CATALOGUE: tuple[ErrorKind, ...] = (
         True,
         "the relay",
     ),
+    # --- the status API and console (answers to a request, not sync errors) ---
+    ErrorKind(
+        "API_BAD_REQUEST",
+        "The request is not valid",
+        "A status-API request carried a parameter or JSON body the route does not accept "
+        "(the message names it).",
+        "Correct the request as the message says; /openapi.json describes every route.",
+        False,
+        "the status API",
+    ),
+    ErrorKind(
+        "API_NOT_FOUND",
+        "No such tenant",
+        "A status-API request named a tenant the relay does not have.",
+        "Check the name against GET /api/v1/tenants (or qbrelay tenant list).",
+        False,
+        "the status API",
+    ),
+    ErrorKind(
+        "API_ACTION_REFUSED",
+        "The action cannot be done now",
+        "A status-API action was refused as asked: a Web Connector session is running, the "
+        "tenant has no entity enabled, or the audit could not read ZOHO.",
+        "Do what the message says, then send the action again.",
+        True,
+        "the status API",
+    ),
     ErrorKind(
         "RELAY_ERROR",
         "Another error",

@@ -50,9 +50,23 @@ EXPECTED_TABLES: dict[str, dict[str, set[str]]] = {
     "overdue": {"tenants": {"Scan"}, "state": {"GetItem", "UpdateItem"}},
     # Subscriptions: get, list (Query); deliveries: conditional put, get, updates, recent.
     "webhooks": {"webhooks": {"GetItem", "PutItem", "UpdateItem", "Query"}},
+    # The operator routes: status reads, pauses, resets, audit summaries and tokens, key use.
+    "ops": {
+        "tenants": {"GetItem", "Scan", "UpdateItem"},
+        "sessions": {"GetItem"},
+        "state": {"GetItem", "BatchGetItem", "UpdateItem", "Scan"},
+        "mappings": {"GetItem"},
+        "runs": {"Query"},
+    },
 }
 # Scan and DeleteItem, and by whom (nobody else may have them anywhere).
-SCANS = {"stale": {"tenants"}, "audit": {"tenants"}, "overdue": {"tenants"}}
+SCANS = {
+    "stale": {"tenants"},
+    "audit": {"tenants"},
+    "overdue": {"tenants"},
+    # Tenant listings, and QuickBooks Online connections (state-table items) for /health/qbo.
+    "ops": {"tenants", "state"},
+}
 DELETES = {"relay": {"sessions"}}
 
 
@@ -92,6 +106,11 @@ def expected_tables(synth: Synth, name: str, repair: bool) -> dict[str, set[str]
         out[arn(mappings, "/index/by_tenant")] = {"Query"}
         if repair:  # record_outcomes marks the drifted mappings for sending again
             out[arn(mappings)] = {"UpdateItem"}
+    if name == "ops":
+        for index in ("by_tenant", "by_status", "by_zoho"):
+            out[arn(mappings, f"/index/{index}")] = {"Query"}
+        if repair:  # an audit through the status API repairs like the scheduled one
+            out[arn(mappings)] = {"GetItem", "UpdateItem"}
     return out
 
 
@@ -166,6 +185,14 @@ def test_queue_and_bucket_actions_per_function(synth: Synth) -> None:
         "overdue": ({}, {}),
         # The deliverer's retries: sent delayed to itself, consumed by its event source.
         "webhooks": ({arn(retries): consume | {"SendMessage"}}, {}),
+        # A re-drive holds, releases and removes dead letters, and sends them on.
+        "ops": (
+            {
+                arn(dlq): {"ReceiveMessage", "ChangeMessageVisibility", "DeleteMessage"},
+                arn(records): {"SendMessage"},
+            },
+            {},
+        ),
     }
     for name, (queues, bucket) in expected.items():
         statements = statements_of(synth, name)
@@ -184,7 +211,7 @@ def bus_id(synth: Synth) -> str:
 
 
 def test_publishers_may_put_events_on_the_bus_only(synth: Synth) -> None:
-    publishers = {"relay", "forwarder", "stale", "audit"}
+    publishers = {"relay", "forwarder", "stale", "audit", "ops"}
     for name in HANDLERS:
         got = allowed(statements_of(synth, name), "events:")
         want = {arn(bus_id(synth)): {"PutEvents"}} if name in publishers else {}

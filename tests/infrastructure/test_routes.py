@@ -28,6 +28,7 @@ from tests.infrastructure.conftest import Synth, resources
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 RELAY_HANDLER = "lambdas.handlers.qbwc_api.handler"
+# The router's function names and the handlers serving them (infra/stack.py add_routes).
 # What the Web Connector does with each .qwc URL: it posts SOAP to AppURL and opens AppSupport
 # (the import check wants HTTP 200 from a GET).
 QWC_METHODS = {"AppURL": ("POST",), "AppSupport": ("GET",)}
@@ -74,11 +75,11 @@ def template_matches(template: str, path: str) -> bool:
     )
 
 
-def relay_function(synth: Synth) -> str:
+def relay_function(synth: Synth, handler: str = RELAY_HANDLER) -> str:
     (logical_id,) = [
         k
         for k, v in resources(synth, "AWS::Lambda::Function").items()
-        if v["Properties"]["Handler"] == RELAY_HANDLER
+        if v["Properties"]["Handler"] == handler
     ]
     return logical_id
 

@@ -33,6 +33,7 @@ HANDLERS = {
     "audit": "lambdas.handlers.audit.handler",
     "overdue": "lambdas.handlers.overdue.handler",
     "webhooks": "lambdas.handlers.event_webhooks.handler",
+    "ops": "lambdas.handlers.ops_api.handler",
 }
 # Per-function variables on top of BRIEF_ENVIRONMENT (names are a contract: add, never rename).
 FUNCTION_ENVIRONMENT = {
@@ -42,6 +43,7 @@ FUNCTION_ENVIRONMENT = {
     "audit": {"QBRELAY_AUDIT_REPAIR"},
     "overdue": set(),
     "webhooks": {"QBRELAY_WEBHOOK_RETRY_QUEUE_URL"},
+    "ops": set(),
 }
 WRITES = {
     "dynamodb:PutItem",
@@ -188,8 +190,8 @@ def test_production_data_is_retained_and_dev_data_is_not(dev: Synth, prod: Synth
 
 
 def test_functions_runtime_architecture_tracing_and_handlers(synth: Synth) -> None:
-    # Six, and QuickBooks Online's four (tests/infrastructure/test_qbo_stack.py).
-    synth.template.resource_count_is("AWS::Lambda::Function", 10)
+    # Six, the operator API, and QuickBooks Online's four (test_qbo_stack.py).
+    synth.template.resource_count_is("AWS::Lambda::Function", 11)
     synth.template.all_resources_properties(
         "AWS::Lambda::Function",
         {
@@ -235,7 +237,7 @@ def test_least_privilege_per_function(synth: Synth) -> None:
         assert actions(anywhere) == {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
     # The ZOHO callers read secrets, and never write them; the relay and stale check never.
     assert not any(a.startswith("secretsmanager:") for a in actions(relay) | actions(stale))
-    for name in ("forwarder", "audit", "overdue"):
+    for name in ("forwarder", "audit", "overdue", "ops"):
         assert {a for a in actions(by_name[name]) if a.startswith("secretsmanager:")} == {
             "secretsmanager:GetSecretValue",
             "secretsmanager:DescribeSecret",
@@ -255,7 +257,7 @@ def test_least_privilege_per_function(synth: Synth) -> None:
         assert not any(a.startswith(("sqs:", "s3:")) for a in actions(by_name[name])), name
 
 
-@pytest.mark.parametrize("name", ["forwarder", "audit", "overdue"])
+@pytest.mark.parametrize("name", ["forwarder", "audit", "overdue", "ops"])
 def test_secrets_grant_is_the_environment_prefix(synth: Synth, name: str) -> None:
     statements = policy_statements(synth, function(synth, HANDLERS[name])[0])
     (grant,) = [s for s in statements if "secretsmanager:GetSecretValue" in actions([s])]
@@ -459,6 +461,7 @@ ROUTE_FUNCTIONS = {
     "relay": "FunctionsRelayFunction",
     "qbo-oauth": "FunctionsQboOAuthFunction",
     "qbo-webhook": "FunctionsQboWebhookFunction",
+    "ops": "FunctionsOpsFunction",
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from lambdas.store.sqlite import SqliteDatabase
 from sim.fake_zoho import FakeZoho, FakeZohoServer
+from tests.integration.ops_rig import rig  # noqa: F401 (the operator routes' served data dir)
 from tests.integration.zoho_helpers import CLIENT_ID, REFRESH, SECRET, ZohoEnv
 
 

@@ -20,6 +20,7 @@ from .common import add_progress_arg, data_dir
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from ..ops_wiring import ops_providers
     from ..progress import Progress, SessionProgressView
     from ..server import RelayServer, ServerLimits
     from ..wiring import build_local
@@ -37,7 +38,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             public_url,
             local.tenants,
             local.state,
-            providers=qbo.providers() if qbo is not None else None,
+            providers={
+                **ops_providers(directory, local.db),
+                **(qbo.providers() if qbo is not None else {}),
+            },
         ),
         args.host,
         args.port,
