@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CDK entry point: ``npx aws-cdk@2 deploy -c env=prod`` (see README, Deploy).
+"""CDK entry point: ``npx aws-cdk@2 deploy -c env=prod`` (README "First sync"; docs/deployment.md).
 
 Run directly (``make synth``), it reads cdk.json's context itself and writes to cdk.out, as the
 CLI would; without ``-c env=...`` it synthesizes every environment.

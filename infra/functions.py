@@ -18,7 +18,7 @@ from constructs import Construct
 from . import nag
 from .logs import retention
 
-# The project's runtime (see README: supported to 2029 on Amazon Linux 2023).
+# The project's runtime (see docs/development.md: supported to 2029 on Amazon Linux 2023).
 RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 

@@ -43,7 +43,7 @@ class PayloadBucket(Construct):
                 )
             ],
             # Without auto-delete (a custom-resource Lambda): deleting a dev stack whose bucket
-            # still holds objects needs the bucket emptied first (README, Deploy to AWS).
+            # still holds objects needs the bucket emptied first (docs/deployment.md).
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         nag.acknowledge(
