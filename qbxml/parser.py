@@ -118,7 +118,7 @@ def _header(el: Any) -> Response:
     )
 
 
-CHUNK_SIZE = 1 << 18
+CHUNK_SIZE = 1 << 16
 
 
 class _Walker:
