@@ -1,4 +1,4 @@
-"""Generated qbXML responses shaped like QuickBooks Desktop's, for the parser benchmark.
+"""Generated qbXML responses shaped like QuickBooks Desktop's, for the parsing and SOAP benchmarks.
 
 Fields and their order follow real CustomerRet/InvoiceRet answers (see the captured samples);
 values vary per record and include escaped text, so nothing is cached by accident.

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -25,22 +25,11 @@ from aws_lambda_powertools import Logger, Metrics
 from ..http.apigw import to_event_reply, to_request
 from ..http.routes import app_router
 from ..http.services import Services
-from ..qbwc.relay import QbwcRelay
-from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint
-from ..store.dynamo import (
-    DynamoLoginThrottle,
-    DynamoMappingStore,
-    DynamoRunHistory,
-    DynamoSessionStore,
-    DynamoSyncStateStore,
-    DynamoTenantStore,
-    SqsRecordQueue,
-)
-from ..store.payloads import S3PayloadStore
-from ..sync.engine import SyncEngine, SyncSettings
-from .cloudwatch_metrics import CloudWatchMetrics
-from .events import event_publisher
+from ..store.dynamo import DynamoSyncStateStore, DynamoTenantStore
 from .runtime import ConfigurationError, require_env, start
+
+if TYPE_CHECKING:
+    from ..qbwc.soap_service import SoapEndpoint
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
@@ -62,6 +51,22 @@ start(logger, REQUIRED_ENV)
 @cache
 def endpoint() -> SoapEndpoint:
     """The SOAP endpoint over DynamoDB and SQS, built once per execution environment."""
+    # Imported here, not at module import: spyne, the relay and the sync engine are most of the
+    # function's import time, and the support pages and /health never need them.
+    from ..qbwc.relay import QbwcRelay
+    from ..qbwc.soap_service import DEFAULT_MAX_BODY, SoapEndpoint
+    from ..store.dynamo import (
+        DynamoLoginThrottle,
+        DynamoMappingStore,
+        DynamoRunHistory,
+        DynamoSessionStore,
+        SqsRecordQueue,
+    )
+    from ..store.payloads import S3PayloadStore
+    from ..sync.engine import SyncEngine, SyncSettings
+    from .cloudwatch_metrics import CloudWatchMetrics
+    from .events import event_publisher
+
     require_env(REQUIRED_ENV)
     dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
     counts = CloudWatchMetrics(metrics)

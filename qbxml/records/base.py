@@ -86,8 +86,20 @@ def json_fields(cls: type) -> dict[str, Any]:
     return {_json_name(f.name): hints[f.name] for f in dataclasses.fields(cls)}
 
 
+# Values ``plain`` returns as they are, and each record class's (JSON name, attribute) pairs:
+# looked up by exact class, so serializing a record costs no dataclasses.fields() call per value.
+_AS_IS = frozenset({str, int, bool, float, type(None)})
+_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+
+
 def plain(value: Any) -> Any:
     """``value`` with Decimals, dates and dataclasses turned into JSON-ready values."""
+    cls = value.__class__
+    if cls in _AS_IS:
+        return value
+    names = _FIELDS.get(cls)
+    if names is not None:
+        return {name: plain(getattr(value, attr)) for name, attr in names}
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -97,7 +109,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            _json_name(f.name): plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-        }
+        names = tuple((_json_name(f.name), f.name) for f in dataclasses.fields(value))
+        _FIELDS[cls] = names
+        return {name: plain(getattr(value, attr)) for name, attr in names}
     return value
