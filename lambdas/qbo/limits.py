@@ -22,10 +22,12 @@ would be more than ``max_wait`` away does not reserve and gets :class:`QboThrott
 Guarantees (for calls through this limiter): at most ``ceil(W / spacing)`` calls start in any
 window of W seconds (at the defaults, 8 per second and 450 per minute: headroom under Intuit's
 10 and 500, for network jitter and other apps of the same company); at most ``max_in_flight``
-calls per realm at once; no call for 60 s after a 429. Fairness: the state is per realm, so one
-realm's backlog or pause never delays another realm's calls; the other half of the fairness
-promise (one realm's queued work not delaying another realm's first record by more than one
-batch) belongs to the sync queue, which must not hold a worker on one realm's backlog.
+calls per realm at once; no call starts for 60 s after a 429 (one that waited for its start
+looks again when it comes, so a pause another caller began meanwhile holds it too).
+Fairness: the state is per realm, so one realm's backlog or pause never delays another
+realm's calls; the other half of the fairness promise (one realm's queued work not delaying
+another realm's first record by more than one batch) belongs to the sync queue, which must not
+hold a worker on one realm's backlog.
 """
 
 from __future__ import annotations
@@ -147,8 +149,21 @@ class RealmLimiter:
             now = self.clock()
             start = self.store.update(realm_id, lambda s, now=now: s.admit(slot, now, policy))
             if start is not None:
-                break
-            state = self.store.get(realm_id)
+                if start <= now:
+                    break
+                try:
+                    self.sleep(start - now)
+                    # A 429 another caller met while this one waited for its start holds it too.
+                    state = self.store.get(realm_id)
+                except BaseException:
+                    self.store.update(realm_id, lambda s: s.release(slot))
+                    raise
+                now = self.clock()
+                if state.paused_until <= now:
+                    break
+                self.store.update(realm_id, lambda s: s.release(slot))
+            else:
+                state = self.store.get(realm_id)
             wait_until = max(state.paused_until, now + self.poll_seconds)
             if wait_until > deadline:
                 raise QboThrottled(
@@ -158,8 +173,6 @@ class RealmLimiter:
                 )
             self.sleep(min(wait_until, deadline) - now)
         try:
-            if start > self.clock():
-                self.sleep(start - self.clock())
             yield
         finally:
             self.store.update(realm_id, lambda s: s.release(slot))

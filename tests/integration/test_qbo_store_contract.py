@@ -181,6 +181,27 @@ def test_the_limiter_paces_bounds_in_flight_and_pauses_per_realm(stores: Stores)
     assert stores.limits.get("r3").slots == {}
 
 
+def test_a_pause_begun_while_a_caller_waits_for_its_start_holds_it_too(stores: Stores) -> None:
+    clock = ManualClock(1000.0)
+    policy = RealmPolicy(per_second=4, per_minute=240)
+    other = RealmLimiter(stores.limits, policy, clock=clock, sleep=clock.sleep)
+    paused: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        # The other worker's call, sent before this one's start, meets a 429 meanwhile.
+        if not paused:
+            paused.append(other.pause("r1", 60, jitter=0))
+        clock.sleep(seconds)
+
+    waiting = RealmLimiter(stores.limits, policy, clock=clock, sleep=sleep)
+    with other.turn("r1"):
+        start = clock()
+    with waiting.turn("r1"):  # its start is 0.25 s away: it sleeps, and the pause begins
+        assert paused and clock() >= paused[0]
+    assert clock() - start >= 60
+    assert stores.limits.get("r1").slots == {}
+
+
 # Races across threads run on SQLite (moto is not thread-safe); DynamoDB's are staged below.
 
 
