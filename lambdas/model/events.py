@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from .errors import classify_text
 
 SESSION_COMPLETED = "session.completed"
 FAILURE_PARKED = "failure.parked"
@@ -30,12 +31,10 @@ EVENT_TYPES = (SESSION_COMPLETED, FAILURE_PARKED, TENANT_STALE, DRIFT_FOUND, QBO
 WEBHOOK_TEST = "webhook.test"
 
 # The error shape shared with the status API and the CLI (ErrorInfo's fields).
-ERROR_KEYS = ("code", "message", "user_message", "retryable", "docs_anchor")
+ERROR_KEYS = ("code", "message", "user_message", "retryable", "docs")
 # Bounds that keep every event far below EventBridge's 256 KB entry limit.
 MAX_TEXT = 2000
 MAX_EXAMPLES = 5
-
-_ZOHO_CODE = re.compile(r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|INVALID_DATA)\b")
 
 
 class EventError(ValueError):
@@ -100,15 +99,15 @@ def error_dict(
     message: str,
     user_message: str = "",
     retryable: bool = False,
-    docs_anchor: str = "",
+    docs: str = "",
 ) -> dict[str, Any]:
-    """The error shape as a plain dict (every key of ``ERROR_KEYS``)."""
+    """The error shape as a plain dict (every key of ``ERROR_KEYS``, as ErrorInfo.to_json)."""
     return {
         "code": code,
         "message": _text(message),
         "user_message": _text(user_message or message),
         "retryable": bool(retryable),
-        "docs_anchor": docs_anchor,
+        "docs": docs,
     }
 
 
@@ -125,7 +124,7 @@ def as_error(error: Any) -> dict[str, Any] | None:
         str(got["message"] or ""),
         str(got["user_message"] or ""),
         bool(got["retryable"]),
-        str(got["docs_anchor"] or ""),
+        str(got["docs"] or ""),
     )
 
 
@@ -172,15 +171,8 @@ def session_error(last_error: str, status: str) -> dict[str, Any] | None:
     message is then only the note that there is nothing more to ask)."""
     if not last_error or status == "completed":
         return None
-    hresult = re.search(r"0x8004[0-9A-Fa-f]{4}", last_error)
-    code = f"HRESULT_0x{hresult.group(0)[2:].upper()}" if hresult else "SESSION_ERROR"
-    return error_dict(
-        code,
-        last_error,
-        last_error,
-        retryable=True,
-        docs_anchor="troubleshooting",
-    )
+    info = classify_text(last_error)
+    return as_error(info) if info is not None else None
 
 
 def failure_parked(
@@ -209,15 +201,8 @@ def failure_parked(
 
 def parked_error(reason: str) -> dict[str, Any]:
     """The error shape of a parked record from the forwarder's reason (ZOHO's code in it)."""
-    found = _ZOHO_CODE.search(reason)
-    return error_dict(
-        found.group(1) if found else "PARKED",
-        reason,
-        "The record was not written to ZOHO. Fix the cause (in QuickBooks or the mapping), "
-        "then re-drive it with `qbrelay failures redrive`.",
-        retryable=True,
-        docs_anchor="parked-failures",
-    )
+    info = classify_text(reason)
+    return as_error(info) if info is not None else error_dict("RELAY_ERROR", reason)
 
 
 def tenant_stale(
@@ -243,7 +228,7 @@ def tenant_stale(
             "Check that the QuickBooks computer is on, QuickBooks and the Web Connector are "
             "running, and the Web Connector's scheduled update is enabled for this tenant.",
             retryable=True,
-            docs_anchor="tenant-stale",
+            docs="README.md#tenant-stale",
         ),
     }
     fact = (tenant, round(silent_since, 3), reminder)

@@ -30,6 +30,7 @@ import requests
 
 from ..events import EventPublisher, NoEvents
 from ..metrics import Metrics, NoMetrics
+from ..model.errors import error_info
 from ..model.events import qbo_needs_reconnect
 from ..store.ports import (
     MappingStore,
@@ -163,7 +164,8 @@ class QboRuntime:
     def _announce(self, tenant: str, error: QboNeedsReconnect) -> None:
         conn = self.ports.connections.get(tenant)
         realm = conn.realm_id if conn is not None else ""
-        event = qbo_needs_reconnect(tenant, realm, at=self.ports.clock(), error=error)
+        info = error_info("QBO_INVALID_GRANT", str(error))
+        event = qbo_needs_reconnect(tenant, realm, at=self.ports.clock(), error=info)
         self.ports.events.publish([event])
         self.ports.metrics.count(QBO_NEEDS_RECONNECT)
 

@@ -84,8 +84,8 @@ def test_a_record_zoho_refuses_is_published_as_failure_parked(zoho: ZohoEnv, tmp
     (event,) = SqliteOutbox(zoho.db).pending()
     assert event.type == FAILURE_PARKED and event.tenant == "acme"
     assert (event.data["entity"], event.data["source_id"]) == ("Customer", bad["list_id"])
-    assert event.data["error"]["code"] == "INVALID_DATA"
-    assert event.data["error"]["docs_anchor"] == "parked-failures"
+    assert event.data["error"]["code"] == "ZOHO_INVALID_DATA"
+    assert event.data["error"]["docs"].startswith("README.md#err-")
     assert "5" * 31 not in event.body().decode()  # ids and reasons, never the record
 
 

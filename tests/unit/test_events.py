@@ -66,7 +66,7 @@ def test_a_failed_session_carries_the_error_shape() -> None:
 
 def test_as_error_takes_a_dict_or_an_errorinfo_like_object() -> None:
     class ErrorInfo:
-        code, message, user_message, retryable, docs_anchor = "X", "m", "u", False, "a"
+        code, message, user_message, retryable, docs = "X", "m", "u", False, "a"
 
     from_obj = events.as_error(ErrorInfo())
     assert from_obj == {
@@ -74,7 +74,7 @@ def test_as_error_takes_a_dict_or_an_errorinfo_like_object() -> None:
         "message": "m",
         "user_message": "u",
         "retryable": False,
-        "docs_anchor": "a",
+        "docs": "a",
     }
     assert events.as_error(from_obj) == from_obj
     assert events.as_error(None) is None
@@ -90,7 +90,7 @@ def test_parked_and_drift_events_carry_ids_and_counts_only() -> None:
         version="1001",
         reason="Accounts: INVALID_DATA: invalid data (Phone)",
     )
-    assert parked.data["error"]["code"] == "INVALID_DATA"
+    assert parked.data["error"]["code"] == "ZOHO_INVALID_DATA"
     assert parked.data["source_id"] == "80-1"
     examples = {
         "missing": [{"entity": "Customer", "source_id": str(i), "status": "x"} for i in range(9)]
