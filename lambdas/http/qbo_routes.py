@@ -101,7 +101,7 @@ def connect_get(request: Request, services: Services) -> Response:
     if link is not None:
         # The link is not spent here: only the button's POST uses it.
         form = (
-            f'<form method="post" action="{CONNECT_PATH}">'
+            f'<form method="post" action="{html.escape(request.base_path)}{CONNECT_PATH}">'
             f'<input type="hidden" name="tenant" value="{html.escape(tenant)}">'
             f'<input type="hidden" name="link" value="{html.escape(link)}">'
             "<button>Connect to QuickBooks Online</button></form>"
