@@ -135,6 +135,23 @@ def test_a_one_time_link_survives_a_preview_and_works_once(rig: Rig) -> None:
     assert again.status_code == 403
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://attacker.example"}],
+)
+def test_a_foreign_page_cannot_press_the_link_button(rig: Rig, headers: dict[str, str]) -> None:
+    # A page elsewhere auto-submitting a known link would skip the confirmation that names the
+    # tenant and send the visitor's browser straight to Intuit's consent for that tenant.
+    token = create_link("acme", rig.qbo.states)
+    form = {"tenant": "acme", "link": token}
+    url = f"{rig.url}/qbo/connect"
+    forged = requests.post(url, data=form, headers=headers, allow_redirects=False, timeout=5)
+    assert forged.status_code == 403 and "Location" not in forged.headers
+    own = {"Sec-Fetch-Site": "same-origin", "Origin": rig.url}
+    pressed = requests.post(url, data=form, headers=own, allow_redirects=False, timeout=5)
+    assert pressed.status_code == 302  # the refused POST did not spend the link
+
+
 def test_the_link_page_posts_back_under_the_stage_the_link_came_in_on() -> None:
     # On API Gateway the link is https://<api>/prod/qbo/connect?...: the button must post to
     # /prod/qbo/connect, not /qbo/connect (outside the stage: API Gateway answers 403).
