@@ -10,7 +10,7 @@ what was done. Every answer carries console_page.HEADERS (strict CSP, no framing
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from ..ops import actions, status
 from ..ops.api_keys import verify
@@ -29,17 +29,12 @@ MAX_FORM_BODY = 4 * 1024
 PARKED_SHOWN = 100
 
 
-def _prefix(request: Request) -> str:
-    """The path the API is mounted on (an API Gateway stage, say): links and cookies use it."""
-    return urlsplit(request.base_url).path.rstrip("/")
-
-
 def _html(body: str, status_code: int = 200, extra: list[tuple[str, str]] | None = None):
     return Response.html(body, status_code, [*page.HEADERS, *(extra or [])])
 
 
 def _redirect(request: Request, extra: list[tuple[str, str]] | None = None, **query: object):
-    location = f"{_prefix(request)}{CONSOLE_PATH}"
+    location = f"{request.base_path}{CONSOLE_PATH}"
     if query:
         location += "?" + urlencode({k: str(v) for k, v in query.items()})
     return Response(303, b"", HTML, [*page.HEADERS, ("Location", location), *(extra or [])])
@@ -50,7 +45,7 @@ def _refused(message: str) -> Response:
 
 
 def _cookie_path(request: Request) -> str:
-    return f"{_prefix(request)}{CONSOLE_PATH}"
+    return f"{request.base_path}{CONSOLE_PATH}"
 
 
 def _login(request: Request, services: Services, message: str = "", code: int = 200):
@@ -58,7 +53,7 @@ def _login(request: Request, services: Services, message: str = "", code: int = 
     nonce = cs.new_login_nonce()
     token = cs.login_token(services.get("console_key"), nonce)
     cookie = cs.cookie_header(cs.LOGIN_COOKIE, nonce, _cookie_path(request), cs.LOGIN_SECONDS)
-    action = f"{_prefix(request)}{CONSOLE_PATH}/login"
+    action = f"{request.base_path}{CONSOLE_PATH}/login"
     return _html(page.login_page(action, token, message), code, [cookie])
 
 
@@ -94,7 +89,7 @@ def console(request: Request, services: Services) -> Response:
         parked,
         connections,
         session.csrf(services.get("console_key")),
-        _prefix(request),
+        request.base_path,
         session.key.name,
         _notice(request),
     )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ LOGIN_COOKIE = "qbr_console_login"
 SESSION_SECONDS = 8 * 3600
 LOGIN_SECONDS = 900
 SECRET_NAME = "console/session"
+_EXPIRY = re.compile(r"[0-9]{1,12}")
 
 
 def _mac(key: bytes, *parts: str) -> str:
@@ -75,7 +77,8 @@ def read_session(
 ) -> Session | None:
     """The session a cookie holds, or None (malformed, forged, expired, key revoked)."""
     parts = (cookie or "").split(".")
-    if len(parts) != 4 or not parts[1].isdigit() or int(parts[1]) <= now:
+    # An expiry is a few ASCII digits; int() of thousands of digits would raise.
+    if len(parts) != 4 or not _EXPIRY.fullmatch(parts[1]) or int(parts[1]) <= now:
         return None
     key_id, expires, nonce, mac = parts
     if not key_id.isalnum() or len(key_id) > 32:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
@@ -53,6 +53,12 @@ class Request:
         self.source_ip = source_ip
         self.base_url = base_url.rstrip("/")
         self.params: dict[str, str] = {}
+
+    @property
+    def base_path(self) -> str:
+        """The path part of ``base_url`` (an API Gateway stage, say; "" at the root): links and
+        form actions a page sends back must start with it."""
+        return urlsplit(self.base_url).path.rstrip("/")
 
     @property
     def body(self) -> bytes:

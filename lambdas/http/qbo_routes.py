@@ -27,7 +27,7 @@ import logging
 import time
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from ..metrics import Metrics
 from ..ops.api_keys import require_api_key
@@ -101,7 +101,7 @@ def connect_get(request: Request, services: Services) -> Response:
     if link is not None:
         # The link is not spent here: only the button's POST uses it.
         form = (
-            f'<form method="post" action="{CONNECT_PATH}">'
+            f'<form method="post" action="{html.escape(request.base_path)}{CONNECT_PATH}">'
             f'<input type="hidden" name="tenant" value="{html.escape(tenant)}">'
             f'<input type="hidden" name="link" value="{html.escape(link)}">'
             "<button>Connect to QuickBooks Online</button></form>"
@@ -119,8 +119,23 @@ def connect_get(request: Request, services: Services) -> Response:
     return _redirect_to_consent(services, tenant)
 
 
+def _cross_site(request: Request) -> bool:
+    """True for a browser's POST from another site (Sec-Fetch-Site, else Origin, says so).
+    Clients that send neither (the CLI, scripts) are no browser a foreign page can drive."""
+    fetch_site = request.header("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site not in ("same-origin", "none")
+    origin = request.header("origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc != urlsplit(request.base_url).netloc
+
+
 def connect_post(request: Request, services: Services) -> Response:
-    """The link's button: use the link up, then redirect to Intuit."""
+    """The link's button: use the link up, then redirect to Intuit. Refused from a foreign
+    page, which would skip the confirmation naming the tenant (the link is not spent then)."""
+    if _cross_site(request):
+        return page("Not from this page", "Open the connect link itself and press its button.", 403)
     form = request.form()
     tenant, link = form.get("tenant", ""), form.get("link", "")
     if not consume_link(link, tenant, services.get("qbo_states"), time.time):

@@ -85,7 +85,9 @@ def complete_connection(
         raise QboError("invalid_request", "the callback lacks a valid code or realmId")
     holder = connections.find_by_realm(realm)
     if holder is not None and holder.tenant != tenant:
-        raise QboError("realm_taken", _taken(realm, holder.tenant))
+        # The page goes to whoever holds this tenant's link: it must not name another tenant.
+        log.warning("realm %s is connected to tenant %s; %s refused", realm, holder.tenant, tenant)
+        raise QboError("realm_taken", _taken(realm))
     tokens = auth.exchange_code(code)
     stored = StoredTokens.issued(realm, tokens)
     secrets_store.put(secret_name(tenant), stored.to_secret())
@@ -102,7 +104,7 @@ def complete_connection(
         connections.connect(connection)
     except AlreadyExists:
         secrets_store.delete(secret_name(tenant))
-        raise QboError("realm_taken", _taken(realm, "another tenant")) from None
+        raise QboError("realm_taken", _taken(realm)) from None
     log.info(
         "tenant %s connected to QuickBooks Online realm %s (intuit_tid %s)",
         tenant,
@@ -112,10 +114,10 @@ def complete_connection(
     return connection
 
 
-def _taken(realm: str, other: str) -> str:
+def _taken(realm: str) -> str:
     return (
-        f"QuickBooks Online company {realm} is already connected to {other}; disconnect it "
-        "there first"
+        f"QuickBooks Online company {realm} is already connected to another tenant; disconnect "
+        "it there first"
     )
 
 

@@ -161,7 +161,8 @@ def parse_notices(body: bytes) -> tuple[list[ChangeNotice], int]:
     """(notices, events skipped) of a webhook body in either format; PayloadError otherwise."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    # RecursionError: nesting deeper than the stack, which a body within the size bound can be.
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PayloadError(f"not JSON: {exc}") from None
     if isinstance(payload, list):
         notices, skipped = [], 0

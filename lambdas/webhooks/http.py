@@ -26,6 +26,8 @@ from requests.certs import where as ca_bundle
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 CONNECT_SECONDS = 5.0
 READ_SECONDS = 10.0
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 class UrlRefused(ValueError):
@@ -99,10 +101,17 @@ def _refuse_literal(host: str) -> None:
 
 
 def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for a globally routable unicast address (an IPv4-mapped one judged as IPv4)."""
-    mapped = getattr(ip, "ipv4_mapped", None)
-    if mapped is not None:
-        ip = mapped
+    """True for a globally routable unicast address. An IPv6 address that carries an IPv4 one
+    (IPv4-mapped, or NAT64's 64:ff9b::/96, which a DNS64 network translates to it) is judged
+    as that IPv4 address; the deprecated IPv4-compatible and site-local ranges are refused
+    (``is_global`` counts them as global)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        elif ip in _IPV4_COMPATIBLE or ip.is_site_local:
+            return False
     return ip.is_global and not ip.is_multicast
 
 

@@ -99,6 +99,14 @@ def test_wrong_or_revoked_keys_and_forged_sessions_get_the_form(rig: OpsRig) -> 
     assert "shop" not in page(rig, cookie).text  # revoking the key ends its sessions
 
 
+def test_a_malformed_session_expiry_gets_the_form_not_a_500(rig: OpsRig) -> None:
+    # Past 4300 digits int() raises ValueError: any visitor could make every console page 500.
+    cookie = f"{cs.SESSION_COOKIE}={rig.key_id}.{'9' * 5000}.nonce.mac"
+    reply = requests.get(rig.base + "/console", headers={"Cookie": cookie}, timeout=10)
+    assert reply.status_code == 200 and 'name="key"' in reply.text
+    assert cs.read_session(b"k", rig.keys, cookie.split("=", 1)[1], time.time()) is None
+
+
 def test_actions_need_the_session_and_its_csrf_token(rig: OpsRig) -> None:
     _, cookie = sign_in(rig, rig.key)
     token = csrf_of(page(rig, cookie).text)

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from lambdas.http.messages import Request
+from lambdas.http.routes import app_router
+from lambdas.http.services import Services
 from lambdas.local import cli
 from lambdas.local.qbo import LocalQbo, build_local_qbo
 from lambdas.local.server import RelayServer
@@ -130,6 +133,48 @@ def test_a_one_time_link_survives_a_preview_and_works_once(rig: Rig) -> None:
     assert first.headers["Location"].startswith(rig.fake.base_url + "/connect/oauth2?")
     again = requests.post(f"{rig.url}/qbo/connect", data=form, allow_redirects=False, timeout=5)
     assert again.status_code == 403
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://attacker.example"}],
+)
+def test_a_foreign_page_cannot_press_the_link_button(rig: Rig, headers: dict[str, str]) -> None:
+    # A page elsewhere auto-submitting a known link would skip the confirmation that names the
+    # tenant and send the visitor's browser straight to Intuit's consent for that tenant.
+    token = create_link("acme", rig.qbo.states)
+    form = {"tenant": "acme", "link": token}
+    url = f"{rig.url}/qbo/connect"
+    forged = requests.post(url, data=form, headers=headers, allow_redirects=False, timeout=5)
+    assert forged.status_code == 403 and "Location" not in forged.headers
+    own = {"Sec-Fetch-Site": "same-origin", "Origin": rig.url}
+    pressed = requests.post(url, data=form, headers=own, allow_redirects=False, timeout=5)
+    assert pressed.status_code == 302  # the refused POST did not spend the link
+
+
+def test_the_link_page_posts_back_under_the_stage_the_link_came_in_on() -> None:
+    # On API Gateway the link is https://<api>/prod/qbo/connect?...: the button must post to
+    # /prod/qbo/connect, not /qbo/connect (outside the stage: API Gateway answers 403).
+    stage = "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"
+    request = Request(
+        "GET", "/qbo/connect", query={"tenant": "acme", "link": "tok"}, base_url=stage
+    )
+    reply = app_router().dispatch(request, Services())
+    assert reply.status == 200
+    assert 'action="/prod/qbo/connect"' in reply.body.decode()
+
+
+def test_a_realm_held_by_another_tenant_is_refused_without_naming_it(rig: Rig) -> None:
+    rig.qbo.local.tenants.create(Tenant(name="beta-corp", qbwc_user="beta", password_hash="x"))
+    requests.get(rig.fake.approve(rig.start("beta-corp"), REALM), timeout=10)
+    exchanged = rig.fake.calls["token"]
+    # A company admin of acme (holding only acme's connect link) picks beta-corp's company.
+    back = rig.fake.approve(rig.start("acme"), REALM)
+    resp = requests.get(back, timeout=10)
+    assert resp.status_code == 400 and REALM in resp.text
+    assert "beta-corp" not in resp.text  # another customer's name is not the admin's to see
+    assert rig.fake.calls["token"] == exchanged
+    assert rig.qbo.connections.find_by_realm(REALM).tenant == "beta-corp"
 
 
 @pytest.mark.parametrize("mode", ["wrong-key", "altered", None])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 
@@ -20,6 +21,7 @@ from lambdas.webhooks.http import (
     UrlRefused,
     addresses,
     check_url,
+    is_public,
     post,
 )
 from lambdas.webhooks.signing import SignatureError, signature, signed_headers, verify
@@ -200,6 +202,25 @@ def test_names_resolving_to_private_addresses_are_refused_on_aws() -> None:
     for bad in ("10.1.2.3", "127.0.0.1", "169.254.169.254", "100.64.0.1", "192.168.1.1"):
         with pytest.raises(UrlRefused, match="not a public address"):
             addresses(target, PUBLIC_ONLY, resolver("93.184.216.34", bad))
+
+
+@pytest.mark.parametrize(
+    "ip",
+    [
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254: a DNS64/NAT64 network reaches it
+        "64:ff9b::a00:1",  # NAT64 of 10.0.0.1
+        "::a9fe:a9fe",  # IPv4-compatible (deprecated) form of 169.254.169.254
+        "fec0::1",  # site-local (deprecated), a private range
+    ],
+)
+def test_ipv6_forms_of_private_addresses_are_not_public(ip: str) -> None:
+    assert not is_public(ipaddress.ip_address(ip))
+    with pytest.raises(UrlRefused):
+        check_url(f"https://[{ip}]/h", PUBLIC_ONLY)
+
+
+def test_nat64_of_a_public_address_stays_public() -> None:
+    assert is_public(ipaddress.ip_address("64:ff9b::5db8:d822"))  # 93.184.216.34
     local = check_url("http://localhost:9/h", LOCAL)
     with pytest.raises(UrlRefused, match="not this machine"):
         addresses(local, LOCAL, resolver("192.168.1.9"))

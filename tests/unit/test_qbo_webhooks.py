@@ -195,3 +195,12 @@ def test_notices_travel_in_bounded_messages_per_realm():
     assert all(len(json.loads(m.body)) <= NOTICES_PER_MESSAGE for m in messages)
     assert unpack([m.body for m in messages]) == notices
     assert len({m.dedup_id for m in messages}) == 4
+
+
+def test_a_signed_body_nested_past_the_stack_is_unreadable_not_a_crash(ports):
+    # 2 MiB allows far deeper nesting than json.loads can recurse: a 500 would have Intuit
+    # retry the delivery and hold back the realm's later events.
+    deep = b"[" * 200_000 + b"]" * 200_000
+    result = ports.deliver(deep, signed(deep, TOKEN))
+    assert result.status == 200 and result.reason.startswith("unreadable")
+    assert ports.queue.depth() == 0
