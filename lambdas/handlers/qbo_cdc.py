@@ -11,7 +11,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from ..qbo.runtime import describe_check
 from .cloudwatch_metrics import CloudWatchMetrics
 from .qbo_aws import runtime
 from .qbo_sync import REQUIRED_ENV
@@ -29,6 +28,8 @@ start(logger, REQUIRED_ENV)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Catch every connected tenant up; report what each did and who must reconnect."""
+    from ..qbo.runtime import describe_check
+
     qbo = runtime(CloudWatchMetrics(metrics))
     reports = qbo.catch_up()
     check = qbo.reconnect_check()
