@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
 from .zoho_jobs import JOB_ENV, ZohoJobPorts, flag, for_each_tenant, zoho_job_ports
 
 if TYPE_CHECKING:
@@ -103,3 +103,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "skipped": run.skipped,
         "failed": run.failed,
     }
+
+
+# SnapStart: the snapshot holds the auditor's modules; every restore builds its own clients.
+snapshot_hooks(
+    prime=[importer("lambdas.zoho.audit", "lambdas.zoho.client", "lambdas.ops.actions")],
+    forget=[configuration],
+)

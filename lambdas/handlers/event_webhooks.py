@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -119,3 +119,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         extra={"event": relay_event.id, "type": relay_event.type, "deliveries": len(done)},
     )
     return {"event": relay_event.id, "deliveries": {d.id: str(d.status) for d in done}}
+
+
+# SnapStart: the snapshot holds the deliverer's modules; every restore builds its own clients.
+snapshot_hooks(
+    prime=[importer("aws_lambda_powertools.utilities.batch", "lambdas.webhooks.delivery")],
+    forget=[deliverer],
+)

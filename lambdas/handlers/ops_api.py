@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from ..http.apigw import to_event_reply, to_request
 from ..http.routes import app_router
 from ..http.services import Services
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
 
 if TYPE_CHECKING:
     from ..ops.tenant_purge import TenantData
@@ -112,3 +112,7 @@ def services() -> Services:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway request through the product's router."""
     return to_event_reply(app_router().dispatch(to_request(event), services()))
+
+
+# SnapStart: the snapshot holds the router and its cores; every restore builds its own ports.
+snapshot_hooks(prime=[app_router, importer("lambdas.ops.tenant_purge")], forget=[services])

@@ -23,7 +23,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..model.tenant import time_zone
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
 from .zoho_jobs import JOB_ENV, ZohoJobPorts, for_each_tenant, zoho_job_ports
 
 if TYPE_CHECKING:
@@ -81,3 +81,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "skipped": run.skipped,
         "failed": run.failed,
     }
+
+
+# SnapStart: the snapshot holds the job's modules; every restore builds its own clients.
+snapshot_hooks(
+    prime=[importer("lambdas.zoho.payments", "lambdas.zoho.client")], forget=[configuration]
+)

@@ -16,8 +16,8 @@ from ..http.apigw import to_event_reply, to_request
 from ..http.routes import app_router
 from ..http.services import Services
 from .cloudwatch_metrics import CloudWatchMetrics
-from .qbo_aws import CHANGE_QUEUE_ENV, config, connections, dynamodb, secrets, tenants
-from .runtime import start
+from .qbo_aws import CACHED, CHANGE_QUEUE_ENV, config, connections, dynamodb, secrets, tenants
+from .runtime import importer, snapshot_hooks, start
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
@@ -58,3 +58,7 @@ def services() -> Services:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway request through the product's router."""
     return to_event_reply(app_router().dispatch(to_request(event), services()))
+
+
+# SnapStart: the snapshot holds the router and the OAuth code; every restore builds its ports.
+snapshot_hooks(prime=[app_router, importer("lambdas.qbo.auth_client")], forget=CACHED)

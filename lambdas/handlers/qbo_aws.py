@@ -101,3 +101,7 @@ def runtime(metrics: Metrics) -> QboRuntime:
             metrics=metrics,
         )
     )
+
+
+# The builders a SnapStart restore must forget (clients, and the app secret read through them).
+CACHED = (dynamodb, secrets, config, connections, tenants)

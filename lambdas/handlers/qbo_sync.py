@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics
 
 from .cloudwatch_metrics import CloudWatchMetrics
-from .qbo_aws import runtime
-from .runtime import start
+from .qbo_aws import CACHED, runtime
+from .runtime import importer, snapshot_hooks, start
 
 if TYPE_CHECKING:
     from ..store.qbo_ports import ReceivedChange
@@ -66,3 +66,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         extra={"queued": report.queued, "failed_realms": sorted(report.failed_realms)},
     )
     return {"batchItemFailures": [{"itemIdentifier": r} for r in failures]}
+
+
+# SnapStart: the snapshot holds the QBO runtime's modules; every restore builds its own ports.
+snapshot_hooks(prime=[importer("lambdas.qbo.runtime", "lambdas.store.dynamo.qbo")], forget=CACHED)

@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger, Metrics
 from ..http.apigw import to_event_reply, to_request
 from ..http.routes import app_router
 from ..http.services import Services
-from .runtime import ConfigurationError, require_env, start
+from .runtime import ConfigurationError, importer, require_env, snapshot_hooks, start
 
 if TYPE_CHECKING:
     from ..qbwc.soap_service import SoapEndpoint
@@ -131,3 +131,14 @@ def services() -> Services:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway request through the product's router (lambdas/http/routes.py)."""
     return to_event_reply(app_router().dispatch(to_request(event), services()))
+
+
+# SnapStart: the snapshot holds the router and the SOAP stack (spyne, the relay, the engine);
+# every restore builds its own clients.
+snapshot_hooks(
+    prime=[
+        app_router,
+        importer("lambdas.qbwc.relay", "lambdas.qbwc.soap_service", "lambdas.sync.engine"),
+    ],
+    forget=[endpoint, tenant_store, sync_state_store],
+)

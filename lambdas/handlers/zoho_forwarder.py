@@ -20,7 +20,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch import BatchProcessor
@@ -135,3 +135,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor(), context=context
     )
+
+
+# SnapStart: the snapshot holds the forwarder's modules; every restore builds its own clients.
+snapshot_hooks(
+    prime=[
+        importer(
+            "aws_lambda_powertools.utilities.batch",
+            "lambdas.store.dynamo.mappings",
+            "lambdas.zoho.client",
+            "lambdas.zoho.forwarder",
+        )
+    ],
+    forget=[forwarder],
+)
