@@ -48,13 +48,18 @@ class Functions(Construct):
         environment: Mapping[str, str],
         log_retention_days: int,
         retain_logs: bool,
+        snap_start: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self._code = code
         self._environment = dict(environment)
         self._retention = retention(log_retention_days)
         self._log_removal = RemovalPolicy.RETAIN if retain_logs else RemovalPolicy.DESTROY
+        self._snap_start = snap_start
         self.by_name: dict[str, lambda_.Function] = {}
+        # What invokers point at: the ``live`` alias under SnapStart (SnapStart applies to
+        # published versions only), otherwise the function itself.
+        self.entry: dict[str, lambda_.IFunction] = {}
         nag.acknowledge(
             self,
             "L1",
@@ -103,6 +108,16 @@ class Functions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             role=role,
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if self._snap_start else None,
         )
         self.by_name[spec.name] = function
+        self.entry[spec.name] = (
+            lambda_.Alias(scope, "Live", alias_name="live", version=function.current_version)
+            if self._snap_start
+            else function
+        )
         return function
+
+    def invoked(self, function: lambda_.Function) -> lambda_.IFunction:
+        """What API Gateway should invoke for ``function``: its ``live`` alias under SnapStart."""
+        return next(self.entry[name] for name, f in self.by_name.items() if f is function)

@@ -102,6 +102,12 @@ class Settings:
     qbo_redirect_uri: str | None = None
     qbo_environment: str = "sandbox"
     qbo_cdc_minutes: int = 15
+    # Lambda SnapStart (ON_PUBLISHED_VERSIONS) for the Python functions: each gets a published
+    # version and a ``live`` alias, and the API Gateway routes invoke the alias, so a cold SOAP
+    # call resumes a snapshot with the router and the SOAP stack loaded (runtime hooks:
+    # lambdas/handlers/runtime.py ``snapshot_hooks``). Off in dev (every deploy publishes
+    # versions and SnapStart bills cache and restores); on in prod. See docs/deployment.md.
+    snap_start: bool = False
 
     @property
     def stack_name(self) -> str:
@@ -141,6 +147,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "throttle_burst_limit": 100,
         "relay_reserved_concurrency": RELAY_RESERVED_CONCURRENCY_PROD,
         "waf_rate_limit": WAF_RATE_LIMIT_PROD,
+        "snap_start": True,
     },
 }
 

@@ -92,6 +92,7 @@ class RelayStack(Stack):
             environment=self._environment(),
             log_retention_days=settings.log_retention_days,
             retain_logs=settings.retain_data,
+            snap_start=settings.snap_start,
         )
         t = self.tables
 
@@ -160,10 +161,10 @@ class RelayStack(Stack):
         self.events.grant_put(self.ops)  # an audit's drift.found
         self.api.add_routes(
             {
-                "relay": self.relay,
-                "ops": self.ops,
-                "qbo-oauth": self.qbo.oauth,
-                "qbo-webhook": self.qbo.webhook,
+                "relay": self.functions.invoked(self.relay),
+                "ops": self.functions.invoked(self.ops),
+                "qbo-oauth": self.functions.invoked(self.qbo.oauth),
+                "qbo-webhook": self.functions.invoked(self.qbo.webhook),
             }
         )
 

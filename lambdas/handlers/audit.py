@@ -19,21 +19,19 @@ from __future__ import annotations
 import os
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..ops.actions import record_audit
-from ..store.dynamo import DynamoAuditResults, DynamoMappingStore, DynamoSyncStateStore
-from ..store.ports import Tenant
-from ..zoho.audit import Auditor, AuditReport
-from ..zoho.client import ZohoClient
-from ..zoho.mapping import MappingConfig
-from .cloudwatch_metrics import CloudWatchMetrics
-from .events import event_publisher
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
 from .zoho_jobs import JOB_ENV, ZohoJobPorts, flag, for_each_tenant, zoho_job_ports
+
+if TYPE_CHECKING:
+    from ..store.ports import Tenant
+    from ..zoho.audit import Auditor, AuditReport
+    from ..zoho.client import ZohoClient
+    from ..zoho.mapping import MappingConfig
 
 logger = Logger(service="qbxml-relay")
 metrics = Metrics(service="qbxml-relay")
@@ -46,7 +44,13 @@ MARGIN_SECONDS = 120.0
 
 @cache
 def configuration() -> tuple[ZohoJobPorts, Auditor, bool]:
-    """The ports, the auditor and whether to repair, built once per execution environment."""
+    """The ports, the auditor and whether to repair, built once per execution environment (the
+    auditor and the adapters are imported here, at the first run, not at init)."""
+    from ..store.dynamo import DynamoMappingStore, DynamoSyncStateStore
+    from ..zoho.audit import Auditor
+    from .cloudwatch_metrics import CloudWatchMetrics
+    from .events import event_publisher
+
     require_env(REQUIRED_ENV)
     repair = flag("QBRELAY_AUDIT_REPAIR")
     ports = zoho_job_ports()
@@ -63,6 +67,9 @@ def configuration() -> tuple[ZohoJobPorts, Auditor, bool]:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Audit every tenant with ZOHO credentials; publish the drift, the cost and the failures."""
+    from ..ops.actions import record_audit
+    from ..store.dynamo import DynamoAuditResults
+
     ports, auditor, repair = configuration()
     # Each tenant's summary is kept for status (qbrelay status, the status API): drift.
     results = DynamoAuditResults(ports.dynamodb, os.environ["QBRELAY_STATE_TABLE"])
@@ -96,3 +103,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "skipped": run.skipped,
         "failed": run.failed,
     }
+
+
+# SnapStart: the snapshot holds the auditor's modules; every restore builds its own clients.
+snapshot_hooks(
+    prime=[importer("lambdas.zoho.audit", "lambdas.zoho.client", "lambdas.ops.actions")],
+    forget=[configuration],
+)

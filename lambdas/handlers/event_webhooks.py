@@ -21,29 +21,21 @@ from __future__ import annotations
 import os
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from ..model.events import Event
-from ..store.dynamo import SecretsManagerSecretStore
-from ..store.dynamo.webhook_retries import SqsRetryQueue, delivery_of
-from ..store.dynamo.webhooks import DynamoDeliveryLog, DynamoSubscriptionStore
-from ..webhooks.delivery import Deliverer
-from ..webhooks.http import PUBLIC_ONLY
-from .cloudwatch_metrics import CloudWatchMetrics
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from ..webhooks.delivery import Deliverer
 
 logger = Logger(service="qbxml-relay")
 metrics = Metrics(service="qbxml-relay")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 REQUIRED_ENV = (
     "QBRELAY_WEBHOOKS_TABLE",
@@ -55,8 +47,24 @@ start(logger, REQUIRED_ENV)
 
 
 @cache
+def processor() -> BatchProcessor:
+    """The retry queue's batch processor (Powertools' batch utilities load at the first batch)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
 def deliverer() -> Deliverer:
-    """The deliverer over the Webhooks table, Secrets Manager and the retry queue."""
+    """The deliverer over the Webhooks table, Secrets Manager and the retry queue (the core and
+    its adapters are imported here, at the first event, not at init)."""
+    from ..store.dynamo import SecretsManagerSecretStore
+    from ..store.dynamo.webhook_retries import SqsRetryQueue
+    from ..store.dynamo.webhooks import DynamoDeliveryLog, DynamoSubscriptionStore
+    from ..webhooks.delivery import Deliverer
+    from ..webhooks.http import PUBLIC_ONLY
+    from .cloudwatch_metrics import CloudWatchMetrics
+
     require_env(REQUIRED_ENV)
     dynamodb = boto3.client("dynamodb")
     table = os.environ["QBRELAY_WEBHOOKS_TABLE"]
@@ -75,6 +83,8 @@ def deliverer() -> Deliverer:
 
 
 def _retry(record: SQSRecord) -> None:
+    from ..store.dynamo.webhook_retries import delivery_of
+
     core = deliverer()
     delivery_id = delivery_of(record.body)
     if delivery_id is None:
@@ -95,9 +105,13 @@ def _retry(record: SQSRecord) -> None:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Deliver one bus event, or one batch of retries."""
     if "Records" in event:
+        from aws_lambda_powertools.utilities.batch import process_partial_response
+
         return process_partial_response(
-            event=event, record_handler=_retry, processor=processor, context=context
+            event=event, record_handler=_retry, processor=processor(), context=context
         )
+    from ..model.events import Event
+
     relay_event = Event.from_json(event.get("detail") or {})
     done = deliverer().deliver([relay_event])
     logger.info(
@@ -105,3 +119,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         extra={"event": relay_event.id, "type": relay_event.type, "deliveries": len(done)},
     )
     return {"event": relay_event.id, "deliveries": {d.id: str(d.status) for d in done}}
+
+
+# SnapStart: the snapshot holds the deliverer's modules; every restore builds its own clients.
+snapshot_hooks(
+    prime=[importer("aws_lambda_powertools.utilities.batch", "lambdas.webhooks.delivery")],
+    forget=[deliverer],
+)

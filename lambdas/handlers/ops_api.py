@@ -12,33 +12,22 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
 
 from ..http.apigw import to_event_reply, to_request
-from ..http.console_session import signing_key
 from ..http.routes import app_router
 from ..http.services import Services
-from ..ops.tenant_purge import TenantData
-from ..store.dynamo import (
-    DynamoApiKeyStore,
-    DynamoAuditResults,
-    DynamoForwarderState,
-    DynamoMappingStore,
-    DynamoQboConnectionStore,
-    DynamoRunHistory,
-    DynamoSessionStore,
-    DynamoSyncStateStore,
-    DynamoTenantStore,
-    DynamoTokenCache,
-    SecretsManagerSecretStore,
-    SqsDeadLetterQueue,
-    SqsRecordQueue,
-)
-from .events import event_publisher
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
+
+if TYPE_CHECKING:
+    from ..ops.tenant_purge import TenantData
+    from ..store.dynamo import SecretsManagerSecretStore
+
+# The adapters and the cores behind them are imported by the builders below, when a route first
+# needs the port, not at init (see the cold-start rows of ``make bench``).
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay")
 REQUIRED_ENV = (
@@ -55,12 +44,26 @@ start(logger, REQUIRED_ENV)
 
 
 def _secrets() -> SecretsManagerSecretStore:
+    from ..store.dynamo import SecretsManagerSecretStore
+
     return SecretsManagerSecretStore(
         boto3.client("secretsmanager"), os.environ["QBRELAY_SECRETS_PREFIX"]
     )
 
 
 def _tenant_data() -> TenantData:
+    from ..ops.tenant_purge import TenantData
+    from ..store.dynamo import (
+        DynamoAuditResults,
+        DynamoForwarderState,
+        DynamoMappingStore,
+        DynamoRunHistory,
+        DynamoSessionStore,
+        DynamoSyncStateStore,
+        DynamoTenantStore,
+        DynamoTokenCache,
+    )
+
     ddb, env = boto3.client("dynamodb"), os.environ
     state = env["QBRELAY_STATE_TABLE"]
     return TenantData(
@@ -80,6 +83,15 @@ def _tenant_data() -> TenantData:
 def services() -> Services:
     """This function's ports (lambdas/http/ops_common.py names them), each built on first use
     and kept for the execution environment's life."""
+    from ..http.console_session import signing_key
+    from ..store.dynamo import (
+        DynamoApiKeyStore,
+        DynamoQboConnectionStore,
+        SqsDeadLetterQueue,
+        SqsRecordQueue,
+    )
+    from .events import event_publisher
+
     require_env(REQUIRED_ENV)
     env = os.environ
     return Services(
@@ -100,3 +112,7 @@ def services() -> Services:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway request through the product's router."""
     return to_event_reply(app_router().dispatch(to_request(event), services()))
+
+
+# SnapStart: the snapshot holds the router and its cores; every restore builds its own ports.
+snapshot_hooks(prime=[app_router, importer("lambdas.ops.tenant_purge")], forget=[services])

@@ -17,18 +17,19 @@ from __future__ import annotations
 import time
 from datetime import date, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..model.tenant import time_zone
-from ..store.ports import Tenant
-from ..zoho.client import ZohoClient
-from ..zoho.mapping import MappingConfig
-from ..zoho.payments import overdue_updates
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
 from .zoho_jobs import JOB_ENV, ZohoJobPorts, for_each_tenant, zoho_job_ports
+
+if TYPE_CHECKING:
+    from ..store.ports import Tenant
+    from ..zoho.client import ZohoClient
+    from ..zoho.mapping import MappingConfig
 
 logger = Logger(service="qbxml-relay")
 metrics = Metrics(service="qbxml-relay")
@@ -54,6 +55,9 @@ def tenant_today(tenant: Tenant, now: float) -> date:
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Mark every tenant's overdue invoices; publish how many changed and which tenants failed."""
+    # Imported at the first run, not at init (the ZOHO mapping and payments modules).
+    from ..zoho.payments import overdue_updates
+
     ports = configuration()
 
     def mark(tenant: Tenant, config: MappingConfig, client: ZohoClient) -> int:
@@ -77,3 +81,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "skipped": run.skipped,
         "failed": run.failed,
     }
+
+
+# SnapStart: the snapshot holds the job's modules; every restore builds its own clients.
+snapshot_hooks(
+    prime=[importer("lambdas.zoho.payments", "lambdas.zoho.client")], forget=[configuration]
+)

@@ -15,16 +15,9 @@ from aws_lambda_powertools import Logger, Metrics
 from ..http.apigw import to_event_reply, to_request
 from ..http.routes import app_router
 from ..http.services import Services
-from ..qbo.auth_client import IntuitAuthClient
-from ..store.dynamo import (
-    DynamoApiKeyStore,
-    DynamoOAuthStateStore,
-    DynamoSeenEvents,
-    SqsChangeQueue,
-)
 from .cloudwatch_metrics import CloudWatchMetrics
-from .qbo_aws import CHANGE_QUEUE_ENV, config, connections, dynamodb, secrets, tenants
-from .runtime import start
+from .qbo_aws import CACHED, CHANGE_QUEUE_ENV, config, connections, dynamodb, secrets, tenants
+from .runtime import importer, snapshot_hooks, start
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
@@ -35,7 +28,16 @@ start(logger, ("QBO_CLIENT_ID", "QBO_REDIRECT_URI", "QBRELAY_SECRETS_PREFIX"))
 
 
 def services() -> Services:
-    """The QBO routes' ports, each built on first use by the route that needs it."""
+    """The QBO routes' ports, each built on first use by the route that needs it (the adapters
+    and the Intuit client are imported here, at the first request, not at init)."""
+    from ..qbo.auth_client import IntuitAuthClient
+    from ..store.dynamo import (
+        DynamoApiKeyStore,
+        DynamoOAuthStateStore,
+        DynamoSeenEvents,
+        SqsChangeQueue,
+    )
+
     sessions = lambda: os.environ["QBRELAY_SESSIONS_TABLE"]  # noqa: E731
     return Services(
         qbo_config=config,
@@ -56,3 +58,7 @@ def services() -> Services:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway request through the product's router."""
     return to_event_reply(app_router().dispatch(to_request(event), services()))
+
+
+# SnapStart: the snapshot holds the router and the OAuth code; every restore builds its ports.
+snapshot_hooks(prime=[app_router, importer("lambdas.qbo.auth_client")], forget=CACHED)

@@ -14,23 +14,22 @@ from __future__ import annotations
 
 import os
 from functools import cache
+from typing import TYPE_CHECKING
 
 import boto3
 
-from ..metrics import Metrics
-from ..qbo.config import QboConfig, load_config
-from ..qbo.runtime import QboPorts, QboRuntime
-from ..store.dynamo import (
-    DynamoMappingStore,
-    DynamoQboConnectionStore,
-    DynamoRealmLimitStore,
-    DynamoSyncStateStore,
-    DynamoTenantStore,
-    SecretsManagerSecretStore,
-    SqsRecordQueue,
-)
-from ..store.payloads import S3PayloadStore
-from .events import event_publisher
+if TYPE_CHECKING:
+    from ..metrics import Metrics
+    from ..qbo.config import QboConfig
+    from ..qbo.runtime import QboRuntime
+    from ..store.dynamo import (
+        DynamoQboConnectionStore,
+        DynamoTenantStore,
+        SecretsManagerSecretStore,
+    )
+
+# Each builder imports what it builds, at the first event that needs it: the QBO runtime (and
+# through it requests and the canonical model) is not part of the functions' init.
 
 CHANGE_QUEUE_ENV = "QBRELAY_QBO_CHANGE_QUEUE_URL"
 
@@ -43,6 +42,8 @@ def dynamodb():
 @cache
 def secrets() -> SecretsManagerSecretStore:
     """The environment's secrets (tenants' QBO tokens, the qbo-app secret)."""
+    from ..store.dynamo import SecretsManagerSecretStore
+
     return SecretsManagerSecretStore(
         boto3.client("secretsmanager"), os.environ["QBRELAY_SECRETS_PREFIX"]
     )
@@ -51,21 +52,37 @@ def secrets() -> SecretsManagerSecretStore:
 @cache
 def config() -> QboConfig:
     """The Intuit app's settings (secrets from Secrets Manager only)."""
+    from ..qbo.config import load_config
+
     return load_config(os.environ, secrets(), on_aws=True)
 
 
 @cache
 def connections() -> DynamoQboConnectionStore:
+    from ..store.dynamo import DynamoQboConnectionStore
+
     return DynamoQboConnectionStore(dynamodb(), os.environ["QBRELAY_STATE_TABLE"])
 
 
 @cache
 def tenants() -> DynamoTenantStore:
+    from ..store.dynamo import DynamoTenantStore
+
     return DynamoTenantStore(dynamodb(), os.environ["QBRELAY_TENANTS_TABLE"])
 
 
 def runtime(metrics: Metrics) -> QboRuntime:
     """A sync runtime over DynamoDB, SQS, S3 and Secrets Manager (one per invocation)."""
+    from ..qbo.runtime import QboPorts, QboRuntime
+    from ..store.dynamo import (
+        DynamoMappingStore,
+        DynamoRealmLimitStore,
+        DynamoSyncStateStore,
+        SqsRecordQueue,
+    )
+    from ..store.payloads import S3PayloadStore
+    from .events import event_publisher
+
     ddb = dynamodb()
     state_table = os.environ["QBRELAY_STATE_TABLE"]
     bucket = os.environ.get("QBRELAY_PAYLOAD_BUCKET")
@@ -84,3 +101,7 @@ def runtime(metrics: Metrics) -> QboRuntime:
             metrics=metrics,
         )
     )
+
+
+# The builders a SnapStart restore must forget (clients, and the app secret read through them).
+CACHED = (dynamodb, secrets, config, connections, tenants)

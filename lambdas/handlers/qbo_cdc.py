@@ -11,11 +11,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from ..qbo.runtime import describe_check
 from .cloudwatch_metrics import CloudWatchMetrics
-from .qbo_aws import runtime
+from .qbo_aws import CACHED, runtime
 from .qbo_sync import REQUIRED_ENV
-from .runtime import start
+from .runtime import importer, snapshot_hooks, start
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
@@ -29,6 +28,8 @@ start(logger, REQUIRED_ENV)
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Catch every connected tenant up; report what each did and who must reconnect."""
+    from ..qbo.runtime import describe_check
+
     qbo = runtime(CloudWatchMetrics(metrics))
     reports = qbo.catch_up()
     check = qbo.reconnect_check()
@@ -39,3 +40,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         ],
         **describe_check(check),
     }
+
+
+# SnapStart: the snapshot holds the QBO runtime's modules; every restore builds its own ports.
+snapshot_hooks(prime=[importer("lambdas.qbo.runtime", "lambdas.store.dynamo.qbo")], forget=CACHED)

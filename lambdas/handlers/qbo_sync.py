@@ -10,14 +10,16 @@ lambdas/handlers/qbo_aws.py.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from ..store.qbo_ports import QueuedChange, ReceivedChange
 from .cloudwatch_metrics import CloudWatchMetrics
-from .qbo_aws import runtime
-from .runtime import start
+from .qbo_aws import CACHED, runtime
+from .runtime import importer, snapshot_hooks, start
+
+if TYPE_CHECKING:
+    from ..store.qbo_ports import ReceivedChange
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
@@ -38,6 +40,8 @@ start(logger, REQUIRED_ENV)
 
 def received(record: dict[str, Any]) -> ReceivedChange:
     """A change-queue message as the SQS event delivers it (the receipt is its message id)."""
+    from ..store.qbo_ports import QueuedChange, ReceivedChange
+
     attrs = record.get("attributes") or {}
     realm = attrs.get("MessageGroupId") or (
         ((record.get("messageAttributes") or {}).get("realm") or {}).get("stringValue") or ""
@@ -62,3 +66,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         extra={"queued": report.queued, "failed_realms": sorted(report.failed_realms)},
     )
     return {"batchItemFailures": [{"itemIdentifier": r} for r in failures]}
+
+
+# SnapStart: the snapshot holds the QBO runtime's modules; every restore builds its own ports.
+snapshot_hooks(prime=[importer("lambdas.qbo.runtime", "lambdas.store.dynamo.qbo")], forget=CACHED)

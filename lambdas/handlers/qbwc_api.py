@@ -25,11 +25,11 @@ from aws_lambda_powertools import Logger, Metrics
 from ..http.apigw import to_event_reply, to_request
 from ..http.routes import app_router
 from ..http.services import Services
-from ..store.dynamo import DynamoSyncStateStore, DynamoTenantStore
-from .runtime import ConfigurationError, require_env, start
+from .runtime import ConfigurationError, importer, require_env, snapshot_hooks, start
 
 if TYPE_CHECKING:
     from ..qbwc.soap_service import SoapEndpoint
+    from ..store.dynamo import DynamoSyncStateStore, DynamoTenantStore
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
@@ -60,6 +60,8 @@ def endpoint() -> SoapEndpoint:
         DynamoMappingStore,
         DynamoRunHistory,
         DynamoSessionStore,
+        DynamoSyncStateStore,
+        DynamoTenantStore,
         SqsRecordQueue,
     )
     from ..store.payloads import S3PayloadStore
@@ -97,6 +99,8 @@ def endpoint() -> SoapEndpoint:
 @cache
 def tenant_store() -> DynamoTenantStore:
     """The tenants table alone, for the support pages."""
+    from ..store.dynamo import DynamoTenantStore
+
     table = os.environ.get("QBRELAY_TENANTS_TABLE")
     if not table:
         raise ConfigurationError("missing environment variables: QBRELAY_TENANTS_TABLE")
@@ -106,6 +110,8 @@ def tenant_store() -> DynamoTenantStore:
 @cache
 def sync_state_store() -> DynamoSyncStateStore | None:
     """The sync-state table, for the support pages' "not available" entities (if configured)."""
+    from ..store.dynamo import DynamoSyncStateStore
+
     table = os.environ.get("QBRELAY_STATE_TABLE")
     return DynamoSyncStateStore(boto3.client("dynamodb"), table) if table else None
 
@@ -125,3 +131,14 @@ def services() -> Services:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Answer one API Gateway request through the product's router (lambdas/http/routes.py)."""
     return to_event_reply(app_router().dispatch(to_request(event), services()))
+
+
+# SnapStart: the snapshot holds the router and the SOAP stack (spyne, the relay, the engine);
+# every restore builds its own clients.
+snapshot_hooks(
+    prime=[
+        app_router,
+        importer("lambdas.qbwc.relay", "lambdas.qbwc.soap_service", "lambdas.sync.engine"),
+    ],
+    forget=[endpoint, tenant_store, sync_state_store],
+)

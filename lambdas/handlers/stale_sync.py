@@ -26,7 +26,7 @@ from ..ops.stale_sync import check_stale
 from ..store.dynamo import DynamoTenantStore
 from .cloudwatch_metrics import CloudWatchMetrics
 from .events import event_publisher
-from .runtime import ConfigurationError, require_env, start
+from .runtime import ConfigurationError, require_env, snapshot_hooks, start
 
 logger = Logger(service="qbxml-relay")
 metrics = Metrics(service="qbxml-relay")
@@ -76,3 +76,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     metrics.add_metric(name="StaleTenants", unit=MetricUnit.Count, value=len(stale))
     return {"threshold_hours": hours, "stale_tenants": [t.name for t in stale]}
+
+
+# SnapStart: every restore builds its own clients.
+snapshot_hooks(forget=[configuration])

@@ -14,39 +14,22 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from ..model.tenant import tenant_time_zones
-from ..store.dynamo import (
-    DynamoForwarderState,
-    DynamoMappingStore,
-    DynamoSyncStateStore,
-    DynamoTenantStore,
-    DynamoTokenCache,
-    SecretsManagerSecretStore,
-    SqsDeadLetterQueue,
-)
-from ..store.payloads import S3PayloadStore
-from ..zoho.client import client_factory
-from ..zoho.forwarder import ForwardReport, Status, ZohoForwarder
-from .cloudwatch_metrics import CloudWatchMetrics
-from .events import event_publisher
-from .runtime import require_env, start
+from .runtime import importer, require_env, snapshot_hooks, start
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from ..zoho.forwarder import ForwardReport, ZohoForwarder
 
 logger = Logger(service="qbxml-relay")
 metrics = Metrics(service="qbxml-relay")
-# A batch whose every record waits is an answer too, not a function error.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 REQUIRED_ENV = (
     "QBRELAY_STATE_TABLE",
@@ -62,8 +45,36 @@ class RetryLater(Exception):
 
 
 @cache
+def processor() -> BatchProcessor:
+    """The SQS batch processor, built on the first batch (Powertools' batch utilities import
+    asyncio and the event data classes)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    # A batch whose every record waits is an answer too, not a function error.
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@cache
 def forwarder() -> ZohoForwarder:
-    """The forwarder over DynamoDB, SQS and Secrets Manager, built once per environment."""
+    """The forwarder over DynamoDB, SQS and Secrets Manager, built once per environment (the
+    adapters, the ZOHO client and the core are imported here, on the first batch, not at
+    init: see the cold-start rows of ``make bench``)."""
+    from ..model.tenant import tenant_time_zones
+    from ..store.dynamo import (
+        DynamoForwarderState,
+        DynamoMappingStore,
+        DynamoSyncStateStore,
+        DynamoTenantStore,
+        DynamoTokenCache,
+        SecretsManagerSecretStore,
+        SqsDeadLetterQueue,
+    )
+    from ..store.payloads import S3PayloadStore
+    from ..zoho.client import client_factory
+    from ..zoho.forwarder import ZohoForwarder
+    from .cloudwatch_metrics import CloudWatchMetrics
+    from .events import event_publisher
+
     require_env(REQUIRED_ENV)
     dynamodb = boto3.client("dynamodb")
     state_table = os.environ["QBRELAY_STATE_TABLE"]
@@ -97,6 +108,10 @@ def _emit(report: ForwardReport) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Forward one SQS batch; answer which records SQS should deliver again."""
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    from ..zoho.forwarder import Status
+
     records = event.get("Records") or []
     deliveries = {
         r["messageId"]: int((r.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
@@ -118,5 +133,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             raise RetryLater(outcome.reason if outcome else "not handled")
 
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
+        event=event, record_handler=record_handler, processor=processor(), context=context
     )
+
+
+# SnapStart: the snapshot holds the forwarder's modules; every restore builds its own clients.
+snapshot_hooks(
+    prime=[
+        importer(
+            "aws_lambda_powertools.utilities.batch",
+            "lambdas.store.dynamo.mappings",
+            "lambdas.zoho.client",
+            "lambdas.zoho.forwarder",
+        )
+    ],
+    forget=[forwarder],
+)

@@ -12,23 +12,21 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import boto3
 from aws_lambda_powertools import Logger
 
-from ..store.dynamo import (
-    DynamoForwarderState,
-    DynamoTenantStore,
-    DynamoTokenCache,
-    SecretsManagerSecretStore,
-)
-from ..store.ports import SecretStore, StoreError, Tenant
-from ..zoho.auth import load_credentials, secret_name
-from ..zoho.client import ZohoClient, client_factory
-from ..zoho.errors import ZohoConfigError, ZohoError
-from ..zoho.mapping import MappingConfig, MappingError, build_config
 from .runtime import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..store.dynamo import DynamoForwarderState, DynamoTenantStore
+    from ..store.ports import SecretStore, Tenant
+    from ..zoho.client import ZohoClient
+    from ..zoho.mapping import MappingConfig
+
+# The adapters, the ZOHO client (requests) and the mapping are imported by the functions that
+# use them, at the first event: the jobs' cold import stays near boto3's (``make bench``).
 
 JOB_ENV = (
     "QBRELAY_TENANTS_TABLE",
@@ -36,9 +34,6 @@ JOB_ENV = (
     "QBRELAY_SECRETS_PREFIX",
     "POWERTOOLS_METRICS_NAMESPACE",
 )
-# What one tenant's run may raise without stopping the others.
-TENANT_ERRORS = (ZohoError, StoreError, MappingError)
-
 T = TypeVar("T")
 
 
@@ -55,6 +50,14 @@ class ZohoJobPorts:
 
 def zoho_job_ports() -> ZohoJobPorts:
     """The ports over DynamoDB and Secrets Manager (JOB_ENV must be set)."""
+    from ..store.dynamo import (
+        DynamoForwarderState,
+        DynamoTenantStore,
+        DynamoTokenCache,
+        SecretsManagerSecretStore,
+    )
+    from ..zoho.client import client_factory
+
     dynamodb = boto3.client("dynamodb")
     state_table = os.environ["QBRELAY_STATE_TABLE"]
     secrets = SecretsManagerSecretStore(
@@ -83,6 +86,9 @@ def flag(name: str, default: bool = False) -> bool:
 
 def has_credentials(secrets: SecretStore, tenant: str) -> bool:
     """Whether the tenant has ZOHO credentials; ZohoConfigError when they are incomplete."""
+    from ..zoho.auth import load_credentials, secret_name
+    from ..zoho.errors import ZohoConfigError
+
     try:
         load_credentials(secrets, tenant)
     except ZohoConfigError:
@@ -116,6 +122,12 @@ def for_each_tenant(
     name: str = "job",
 ) -> JobRun[T]:
     """Run ``job`` for every tenant with ZOHO credentials; one tenant's failure stops no other."""
+    from ..store.ports import StoreError
+    from ..zoho.errors import ZohoError
+    from ..zoho.mapping import MappingError, build_config
+
+    # What one tenant's run may raise without stopping the others.
+    tenant_errors = (ZohoError, StoreError, MappingError)
     run: JobRun[T] = JobRun()
     for tenant in ports.tenants.list():
         left = _seconds_left(context)
@@ -136,7 +148,7 @@ def for_each_tenant(
                 origin=f"the stored mapping of {tenant.name}",
             )
             run.results[tenant.name] = job(tenant, config, ports.clients(tenant.name))
-        except TENANT_ERRORS as exc:
+        except tenant_errors as exc:
             run.failed[tenant.name] = f"{type(exc).__name__}: {exc}"
             logger.error(
                 f"{name}: tenant failed",
