@@ -53,6 +53,7 @@ DEMO_TENANT = "demo"
 # refused one parks only itself.
 REJECT_MODULE = "Quotes"
 REJECT_CODE = "MANDATORY_NOT_FOUND"
+REJECT_FIELD = "Due_Date"  # a Quotes field the default mapping leaves empty
 
 
 class DemoTargetError(RuntimeError):
@@ -115,7 +116,7 @@ def forward_to_fake(
     state = data_dir / FAKE_STATE
     fake.load(state)
     if reject:
-        fake.refuse_next(REJECT_MODULE, reject, REJECT_CODE)
+        fake.refuse_next(REJECT_MODULE, reject, REJECT_CODE, REJECT_FIELD)
     client_id = "1000.DEMO"
     secret, refresh = secrets.token_urlsafe(24), "1000." + secrets.token_hex(24)
     fake.add_client(client_id, secret, refresh)

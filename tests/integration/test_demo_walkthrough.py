@@ -135,7 +135,7 @@ def test_readme_walkthrough_parks_shows_and_redrives(
     page = requests.get(base + "/console", headers={"Cookie": cookie}, timeout=10)
     assert page.status_code == 200 and csrf_of(page.text)
     assert all(source_id in page.text for source_id in parked_ids)
-    assert "Re-drive demo</button>" in page.text
+    assert "Re-drive demo</button>" in page.text and "warning" in page.text
 
     # Re-drive through the API: the letters go back onto the record queue.
     redriven = requests.post(

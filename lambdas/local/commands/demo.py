@@ -97,12 +97,12 @@ def print_parked(
     args: argparse.Namespace, directory: Any, refused: int | None, parked: int
 ) -> None:
     """What ``--reject`` did, and how to see and re-drive what was parked."""
-    from ..demo_zoho import REJECT_CODE
+    from ..demo_zoho import REJECT_CODE, REJECT_FIELD
 
     if args.reject:
         print(
             f"--reject {args.reject}: the fake ZOHO refused {refused or 0} estimate(s) with "
-            f"{REJECT_CODE}"
+            f"{REJECT_CODE} ({REJECT_FIELD} made mandatory in Quotes)"
             + (
                 " (this run sent it fewer: a data dir that has synced sends only changes)"
                 if (refused or 0) < args.reject
@@ -171,8 +171,8 @@ def register(sub: Any) -> None:
         default=0,
         metavar="N",
         help="the fake ZOHO refuses the first N estimates it is sent (MANDATORY_NOT_FOUND, as "
-        "an organisation with a field its administrator made mandatory), so they are parked "
-        "(default 0)",
+        "an organisation whose administrator made the Quotes Due_Date field mandatory), so "
+        "they are parked (default 0)",
     )
     demo.add_argument("--data-dir")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
