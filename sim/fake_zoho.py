@@ -13,7 +13,9 @@ that lack Invoices and Sales_Orders; custom fields created through the Fields AP
 ``fake_fields.py``) under the settings scopes, then accepted on records; COQL (``POST
 /crm/v8/coql``, see ``fake_coql.py``) with its limits, credits by LIMIT and the
 ZohoCRM.coql.READ scope. Faults can be injected per path, a
-given number of times (``inject``) or at a seeded random rate (``fail_randomly``).
+given number of times (``inject``) or at a seeded random rate (``fail_randomly``); and the
+organisation can refuse the next records written to a module (``refuse_next``), as a field an
+administrator made mandatory or a validation rule does: a per-record error in ``data[]``.
 """
 
 from __future__ import annotations
@@ -212,6 +214,20 @@ class Fault:
 
 
 RANDOM_KINDS = ("429", "500", "503", "timeout")
+# The per-record refusals ``refuse_next`` gives, with ZOHO's message for each.
+REFUSALS = {"MANDATORY_NOT_FOUND": "required field not found", "INVALID_DATA": "invalid data"}
+
+
+@dataclass(slots=True)
+class Refusal:
+    """The next ``times`` records written to ``module`` are refused with ``code`` on
+    ``api_name`` (None: a field the record lacks for MANDATORY_NOT_FOUND, one it carries for
+    INVALID_DATA)."""
+
+    module: str
+    times: int
+    code: str
+    api_name: str | None = None
 
 
 @dataclass(slots=True)
@@ -279,6 +295,8 @@ class FakeZoho:
         self._refreshes: dict[str, deque[float]] = {}
         self._blocked_until: dict[str, float] = {}
         self._faults: list[Fault] = []
+        self._refusals: list[Refusal] = []
+        self.refused = 0  # records refused by ``refuse_next`` so far
         self._in_flight = 0
         self.busy = 0  # requests being answered (the server waits for them when stopping)
         self._next_id = 5725767000000400000
@@ -327,6 +345,50 @@ class FakeZoho:
         with self._lock:
             self._faults.clear()
             self.random_faults.rate = 0.0
+
+    def refuse_next(
+        self,
+        module: str,
+        times: int,
+        code: str = "MANDATORY_NOT_FOUND",
+        api_name: str | None = None,
+    ) -> None:
+        """Refuse the next ``times`` records inserted or upserted into ``module`` with the
+        per-record error ``code`` (MANDATORY_NOT_FOUND or INVALID_DATA) on field ``api_name``,
+        as an organisation whose administrator made a field mandatory, or added a validation
+        rule, does; the other records of the same request are written."""
+        if code not in REFUSALS:
+            raise ValueError(f"refusal code {code!r} is not one of {sorted(REFUSALS)}")
+        if module not in self.modules:
+            raise ValueError(f"module {module!r} is not in this organisation")
+        if times < 0:
+            raise ValueError("times must be 0 or more")
+        with self._lock:
+            self._refusals.append(Refusal(module, times, code, api_name))
+
+    def _take_refusal(self, module: FakeModule, i: int, record: dict[str, Any]) -> dict[str, Any]:
+        """The refusal due for this record, or {} (call under the lock)."""
+        refusal = next(
+            (r for r in self._refusals if r.module == module.api_name and r.times > 0), None
+        )
+        if refusal is None:
+            return {}
+        refusal.times -= 1
+        self._refusals = [r for r in self._refusals if r.times > 0]
+        self.refused += 1
+        name = refusal.api_name
+        if name is None:
+            present = refusal.code == "INVALID_DATA"
+            scalar = [
+                f.api_name
+                for f in module.fields.values()
+                if f.data_type not in ("subform", "lookup") and not f.custom
+            ]
+            chosen = [n for n in scalar if (record.get(n) not in (None, "")) == present]
+            name = (chosen or scalar)[0]
+        return self._record_error(
+            refusal.code, REFUSALS[refusal.code], api_name=name, json_path=f"$.data[{i}].{name}"
+        )
 
     def faults_left(self) -> int:
         """Injected failures not yet delivered."""
@@ -858,6 +920,9 @@ class FakeZoho:
         clean, err = self._validate(module, i, record, external)
         if err:
             return err
+        refused = self._take_refusal(module, i, record)
+        if refused:
+            return refused
         store = self.records[module.api_name]
         match_id, matched_on = None, None
         if upsert:

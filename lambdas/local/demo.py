@@ -91,6 +91,7 @@ def run_demo(
     company: DemoCompany | None = None,
     zoho_accounts_url: str | None = None,
     progress: Progress | None = None,
+    reject: int = 0,
     **counts: int,
 ) -> DemoResult:
     """Sync a simulated company through the relay, then forward the queued records to ZOHO (a
@@ -98,7 +99,10 @@ def run_demo(
 
     ``counts`` (``customers=...``, ``invoices=...``) override fields of ``company``; the
     session, the forwarding and the audit are shown on ``progress`` (default: nothing shown).
+    ``reject``: the fake ZOHO refuses that many of the estimates it is sent, which are parked.
     """
+    if reject < 0:
+        raise ValueError("--reject must be 0 or more")
     spec = replace(company or DemoCompany(), **counts)
     simulated = spec.build()
     progress = progress or Progress(enabled=False)
@@ -151,7 +155,7 @@ def run_demo(
         record = json.loads(body)["record"]
         firsts.setdefault(record["entity"], record)
     sample = list(firsts.values())[:4]
-    zoho = forward_demo(local.db, local.queue, data_dir, zoho_accounts_url, progress)
+    zoho = forward_demo(local.db, local.queue, data_dir, zoho_accounts_url, progress, reject)
     return DemoResult(
         session=session,
         records_received=received,

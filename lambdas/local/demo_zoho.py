@@ -7,6 +7,10 @@ with credentials from ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN.
 
 A data directory's mappings describe one ZOHO organisation, so the demo refuses to point a
 data directory that has forwarded to one target at another.
+
+``reject`` makes the fake refuse that many of the run's estimates (ZOHO's Quotes) the way an
+organisation with a field its administrator made mandatory does, so the forwarder parks them:
+the operator's view of a parked failure and its re-drive, on the demo's own data.
 """
 
 from __future__ import annotations
@@ -45,6 +49,11 @@ TARGET_FILE = "demo-zoho-target.txt"
 FAKE = "fake"
 CREDENTIAL_ENV = ("ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN")
 DEMO_TENANT = "demo"
+# The module ``reject`` refuses records of: estimates, which no other record refers to, so a
+# refused one parks only itself.
+REJECT_MODULE = "Quotes"
+REJECT_CODE = "MANDATORY_NOT_FOUND"
+REJECT_FIELD = "Due_Date"  # a Quotes field the default mapping leaves empty
 
 
 class DemoTargetError(RuntimeError):
@@ -61,6 +70,7 @@ class DemoForwarding:
     modules: dict[str, int] = field(default_factory=dict)  # fake only: records per module
     duplicates: int | None = None  # fake only: records sharing an external id
     audit: AuditReport | None = None  # ZOHO compared with the mapping store, after forwarding
+    refused: int | None = None  # fake only: records it refused as ``reject`` asked
 
 
 def _claim_target(data_dir: Path, target: str) -> None:
@@ -93,13 +103,20 @@ def _count_fake(fake: FakeZoho) -> tuple[int, dict[str, int], int]:
 
 
 def forward_to_fake(
-    db: SqliteDatabase, queue: SqliteRecordQueue, data_dir: Path, progress: Progress
+    db: SqliteDatabase,
+    queue: SqliteRecordQueue,
+    data_dir: Path,
+    progress: Progress,
+    reject: int = 0,
 ) -> DemoForwarding:
-    """Drain the queue into a fake ZOHO CRM served on loopback for the duration."""
+    """Drain the queue into a fake ZOHO CRM served on loopback for the duration; the fake
+    refuses the first ``reject`` estimates it is sent (REJECT_CODE), which the forwarder parks."""
     _claim_target(data_dir, FAKE)
     fake = FakeZoho()
     state = data_dir / FAKE_STATE
     fake.load(state)
+    if reject:
+        fake.refuse_next(REJECT_MODULE, reject, REJECT_CODE, REJECT_FIELD)
     client_id = "1000.DEMO"
     secret, refresh = secrets.token_urlsafe(24), "1000." + secrets.token_hex(24)
     fake.add_client(client_id, secret, refresh)
@@ -119,7 +136,7 @@ def forward_to_fake(
     create_private_file(state)  # the fake's records are customer data too: 0600 like the rest
     fake.save(state)
     records, modules, duplicates = _count_fake(fake)
-    return DemoForwarding(FAKE, result, records, modules, duplicates, report)
+    return DemoForwarding(FAKE, result, records, modules, duplicates, report, fake.refused)
 
 
 def forward_to_endpoint(
@@ -194,12 +211,16 @@ def forward_demo(
     data_dir: Path,
     accounts_url: str | None,
     progress: Progress | None = None,
+    reject: int = 0,
 ) -> DemoForwarding:
-    """The demo's forwarding: to the fake ZOHO, or through the real client to ``accounts_url``."""
+    """The demo's forwarding: to the fake ZOHO (refusing ``reject`` estimates), or through the
+    real client to ``accounts_url``."""
     shown = progress or Progress(enabled=False)
     if accounts_url:
+        if reject:
+            raise DemoTargetError("--reject needs the built-in fake ZOHO")
         return forward_to_endpoint(db, queue, data_dir, accounts_url, shown)
-    return forward_to_fake(db, queue, data_dir, shown)
+    return forward_to_fake(db, queue, data_dir, shown, reject)
 
 
 def zoho_json(z: DemoForwarding) -> dict[str, object]:
@@ -212,6 +233,7 @@ def zoho_json(z: DemoForwarding) -> dict[str, object]:
         "zoho_modules": z.modules,
         "zoho_duplicates": z.duplicates,
         "zoho_parked": z.drain.outcomes["parked"],
+        "zoho_refused": z.refused,
         "zoho_unchanged": z.drain.outcomes["unchanged"],
         "zoho_left_for_later": z.drain.outcomes["retry"],
         **audit_json(z.audit),

@@ -42,6 +42,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             company,
             zoho_accounts_url=args.zoho_accounts_url,
             progress=Progress.for_command(args.no_progress, json_output=args.json),
+            reject=args.reject,
         )
         qbo = run_qbo_leg(args, directory) if args.qbo else None
     except (DemoTargetError, ValueError) as exc:
@@ -81,6 +82,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"{a.counts['deleted_active']} deleted but active, {a.counts['unknown']} unknown "
                 f"in ZOHO ({a.coql_calls} COQL call(s), {a.credits} credit(s))"
             )
+        print_parked(args, directory, z.refused, d.outcomes["parked"])
     if qbo is not None:
         print_qbo(qbo)
     print(f"Store: {directory / 'relay.sqlite3'}")
@@ -89,6 +91,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
         label = record.get("full_name") or record.get("ref_number") or ""
         print(f"  e.g. {record.get('entity')} {source_id}: {label!r}")
     return 0 if s.last_error is None else 1
+
+
+def print_parked(
+    args: argparse.Namespace, directory: Any, refused: int | None, parked: int
+) -> None:
+    """What ``--reject`` did, and how to see and re-drive what was parked."""
+    from ..demo_zoho import REJECT_CODE, REJECT_FIELD
+
+    if args.reject:
+        print(
+            f"--reject {args.reject}: the fake ZOHO refused {refused or 0} estimate(s) with "
+            f"{REJECT_CODE} ({REJECT_FIELD} made mandatory in Quotes)"
+            + (
+                " (this run sent it fewer: a data dir that has synced sends only changes)"
+                if (refused or 0) < args.reject
+                else ""
+            )
+        )
+    if parked:
+        flags = f"--data-dir {directory}"
+        print(
+            f"Parked: qbrelay failures list {flags}; re-drive them with qbrelay failures "
+            f"redrive {flags}, then run qbrelay demo {flags} again to deliver them"
+        )
 
 
 def run_qbo_leg(args: argparse.Namespace, directory: Any) -> QboDemoResult:
@@ -139,6 +165,15 @@ def register(sub: Any) -> None:
             help=f"{name.replace('_', ' ')} in the simulated company (default %(default)s)",
         )
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--reject",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the fake ZOHO refuses the first N estimates it is sent (MANDATORY_NOT_FOUND, as "
+        "an organisation whose administrator made the Quotes Due_Date field mandatory), so "
+        "they are parked (default 0)",
+    )
     demo.add_argument("--data-dir")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
     add_progress_arg(demo)
