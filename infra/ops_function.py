@@ -18,6 +18,7 @@ from constructs import Construct
 
 from . import nag, tables
 from .functions import Functions, FunctionSpec
+from .qbo import STATE_KEYS as QBO_STATE_KEYS
 from .queues import RecordQueues
 from .secrets import SecretsAccess
 from .tables import Tables
@@ -70,8 +71,10 @@ def add_ops_function(
     )
     # Tenants: get, list (Scan), update (pause/resume); API keys: get, touch (UpdateItem).
     tables.grant(ops, t.tenants, ["GetItem", "Scan", "UpdateItem"])
-    # Sessions: lock_until (a resync is refused while a session runs).
+    # Sessions: lock_until (a resync is refused while a session runs); the console's Connect
+    # button writes one-time QuickBooks Online connect links (OAuth state items only).
     tables.grant(ops, t.sessions, ["GetItem"])
+    tables.grant(ops, t.sessions, ["PutItem"], leading_keys=QBO_STATE_KEYS)
     # State: sync state (get_all, reset), forwarder pauses and mapping overrides (get), the
     # ZOHO token cache (load; lease and save as updates), audit summaries (get, update), and
     # QuickBooks Online connections (list: Scan).

@@ -80,6 +80,12 @@ def _tenant_data() -> TenantData:
 
 
 @cache
+def _states() -> Any:
+    from ..store.dynamo import DynamoOAuthStateStore
+
+    return DynamoOAuthStateStore(boto3.client("dynamodb"), os.environ["QBRELAY_SESSIONS_TABLE"])
+
+
 def services() -> Services:
     """This function's ports (lambdas/http/ops_common.py names them), each built on first use
     and kept for the execution environment's life."""
@@ -104,6 +110,8 @@ def services() -> Services:
         record_queue=lambda: SqsRecordQueue(boto3.client("sqs"), env["QBRELAY_RECORD_QUEUE_URL"]),
         events=event_publisher,
         # The stack creates the secret; this function only reads it.
+        # The console's Connect button makes one-time QuickBooks Online connect links.
+        qbo_states=lambda: _states(),
         console_key=lambda: signing_key(_secrets(), create=False),
     )
 

@@ -12,7 +12,6 @@ import hashlib
 import time
 from html import escape
 from typing import Any
-from urllib.parse import quote
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1b1b1b}"
@@ -41,6 +40,7 @@ HEADERS = [
 NOTICES = {
     "redriven": "Re-drove {n} parked record(s) onto the record queue.",
     "held": "{n} record(s) are held for review: tick 'include held records' to send them too.",
+    "qbo-off": "QuickBooks Online is not configured for this deployment (QBO_CLIENT_ID).",
     "paused": "Tenant paused.",
     "resumed": "Tenant resumed.",
     "signed-out": "Signed out.",
@@ -112,10 +112,13 @@ def _last_run(run: dict[str, Any] | None) -> str:
     )
 
 
-def _qbo(name: str, conn: dict[str, Any] | None, prefix: str) -> str:
+def _qbo(name: str, conn: dict[str, Any] | None, prefix: str, csrf: str) -> str:
+    # A POST (session + CSRF token): it makes a one-time connect link and goes to its page, as
+    # a browser cannot send the X-API-Key that GET /qbo/connect takes otherwise.
     connect = (
-        f'<a class="button" href="{e(prefix)}/qbo/connect?tenant={e(quote(name, safe=""))}">'
-        "Connect QuickBooks Online</a>"
+        f'<form method="post" action="{e(prefix)}/console/qbo-connect">'
+        f"{_hidden(csrf, tenant=name)}"
+        '<button type="submit">Connect QuickBooks Online</button></form>'
     )
     if conn is None:
         return f'<span class="muted">not connected</span> {connect}'
@@ -141,7 +144,7 @@ def _tenant_row(t: dict[str, Any], conn: dict[str, Any] | None, csrf: str, prefi
         f"<td>{when(t['last_completed_at'])}</td>"
         f"<td>{_last_run(t['last_run'])}</td>"
         f"<td>{_counts(t)}</td>"
-        f"<td>{_qbo(name, conn, prefix)}</td>"
+        f"<td>{_qbo(name, conn, prefix, csrf)}</td>"
         f'<td><form method="post" action="{e(prefix)}/console/{toggle}">'
         f"{_hidden(csrf, tenant=name)}"
         f'<button type="submit">{"Resume" if t["paused"] else "Pause"}</button></form></td>'

@@ -164,6 +164,19 @@ def _resume(request: Request, services: Services, form: dict[str, str]) -> Respo
     return _redirect(request, notice="resumed")
 
 
+def _qbo_connect(request: Request, services: Services, form: dict[str, str]) -> Response:
+    """A one-time connect link for the tenant, then its page (which sends the person on to
+    Intuit's consent with a button): the same link ``qbrelay qbo connect`` prints."""
+    from ..qbo.links import create_link, link_url
+
+    name = _tenant(services, form)
+    if not services.provides("qbo_states"):
+        return _redirect(request, notice="qbo-off")
+    token = create_link(name, services.get("qbo_states"), clock(services))
+    location = link_url(request.base_path, name, token)
+    return Response(303, b"", HTML, [*page.HEADERS, ("Location", location)])
+
+
 def _logout(request: Request, services: Services, form: dict[str, str]) -> Response:
     clear = cs.cookie_header(cs.SESSION_COOKIE, "", _cookie_path(request), 0)
     return _redirect(request, [clear], notice="signed-out")
@@ -197,6 +210,7 @@ def register(router: Router) -> None:
         ("redrive", _redrive),
         ("pause", _pause),
         ("resume", _resume),
+        ("qbo-connect", _qbo_connect),
         ("logout", _logout),
     ):
         router.add(

@@ -8,6 +8,7 @@ answer 200, ``unavailable`` (a store could not be read) 503, so a plain HTTP che
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -34,11 +35,29 @@ _STATUS_SCHEMA = {
 }
 
 
+# How long a key-less answer is reused: it reads every tenant's secret and token, and anyone
+# may poll it (on AWS every Secrets Manager read is paid and counts against its quota).
+KEYLESS_SECONDS = 30.0
+
+
 def _answer(check: Check) -> Callable[[Request, Services], Response]:
+    lock = threading.Lock()
+    # (services it was computed for, when it lapses, the body): one per process and route.
+    cached: list[tuple[Services, float, dict[str, Any]]] = []
+
     @json_errors
     def handler(request: Request, services: Services) -> Response:
         detailed = has_valid_key(request, services)
-        body = check(services, clock(services)(), detailed)
+        now = clock(services)()
+        if detailed:
+            body = check(services, now, True)
+        else:
+            with lock:
+                hit = cached[0] if cached else None
+                if hit is None or hit[0] is not services or hit[1] <= now:
+                    hit = (services, now + KEYLESS_SECONDS, check(services, now, False))
+                    cached[:] = [hit]
+                body = hit[2]
         return ok(body, 503 if body["status"] == "unavailable" else 200)
 
     return handler

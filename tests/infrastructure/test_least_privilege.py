@@ -53,7 +53,7 @@ EXPECTED_TABLES: dict[str, dict[str, set[str]]] = {
     # The operator routes: status reads, pauses, resets, audit summaries and tokens, key use.
     "ops": {
         "tenants": {"GetItem", "Scan", "UpdateItem"},
-        "sessions": {"GetItem"},
+        "sessions": {"GetItem", "PutItem"},
         "state": {"GetItem", "BatchGetItem", "UpdateItem", "Scan"},
         "mappings": {"GetItem"},
         "runs": {"Query"},

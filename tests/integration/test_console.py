@@ -152,8 +152,8 @@ def test_hostile_names_and_error_texts_are_escaped(rig: OpsRig) -> None:
     html = page(rig, cookie).text
     assert "<img" not in html and 'onerror="' not in html
     assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&quot;&#x27;" in html
-    # The Connect link carries the name URL-encoded.
-    assert "/qbo/connect?tenant=%3Cimg%20src%3Dx" in html
+    # The Connect button's form carries the name escaped, as a hidden field.
+    assert '<input type="hidden" name="tenant" value="&lt;img src=x' in html
 
 
 # --- in a browser -----------------------------------------------------------------------------

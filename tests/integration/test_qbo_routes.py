@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from lambdas.http import console_session as cs
 from lambdas.http.messages import Request
 from lambdas.http.routes import app_router
 from lambdas.http.services import Services
 from lambdas.local import cli
+from lambdas.local.ops_wiring import ops_providers
 from lambdas.local.qbo import LocalQbo, build_local_qbo
 from lambdas.local.server import RelayServer
 from lambdas.local.wiring import build_local
@@ -73,8 +75,10 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     with LoopbackServer(fake, name="fake-qbo") as fake_server:
         qbo = build_local_qbo(local, tmp_path / "data", _env(fake_server.url, "http://127.0.0.1"))
         assert qbo is not None
+        # As qbrelay serve wires them: the operator's routes (console) beside the QBO ones.
+        providers = {**ops_providers(tmp_path / "data", local.db), **qbo.providers()}
         app = RelayWsgiApp(
-            local.endpoint, tenants=local.tenants, state=local.state, providers=qbo.providers()
+            local.endpoint, tenants=local.tenants, state=local.state, providers=providers
         )
         server = RelayServer(app, "127.0.0.1", 0)
         env = _env(fake_server.url, server.url)
@@ -210,3 +214,47 @@ def test_demo_qbo_json_keys_and_records_in_zoho(tmp_path: Path, capsys) -> None:
     assert out["qbo_records"] > 0 and out["qbo_api_calls"] > 0
     # Desktop and Online records side by side, one ZOHO record each (no id collides).
     assert out["zoho_duplicates"] == 0 and out["records_queued"] > 0
+
+
+def test_the_consoles_connect_button_leads_to_intuit(rig: Rig) -> None:
+    """The console's Connect button: a POST with the session's CSRF token makes a one-time link
+    and sends the browser to its page, whose button goes on to Intuit's consent."""
+    from tests.integration.test_console import cookies_of, csrf_of
+
+    form = requests.get(rig.url + "/console", timeout=5)
+    nonce = cookies_of(form)[cs.LOGIN_COOKIE]
+    login = requests.post(
+        rig.url + "/console/login",
+        data={"csrf": csrf_of(form.text), "key": rig.key},
+        headers={"Cookie": f"{cs.LOGIN_COOKIE}={nonce}"},
+        allow_redirects=False,
+        timeout=5,
+    )
+    cookie = f"{cs.SESSION_COOKIE}={cookies_of(login)[cs.SESSION_COOKIE]}"
+    status = requests.get(rig.url + "/console", headers={"Cookie": cookie}, timeout=5)
+    assert "Connect QuickBooks Online" in status.text and "/console/qbo-connect" in status.text
+    url = rig.url + "/console/qbo-connect"
+    refused = requests.post(
+        url, data={"tenant": "acme"}, headers={"Cookie": cookie}, allow_redirects=False, timeout=5
+    )
+    assert refused.status_code == 403
+    pressed = requests.post(
+        url,
+        data={"tenant": "acme", "csrf": csrf_of(status.text)},
+        headers={"Cookie": cookie},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert pressed.status_code == 303
+    location = pressed.headers["Location"]
+    assert location.startswith("/qbo/connect?tenant=acme&link=")
+    token = location.rsplit("link=", 1)[1]
+    landing = requests.get(rig.url + location, timeout=5)
+    assert landing.status_code == 200 and "acme" in landing.text
+    go = requests.post(
+        rig.url + "/qbo/connect",
+        data={"tenant": "acme", "link": token},
+        allow_redirects=False,
+        timeout=5,
+    )
+    assert go.status_code == 302 and go.headers["Location"].startswith(rig.fake.base_url)
