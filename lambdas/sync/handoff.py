@@ -34,6 +34,7 @@ from ..store.ports import (
     StoreError,
     SyncStateStore,
 )
+from .vetting import vouched_version
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,12 @@ def queue_message(envelope: Envelope) -> QueueMessage:
 
 @dataclass(slots=True)
 class HandoffResult:
-    """Per batch (queued, unchanged), and the records a re-read was asked for, by entity."""
+    """Per batch (queued, unchanged), the records a re-read was asked for, by entity, and the
+    (entity, id) of records whose version was implausible (see vetting.vouched_version)."""
 
     counts: list[tuple[int, int]] = field(default_factory=list)
     refetch: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    implausible: list[tuple[str, str]] = field(default_factory=list)
 
 
 class HandOff:
@@ -113,6 +116,10 @@ class HandOff:
                 if mark:
                     envelope = replace(envelope, review=mark)
                 entity, sid = _target(record)
+                vouched = vouched_version(envelope.version, now)
+                if vouched is not None:
+                    result.implausible.append((entity, sid))
+                    envelope = replace(envelope, version=vouched)
                 row = known.get((entity, sid))
                 if self._skip(envelope, row, now, (entity, sid) in forced):
                     unchanged += 1
