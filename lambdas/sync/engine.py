@@ -286,39 +286,42 @@ class SyncEngine:
                 self._mark_unsupported(tenant, step, why)
             else:
                 self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
-        any_records = any(recs for _, _, recs in accepted)
-        if plan.mapped_before is None and any_records:
+        if plan.mapped_before is None and any(recs for _, _, recs in accepted):
             plan.mapped_before = self._mapped(tenant)
-        marks = review_marks(
-            plan,
-            [(step, recs) for step, _, recs in accepted],
-            self.settings.max_session_records,
-            self.settings.mass_deletion_min,
-            self.settings.mass_deletion_share,
-            lambda: plan.mapped_before or 0,
-            window=self._window(tenant) if any_records else HandoffWindow(),
-            max_daily_records=self.settings.max_daily_records,
-        )
-        for mark in dict.fromkeys(m for m in marks if m):
-            result.warnings.append(
-                f"{mark}: held for review; see qbrelay failures list, then "
-                "qbrelay failures redrive --confirm to send them on"
+        steps = [step for step, _, _ in accepted]
+
+        def review(going: list[list[dict[str, Any]]]) -> list[str | None]:
+            return review_marks(
+                plan,
+                list(zip(steps, going, strict=True)),
+                self.settings.max_session_records,
+                self.settings.mass_deletion_min,
+                self.settings.mass_deletion_share,
+                lambda: plan.mapped_before or 0,
+                window=self._window(tenant) if any(going) else HandoffWindow(),
+                max_daily_records=self.settings.max_daily_records,
             )
-        reread = self._clear_refetch(tenant, [s for s, _, _ in accepted])
+
+        reread = self._clear_refetch(tenant, steps)
         try:
-            handed = self.hand_off(tenant, [recs for _, _, recs in accepted], reread, marks)
+            handed = self.hand_off(tenant, [recs for _, _, recs in accepted], reread, review)
             self._follow_links(plan, handed.refetch)
         except StoreError as exc:
             n = sum(len(recs) for _, _, recs in accepted)
             self._request_again(tenant, reread)
-            for step, _, _ in accepted:
+            for step in steps:
                 step.restart()
             result.fatal = (
                 f"Could not store {n} records for forwarding: {exc}. Nothing was lost; the next "
                 "Web Connector run asks QuickBooks again."
             )
             return result
-        self._count(tenant, [s for s, _, _ in accepted], handed.counts)
+        for mark in dict.fromkeys(m for m in handed.marks if m):
+            result.warnings.append(
+                f"{mark}: held for review; see qbrelay failures list, then "
+                "qbrelay failures redrive --confirm to send them on"
+            )
+        self._count(tenant, steps, handed.counts)
         if handed.implausible:
             entity, sid = handed.implausible[0]
             result.warnings.append(

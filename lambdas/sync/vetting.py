@@ -110,17 +110,18 @@ def review_marks(
 ) -> list[str | None]:
     """Per batch of this response, the review reason its records go with (None: none).
 
-    Records: once the session has received ``max_session_records``, or the tenant's last 24
-    hours (``window``: what was handed off before this response) plus this response pass
-    ``max_daily_records``, every further one is marked. Deletions: when the session's
-    deletions or the window's (this response's included) pass ``mass_deletion_min`` and
-    ``mass_deletion_share`` of the tenant's mapped records (``mapped_count``: those mapped
-    before the session, so records it invents first do not widen the share; asked only then),
-    this response's deletions are marked. ``window`` None (the store could not say): the
-    session's deletions are weighed against the minimum alone, and records against the
-    session cap only.
+    ``batches``: the records this response hands off (those left out as unchanged are not
+    weighed, so a record read again counts once). Records: once the session has handed off
+    ``max_session_records``, or the tenant's last 24 hours (``window``: what was handed off
+    before this response) plus this response pass ``max_daily_records``, every further one
+    is marked. Deletions: when the session's deletions or the window's (this response's
+    included) pass ``mass_deletion_min`` and ``mass_deletion_share`` of the tenant's mapped
+    records (``mapped_count``: those mapped before the session, so records it invents first do
+    not widen the share; asked only then), this response's deletions are marked. ``window``
+    None (the store could not say): the session's deletions are weighed against the minimum
+    alone, and records against the session cap only.
     """
-    records = sum(s.received for s in plan.steps if s.entity not in DELETION_ENTITIES)
+    records = sum(s.queued for s in plan.steps if s.entity not in DELETION_ENTITIES)
     deletions = sum(s.queued for s in plan.steps if s.entity in DELETION_ENTITIES)
     new_deletions = sum(len(r) for s, r in batches if s.entity in DELETION_ENTITIES)
     total = deletions + new_deletions

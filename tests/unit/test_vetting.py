@@ -110,7 +110,7 @@ def test_a_mass_deletion_is_marked_for_review() -> None:
 
 def test_records_past_the_session_cap_are_marked() -> None:
     p = plan()
-    p.steps[0].received = 8
+    p.steps[0].queued = 8
     customers = p.steps[0]
     marks = review_marks(
         p, [(customers, [customer(1), customer(2)])], 10, 25, 0.1, lambda: 0, **QUIET
@@ -202,7 +202,7 @@ def test_records_past_the_daily_cap_are_marked() -> None:
     assert marks(90, 10) == [None]
     assert marks(91, 10) == [f"{DAILY_CAP}: more than 100 records in 24 hours"]
     # The session cap is named first when both are passed.
-    p.steps[0].received = 995
+    p.steps[0].queued = 995
     (mark,) = marks(500, 10)
     assert mark is not None and mark.startswith(RECORD_CAP)
 
