@@ -62,7 +62,7 @@ def queue_message(envelope: Envelope) -> QueueMessage:
 @dataclass(slots=True)
 class HandoffResult:
     """Per batch (queued, unchanged) and review mark, the records a re-read was asked for, by
-    entity, and the (entity, id) of records whose version was implausible (see
+    entity, and the (entity, id) of the records sent whose version was implausible (see
     vetting.vouched_version)."""
 
     counts: list[tuple[int, int]] = field(default_factory=list)
@@ -123,12 +123,13 @@ class HandOff:
                 entity, sid = _target(record)
                 vouched = vouched_version(envelope.version, now)
                 if vouched is not None:
-                    result.implausible.append((entity, sid))
                     envelope = replace(envelope, version=vouched)
                 row = known.get((entity, sid))
                 if self._skip(envelope, row, now, (entity, sid) in forced):
                     unchanged += 1
                     continue
+                if vouched is not None:
+                    result.implausible.append((entity, sid))
                 batch.append((record, envelope, entity, sid, row))
             going.append(batch)
             result.counts.append((len(batch), unchanged))
