@@ -8,8 +8,8 @@ Environment: QBRELAY_TENANTS_TABLE, QBRELAY_SESSIONS_TABLE, QBRELAY_RECORD_QUEUE
 QBRELAY_PUBLIC_URL (optional: the WSDL's service address, otherwise the URL the request came in
 on, stage or custom-domain base path included); QBRELAY_MAX_BODY_BYTES (optional);
 QBRELAY_PAYLOAD_BUCKET (the claim-check bucket for records too large for one queue message);
-QBRELAY_MAX_SESSION_RECORDS, QBRELAY_MASS_DELETION_MIN, QBRELAY_MASS_DELETION_SHARE (optional:
-the containment limits of lambdas/sync/vetting.py);
+QBRELAY_MAX_SESSION_RECORDS, QBRELAY_MAX_DAILY_RECORDS, QBRELAY_MASS_DELETION_MIN,
+QBRELAY_MASS_DELETION_SHARE (optional: the containment limits of lambdas/sync/vetting.py);
 QBRELAY_EVENT_BUS (session.completed events).
 """
 

@@ -297,6 +297,24 @@ class RecordQueue(Protocol):
     def delete(self, receipts: Sequence[str]) -> None: ...
 
 
+# Hand-offs are counted per tenant and clock hour; the window is the current hour and the
+# ones before it, so it spans between 23 and 24 hours of history.
+WINDOW_HOURS = 24
+
+
+def window_hour(at: float) -> int:
+    """The clock hour (hours since the epoch) that time ``at`` falls in."""
+    return int(at // 3600)
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffWindow:
+    """Records and deletions handed off for one tenant in the last ``WINDOW_HOURS`` hours."""
+
+    records: int = 0
+    deletions: int = 0
+
+
 @dataclass(slots=True)
 class EntitySyncState:
     """What the sync engine keeps per tenant and entity between sessions.
@@ -391,6 +409,15 @@ class SyncStateStore(Protocol):
         self, tenant: str, source: str, entity: str, source_ids: Sequence[str]
     ) -> None:
         """Drop these requests (the relay read the records); others' new ids stay."""
+
+    def count_handoffs(self, tenant: str, at: float, records: int, deletions: int) -> None:
+        """Add to the tenant's hand-off counters of the hour ``at`` falls in.
+
+        Atomic: concurrent adds are never lost. Hours older than the window are forgotten.
+        """
+
+    def handoff_window(self, tenant: str, at: float) -> HandoffWindow:
+        """The tenant's hand-offs in the window ending with the hour ``at`` falls in."""
 
 
 @dataclass(slots=True)

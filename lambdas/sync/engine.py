@@ -19,10 +19,11 @@ from qbxml.requests import Request
 from qbxml.status import UNSUPPORTED_CODES
 
 from ..metrics import RECORDS_QUEUED, RECORDS_RECEIVED, RECORDS_UNCHANGED, Metrics, NoMetrics
-from ..model.entities import SYNC_ORDER
+from ..model.entities import DELETION_ENTITIES, SYNC_ORDER
 from ..model.identity import SOURCE_QBD
 from ..store.ports import (
     EntitySyncState,
+    HandoffWindow,
     MappingStore,
     PayloadStore,
     RecordQueue,
@@ -34,7 +35,7 @@ from .editions import availability, told_by_hcp
 from .handoff import HandOff
 from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
 from .plan import Plan, Step
-from .vetting import review_marks, unasked
+from .vetting import IMPLAUSIBLE_VERSION, review_marks, unasked
 from .watermarks import after, ceiling, later, query_start, wall_clock
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,23 @@ class SyncSettings:
     unsupported_recheck: timedelta = timedelta(days=7)
     # Containment of a stolen Web Connector password (see vetting): records one session may
     # hand on before the rest wait for review, and the deletions that count as a mass
-    # deletion (more than this many and more than this share of the tenant's mapped records).
+    # deletion (more than this many and more than this share of the tenant's mapped records, in
+    # one session or in the tenant's last 24 hours); records the tenant's sessions may hand on
+    # in 24 hours.
     max_session_records: int = 100_000
     mass_deletion_min: int = 25
     mass_deletion_share: float = 0.10
+    max_daily_records: int = 500_000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> SyncSettings:
-        """Defaults, with QBRELAY_MAX_SESSION_RECORDS, QBRELAY_MASS_DELETION_MIN and
-        QBRELAY_MASS_DELETION_SHARE when set (ValueError names a bad one)."""
+        """Defaults, with QBRELAY_MAX_SESSION_RECORDS, QBRELAY_MAX_DAILY_RECORDS,
+        QBRELAY_MASS_DELETION_MIN and QBRELAY_MASS_DELETION_SHARE when set (ValueError names a
+        bad one)."""
         values: dict[str, Any] = {}
         for name, attr, kind in (
             ("QBRELAY_MAX_SESSION_RECORDS", "max_session_records", int),
+            ("QBRELAY_MAX_DAILY_RECORDS", "max_daily_records", int),
             ("QBRELAY_MASS_DELETION_MIN", "mass_deletion_min", int),
             ("QBRELAY_MASS_DELETION_SHARE", "mass_deletion_share", float),
         ):
@@ -282,36 +288,79 @@ class SyncEngine:
                 self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
         if plan.mapped_before is None and any(recs for _, _, recs in accepted):
             plan.mapped_before = self._mapped(tenant)
-        marks = review_marks(
-            plan,
-            [(step, recs) for step, _, recs in accepted],
-            self.settings.max_session_records,
-            self.settings.mass_deletion_min,
-            self.settings.mass_deletion_share,
-            lambda: plan.mapped_before or 0,
-        )
-        for mark in dict.fromkeys(m for m in marks if m):
-            result.warnings.append(
-                f"{mark}: held for review; see qbrelay failures list, then "
-                "qbrelay failures redrive --confirm to send them on"
+        steps = [step for step, _, _ in accepted]
+
+        def review(going: list[list[dict[str, Any]]]) -> list[str | None]:
+            return review_marks(
+                plan,
+                list(zip(steps, going, strict=True)),
+                self.settings.max_session_records,
+                self.settings.mass_deletion_min,
+                self.settings.mass_deletion_share,
+                lambda: plan.mapped_before or 0,
+                window=self._window(tenant) if any(going) else HandoffWindow(),
+                max_daily_records=self.settings.max_daily_records,
             )
-        reread = self._clear_refetch(tenant, [s for s, _, _ in accepted])
+
+        reread = self._clear_refetch(tenant, steps)
         try:
-            handed = self.hand_off(tenant, [recs for _, _, recs in accepted], reread, marks)
+            handed = self.hand_off(tenant, [recs for _, _, recs in accepted], reread, review)
             self._follow_links(plan, handed.refetch)
         except StoreError as exc:
             n = sum(len(recs) for _, _, recs in accepted)
             self._request_again(tenant, reread)
-            for step, _, _ in accepted:
+            for step in steps:
                 step.restart()
             result.fatal = (
                 f"Could not store {n} records for forwarding: {exc}. Nothing was lost; the next "
                 "Web Connector run asks QuickBooks again."
             )
             return result
+        for mark in dict.fromkeys(m for m in handed.marks if m):
+            result.warnings.append(
+                f"{mark}: held for review; see qbrelay failures list, then "
+                "qbrelay failures redrive --confirm to send them on"
+            )
+        self._count(tenant, steps, handed.counts)
+        if handed.implausible:
+            entity, sid = handed.implausible[0]
+            result.warnings.append(
+                f"{IMPLAUSIBLE_VERSION}: {len(handed.implausible)} record(s) carry a version "
+                f"later than the relay's clock allows (first: {entity} {sid}); the workstation "
+                "clock is wrong, or the answer was forged. They are sent, ordered by when the "
+                "relay read them, so later changes still win"
+            )
+            log.warning("%s", result.warnings[-1], extra={"tenant": tenant})
         for (step, rs, records), (queued, unchanged) in zip(accepted, handed.counts, strict=True):
             self._advance(tenant, step, rs, records, queued, unchanged, size, total_records)
         return result
+
+    def _window(self, tenant: str) -> HandoffWindow | None:
+        """The tenant's hand-offs of the last 24 hours, or None when the store cannot say (then
+        the session's own counts are weighed conservatively: see vetting.review_marks)."""
+        try:
+            return self.state.handoff_window(tenant, self.clock())
+        except StoreError as exc:
+            log.warning("could not read the hand-off window: %s", exc, extra={"tenant": tenant})
+            return None
+
+    def _count(self, tenant: str, steps: list[Step], counts: list[tuple[int, int]]) -> None:
+        """Add what was handed off to the tenant's 24-hour counters; a failure only logs (the
+        records are on their way; the window undercounts them)."""
+        queued = [(s, q) for s, (q, _) in zip(steps, counts, strict=True)]
+        deletions = sum(q for s, q in queued if s.entity in DELETION_ENTITIES)
+        records = sum(q for _, q in queued) - deletions
+        if not records and not deletions:
+            return
+        try:
+            self.state.count_handoffs(tenant, self.clock(), records, deletions)
+        except StoreError as exc:
+            log.warning(
+                "could not count %d hand-off(s): %s",
+                records + deletions,
+                exc,
+                extra={"tenant": tenant},
+            )
 
     def _mapped(self, tenant: str) -> int:
         """The tenant's mapped records, or 0 when the store cannot say (then only the mass

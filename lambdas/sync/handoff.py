@@ -34,6 +34,7 @@ from ..store.ports import (
     StoreError,
     SyncStateStore,
 )
+from .vetting import vouched_version
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +61,18 @@ def queue_message(envelope: Envelope) -> QueueMessage:
 
 @dataclass(slots=True)
 class HandoffResult:
-    """Per batch (queued, unchanged), and the records a re-read was asked for, by entity."""
+    """Per batch (queued, unchanged) and review mark, the records a re-read was asked for, by
+    entity, and the (entity, id) of the records sent whose version was implausible (see
+    vetting.vouched_version)."""
 
     counts: list[tuple[int, int]] = field(default_factory=list)
     refetch: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    implausible: list[tuple[str, str]] = field(default_factory=list)
+    marks: list[str | None] = field(default_factory=list)
+
+
+# Given the records that go, per batch, the review mark of each batch (see HandOff.__call__).
+Review = Callable[[list[list[dict[str, Any]]]], Sequence[str | None]]
 
 
 class HandOff:
@@ -92,31 +101,47 @@ class HandOff:
         tenant: str,
         batches: Sequence[list[dict[str, Any]]],
         forced: frozenset[tuple[str, str]] = frozenset(),
-        review: Sequence[str | None] = (),
+        review: Review | None = None,
     ) -> HandoffResult:
         """Queue what must go, then record the hand-offs; StoreError when the queue refused.
 
         ``forced`` names (entity, id) pairs read again on request: they go unless ZOHO holds
-        their content or it is in flight, even when the same content is parked. ``review``
-        (per batch) marks a batch's messages for a person to confirm (see Envelope.review).
+        their content or it is in flight, even when the same content is parked. ``review`` is
+        given, per batch, the records that go (not those left out as unchanged, so a record
+        read again is not weighed twice) and answers per batch the mark its messages carry for
+        a person to confirm (see Envelope.review; None: no mark).
         """
         now = self.clock()
         result = HandoffResult()
         known = self._known(tenant, [r for records in batches for r in records])
-        messages: list[QueueMessage] = []
-        handoffs: list[Handoff] = []
-        for index, records in enumerate(batches):
-            queued = unchanged = 0
-            mark = review[index] if index < len(review) else None
+        going: list[list[tuple[dict[str, Any], Envelope, str, str, Mapping | None]]] = []
+        for records in batches:
+            batch = []
+            unchanged = 0
             for record in records:
                 envelope = _envelope(tenant, self.source, record, now)
-                if mark:
-                    envelope = replace(envelope, review=mark)
                 entity, sid = _target(record)
+                vouched = vouched_version(envelope.version, now)
+                if vouched is not None:
+                    envelope = replace(envelope, version=vouched)
                 row = known.get((entity, sid))
                 if self._skip(envelope, row, now, (entity, sid) in forced):
                     unchanged += 1
                     continue
+                if vouched is not None:
+                    result.implausible.append((entity, sid))
+                batch.append((record, envelope, entity, sid, row))
+            going.append(batch)
+            result.counts.append((len(batch), unchanged))
+        if review is not None:
+            result.marks = list(review([[g[0] for g in batch] for batch in going]))
+        messages: list[QueueMessage] = []
+        handoffs: list[Handoff] = []
+        for index, batch in enumerate(going):
+            mark = result.marks[index] if index < len(result.marks) else None
+            for record, envelope, entity, sid, row in batch:
+                if mark:
+                    envelope = replace(envelope, review=mark)
                 links = self._links(record, entity, row, result)
                 messages.append(queue_message(self._fitted(envelope)))
                 handoffs.append(
@@ -131,8 +156,6 @@ class HandOff:
                         links,
                     )
                 )
-                queued += 1
-            result.counts.append((queued, unchanged))
         if self.refetch is not None:
             # Before the send: once the payment is handed off, nothing else would bring its
             # invoices' new balances (a re-read too many is harmless).

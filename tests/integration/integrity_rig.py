@@ -47,7 +47,7 @@ from lambdas.store.dynamo import (
     SqsRecordQueue,
 )
 from lambdas.store.payloads import S3PayloadStore
-from lambdas.store.ports import QueueMessage, Tenant
+from lambdas.store.ports import HandoffWindow, QueueMessage, Tenant
 from lambdas.store.sqlite import (
     SqliteForwarderState,
     SqliteMappingStore,
@@ -156,6 +156,10 @@ class Pipeline(ABC):
     @abstractmethod
     def rereads(self) -> dict[str, list[str]]:
         """Re-reads requested of the relay and not done yet (the next session does them)."""
+
+    @abstractmethod
+    def handoff_window(self) -> HandoffWindow:
+        """What the relay handed off for the tenant in the last 24 hours."""
 
     def redrive(self) -> None:
         """``qbrelay failures redrive``: parked letters back onto the record queue."""
@@ -316,6 +320,11 @@ class AwsRig(Pipeline):
     def rereads(self) -> dict[str, list[str]]:
         state = DynamoSyncStateStore(self.clients["ddb"], "state")
         return {e: ids for e, ids in state.pending_refetch(TENANT, "qbd").items() if ids}
+
+    def handoff_window(self) -> HandoffWindow:
+        return DynamoSyncStateStore(self.clients["ddb"], "state").handoff_window(
+            TENANT, time.time()
+        )
 
     def dead_letters(self) -> list[tuple[str, str]]:
         sqs, url = self.clients["sqs"], self.env["QBRELAY_DLQ_URL"]
@@ -515,6 +524,9 @@ class LocalRig(Pipeline):
     def rereads(self) -> dict[str, list[str]]:
         state = SqliteSyncStateStore(self.local.db)
         return {e: ids for e, ids in state.pending_refetch(TENANT, "qbd").items() if ids}
+
+    def handoff_window(self) -> HandoffWindow:
+        return SqliteSyncStateStore(self.local.db).handoff_window(TENANT, time.time())
 
     def dead_letters(self) -> list[tuple[str, str]]:
         from lambdas.store.sqlite import SqliteDeadLetterQueue

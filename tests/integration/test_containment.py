@@ -10,6 +10,7 @@ confirms with ``qbrelay failures redrive --confirm``.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from lxml import etree
 
 from lambdas.local.cli import main
 from lambdas.store.dynamo import DynamoMappingStore
-from lambdas.store.ports import StoreError
+from lambdas.store.ports import HandoffWindow, StoreError
 from lambdas.store.sqlite import SqliteMappingStore
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector
@@ -222,3 +223,102 @@ def test_a_mapping_count_the_store_refuses_holds_the_deletions(
         reasons = [reason for _, reason in rig.dead_letters()]
         assert len(reasons) == 12 and all("mass deletion" in r for r in reasons), reasons
         assert _active(zoho, gone) == gone
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_deletions_spread_over_sessions_add_up(
+    kind: str, zoho: ZohoEnv, tmp_path, monkeypatch
+) -> None:
+    # closeConnection frees the tenant at once: a thief can run session after session, each
+    # under the mass-deletion threshold. The day's deletions are weighed together.
+    # About 80 mapped records: 5% of them is under the minimum, so more than 5 is mass.
+    monkeypatch.setenv("QBRELAY_MASS_DELETION_MIN", "5")
+    monkeypatch.setenv("QBRELAY_MASS_DELETION_SHARE", "0.05")
+    books = company(customers=40, invoices=8, payments=0)
+    with rig_for(kind, zoho, books, tmp_path, monkeypatch) as rig:
+        rig.session()
+        first = _deletable_customers(books, 4)
+        rig.session()
+        assert rig.dead_letters() == [] and _active(zoho, first) == []
+        second = _deletable_customers(books, 4)
+        rig.session()
+        reasons = [reason for _, reason in rig.dead_letters()]
+        assert len(reasons) == 4 and all("8 deletions in 24 hours" in r for r in reasons), reasons
+        assert _active(zoho, second) == second
+        assert (
+            main(["failures", "redrive", "--confirm", "--tenant", TENANT, *rig.target_args()]) == 0
+        )
+        rig.deliver(2)
+        assert rig.dead_letters() == [] and _active(zoho, second) == []
+        assert_zoho_matches(zoho.fake, books)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_records_past_the_daily_cap_wait_for_confirmation(
+    kind: str, zoho: ZohoEnv, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("QBRELAY_MAX_DAILY_RECORDS", "45")
+    books = company(customers=30, items=10, invoices=0, payments=0)
+    with rig_for(kind, zoho, books, tmp_path, monkeypatch) as rig:
+        rig.session()  # 40 records: under the day's cap
+        assert rig.dead_letters() == [] and rig.handoff_window() == HandoffWindow(40, 0)
+        # The next session's answer with 10 changed customers passes the cap: the whole
+        # answer waits (records read again unchanged are not counted twice).
+        for sid in list(books.snapshot("Customer").records)[:10]:
+            books.modify("Customer", sid, phone="555-0100")
+        rig.session()
+        assert rig.handoff_window() == HandoffWindow(50, 0)
+        reasons = [reason for _, reason in rig.dead_letters()]
+        assert len(reasons) == 10, reasons
+        assert all("more than 45 records in 24 hours" in r for r in reasons), reasons
+        assert (
+            main(["failures", "redrive", "--confirm", "--tenant", TENANT, *rig.target_args()]) == 0
+        )
+        rig.deliver(2)
+        assert rig.dead_letters() == []
+        assert_zoho_matches(zoho.fake, books)
+
+
+class FutureVersionCompany(FakeCompany):
+    """A thief's Web Connector answering for one real customer with forged content and the
+    largest EditSequence it can think of, so that every later real change looks older."""
+
+    forge_id: str | None = None
+
+    def process(self, request: str) -> str:
+        answer = super().process(request)
+        if self.forge_id is None or "CustomerRet" not in answer:
+            return answer
+        root = etree.fromstring(answer.encode())
+        for ret in root.iter("CustomerRet"):
+            if ret.findtext("ListID") == self.forge_id:
+                ret.find("EditSequence").text = "9999999999"
+                ret.find("Name").text = ret.find("FullName").text = "Forged name"
+        return etree.tostring(root, xml_declaration=True, encoding="utf-8").decode()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_forged_future_version_cannot_freeze_a_record(
+    kind: str, zoho: ZohoEnv, tmp_path, monkeypatch
+) -> None:
+    books = FutureVersionCompany(customers=12, items=2, invoices=0, payments=0)
+    with rig_for(kind, zoho, books, tmp_path, monkeypatch) as rig:
+        rig.session()
+        victim = next(iter(books.snapshot("Customer").records))
+        books.forge_id = victim
+        books.modify("Customer", victim, phone="555-0199")  # so the incremental answer has it
+        rig.session()
+        held = {r["QB_ListID"]: r for r in zoho.fake.all("Accounts")}
+        # Forged content goes through (as any forged answer within the limits would), but the
+        # relay ordered it by when it read it, not by the thief's EditSequence.
+        assert held[victim]["Account_Name"] == "Forged name"
+        books.forge_id = None
+        # The bookkeeper's next save: QuickBooks stamps it with the (correct) workstation clock.
+        books.clock.set(datetime.now(UTC) + timedelta(minutes=1))
+        books.modify("Customer", victim, name="Real name after the theft")
+        rig.session()
+        assert rig.dead_letters() == []
+        assert_zoho_matches(zoho.fake, books)
+        assert {r["QB_ListID"]: r for r in zoho.fake.all("Accounts")}[victim][
+            "Account_Name"
+        ] == "Real name after the theft"

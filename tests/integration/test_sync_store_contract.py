@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.store.dynamo import DynamoRunHistory, DynamoSyncStateStore
-from lambdas.store.ports import EntityRunCounts, EntitySyncState, RunRecord
+from lambdas.store.ports import EntityRunCounts, EntitySyncState, HandoffWindow, RunRecord
 from lambdas.store.sqlite import SqliteDatabase, SqliteRunHistory, SqliteSyncStateStore
 from tests.aws_tables import create_pk_table, create_runs_table
 
@@ -225,3 +225,37 @@ def test_dynamo_reset_writes_only_the_entitys_attribute(monkeypatch) -> None:
         assert calls["n"] == 2
         invoice = store.get_all("acme")["Invoice"]
         assert invoice.watermark is None and invoice.page_size == 9
+
+
+def test_hand_off_counters_sum_the_last_24_hours_per_tenant(stores: SyncStores) -> None:
+    hour = 3600.0
+    start = 1_780_000_000.0 - 1_780_000_000.0 % hour  # the start of a clock hour
+    assert stores.state.handoff_window("acme", start) == HandoffWindow(0, 0)
+    stores.state.put(EntitySyncState("acme", "Customer", watermark="2026-03-08T01:59:59"))
+    stores.state.count_handoffs("acme", start + 10, 100, 0)
+    stores.state.count_handoffs("acme", start + 3500, 5, 3)  # same hour: added, not replaced
+    stores.state.count_handoffs("acme", start + 5 * hour, 0, 7)
+    stores.state.count_handoffs("other", start, 1000, 1000)
+    stores.state.count_handoffs("acme", start, 0, 0)  # nothing to count: no change
+    assert stores.state.handoff_window("acme", start + 5 * hour) == HandoffWindow(105, 10)
+    assert stores.state.handoff_window("acme", start + 20) == HandoffWindow(105, 3)
+    # The window is the current hour and the 23 before: the first hour leaves it after a day.
+    assert stores.state.handoff_window("acme", start + 23 * hour + 3599) == HandoffWindow(105, 10)
+    assert stores.state.handoff_window("acme", start + 24 * hour) == HandoffWindow(0, 7)
+    # A later add forgets the hours past its window; the entity state is untouched.
+    stores.state.count_handoffs("acme", start + 30 * hour, 2, 0)
+    assert stores.state.handoff_window("acme", start + 5 * hour) == HandoffWindow(0, 0)
+    assert stores.state.handoff_window("acme", start + 30 * hour) == HandoffWindow(2, 0)
+    assert stores.state.get_all("acme")["Customer"].watermark == "2026-03-08T01:59:59"
+    assert stores.state.handoff_window("other", start) == HandoffWindow(1000, 1000)
+    stores.state.delete_tenant("acme")
+    assert stores.state.handoff_window("acme", start + 30 * hour) == HandoffWindow(0, 0)
+
+
+def test_concurrent_hand_off_counts_are_never_lost(stores: SyncStores) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    at = 1_780_000_000.0
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: stores.state.count_handoffs("acme", at, 1, 2), range(40)))
+    assert stores.state.handoff_window("acme", at) == HandoffWindow(40, 80)

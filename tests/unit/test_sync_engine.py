@@ -294,3 +294,42 @@ def test_a_tenant_stored_before_the_margin_setting_gets_the_default() -> None:
     assert Tenant.from_item(item).watermark_margin_seconds == 7200
     item["watermark_margin_seconds"] = 0
     assert Tenant.from_item(item).watermark_margin_seconds == 0
+
+
+def queued_bodies(local: LocalRelay) -> list[dict]:
+    out = []
+    while batch := local.queue.receive(10):
+        out += [json.loads(m.message.body) for m in batch]
+        local.queue.delete([m.receipt for m in batch])
+    return out
+
+
+def test_a_version_past_the_relays_clock_is_sent_as_the_read_time(local, tenant) -> None:
+    company = FakeCompany(customers=3)
+    sync(local, tenant, company)
+    assert all(int(b["version"]) < time.time() for b in queued_bodies(local))
+    ahead = company.customer_list[1].list_id
+    company.clock.set(datetime(2031, 1, 1, 9, 0))
+    company.modify("Customer", ahead, name="Saved in 2031")
+    before = int(time.time())
+    sync(local, tenant, company)
+    (body,) = queued_bodies(local)
+    # The record keeps QuickBooks' EditSequence; the envelope claims only the read time.
+    assert int(body["record"]["edit_sequence"]) > time.time() + 4 * 365 * 86400  # 2031
+    assert before <= int(body["version"]) <= time.time()
+    run = local.runs.recent(tenant.name)[0]
+    assert any(w.startswith("implausible version: 1 record(s)") for w in run.warnings), run
+
+
+def test_a_hand_off_window_the_store_refuses_does_not_fail_the_session(
+    local, tenant, monkeypatch
+) -> None:
+    def refused(*_: object) -> None:
+        raise StoreError("the state table is unavailable")
+
+    monkeypatch.setattr(type(local.state), "handoff_window", refused)
+    monkeypatch.setattr(type(local.state), "count_handoffs", refused)
+    run = sync(local, tenant, FakeCompany(customers=30))
+    assert run.percents[-1] == 100
+    assert len(queued_ids(local)) == 30  # not held: under the session cap
+    assert local.runs.recent(tenant.name)[0].status == "completed"

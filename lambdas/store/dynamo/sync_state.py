@@ -9,11 +9,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from .. import keys
-from ..ports import ConcurrentUpdate, EntitySyncState, StoreError
+from ..ports import (
+    WINDOW_HOURS,
+    ConcurrentUpdate,
+    EntitySyncState,
+    HandoffWindow,
+    StoreError,
+    window_hour,
+)
 from .common import _backoff, _s, aws_errors, dynamo_table
 
 # Each entity's state is the attribute ``e_<entity>`` of the tenant's item.
 _ENTITY_ATTR = "e_"
+# Hand-off counters are attributes ``w_<hour>_records`` / ``w_<hour>_deletions`` of the same
+# item (ADD is atomic; the relay's policy already covers the key).
+_WINDOW_ATTR = "w_"
+_COUNTED = ("records", "deletions")
 # Re-read requests: a string set of ids per tenant, source and entity (ADD and DELETE on a set
 # are atomic, so requesters and the relay never drop each other's ids), and an index item per
 # tenant and source naming the entities that ever had requests.
@@ -219,3 +230,56 @@ class DynamoSyncStateStore:
                             ":ids": {"SS": sorted(ids[start : start + _IDS_PER_CALL])}
                         },
                     )
+
+    def count_handoffs(self, tenant: str, at: float, records: int, deletions: int) -> None:
+        hour = window_hour(at)
+        adds = {k: n for k, n in zip(_COUNTED, (records, deletions), strict=True) if n}
+        if not adds:
+            return
+        key = {"pk": _s(keys.SYNC_STATE + tenant)}
+        with aws_errors(self._where):
+            item = self._client.update_item(
+                TableName=self._table,
+                Key=key,
+                UpdateExpression="ADD " + ", ".join(f"#{k} :{k}" for k in adds),
+                ExpressionAttributeNames={f"#{k}": _window_attr(hour, k) for k in adds},
+                ExpressionAttributeValues={f":{k}": {"N": str(n)} for k, n in adds.items()},
+                ReturnValues="ALL_NEW",
+            ).get("Attributes", {})
+        expired = [n for n in item if (h := _attr_hour(n)) is not None and h <= hour - WINDOW_HOURS]
+        for start in range(0, len(expired), 50):
+            names = {f"#x{i}": n for i, n in enumerate(expired[start : start + 50])}
+            with aws_errors(self._where):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=key,
+                    UpdateExpression="REMOVE " + ", ".join(names),
+                    ExpressionAttributeNames=names,
+                )
+
+    def handoff_window(self, tenant: str, at: float) -> HandoffWindow:
+        hour = window_hour(at)
+        with aws_errors(self._where):
+            item = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": _s(keys.SYNC_STATE + tenant)},
+                ConsistentRead=True,
+            ).get("Item", {})
+        totals = dict.fromkeys(_COUNTED, 0)
+        for name, value in item.items():
+            h = _attr_hour(name)
+            if h is not None and hour - WINDOW_HOURS < h <= hour:
+                totals[name.rsplit("_", 1)[1]] += int(value["N"])
+        return HandoffWindow(**totals)
+
+
+def _window_attr(hour: int, counted: str) -> str:
+    return f"{_WINDOW_ATTR}{hour}_{counted}"
+
+
+def _attr_hour(name: str) -> int | None:
+    """The hour of a hand-off counter attribute (None for any other attribute)."""
+    if not name.startswith(_WINDOW_ATTR):
+        return None
+    hour, _, counted = name.removeprefix(_WINDOW_ATTR).partition("_")
+    return int(hour) if hour.isdigit() and counted in _COUNTED else None

@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..ports import EntitySyncState
+from ..ports import WINDOW_HOURS, EntitySyncState, HandoffWindow, window_hour
 
 if TYPE_CHECKING:
     from .database import SqliteDatabase
@@ -28,6 +28,13 @@ class SqliteSyncStateStore:
         entity TEXT NOT NULL,
         source_id TEXT NOT NULL,
         PRIMARY KEY (tenant, source, entity, source_id)
+    );
+    CREATE TABLE IF NOT EXISTS handoff_window (
+        tenant TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        records INTEGER NOT NULL DEFAULT 0,
+        deletions INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant, hour)
     );
     """
 
@@ -54,6 +61,7 @@ class SqliteSyncStateStore:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM sync_state WHERE tenant = ?", (tenant,))
             conn.execute("DELETE FROM refetch_requests WHERE tenant = ?", (tenant,))
+            conn.execute("DELETE FROM handoff_window WHERE tenant = ?", (tenant,))
 
     def reset(self, tenant: str, entities: Sequence[str]) -> None:
         with self._db.transaction() as conn:
@@ -109,3 +117,30 @@ class SqliteSyncStateStore:
                 "AND source_id = ?",
                 [(tenant, source, entity, i) for i in source_ids],
             )
+
+    def count_handoffs(self, tenant: str, at: float, records: int, deletions: int) -> None:
+        hour = window_hour(at)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO handoff_window (tenant, hour, records, deletions) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (tenant, hour) DO UPDATE SET records = records + excluded.records, "
+                "deletions = deletions + excluded.deletions",
+                (tenant, hour, records, deletions),
+            )
+            conn.execute(
+                "DELETE FROM handoff_window WHERE tenant = ? AND hour <= ?",
+                (tenant, hour - WINDOW_HOURS),
+            )
+
+    def handoff_window(self, tenant: str, at: float) -> HandoffWindow:
+        hour = window_hour(at)
+        records, deletions = (
+            self._db.connection()
+            .execute(
+                "SELECT COALESCE(SUM(records), 0), COALESCE(SUM(deletions), 0) "
+                "FROM handoff_window WHERE tenant = ? AND hour > ? AND hour <= ?",
+                (tenant, hour - WINDOW_HOURS, hour),
+            )
+            .fetchone()
+        )
+        return HandoffWindow(int(records), int(deletions))
