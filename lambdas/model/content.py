@@ -9,14 +9,53 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 VOLATILE_FIELDS = frozenset({"time_modified", "edit_sequence", "sync_token"})
+# The order the encoder writes them in (sort_keys), so each removal leaves the next in place.
+_VOLATILE_ORDER = tuple(sorted(VOLATILE_FIELDS))
+
+
+def canonical_json(record: dict[str, Any]) -> str:
+    """The record as JSON with sorted keys and no spaces (ASCII: non-ASCII is escaped)."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"))
 
 
 def content_hash(record: dict[str, Any]) -> str:
     """sha256 hex of the record's JSON with sorted keys, volatile fields left out."""
     stable = {k: v for k, v in record.items() if k not in VOLATILE_FIELDS}
-    return hashlib.sha256(
-        json.dumps(stable, sort_keys=True, separators=(",", ":")).encode()
-    ).hexdigest()
+    return hashlib.sha256(canonical_json(stable).encode()).hexdigest()
+
+
+def json_and_hash(record: dict[str, Any]) -> tuple[str, str]:
+    """``canonical_json(record)`` and ``content_hash(record)``, serializing the record once.
+
+    The hashed bytes are the same: the JSON of the record without its volatile fields is the
+    full JSON with each volatile ``"key":value`` item cut out (the encoder joins a sorted
+    object's items with commas and nothing else). When an item's text is not unique in the
+    document (a nested object with the same key and value), the hash is computed on its own.
+    """
+    text = canonical_json(record)
+    stable = text
+    for key in _VOLATILE_ORDER:
+        if key not in record:
+            continue
+        value = record[key]
+        if value.__class__ is str:
+            item = f'"{key}":{encode_basestring_ascii(value)}'
+        elif value is None:
+            item = f'"{key}":null'
+        else:
+            return text, content_hash(record)
+        if stable.count(item) != 1:
+            return text, content_hash(record)
+        at = stable.index(item)
+        end = at + len(item)
+        if stable[at - 1] == ",":
+            stable = stable[: at - 1] + stable[end:]
+        elif stable[end] == ",":
+            stable = stable[:at] + stable[end + 1 :]
+        else:
+            stable = stable[:at] + stable[end:]
+    return text, hashlib.sha256(stable.encode()).hexdigest()
