@@ -15,11 +15,13 @@ from typing import Any
 VOLATILE_FIELDS = frozenset({"time_modified", "edit_sequence", "sync_token"})
 # The order the encoder writes them in (sort_keys), so each removal leaves the next in place.
 _VOLATILE_ORDER = tuple(sorted(VOLATILE_FIELDS))
+# One encoder for every call: json.dumps with non-default options builds a new one each time.
+CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def canonical_json(record: dict[str, Any]) -> str:
     """The record as JSON with sorted keys and no spaces (ASCII: non-ASCII is escaped)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"))
+    return CANONICAL.encode(record)
 
 
 def content_hash(record: dict[str, Any]) -> str:

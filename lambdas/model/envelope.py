@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .content import canonical_json, json_and_hash
+from .content import CANONICAL, canonical_json, json_and_hash
 from .identity import SOURCE_QBD, SOURCES, IdentityError, source_id, version
 
 # SQS's limit for one message and for one batch of messages (body and attributes together).
@@ -29,10 +29,6 @@ _SAFE = re.compile(r"[^A-Za-z0-9._:@#=+-]")
 
 def _number(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
-
-
-def _dumps(body: dict[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
 class EnvelopeError(ValueError):
@@ -114,13 +110,13 @@ class Envelope:
             tail["review"] = self.review
         if self.claim is not None:
             head["claim"] = self.claim
-            return _dumps({**head, **tail})
+            return CANONICAL.encode({**head, **tail})
         # The record sorts between "read_at" and "review"/"source": its JSON is spliced in
         # there, made once (``record_json``), not again inside a larger dumps.
         record = self.record_json
         if record is None:
             record = canonical_json(self.record)  # type: ignore[arg-type]
-        return f'{_dumps(head)[:-1]},"record":{record},{_dumps(tail)[1:]}'
+        return f'{CANONICAL.encode(head)[:-1]},"record":{record},{CANONICAL.encode(tail)[1:]}'
 
     @classmethod
     def from_json(cls, body: str) -> Envelope:
