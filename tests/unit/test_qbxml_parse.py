@@ -281,7 +281,7 @@ def customer_xml(n: int) -> str:
 
 
 def test_records_split_across_chunks_all_arrive_in_order() -> None:
-    count = 10_000
+    count = 3000
     body = "".join(customer_xml(n) for n in range(count))
     doc = wrap(f"{RS}{body}</CustomerQueryRs>").encode()
     assert len(doc) > 8 * CHUNK_SIZE
