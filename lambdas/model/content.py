@@ -39,7 +39,8 @@ def json_and_hash(record: dict[str, Any]) -> tuple[str, str]:
     document (a nested object with the same key and value), the hash is computed on its own.
     """
     text = canonical_json(record)
-    stable = text
+    parts: list[str] = []
+    kept = 0  # where the text after the last cut item starts
     for key in _VOLATILE_ORDER:
         if key not in record:
             continue
@@ -50,14 +51,21 @@ def json_and_hash(record: dict[str, Any]) -> tuple[str, str]:
             item = f'"{key}":null'
         else:
             return text, content_hash(record)
-        if stable.count(item) != 1:
+        at = text.find(item, kept)
+        # Found once only (find from the left, rfind from the right meet): then it is the
+        # top-level item, which sorted keys put after the previous cut.
+        if at < 0 or text.rfind(item) != at:
             return text, content_hash(record)
-        at = stable.index(item)
         end = at + len(item)
-        if stable[at - 1] == ",":
-            stable = stable[: at - 1] + stable[end:]
-        elif stable[end] == ",":
-            stable = stable[:at] + stable[end + 1 :]
+        # Drop the item with the comma before it, or after it when it comes first (after "{"
+        # or after a first item already cut with its comma).
+        if at - 1 >= kept and text[at - 1] == ",":
+            parts.append(text[kept : at - 1])
+            kept = end
         else:
-            stable = stable[:at] + stable[end:]
-    return text, hashlib.sha256(stable.encode()).hexdigest()
+            parts.append(text[kept:at])
+            kept = end + 1 if text[end] == "," else end
+    if not parts:
+        return text, hashlib.sha256(text.encode()).hexdigest()
+    parts.append(text[kept:])
+    return text, hashlib.sha256("".join(parts).encode()).hexdigest()

@@ -7,6 +7,8 @@ import json
 from dataclasses import replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lambdas.model.content import canonical_json, content_hash, json_and_hash
 from lambdas.model.entities import DEFAULT_ENTITIES, ENTITIES, SYNC_ORDER, Kind, plural
@@ -90,6 +92,10 @@ def test_the_content_hash_is_over_the_sorted_compact_json_without_volatile_field
         customer(),
         customer(name='Ac"me \\ \u00e9', notes=None, balance="1.50"),
         {"time_modified": "x"},
+        {"edit_sequence": "1", "sync_token": "2", "time_modified": "3"},
+        {"edit_sequence": "1", "sync_token": "2", "z": 1},
+        {"a": 1, "sync_token": "2", "time_modified": "3"},
+        {"edit_sequence": "1", "m": None, "time_modified": "3", "z": [1]},
         {"entity": "Invoice", "txn_id": "T", "sync_token": None, "lines": [{"a": 1}]},
         # The same item nested in the record: cut from the text, it could be the wrong one.
         customer(lines=[{"edit_sequence": "1000"}], other={"time_modified": "x"}),
@@ -102,6 +108,36 @@ def test_serializing_once_hashes_the_same_bytes_as_the_content_hash(record):
         text == canonical_json(record) == json.dumps(record, sort_keys=True, separators=(",", ":"))
     )
     assert digest == content_hash(record)
+
+
+_KEYS = st.sampled_from(["a", "edit_sequence", "entity", "sync_token", "time_modified", "z"])
+_LEAVES = st.none() | st.text(max_size=8) | st.integers() | st.booleans()
+_VALUES = st.recursive(
+    _LEAVES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=8,
+)
+
+
+_VOLATILE = st.none() | st.text(max_size=4) | _VALUES
+_RECORDS = st.fixed_dictionaries(
+    {},
+    optional={
+        "a": _VALUES,
+        "edit_sequence": _VOLATILE,
+        "entity": _VALUES,
+        "sync_token": _VOLATILE,
+        "time_modified": _VOLATILE,
+        "z": _VALUES,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_RECORDS)
+def test_serializing_once_agrees_with_the_content_hash_on_any_record(record):
+    text, digest = json_and_hash(record)
+    assert text == canonical_json(record) and digest == content_hash(record)
 
 
 def test_the_message_body_is_the_whole_envelope_as_sorted_compact_json():
