@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .content import content_hash
+from .content import CANONICAL, canonical_json, json_and_hash
 from .identity import SOURCE_QBD, SOURCES, IdentityError, source_id, version
 
 # SQS's limit for one message and for one batch of messages (body and attributes together).
@@ -54,10 +54,14 @@ class Envelope:
     # set by the relay's containment rules; the forwarder parks such a message until
     # ``qbrelay failures redrive --confirm`` sends it again without the mark.
     review: str | None = None
+    # ``canonical_json(record)`` when already made (``of`` makes it with the hash), so the
+    # record is serialized once however often the message body is asked for.
+    record_json: str | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, tenant: str, source: str, record: dict[str, Any], read_at: float = 0.0) -> Envelope:
         """The envelope of a canonical record; IdentityError when it has no id."""
+        text, digest = json_and_hash(record)
         return cls(
             read_at=read_at,
             tenant=tenant,
@@ -65,8 +69,9 @@ class Envelope:
             entity=str(record.get("entity") or ""),
             source_id=source_id(record),
             version=version(record),
-            content_hash=content_hash(record),
+            content_hash=digest,
             record=record,
+            record_json=text,
         )
 
     @property
@@ -86,26 +91,32 @@ class Envelope:
 
     def checked(self, key: str) -> Envelope:
         """This envelope with its record replaced by a claim check under ``key``."""
-        return replace(self, record=None, claim=key)
+        return replace(self, record=None, claim=key, record_json=None)
 
     def to_json(self) -> str:
-        """The message body."""
-        body: dict[str, Any] = {
-            "tenant": self.tenant,
-            "source": self.source,
+        """The message body: the envelope's keys sorted, no spaces, ASCII only."""
+        head: dict[str, Any] = {
+            "content_hash": self.content_hash,
             "entity": self.entity,
             "id": self.source_id,
-            "version": self.version,
-            "content_hash": self.content_hash,
             "read_at": self.read_at,
         }
+        tail: dict[str, Any] = {
+            "source": self.source,
+            "tenant": self.tenant,
+            "version": self.version,
+        }
         if self.review:
-            body["review"] = self.review
+            tail["review"] = self.review
         if self.claim is not None:
-            body["claim"] = self.claim
-        else:
-            body["record"] = self.record
-        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+            head["claim"] = self.claim
+            return CANONICAL.encode({**head, **tail})
+        # The record sorts between "read_at" and "review"/"source": its JSON is spliced in
+        # there, made once (``record_json``), not again inside a larger dumps.
+        record = self.record_json
+        if record is None:
+            record = canonical_json(self.record)  # type: ignore[arg-type]
+        return f'{CANONICAL.encode(head)[:-1]},"record":{record},{CANONICAL.encode(tail)[1:]}'
 
     @classmethod
     def from_json(cls, body: str) -> Envelope:
@@ -138,7 +149,7 @@ class Envelope:
         else:
             raise EnvelopeError("not a record message (no record object and no claim check)")
 
-        def field(name: str, fallback: str | None) -> str:
+        def named(name: str, fallback: str | None) -> str:
             value = data.get(name)
             if isinstance(value, str) and value:
                 return value
@@ -149,12 +160,13 @@ class Envelope:
         return cls(
             tenant=tenant,
             source=source,
-            entity=field("entity", derived.entity if derived else None),
-            source_id=field("id", derived.source_id if derived else None),
+            entity=named("entity", derived.entity if derived else None),
+            source_id=named("id", derived.source_id if derived else None),
             version=str(data.get("version") or (derived.version if derived else "")),
-            content_hash=field("content_hash", derived.content_hash if derived else None),
+            content_hash=named("content_hash", derived.content_hash if derived else None),
             record=record if isinstance(record, dict) else None,
             claim=None if isinstance(record, dict) else claim,
             read_at=_number(data.get("read_at")),
             review=data["review"] if isinstance(data.get("review"), str) else None,
+            record_json=derived.record_json if derived else None,
         )

@@ -22,6 +22,7 @@ from qbxml import (
     HcpInfo,
     QbxmlError,
     QbxmlVersion,
+    ResponseSet,
     build_message_set,
     negotiate,
     parse_hcp,
@@ -744,21 +745,25 @@ class QbwcRelay:
             ),
         ]
 
-    def _check_writes(self, state: SessionState, response: str) -> None:
-        """Note a write QuickBooks refused (the sync goes on; the guard waits for the stamp)."""
+    def _check_writes(self, state: SessionState, response: str) -> ResponseSet | None:
+        """Note a write QuickBooks refused (the sync goes on; the guard waits for the stamp).
+
+        The parsed response when there were writes to check (the engine then reads it as is).
+        """
         written, state.writes = set(state.writes), []
         if not written:
-            return
+            return None
         try:
-            answers = [r for r in parse_response(response).responses if r.request_id in written]
+            parsed = parse_response(response)
         except QbxmlError:
-            return  # the sync engine reports the unreadable response
-        for rs in answers:
+            return None  # the sync engine reports the unreadable response
+        for rs in (r for r in parsed.responses if r.request_id in written):
             if rs.status_code not in (0, STATUS_NAME_IN_USE):
                 state.warnings.append(
                     f"Could not record the company file's identity ({rs.request_type} "
                     f"{rs.status_code}: {rs.status_message}); the next session tries again."
                 )
+        return parsed
 
     def _company_file_refusal(self, tenant_name: str, hcp: HcpInfo | None) -> str | None:
         """Why this session must not sync, when QuickBooks opened another tenant's company file.
@@ -821,7 +826,8 @@ class QbwcRelay:
         asked, state.asked = state.asked, {}
         # The relay's own writes in the same message set (the FileID stamp) are asked-for too.
         also_sent = tuple(state.writes)
-        if hresult or message or not response.strip():
+        # isspace, not strip: no copy of a response of megabytes.
+        if hresult or message or not response or response.isspace():
             technical = (
                 f"QuickBooks could not process the request ({hresult or 'no code'}): "
                 f"{message or 'empty response'}"
@@ -833,9 +839,11 @@ class QbwcRelay:
             message = "The relay received a response it did not ask for."
             _record_error(state, error_info("RELAY_ERROR", message))
             return -1
-        self._check_writes(state, response)
+        parsed = self._check_writes(state, response)
         try:
-            result = self.engine.apply(tenant, state.plan, pending, response, also_sent, asked)
+            result = self.engine.apply(
+                tenant, state.plan, pending, response, also_sent, asked, parsed=parsed
+            )
         except QbxmlError as exc:
             message = f"QuickBooks sent a response the relay could not read: {exc}"
             _record_error(state, error_info("RELAY_ERROR", message))

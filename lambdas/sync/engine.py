@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from qbxml import HcpInfo, StatusClass, parse_response, to_dict
+from qbxml import HcpInfo, ResponseSet, StatusClass, parse_response, to_dict
 from qbxml.requests import Request
 from qbxml.status import UNSUPPORTED_CODES
 
@@ -234,6 +234,7 @@ class SyncEngine:
         response: str,
         also_sent: Collection[str] = (),
         asked: dict[str, int] | None = None,
+        parsed: ResponseSet | None = None,
     ) -> ExchangeResult:
         """Apply the response to the pending requests (request id -> step key).
 
@@ -242,9 +243,10 @@ class SyncEngine:
         response that answers anything but the requests sent (``pending``, plus the other
         requests ``also_sent`` in the message set; ``asked``: each query's MaxReturned) is
         refused whole (see vetting). Raises QbxmlError when the response cannot be read.
+        ``parsed`` is the response already parsed by the caller (it is not parsed again).
         """
         result = ExchangeResult()
-        responses = parse_response(response).responses
+        responses = (parsed if parsed is not None else parse_response(response)).responses
         refusal = unasked(plan, pending, responses, also_sent, asked)
         if refusal is not None:
             log.warning("refused a response: %s", refusal, extra={"tenant": tenant})

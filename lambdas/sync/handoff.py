@@ -54,11 +54,6 @@ def links_of(record: dict[str, Any]) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def queue_message(envelope: Envelope) -> QueueMessage:
-    """The queue message of an envelope."""
-    return QueueMessage(tenant=envelope.tenant, body=envelope.to_json(), dedup_id=envelope.dedup_id)
-
-
 @dataclass(slots=True)
 class HandoffResult:
     """Per batch (queued, unchanged) and review mark, the records a re-read was asked for, by
@@ -143,7 +138,8 @@ class HandOff:
                 if mark:
                     envelope = replace(envelope, review=mark)
                 links = self._links(record, entity, row, result)
-                messages.append(queue_message(self._fitted(envelope)))
+                fitted, body = self._fitted(envelope)
+                messages.append(QueueMessage(tenant, body, fitted.dedup_id))
                 handoffs.append(
                     Handoff(
                         tenant,
@@ -208,10 +204,12 @@ class HandOff:
         result.refetch[LINKED_ENTITY].update(old, new)
         return new
 
-    def _fitted(self, envelope: Envelope) -> Envelope:
+    def _fitted(self, envelope: Envelope) -> tuple[Envelope, str]:
+        """The envelope as it travels (the record or its claim check) and its message body."""
         body = envelope.to_json()
-        if len(body.encode("utf-8")) <= MAX_MESSAGE_BYTES - ENVELOPE_HEADROOM:
-            return envelope
+        # The body is ASCII (the encoder escapes the rest), so its length is its size in bytes.
+        if len(body) <= MAX_MESSAGE_BYTES - ENVELOPE_HEADROOM:
+            return envelope, body
         if self.payloads is None:
             raise StoreError(
                 f"{envelope.entity} {envelope.source_id} is larger than one queue message and "
@@ -219,7 +217,8 @@ class HandOff:
             )
         key = envelope.claim_key
         self.payloads.put(key, json.dumps(envelope.record, sort_keys=True).encode("utf-8"))
-        return envelope.checked(key)
+        checked = envelope.checked(key)
+        return checked, checked.to_json()
 
 
 def _target(record: dict[str, Any]) -> tuple[str, str]:

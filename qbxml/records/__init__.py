@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Address, CustomField, GenericRecord, Ref, json_fields, plain
+from .base import Address, CustomField, GenericRecord, Ref, fields_into, json_fields
 from .deleted import ListDeleted, TxnDeleted
 from .lists import ITEM_TYPES, Class, Customer, Item, SalesRep, Terms, Vendor
 from .txns import (
@@ -47,8 +47,7 @@ Record = (
 
 def to_dict(record: Record) -> dict[str, Any]:
     """JSON-ready dict of a record: ``"entity"`` plus its fields (Decimals, dates as strings)."""
-    body = plain(record)
-    return {"entity": record.entity, **body}
+    return fields_into({"entity": record.entity}, record)
 
 
 __all__ = [

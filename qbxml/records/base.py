@@ -9,7 +9,9 @@ A field whose element is absent is None; an element that is present but empty gi
 from __future__ import annotations
 
 import dataclasses
+import operator
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -86,10 +88,36 @@ def json_fields(cls: type) -> dict[str, Any]:
     return {_json_name(f.name): hints[f.name] for f in dataclasses.fields(cls)}
 
 
-# Values ``plain`` returns as they are, and each record class's (JSON name, attribute) pairs:
-# looked up by exact class, so serializing a record costs no dataclasses.fields() call per value.
+# Values ``plain`` returns as they are, and each record class's JSON names with one getter of
+# all its attributes: looked up by exact class, so serializing a record costs no
+# dataclasses.fields() call per value, and no call at all for a plain scalar field.
 _AS_IS = frozenset({str, int, bool, float, type(None)})
-_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {}
+# Exact classes of the converted scalars (subclasses take the isinstance path below).
+_SCALARS: dict[type, Callable[[Any], str]] = {
+    Decimal: str,
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+}
+_FIELDS: dict[type, tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]] = {}
+
+
+def _fields_of(cls: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]]:
+    fields = dataclasses.fields(cls)
+    attrs = [f.name for f in fields]
+    # attrgetter of one name returns the value, not a 1-tuple.
+    getter = operator.attrgetter(*attrs) if len(attrs) > 1 else lambda v: (getattr(v, attrs[0]),)
+    names = (tuple(_json_name(a) for a in attrs), getter)
+    _FIELDS[cls] = names
+    return names
+
+
+def fields_into(out: dict[str, Any], value: Any) -> dict[str, Any]:
+    """Add dataclass ``value``'s fields to ``out``, JSON-ready (see ``plain``)."""
+    names, getter = _FIELDS.get(value.__class__) or _fields_of(value.__class__)
+    as_is = _AS_IS
+    for name, v in zip(names, getter(value), strict=True):
+        out[name] = v if v.__class__ in as_is else plain(v)
+    return out
 
 
 def plain(value: Any) -> Any:
@@ -97,9 +125,14 @@ def plain(value: Any) -> Any:
     cls = value.__class__
     if cls in _AS_IS:
         return value
-    names = _FIELDS.get(cls)
-    if names is not None:
-        return {name: plain(getattr(value, attr)) for name, attr in names}
+    convert = _SCALARS.get(cls)
+    if convert is not None:
+        return convert(value)
+    if cls in _FIELDS:
+        return fields_into({}, value)
+    if cls is list or cls is tuple:
+        as_is = _AS_IS
+        return [v if v.__class__ in as_is else plain(v) for v in value]
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime | date):
@@ -109,7 +142,5 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: plain(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        names = tuple((_json_name(f.name), f.name) for f in dataclasses.fields(value))
-        _FIELDS[cls] = names
-        return {name: plain(getattr(value, attr)) for name, attr in names}
+        return fields_into({}, value)
     return value
