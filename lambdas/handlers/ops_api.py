@@ -86,6 +86,7 @@ def _states() -> Any:
     return DynamoOAuthStateStore(boto3.client("dynamodb"), os.environ["QBRELAY_SESSIONS_TABLE"])
 
 
+@cache
 def services() -> Services:
     """This function's ports (lambdas/http/ops_common.py names them), each built on first use
     and kept for the execution environment's life."""
@@ -109,9 +110,9 @@ def services() -> Services:
         dead_letters=lambda: SqsDeadLetterQueue(boto3.client("sqs"), env["QBRELAY_DLQ_URL"]),
         record_queue=lambda: SqsRecordQueue(boto3.client("sqs"), env["QBRELAY_RECORD_QUEUE_URL"]),
         events=event_publisher,
-        # The stack creates the secret; this function only reads it.
         # The console's Connect button makes one-time QuickBooks Online connect links.
         qbo_states=lambda: _states(),
+        # The stack creates the secret; this function only reads it.
         console_key=lambda: signing_key(_secrets(), create=False),
     )
 
