@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 
@@ -88,3 +89,23 @@ def create_relay_tables(client: Any) -> dict[str, str]:
 def create_webhooks_table(client: Any, name: str) -> None:
     """The Webhooks table: ``pk`` and ``sk`` (subscriptions and the delivery log)."""
     create_runs_table(client, name)
+
+
+class SerialClient:
+    """A boto3 client whose calls run one at a time, as DynamoDB applies each request
+    atomically; moto is not thread-safe (two threads' conditional transactions can both pass
+    there), so threads interleave at request granularity, the race that matters."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self._lock = client, threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kwargs)
+
+        return call

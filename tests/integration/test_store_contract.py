@@ -53,7 +53,7 @@ from lambdas.store.sqlite import (
     SqliteTenantStore,
 )
 from qwc import is_braced_guid, new_guid
-from tests.aws_tables import create_mappings_table, create_pk_table
+from tests.aws_tables import SerialClient, create_mappings_table, create_pk_table
 
 
 @dataclass
@@ -78,9 +78,10 @@ def stores(request, tmp_path) -> Iterator[Stores]:
         url = sqs.create_queue(QueueName="records", Attributes={"VisibilityTimeout": "30"})[
             "QueueUrl"
         ]
+        serial = SerialClient(ddb)
         yield Stores(
-            DynamoTenantStore(ddb, "tenants"),
-            DynamoSessionStore(ddb, "sessions"),
+            DynamoTenantStore(serial, "tenants"),
+            DynamoSessionStore(serial, "sessions"),
             SqsRecordQueue(sqs, url),
         )
 

@@ -14,7 +14,7 @@ from moto import mock_aws
 from lambdas.store.dynamo import DynamoRunHistory, DynamoSyncStateStore
 from lambdas.store.ports import EntityRunCounts, EntitySyncState, HandoffWindow, RunRecord
 from lambdas.store.sqlite import SqliteDatabase, SqliteRunHistory, SqliteSyncStateStore
-from tests.aws_tables import create_pk_table, create_runs_table
+from tests.aws_tables import SerialClient, create_pk_table, create_runs_table
 
 
 @dataclass
@@ -34,7 +34,8 @@ def stores(request, tmp_path) -> Iterator[SyncStores]:
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         create_pk_table(ddb, "state")
         create_runs_table(ddb, "runs")
-        yield SyncStores(DynamoSyncStateStore(ddb, "state"), DynamoRunHistory(ddb, "runs"))
+        serial = SerialClient(ddb)
+        yield SyncStores(DynamoSyncStateStore(serial, "state"), DynamoRunHistory(serial, "runs"))
 
 
 def test_sync_state_round_trips_per_entity_and_tenant(stores: SyncStores) -> None:
