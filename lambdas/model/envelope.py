@@ -54,6 +54,11 @@ class Envelope:
     # set by the relay's containment rules; the forwarder parks such a message until
     # ``qbrelay failures redrive --confirm`` sends it again without the mark.
     review: str | None = None
+    # "Module/zoho_id": the ZOHO record this source record was written back from (write-back).
+    # The forwarder writes the record into that ZOHO record by id while the mapping knows no
+    # ZOHO id yet, instead of upserting on the external id (which the ZOHO record lacks), so a
+    # customer created from an account never becomes a second account.
+    link: str | None = None
     # ``canonical_json(record)`` when already made (``of`` makes it with the hash), so the
     # record is serialized once however often the message body is asked for.
     record_json: str | None = field(default=None, compare=False, repr=False)
@@ -108,6 +113,8 @@ class Envelope:
         }
         if self.review:
             tail["review"] = self.review
+        if self.link:
+            head["link"] = self.link
         if self.claim is not None:
             head["claim"] = self.claim
             return CANONICAL.encode({**head, **tail})
@@ -168,5 +175,6 @@ class Envelope:
             claim=None if isinstance(record, dict) else claim,
             read_at=_number(data.get("read_at")),
             review=data["review"] if isinstance(data.get("review"), str) else None,
+            link=data["link"] if isinstance(data.get("link"), str) and data["link"] else None,
             record_json=derived.record_json if derived else None,
         )

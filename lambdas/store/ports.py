@@ -63,6 +63,14 @@ class Tenant:
     paused: bool = False
     paused_reason: str = ""
     paused_at: float | None = None
+    # Write-back (lambdas/writeback/): ZOHO accounts and won deals become QuickBooks customers
+    # and invoices. Changes made in ZOHO from ``writeback_since`` on are captured (set when it
+    # is enabled, so an existing CRM is not copied into the books by surprise). CLI settings.
+    writeback: bool = False
+    writeback_since: float | None = None
+    conflict_policy: str = "qb_wins"  # lambdas/writeback/model.py POLICIES
+    won_stage: str = "Closed Won"  # the Deal stage that makes an invoice
+    invoice_item: str = ""  # QuickBooks item of the one line of a deal without products
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -84,6 +92,11 @@ class Tenant:
             "paused": self.paused,
             "paused_reason": self.paused_reason,
             "paused_at": self.paused_at,
+            "writeback": self.writeback,
+            "writeback_since": self.writeback_since,
+            "conflict_policy": self.conflict_policy,
+            "won_stage": self.won_stage,
+            "invoice_item": self.invoice_item,
         }
 
     @classmethod
@@ -118,6 +131,15 @@ class Tenant:
             paused=bool(item.get("paused")),
             paused_reason=item.get("paused_reason") or "",
             paused_at=float(item["paused_at"]) if item.get("paused_at") is not None else None,
+            writeback=bool(item.get("writeback")),
+            writeback_since=(
+                float(item["writeback_since"])
+                if item.get("writeback_since") is not None
+                else None
+            ),
+            conflict_policy=item.get("conflict_policy") or "qb_wins",
+            won_stage=item.get("won_stage") or "Closed Won",
+            invoice_item=item.get("invoice_item") or "",
         )
 
 

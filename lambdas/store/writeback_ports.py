@@ -1,0 +1,105 @@
+"""Port of write-back: the durable, ordered write operations of every tenant.
+
+Adapters: SQLite (``sqlite/writeback.py``) and DynamoDB (``dynamo/writeback.py``); one
+contract suite (tests/integration/test_writeback_store_contract.py) runs against both.
+
+Two components write an operation, each only its own attributes and each conditionally: the
+change capture (``enqueue``, ``supersede``, its cursors) and the edition's writer (``mark``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ..writeback.model import OpStatus, WriteOp
+
+# The attributes ``mark`` may write (the writer's); anything else is a programming error.
+OUTCOME_ATTRS = frozenset(
+    {
+        "attempts",
+        "sent_at",
+        "outcome_at",
+        "expires_at",
+        "message_set_id",
+        "qb_id",
+        "ref_number",
+        "result_version",
+        "linked",
+        "error_code",
+        "error",
+        "conflicts",
+    }
+)
+
+
+class WriteBackStore(Protocol):
+    """A tenant's write operations in ``seq`` order, their outcomes, and the capture's cursors."""
+
+    def enqueue(self, op: WriteOp) -> bool:
+        """Store ``op`` unless an operation with its ``op_id`` exists; True if it was stored."""
+        ...
+
+    def supersede(
+        self,
+        tenant: str,
+        op_id: str,
+        rev: int,
+        *,
+        fields: dict[str, Any],
+        zoho_version: str,
+        base: dict[str, str],
+    ) -> WriteOp:
+        """Replace the content of a ``PENDING`` operation whose ``rev`` is ``rev`` (a newer
+        version of the same ZOHO record) and increment ``rev``; the stored operation.
+        ConcurrentUpdate when it is no longer pending or ``rev`` moved."""
+        ...
+
+    def get(self, tenant: str, op_id: str) -> WriteOp | None:
+        """The operation, or None."""
+        ...
+
+    def open_ops(self, tenant: str, limit: int = 100) -> list[WriteOp]:
+        """Up to ``limit`` operations that are PENDING, SENT or UNKNOWN, lowest ``seq`` first."""
+        ...
+
+    def latest_for(self, tenant: str, zoho_module: str, zoho_id: str) -> WriteOp | None:
+        """The operation with the highest ``seq`` for that ZOHO record (any status), or None."""
+        ...
+
+    def mark(
+        self,
+        tenant: str,
+        op_id: str,
+        expect: Sequence[OpStatus],
+        status: OpStatus,
+        *,
+        rev: int | None = None,
+        **attrs: Any,
+    ) -> WriteOp:
+        """Move the operation to ``status`` and write ``attrs`` (names in OUTCOME_ATTRS) if its
+        status is one of ``expect`` (and its ``rev`` is ``rev`` when given); the stored
+        operation. ConcurrentUpdate when the condition fails, KeyError-free: a missing
+        operation fails the condition too."""
+        ...
+
+    def list(self, tenant: str, status: OpStatus | None = None, limit: int = 100) -> list[WriteOp]:
+        """Up to ``limit`` operations (with ``status`` if given), highest ``seq`` first (for
+        status views). Outcomes past ``expires_at`` may be gone."""
+        ...
+
+    def counts(self, tenant: str) -> dict[str, int]:
+        """How many operations the tenant has per status (str of OpStatus), for status views."""
+        ...
+
+    def cursor(self, tenant: str, name: str) -> str | None:
+        """The capture's cursor ``name`` (e.g. "Accounts": the Modified_Time read up to)."""
+        ...
+
+    def set_cursor(self, tenant: str, name: str, value: str) -> None:
+        """Store the capture's cursor ``name``."""
+        ...
+
+    def delete_tenant(self, tenant: str) -> int:
+        """Remove every operation and cursor of the tenant; how many operations were removed."""
+        ...
