@@ -35,7 +35,9 @@ ACCOUNTS = "Accounts"
 DEALS = "Deals"
 
 # The customer fields write-back carries (flat; see the module docstring).
-ADDRESS_PARTS = ("addr1", "addr2", "city", "state", "postal_code", "country")
+# "street" is Addr1..Addr4 joined with ", " (as the forwarder writes ZOHO's one Street field);
+# the writers split it again within QuickBooks' line lengths.
+ADDRESS_PARTS = ("street", "city", "state", "postal_code", "country")
 CUSTOMER_FIELDS: tuple[str, ...] = (
     "name",
     "company_name",
