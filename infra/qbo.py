@@ -142,14 +142,14 @@ class QboIntegration(Construct):
         # Only the catch-up lists connections (a Scan of the state table) and sweeps mappings.
         tables.grant(self.cdc, t.state, ["Scan"])
         tables.grant(self.cdc, t.mappings, ["Query"], index="by_tenant")
-        self.sync.add_event_source(
+        functions.invoked(self.sync).add_event_source(
             sources.SqsEventSource(self.changes, batch_size=10, report_batch_item_failures=True)
         )
         events.Rule(
             self,
             "CdcSchedule",
             schedule=events.Schedule.rate(Duration.minutes(settings.qbo_cdc_minutes)),
-            targets=[targets.LambdaFunction(self.cdc, retry_attempts=0)],
+            targets=[targets.LambdaFunction(functions.invoked(self.cdc), retry_attempts=0)],
         )
 
     @staticmethod

@@ -195,7 +195,9 @@ class RelayStack(Stack):
         send_to(self.forwarder, self.queues.dead_letters)
         # failure.parked
         self.events.grant_put(self.forwarder)
-        self.forwarder.add_event_source(
+        # Triggers invoke the ``live`` alias under SnapStart, as the API's routes do: the
+        # unqualified function is $LATEST, which SnapStart never snapshots.
+        self.functions.invoked(self.forwarder).add_event_source(
             sources.SqsEventSource(
                 self.queues.records,
                 batch_size=settings.forwarder_batch_size,
@@ -250,7 +252,7 @@ class RelayStack(Stack):
         self.events.grant_put(self.audit)
         # A failed audit is not run again at once: each run spends ZOHO COQL credits, and the
         # next scheduled run (and the failure alarms) follow anyway.
-        self.audit.configure_async_invoke(retry_attempts=0)
+        self.functions.invoked(self.audit).configure_async_invoke(retry_attempts=0)
         self.schedule("AuditSchedule", self.audit, Duration.hours(settings.audit_schedule_hours))
 
         self.overdue = self.functions.add(
@@ -285,12 +287,12 @@ class RelayStack(Stack):
         tables.grant(self.webhooks, t.webhooks, ["GetItem", "PutItem", "UpdateItem", "Query"])
         self.secrets.grant_read_under(self.webhooks, "webhooks")
         send_to(self.webhooks, self.events.retries)
-        self.webhooks.add_event_source(
+        self.functions.invoked(self.webhooks).add_event_source(
             sources.SqsEventSource(
                 self.events.retries, batch_size=10, report_batch_item_failures=True
             )
         )
-        self.events.deliver_with(self.webhooks)
+        self.events.deliver_with(self.functions.invoked(self.webhooks))
 
         self.observability = Observability(
             self,
@@ -311,7 +313,7 @@ class RelayStack(Stack):
             self,
             construct_id,
             schedule=events.Schedule.rate(every),
-            targets=[targets.LambdaFunction(function, retry_attempts=2)],
+            targets=[targets.LambdaFunction(self.functions.invoked(function), retry_attempts=2)],
         )
 
     def _environment(self) -> dict[str, str]:

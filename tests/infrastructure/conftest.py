@@ -73,3 +73,26 @@ def prod(tmp_path_factory) -> Synth:
 def resources(synth: Synth, kind: str) -> dict[str, dict[str, Any]]:
     """Logical id -> resource, for every resource of CloudFormation type ``kind``."""
     return {k: v for k, v in synth.raw["Resources"].items() if v["Type"] == kind}
+
+
+def _live_alias(synth: Synth, function_id: str) -> str | None:
+    for alias_id, alias in resources(synth, "AWS::Lambda::Alias").items():
+        if alias["Properties"]["FunctionName"] == {"Ref": function_id}:
+            return alias_id
+    return None
+
+
+def invoked_arn(synth: Synth, function_id: str) -> dict[str, Any]:
+    """What a rule's target names to invoke the function: its ``live`` alias under SnapStart
+    (prod), else the function."""
+    alias = _live_alias(synth, function_id)
+    return {"Ref": alias} if alias else {"Fn::GetAtt": [function_id, "Arn"]}
+
+
+def invoked_name(synth: Synth, function_id: str) -> dict[str, Any]:
+    """What a queue trigger (event source mapping) names as its function (see invoked_arn)."""
+    alias = _live_alias(synth, function_id)
+    if alias is None:
+        return {"Ref": function_id}
+    split = {"Fn::Split": [":", {"Ref": alias}]}
+    return {"Fn::Join": ["", [{"Fn::Select": [6, split]}, ":live"]]}

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.infrastructure.conftest import Synth, resources
+from tests.infrastructure.conftest import Synth, invoked_arn, resources
 from tests.infrastructure.test_least_privilege import TABLES, allowed, arn, bus_id
 from tests.infrastructure.test_stack import actions, bucket_id, policy_statements, table_id
 
@@ -150,7 +150,7 @@ def test_catch_up_runs_every_fifteen_minutes(synth: Synth) -> None:
     rules = [
         r["Properties"]
         for r in resources(synth, "AWS::Events::Rule").values()
-        if any(t["Arn"] == {"Fn::GetAtt": [cdc, "Arn"]} for t in r["Properties"].get("Targets", []))
+        if any(t["Arn"] == invoked_arn(synth, cdc) for t in r["Properties"].get("Targets", []))
     ]
     assert [r["ScheduleExpression"] for r in rules] == ["rate(15 minutes)"]
 

@@ -40,3 +40,48 @@ def test_prod_snapshots_every_python_function_and_routes_invoke_the_alias(prod: 
     ]
     uris = _api_invokes(prod)
     assert relay_alias in uris and relay_id not in uris
+
+
+def _aliases(synth: Synth) -> set[str]:
+    return set(resources(synth, "AWS::Lambda::Alias"))
+
+
+def test_prod_queue_triggers_invoke_the_alias(prod: Synth) -> None:
+    # SnapStart snapshots published versions only: a trigger on the bare function runs $LATEST
+    # and cold-starts every time.
+    mappings = resources(prod, "AWS::Lambda::EventSourceMapping")
+    assert mappings
+    aliases = _aliases(prod)
+    for mapping in mappings.values():
+        name = mapping["Properties"]["FunctionName"]
+        # CDK names the alias by Ref, or as "<function name>:live".
+        assert name.get("Ref") in aliases or json.dumps(name).endswith(':live"]]}'), name
+
+
+def test_prod_schedules_and_the_event_bus_rule_invoke_the_alias(prod: Synth) -> None:
+    aliases = _aliases(prod)
+    lambda_targets = [
+        target
+        for rule in resources(prod, "AWS::Events::Rule").values()
+        for target in rule["Properties"]["Targets"]
+        if "SqsParameters" not in target and "sqs" not in json.dumps(target["Arn"]).lower()
+    ]
+    assert lambda_targets
+    for target in lambda_targets:
+        assert target["Arn"].get("Ref") in aliases, target["Arn"]
+    # Each rule may invoke the alias it targets, and only that.
+    permissions = resources(prod, "AWS::Lambda::Permission")
+    allowed = {
+        p["Properties"]["FunctionName"].get("Ref")
+        for p in permissions.values()
+        if p["Properties"]["Principal"] == "events.amazonaws.com"
+    }
+    assert allowed <= aliases and allowed
+
+
+def test_the_audit_is_not_retried_on_the_alias_it_runs_as(prod: Synth) -> None:
+    configs = resources(prod, "AWS::Lambda::EventInvokeConfig")
+    (config,) = configs.values()
+    # The qualifier is taken from the alias's ARN.
+    assert "FunctionsAuditLive" in json.dumps(config["Properties"]["Qualifier"])
+    assert config["Properties"]["MaximumRetryAttempts"] == 0

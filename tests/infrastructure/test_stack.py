@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from tests.infrastructure.conftest import Synth, resources
+from tests.infrastructure.conftest import Synth, invoked_arn, invoked_name, resources
 from tests.infrastructure.test_routes import README, api_routes, normal_path, readme_table
 
 BRIEF_ENVIRONMENT = {
@@ -296,7 +296,7 @@ def test_forwarder_consumes_with_partial_batch_failures(synth: Synth) -> None:
     synth.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
-            "FunctionName": {"Ref": forwarder_id},
+            "FunctionName": invoked_name(synth, forwarder_id),
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "BatchSize": 100,
             "ScalingConfig": {"MaximumConcurrency": 5},
@@ -317,7 +317,7 @@ def test_the_bus_and_its_rule_reach_the_deliverer(synth: Synth) -> None:
     ]
     assert rule["EventPattern"] == {"source": ["qbxml-relay"], "detail-type": list(EVENT_TYPES)}
     (target,) = rule["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [webhooks_id, "Arn"]}
+    assert target["Arn"] == invoked_arn(synth, webhooks_id)
     assert target["RetryPolicy"] == {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 7200}
     dlq = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
     env = function(synth, HANDLERS["webhooks"])[1]["Properties"]["Environment"]["Variables"]
@@ -328,7 +328,7 @@ def test_the_bus_and_its_rule_reach_the_deliverer(synth: Synth) -> None:
     synth.template.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
         {
-            "FunctionName": {"Ref": webhooks_id},
+            "FunctionName": invoked_name(synth, webhooks_id),
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
         },
     )
@@ -344,7 +344,7 @@ def test_stale_check_runs_every_fifteen_minutes(synth: Synth) -> None:
         "AWS::Events::Rule",
         {
             "ScheduleExpression": "rate(15 minutes)",
-            "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [stale_id, "Arn"]}})],
+            "Targets": [Match.object_like({"Arn": invoked_arn(synth, stale_id)})],
         },
     )
 
@@ -369,7 +369,7 @@ def test_audit_and_overdue_run_on_their_schedules(synth: Synth) -> None:
             "AWS::Events::Rule",
             {
                 "ScheduleExpression": expected[name],
-                "Targets": [Match.object_like({"Arn": {"Fn::GetAtt": [function_id, "Arn"]}})],
+                "Targets": [Match.object_like({"Arn": invoked_arn(synth, function_id)})],
             },
         )
 
