@@ -78,11 +78,13 @@ def create_relay_tables(client: Any) -> dict[str, str]:
         "QBRELAY_STATE_TABLE": "state",
         "QBRELAY_MAPPINGS_TABLE": "mappings",
         "QBRELAY_RUNS_TABLE": "runs",
+        "QBRELAY_WRITEBACK_TABLE": "writeback",
     }
     for name in ("tenants", "sessions", "state"):
         create_pk_table(client, name)
     create_mappings_table(client, "mappings")
     create_runs_table(client, "runs")
+    create_writeback_table(client, "writeback")
     return names
 
 
