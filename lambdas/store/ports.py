@@ -133,9 +133,7 @@ class Tenant:
             paused_at=float(item["paused_at"]) if item.get("paused_at") is not None else None,
             writeback=bool(item.get("writeback")),
             writeback_since=(
-                float(item["writeback_since"])
-                if item.get("writeback_since") is not None
-                else None
+                float(item["writeback_since"]) if item.get("writeback_since") is not None else None
             ),
             conflict_policy=item.get("conflict_policy") or "qb_wins",
             won_stage=item.get("won_stage") or "Closed Won",

@@ -24,7 +24,12 @@ from lambdas.store.dynamo import DynamoTenantStore
 from lambdas.store.sqlite import SqliteDatabase, SqliteTenantStore
 from lambdas.sync.plan import DEFAULT_ENTITIES
 from qwc import ELEMENT_ORDER, is_braced_guid
-from tests.aws_tables import create_mappings_table, create_pk_table, create_runs_table
+from tests.aws_tables import (
+    create_mappings_table,
+    create_pk_table,
+    create_runs_table,
+    create_writeback_table,
+)
 
 PASSWORD = "A-long-enough-passw0rd"
 API = "https://abc123.execute-api.us-east-1.amazonaws.com/dev/"
@@ -334,7 +339,7 @@ def _outputs(table: str) -> dict[str, Any]:
     }
 
 
-STATE_TABLES = ("SessionsTable", "StateTable", "MappingsTable", "RunsTable")
+STATE_TABLES = ("SessionsTable", "StateTable", "MappingsTable", "RunsTable", "WriteBackTable")
 
 
 class Deployment:
@@ -346,6 +351,7 @@ class Deployment:
             create_pk_table(self.dynamodb, f"relay-dev-{name}")
         create_mappings_table(self.dynamodb, "relay-dev-mappings")
         create_runs_table(self.dynamodb, "relay-dev-runs")
+        create_writeback_table(self.dynamodb, "relay-dev-writeback")
         self.cloudformation = boto3.client("cloudformation", region_name="us-east-1")
         self.stub = Stubber(self.cloudformation)
         self.stub.activate()

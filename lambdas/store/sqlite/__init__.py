@@ -18,6 +18,7 @@ from .sessions import SqliteSessionStore
 from .sync_state import SqliteSyncStateStore
 from .tenants import SqliteTenantStore
 from .throttle import SqliteLoginThrottle
+from .writeback import SqliteWriteBackStore
 
 __all__ = [
     "DB_FILE",
@@ -38,4 +39,5 @@ __all__ = [
     "SqliteSessionStore",
     "SqliteSyncStateStore",
     "SqliteTenantStore",
+    "SqliteWriteBackStore",
 ]
