@@ -92,10 +92,11 @@ def update_by_id(
 def primary_contacts(
     ctx: TenantContext, contact: EntitySpec, accounts: dict[str, str]
 ) -> dict[str, str | None]:
-    """Per account id (-> the QuickBooks id written into it): the contact to write by id.
+    """Per account id (-> the QuickBooks id written into it): the contact to write by id, its
+    primary one (with no QB_ListID, earliest created).
 
     None for an account with no contact to link (the contact is upserted, i.e. created, or
-    found by its external id when the account already has a contact holding it).
+    found by its external id when the account's primary contact holds it already).
     """
     found: dict[str, list[dict[str, Any]]] = {a: [] for a in accounts}
     ids = sorted(accounts)
@@ -110,12 +111,13 @@ def primary_contacts(
                 found[account].append(row)
     out: dict[str, str | None] = {}
     for account, rows in found.items():
-        if any(str(r.get(contact.id_field) or "") == accounts[account] for r in rows):
-            out[account] = None  # already linked: the upsert on the external id finds it
-            continue
-        free = [r for r in rows if not r.get(contact.id_field)]
-        free.sort(key=lambda r: (_created(r), int(str(r["id"]))))
-        out[account] = str(free[0]["id"]) if free else None
+        # The earliest made of the contacts holding no QuickBooks id or this one: when it holds
+        # this one it is linked already (the upsert on the external id finds it); a later one
+        # holding it is the relay's, made before the link by a version without it.
+        mine = [r for r in rows if str(r.get(contact.id_field) or "") in ("", accounts[account])]
+        mine.sort(key=lambda r: (_created(r), int(str(r["id"]))))
+        first = mine[0] if mine else None
+        out[account] = str(first["id"]) if first and not first.get(contact.id_field) else None
     return out
 
 

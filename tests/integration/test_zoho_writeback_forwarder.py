@@ -248,6 +248,27 @@ def _settle(rig: Rig, record: dict[str, Any], read_at: float) -> None:
     raise AssertionError("the forwarder kept asking for the record")
 
 
+def _concurrently(rig: Rig, bodies: list[str], jitter: random.Random) -> None:
+    """Each body forwarded by its own forwarder on its own thread, started together."""
+    start = threading.Barrier(len(bodies))
+    errors: list[BaseException] = []
+
+    def run(msg: str, delay: float) -> None:
+        try:
+            start.wait(timeout=10)
+            time.sleep(delay)
+            rig.forward(msg)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b, jitter.uniform(0, 0.05))) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors and not any(t.is_alive() for t in threads)
+
+
 @pytest.mark.parametrize("order", ["unlinked_first", "linked_first", "threads"])
 def test_two_forwarders_with_a_linked_and_a_newer_unlinked_version(rig: Rig, order: str) -> None:
     """Whatever the interleaving, ZOHO ends on the newer version, in the one linked account."""
@@ -265,27 +286,7 @@ def test_two_forwarders_with_a_linked_and_a_newer_unlinked_version(rig: Rig, ord
             rig.forward(linked_msg)
             rig.forward(unlinked_msg)
         else:
-            start = threading.Barrier(2)
-            jitter = random.Random(n)
-            errors: list[BaseException] = []
-
-            def run(msg: str, delay: float) -> None:
-                try:
-                    start.wait(timeout=10)
-                    time.sleep(delay)
-                    rig.forward(msg)
-                except BaseException as exc:  # noqa: BLE001 (reported by the test)
-                    errors.append(exc)
-
-            threads = [
-                threading.Thread(target=run, args=(m, jitter.uniform(0, 0.05)))
-                for m in (linked_msg, unlinked_msg)
-            ]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=30)
-            assert not errors and not any(t.is_alive() for t in threads)
+            _concurrently(rig, [linked_msg, unlinked_msg], random.Random(n))
         _settle(rig, v2, read_at=30.0)
         accounts = rig.fake.by_field("Accounts", QB, v1["list_id"])
         assert [a["id"] for a in accounts] == [x], order
@@ -360,7 +361,9 @@ def test_zoho_updates_batch_by_module_and_settle_each_record(rig: Rig) -> None:
     got = statuses(report)
     assert got[5] == "ignored" and got[7] == "parked"
     assert got.count("applied") == 118
-    assert report.outcomes["5"].reason == f"the ZOHO record Accounts/{gone} is gone (deleted in ZOHO)"
+    assert (
+        report.outcomes["5"].reason == f"the ZOHO record Accounts/{gone} is gone (deleted in ZOHO)"
+    )
     assert report.outcomes["7"].reason.startswith("Accounts: INVALID_DATA")
     assert rig.row("ZohoUpdate", f"Accounts:{gone}").status == "ignored"
     assert rig.row("ZohoUpdate", f"Accounts:{bad}").status == "parked"
