@@ -1023,6 +1023,28 @@ class FakeZoho:
             if err:
                 results.append(err)
                 continue
+            # A unique field (the relay's external id) may not take a value another record has.
+            taken = next(
+                (
+                    (name, other)
+                    for name in module.unique_fields()
+                    if clean.get(name) not in (None, "")
+                    for other, existing in store.items()
+                    if other != rid and existing.get(name) == clean[name]
+                ),
+                None,
+            )
+            if taken is not None:
+                results.append(
+                    self._record_error(
+                        "DUPLICATE_DATA",
+                        "duplicate data",
+                        api_name=taken[0],
+                        json_path=f"$.data[{i}].{taken[0]}",
+                        duplicate_record={"id": taken[1]},
+                    )
+                )
+                continue
             store[rid].update(clean)
             results.append(
                 {

@@ -50,6 +50,10 @@ class Msg:
     waiting: str = ""  # why it must come again (a parent not in ZOHO yet)
     # Written by a call with a timed-out attempt, whose work ZOHO may do after later writes.
     in_doubt: bool = False
+    # (module, ZOHO id) of the record it was written back from (see links); inherited by a
+    # newer version of the same record in the batch.
+    link: tuple[str, str] | None = None
+    note: str = ""  # said with an applied outcome (a linked record found deleted)
 
     @property
     def entity(self) -> str:
@@ -123,6 +127,8 @@ class TenantContext:
         self.redelete: list[Redelete] = []
         # Redelivered messages that lost to a newer version (see ``suspect``).
         self.suspects: list[tuple[Msg, tuple[str, ...]]] = []
+        # Linked versions that lost to a newer one: only their link is written (see links).
+        self.relinks: list[Msg] = []
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -203,7 +209,7 @@ class TenantContext:
                     for _, r in held
                 ):
                     for e, r in held:
-                        self.synced(m, e, r.zoho_module, r.zoho_id)
+                        self.synced(m, e, r.zoho_module, r.zoho_id, r.applied_fields)
 
     def reread(self, m: Msg) -> None:
         """Ask the relay to read ``m``'s record again (best effort)."""
@@ -233,8 +239,16 @@ class TenantContext:
             return f"an earlier read of version {m.version} than one already written"
         return ""
 
-    def synced(self, m: Msg, entity: str, module: str, zoho_id: str | None) -> None:
-        """``m``'s content is in ZOHO as ``module``/``zoho_id``."""
+    def synced(
+        self,
+        m: Msg,
+        entity: str,
+        module: str,
+        zoho_id: str | None,
+        applied_fields: dict[str, str] | None = None,
+    ) -> None:
+        """``m``'s content is in ZOHO as ``module``/``zoho_id``, with ``applied_fields`` (the
+        write-back fields' values written there)."""
         self._write(
             m,
             DeliveryOutcome(
@@ -249,6 +263,7 @@ class TenantContext:
                 zoho_module=module,
                 zoho_id=zoho_id,
                 token=self.token,
+                applied_fields=dict(applied_fields or {}),
             ),
         )
 
@@ -293,12 +308,20 @@ class TenantContext:
             last_error=reason,
         )
 
+    def record(self, m: Msg, outcome: DeliveryOutcome) -> None:
+        """Write ``outcome`` (of ``m``) at the end of the run, with the others."""
+        self._write(m, outcome)
+
     def _write(self, m: Msg, outcome: DeliveryOutcome) -> None:
         self.writes.append((m, outcome))
         row = self.known.get((outcome.source, outcome.entity, outcome.source_id))
         if row is not None and outcome.status == DeliveryStatus.SYNCED:
             row.zoho_id, row.zoho_module = outcome.zoho_id, outcome.zoho_module
             row.applied_hash, row.status = outcome.content_hash, outcome.status
+            row.applied_fields = dict(outcome.applied_fields)
+        elif row is not None and outcome.status == DeliveryStatus.CONFLICT and outcome.zoho_id:
+            row.zoho_id, row.zoho_module = outcome.zoho_id, outcome.zoho_module
+            row.status, row.last_error = outcome.status, outcome.last_error
         elif row is None:
             self.known[(outcome.source, outcome.entity, outcome.source_id)] = Mapping(
                 self.tenant,
@@ -310,6 +333,7 @@ class TenantContext:
                 applied_hash=outcome.content_hash,
                 status=outcome.status,
                 last_error=outcome.last_error,
+                applied_fields=dict(outcome.applied_fields),
             )
         else:
             row.status, row.last_error = outcome.status, outcome.last_error

@@ -3,7 +3,8 @@
 One ``ZohoForwarder.forward`` call handles a batch of messages (any tenants, any order). Every
 message ends with one ``Status`` (see ``outcomes``). Per tenant, the work runs on one
 ``TenantContext`` with a valid mapping: upserts entity by entity, parents first (``upserts``),
-then payments (``payments``), then deletions (``deletions``). Every ZOHO write is preceded by a
+then payments (``payments``), then deletions (``deletions``); write-back's ``ZohoUpdate``
+messages set fields on ZOHO records by id (``zoho_updates``). Every ZOHO write is preceded by a
 claim of the record's version and followed by a conditional outcome write, so two forwarders
 holding two versions of a record cannot leave ZOHO on the older one unnoticed: the loser marks a
 conflict and asks the relay to read the record again.
@@ -37,6 +38,7 @@ from ..store.ports import (
     StoreError,
     SyncStateStore,
 )
+from ..writeback.outcomes import ZOHO_UPDATE, link_target
 from .client import ZohoClient
 from .context import Msg, Ports, Redelete, TenantContext
 from .deletions import already_gone, apply_deletions, delete_in_zoho, find_in_zoho
@@ -51,6 +53,7 @@ from .mapping import MappingError, build_config
 from .outcomes import ForwardReport, Outcome, Status
 from .payments import apply_payments
 from .upserts import current, upsert_entity
+from .zoho_updates import apply_zoho_updates
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +135,8 @@ class ZohoForwarder:
                     (key, envelope, DeadLetter(envelope.tenant, body, reason, self.clock()))
                 )
                 continue
-            msg = Msg(key, body, envelope, record, (deliveries or {}).get(key, 1))
+            count = (deliveries or {}).get(key, 1)
+            msg = Msg(key, body, envelope, record, count, link=link_target(envelope))
             by_tenant[envelope.tenant].append(msg)
         if malformed:
             self._park_malformed(malformed, report)
@@ -294,10 +298,14 @@ class ZohoForwarder:
         upserts: dict[str, list[Msg]] = defaultdict(list)
         payments: list[Msg] = []
         deletions: list[Msg] = []
+        updates: list[Msg] = []
         for m in ctx.msgs:
             if m.envelope.review:
                 # Held by the relay's containment rules: a person confirms before ZOHO sees it.
                 ctx.park(m, f"{m.envelope.review}; {REVIEW_HINT}")
+            elif m.entity == ZOHO_UPDATE:
+                # Made by write-back, not read from QuickBooks: no mapping entity of its own.
+                updates.append(m)
             elif m.entity in DELETION_ENTITIES:
                 deletions.append(m)
             elif m.entity == PAYMENT and ctx.config.payment is not None:
@@ -313,6 +321,8 @@ class ZohoForwarder:
             apply_payments(ctx, PAYMENT, payments)
         if deletions:
             apply_deletions(ctx, deletions)
+        if updates:
+            apply_zoho_updates(ctx, updates)
 
     def _stop(self, tenant: str, exc: ZohoError, msgs: list[Msg], report: ForwardReport) -> None:
         message = f"ZOHO forwarding for tenant {tenant} stopped: {exc}"

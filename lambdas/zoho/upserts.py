@@ -4,6 +4,8 @@ Writes are upserts of up to 100 records on the external-id field, always with ex
 ``duplicate_check_fields`` and the tenant's ``trigger`` list. A record's parents (its Account,
 the Products of its lines) are referred to by ZOHO id when the mapping store knows it, else by
 external id; a parent that is not in ZOHO yet makes the record wait for a later delivery.
+A record written back from a ZOHO record (``link``) is written into that record by id until the
+mapping knows the pair (see ``links``).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from collections import defaultdict
 
 from ..model.identity import is_older
 from ..store.ports import DeliveryStatus, Mapping
+from ..writeback.zoho_fields import kept_values
 from .client import MAX_RECORDS, RecordResult
 from .context import Msg, TenantContext
 from .errors import ZohoConfigError, ZohoRequestError
+from .links import is_gone, linked_id, primary_contacts, relink, update_by_id
 from .mapping import EntitySpec
 from .outcomes import Status
 from .transform import ZohoWrite, build_write
@@ -41,6 +45,10 @@ def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
         else:
             loser = m
         if loser is not None:
+            winner = newest[key]
+            if winner.link is None:
+                # The newer version goes where the older one was written back from.
+                winner.link = loser.link
             ctx.outcome(loser, Status.STALE, "superseded by a newer version in the batch")
             ctx.suspect(loser, rows)
     for source in {m.source for m in newest.values()}:
@@ -56,6 +64,10 @@ def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
             if stored is not None:
                 # Deleted too: an earlier delivery's write may have landed after the deletion.
                 ctx.suspect(m, rows)
+                if stored.status != DeliveryStatus.DELETED:
+                    ctx.relinks.append(m)
+        elif spec is not None and linked_id(ctx, spec, m):
+            out.append(m)  # not in its linked record yet, whatever the content
         elif _unchanged(ctx, m, stored, contact):
             same.append(m)
         else:
@@ -63,7 +75,10 @@ def current(ctx: TenantContext, entity: str, msgs: list[Msg]) -> list[Msg]:
     # Unchanged content still claims its version: an older version still on its way (a change
     # undone in QuickBooks meanwhile) must not land after it.
     ctx.unchanged(ctx.claim(same, rows), rows)
-    return ctx.claim(out, rows)
+    claimed = ctx.claim(out, rows)
+    won = {m.key for m in claimed}
+    ctx.relinks.extend(m for m in out if m.key not in won)
+    return claimed
 
 
 def _older(held: Msg, incoming: Msg) -> bool:
@@ -94,6 +109,7 @@ def upsert_entity(ctx: TenantContext, entity: str, msgs: list[Msg]) -> None:
     """Write one entity's messages (jobs after their parent customers), then settle each."""
     spec = ctx.config.spec(entity)
     assert spec is not None
+    relink(ctx, spec, [m for m in ctx.relinks if m.entity == entity and m.link is not None])
     self_parent = any(lk.entity == entity for lk in spec.lookups)
     # A customer's parent must be in ZOHO before its jobs: one wave per sublevel.
     waves: dict[int, list[Msg]] = defaultdict(list)
@@ -121,7 +137,7 @@ def settle(ctx: TenantContext, spec: EntitySpec, m: Msg) -> None:
         # or a deletion: the message comes again, and is a suspect then if one was written.
         ctx.outcome(m, Status.RETRY, IN_DOUBT)
     else:
-        ctx.outcome(m, Status.APPLIED)
+        ctx.outcome(m, Status.APPLIED, m.note)
 
 
 def _upsert_part(ctx: TenantContext, spec: EntitySpec, msgs: list[Msg]) -> None:
@@ -132,8 +148,86 @@ def _upsert_part(ctx: TenantContext, spec: EntitySpec, msgs: list[Msg]) -> None:
             items.append((m, write))
         else:
             m.parts[spec.module] = "ok"  # nothing to write (a customer with no person)
-    for start in range(0, len(items), MAX_RECORDS):
-        _upsert_chunk(ctx, spec, items[start : start + MAX_RECORDS])
+    targets = _link_targets(ctx, spec, items)
+    linked = [(m, w, targets[m.key]) for m, w in items if targets.get(m.key)]
+    rest = [(m, w) for m, w in items if not targets.get(m.key)]
+    for start in range(0, len(linked), MAX_RECORDS):
+        rest += _linked_chunk(ctx, spec, linked[start : start + MAX_RECORDS])
+    for start in range(0, len(rest), MAX_RECORDS):
+        _upsert_chunk(ctx, spec, rest[start : start + MAX_RECORDS])
+
+
+def _link_targets(
+    ctx: TenantContext, spec: EntitySpec, items: list[tuple[Msg, ZohoWrite]]
+) -> dict[str, str | None]:
+    """By message key: the id of the ZOHO record a linked message is written into."""
+    owner = ctx.config.spec(spec.entity)
+    if owner is None or owner.contact is not spec:
+        return {m.key: linked_id(ctx, spec, m) for m, _ in items}
+    # A contact: its account's primary contact (unless the account has one with this id:
+    # then the upsert finds it), whatever the mapping holds (a contact the relay made before
+    # the link is a duplicate, deleted when the link is written).
+    accounts: dict[str, str] = {}
+    for m, _ in items:
+        account = ctx.mapping(m.source, owner.store_entity, m.source_id)
+        linked = m.link is not None and m.link[0] == owner.module
+        if linked and account is not None and account.zoho_id:
+            accounts[m.key] = account.zoho_id
+    if not accounts:
+        return {}
+    by_key = {m.key: m for m, _ in items}
+    chosen = primary_contacts(
+        ctx, spec, {zid: by_key[key].source_id for key, zid in accounts.items()}
+    )
+    return {key: chosen.get(zid) for key, zid in accounts.items()}
+
+
+def _linked_chunk(
+    ctx: TenantContext, spec: EntitySpec, items: list[tuple[Msg, ZohoWrite, str]]
+) -> list[tuple[Msg, ZohoWrite]]:
+    """Write linked messages into their records by id; those whose record is gone are returned
+    (upserted as any other, with a note in their outcome)."""
+    ready: list[tuple[Msg, ZohoWrite, str]] = []
+    for m, w, zoho_id in items:
+        missing = _unresolved_parent(ctx, m, w)
+        if missing:
+            m.parts[spec.module] = "retry"
+            m.waiting = f"{spec.module}: {missing}"
+        else:
+            ready.append((m, w, zoho_id))
+    if not ready:
+        return []
+    bodies = [{**_resolved(ctx, spec, m, w, set()), "id": zid} for m, w, zid in ready]
+    timeouts = ctx.client.timeouts
+    try:
+        results = update_by_id(ctx, spec.module, spec.id_field, bodies)
+    except ZohoRequestError as exc:
+        for m, _, _ in ready:
+            _fail(m, spec, f"ZOHO refused the request: {exc}")
+        return []
+    if ctx.client.timeouts > timeouts:
+        for m, _, _ in ready:
+            m.in_doubt = True
+    fallback = []
+    for (m, w, zoho_id), body, result in zip(ready, bodies, results, strict=True):
+        if is_gone(result):
+            m.note = (
+                f"the linked ZOHO record {spec.module}/{zoho_id} is gone (deleted in ZOHO); "
+                f"written by {spec.id_field} instead"
+            )
+            fallback.append((m, w))
+        else:
+            _record_result(ctx, spec, m, w, result, body)
+    return fallback
+
+
+def _unresolved_parent(ctx: TenantContext, m: Msg, w: ZohoWrite) -> str:
+    """Why a write by id cannot name its parents yet ("" when it can: all have a ZOHO id)."""
+    for p in w.parents:
+        parent = ctx.mapping(m.source, p.entity, p.source_id)
+        if parent is None or not parent.zoho_id:
+            return f"its parent {p.entity} {p.source_id} is not in ZOHO yet"
+    return ""
 
 
 def _upsert_chunk(ctx: TenantContext, spec: EntitySpec, items: list[tuple[Msg, ZohoWrite]]) -> None:
@@ -182,8 +276,8 @@ def _upsert_chunk(ctx: TenantContext, spec: EntitySpec, items: list[tuple[Msg, Z
     if ctx.client.timeouts > timeouts:
         for m, _ in ready:
             m.in_doubt = True
-    for (m, w), result in zip(ready, results, strict=True):
-        _record_result(ctx, spec, m, w, result)
+    for (m, w), body, result in zip(ready, bodies, results, strict=True):
+        _record_result(ctx, spec, m, w, result, body)
 
 
 def _parent_spec(ctx: TenantContext, spec: EntitySpec, fld: str, in_lines: bool) -> EntitySpec:
@@ -220,12 +314,18 @@ def _resolved(
 
 
 def _record_result(
-    ctx: TenantContext, spec: EntitySpec, m: Msg, w: ZohoWrite, result: RecordResult
+    ctx: TenantContext,
+    spec: EntitySpec,
+    m: Msg,
+    w: ZohoWrite,
+    result: RecordResult,
+    body: dict,
 ) -> None:
     if result.ok and result.zoho_id:
         ctx.report.succeeded += 1
         m.parts[spec.module] = "ok"
-        ctx.synced(m, spec.store_entity, spec.module, result.zoho_id)
+        applied = kept_values(spec.module, body)
+        ctx.synced(m, spec.store_entity, spec.module, result.zoho_id, applied)
         return
     lookup_fields = {p.field for p in w.parents}
     missing_parent = (
