@@ -40,6 +40,7 @@ from .txns import (
     SalesReceiptQuery,
     TxnQuery,
 )
+from .txn_writes import InvoiceAdd, InvoiceData, InvoiceLineData
 from .writes import CustomerAdd, CustomerData, CustomerMod, FieldSpec, ListAdd, ListMod
 
 __all__ = [
@@ -60,6 +61,9 @@ __all__ = [
     "EstimateQuery",
     "FieldSpec",
     "HostQuery",
+    "InvoiceAdd",
+    "InvoiceData",
+    "InvoiceLineData",
     "InvoiceQuery",
     "ItemQuery",
     "Iterator",
