@@ -31,6 +31,7 @@ from .lists import (
     TermsQuery,
     VendorQuery,
 )
+from .txn_writes import InvoiceAdd, InvoiceData, InvoiceLineData
 from .txns import (
     CreditMemoQuery,
     EstimateQuery,
@@ -40,7 +41,6 @@ from .txns import (
     SalesReceiptQuery,
     TxnQuery,
 )
-from .txn_writes import InvoiceAdd, InvoiceData, InvoiceLineData
 from .writes import CustomerAdd, CustomerData, CustomerMod, FieldSpec, ListAdd, ListMod
 
 __all__ = [
