@@ -30,6 +30,7 @@ from lambdas.writeback.model import (
     op_id,
 )
 from sim.company_clock import QB_TZ
+from sim.company_xml import rs
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector
 from tests.conftest import PASSWORD
@@ -302,3 +303,82 @@ def test_a_lost_answer_is_reconciled_without_duplicates(local, make_rig, keeps_s
     assert verified == (0 if keeps_status else 1)
     linked = [m for m in queued(local) if m.get("link") == "Accounts/z-6"]
     assert [m["id"] for m in linked] == [customer.list_id]
+
+
+def test_open_writes_alone_open_a_session_and_nothing_to_write_is_none(local, make_rig) -> None:
+    rig = make_rig(FakeCompany(customers=2, seed=2))
+    tenant = local.tenants.get("acme")
+    tenant.enabled_entities = ()
+    local.tenants.update(tenant)
+    assert rig.session().auth_status == "none"
+    local.writeback.enqueue(account("z-7", "Only Writes Ltd"))
+    result = rig.session()
+    assert result.auth_status != "none" and result.percents == [100]
+    assert rig.sent("CustomerAddRq") == 1 and rig.sent("CustomerQueryRq") == 0
+    tenant.writeback = False
+    local.tenants.update(tenant)
+    local.writeback.enqueue(account("z-8", "Not Written Ltd"))
+    assert rig.session().auth_status == "none" and not named(rig.company, "Not Written Ltd")
+
+
+def test_refusals_reach_zoho_and_locked_records_wait_for_the_next_session(local, make_rig) -> None:
+    rig = make_rig(_items_company())
+    customer = next(iter(rig.company.data.customers.values()))
+    # The invoice's account is known through its applied customer operation.
+    applied = account("z-9", customer.name).with_(qb_id=customer.list_id)
+    local.writeback.enqueue(applied)
+    local.writeback.mark("acme", applied.op_id, [OpStatus.PENDING], OpStatus.APPLIED)
+    bad = deal("d-9", "z-9", lines=[{"item": "No Such Item", "quantity": "1", "rate": "5"}])
+    local.writeback.enqueue(bad)
+    locked = account("z-10", "Locked Ltd")
+    local.writeback.enqueue(locked)
+    message = "The record is in use by another user (simulated)."
+    # QuickBooks refuses the CustomerAdd with 3175 (record in use), applying nothing.
+    rig.company._handlers["CustomerAddRq"] = lambda rq, rid: (
+        rs("CustomerAddRs", rid, 3175, message),
+        3175,
+    )
+    rig.session()
+    stored = local.writeback.get("acme", bad.op_id)
+    assert stored.status == OpStatus.NOT_APPLIED and stored.error_code == "3140"
+    assert "No Such Item" in stored.error
+    update = next(m for m in queued(local) if m["id"] == "Deals:d-9")
+    assert update["record"]["fields"]["QB_Sync_Status"] == "Failed"
+    waiting = local.writeback.get("acme", locked.op_id)
+    assert waiting.status == OpStatus.PENDING and waiting.attempts == 1
+    assert waiting.error_code == "3175"
+
+
+def test_an_operation_superseded_while_the_session_runs_is_sent_as_superseded(
+    local, make_rig
+) -> None:
+    rig = make_rig(_items_company())
+    customer_op = account("z-11", "Tailspin Toys")
+    item = _item(rig.company)
+    first = [{"item": item, "quantity": "1", "rate": "10.00"}]
+    invoice_op = deal("d-11", "z-11", depends_on=customer_op.op_id, lines=first)
+    local.writeback.enqueue(customer_op)
+    local.writeback.enqueue(invoice_op)
+    process = rig.company.process
+
+    def capture_meanwhile(request: str) -> str:
+        # The capture sees the deal again while QuickBooks adds its customer.
+        if "CustomerAddRq" in request:
+            pending = local.writeback.get("acme", invoice_op.op_id)
+            local.writeback.supersede(
+                "acme",
+                invoice_op.op_id,
+                pending.rev,
+                fields={**pending.fields, "lines": [{**first[0], "rate": "12.00"}]},
+                zoho_version="2024-05-01T11:00:00+00:00",
+                base={},
+            )
+        return process(request)
+
+    rig.company.process = capture_meanwhile  # type: ignore[method-assign]
+    rig.session()
+    (customer,) = named(rig.company, "Tailspin Toys")
+    (invoice,) = invoices_of(rig.company, customer.list_id)
+    assert invoice.total == 12
+    stored = local.writeback.get("acme", invoice_op.op_id)
+    assert stored.status == OpStatus.APPLIED and stored.rev == 1
