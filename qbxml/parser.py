@@ -60,9 +60,15 @@ class Response:
 
 @dataclass(slots=True)
 class ResponseSet:
-    """A parsed ``QBXMLMsgsRs``: its responses in message-set order."""
+    """A parsed ``QBXMLMsgsRs``: its responses in message-set order.
+
+    ``new_message_set_id`` / ``message_set_status_code``: the error-recovery attributes of the
+    answer to a message set sent with a ``newMessageSetID`` (None when QuickBooks set none).
+    """
 
     responses: list[Response]
+    new_message_set_id: str | None = None
+    message_set_status_code: int | None = None
 
 
 def _to_bytes(data: bytes | str) -> bytes:
@@ -128,6 +134,7 @@ class _Walker:
         self.root: Any = None
         self.msgs: Any = None
         self.open_rs: Any = None  # the response whose header was yielded last
+        self.attrs: dict[str, str] = {}  # the attributes of <QBXMLMsgsRs>
 
     def on_start(self, el: Any) -> None:
         if el.tag == "QBXML":
@@ -140,6 +147,7 @@ class _Walker:
         if self.msgs is not None or self.root is None or el.getparent() is not self.root:
             raise QbxmlError(f"<{_MSGS}> must appear once, directly under <QBXML>")
         self.msgs = el
+        self.attrs = dict(el.attrib)
 
     def items(self, final: bool) -> Iterator[Response | Record]:
         """Yield what is complete; with ``final`` the document has ended and all of it is."""
@@ -172,6 +180,10 @@ def stream_response(data: bytes | str) -> Iterator[Response | Record]:
     large the response. Raises QbxmlError for anything that is not a well-formed qbXML response
     message set (possibly after earlier items were yielded).
     """
+    return _stream(data, _Walker())
+
+
+def _stream(data: bytes | str, walker: _Walker) -> Iterator[Response | Record]:
     raw = _to_bytes(data)
     _check_not_empty(raw)
     # Start events only for the two envelope elements (the filter runs in C); records are read
@@ -186,7 +198,6 @@ def stream_response(data: bytes | str) -> Iterator[Response | Record]:
         remove_comments=True,
         remove_pis=True,
     )
-    walker = _Walker()
     try:
         for offset in range(0, len(raw), CHUNK_SIZE):
             parser.feed(raw[offset : offset + CHUNK_SIZE])
@@ -211,8 +222,12 @@ def stream_response(data: bytes | str) -> Iterator[Response | Record]:
 
 def iter_responses(data: bytes | str) -> Iterator[Response]:
     """Yield each response of a qbXML message set, with its records, once it is complete."""
+    return _gather(stream_response(data))
+
+
+def _gather(items: Iterator[Response | Record]) -> Iterator[Response]:
     current: Response | None = None
-    for item in stream_response(data):
+    for item in items:
         if isinstance(item, Response):
             if current is not None:
                 yield current
@@ -232,7 +247,18 @@ def parse_response(data: bytes | str) -> ResponseSet:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return ResponseSet(responses=list(iter_responses(data)))
+        walker = _Walker()
+        responses = list(_gather(_stream(data, walker)))
+        status = walker.attrs.get("messageSetStatusCode")
+        try:
+            code = int(status) if status not in (None, "") else None
+        except ValueError as exc:
+            raise QbxmlError(f"<{_MSGS}> has a non-integer messageSetStatusCode") from exc
+        return ResponseSet(
+            responses=responses,
+            new_message_set_id=walker.attrs.get("newMessageSetID") or None,
+            message_set_status_code=code,
+        )
     finally:
         if was_enabled:
             gc.enable()

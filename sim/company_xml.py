@@ -563,10 +563,10 @@ def rs(
     return f"<{tag} {attrs}>{body}</{tag}>" if body else f"<{tag} {attrs}/>"
 
 
-def document(responses: list[str]) -> str:
-    """A response message set as QuickBooks returns it."""
+def document(responses: list[str], attrs: str = "") -> str:
+    """A response message set as QuickBooks returns it (``attrs``: of ``QBXMLMsgsRs``)."""
     return (
-        '<?xml version="1.0" ?>\n<QBXML><QBXMLMsgsRs>'
+        f'<?xml version="1.0" ?>\n<QBXML><QBXMLMsgsRs{attrs}>'
         + "".join(responses)
         + "</QBXMLMsgsRs></QBXML>"
     )

@@ -39,6 +39,8 @@ from .company_data import (
 )
 from .company_edits import Edits
 from .company_generate import CLOCK_START, Counts, SampleBooks, populate
+from .company_invoice_writes import add_invoice
+from .company_message_sets import MessageSets, msgs_attributes
 from .company_queries import (
     NO_MATCH_MESSAGE,
     NOT_FOUND_MESSAGE,
@@ -137,6 +139,7 @@ class FakeCompany:
     ``request_schema`` (Intuit's qbxmlops XSD) makes requests the schema rejects fail as
     QuickBooks fails them. ``edition`` is Pro, Premier or Enterprise; ``features_off`` names
     features switched off in the preferences (see FEATURES); ``set_feature`` changes one later.
+    ``keeps_message_sets=False``: error recovery finds no saved status (sim.company_message_sets).
     """
 
     def __init__(
@@ -164,6 +167,7 @@ class FakeCompany:
         machine_name: str = "QBSERVER",
         edition: str = "Enterprise",
         features_off: Collection[str] = (),
+        keeps_message_sets: bool = True,
     ) -> None:
         if edition not in PRODUCT_NAMES:
             raise ValueError(f"edition must be one of {', '.join(PRODUCT_NAMES)}, not {edition!r}")
@@ -207,6 +211,7 @@ class FakeCompany:
         books = SampleBooks(self.data, random.Random(f"add:{seed}"), self.workstation.zone)
         self.edits = Edits(self.data, books, lines_per_txn, customers + vendors + items)
         self._iterators = Iterators(seed)
+        self.message_sets = MessageSets(keeps_message_sets)
         if file_id is not None and owner_id is not None:
             # What the Web Connector stamps into a file it has opened for an application: an
             # AppLock (held while it works; .NET ticks) and the FileID of the QWC.
@@ -230,6 +235,7 @@ class FakeCompany:
             "TxnDeletedQueryRq": self._txn_deleted_query,
             "CustomerAddRq": self._customer_add,
             "CustomerModRq": self._customer_mod,
+            "InvoiceAddRq": self._invoice_add,
             "DataExtDefAddRq": self._data_ext_def_add,
             "DataExtAddRq": self._data_ext_add,
             "DataExtModRq": self._data_ext_mod,
@@ -311,6 +317,12 @@ class FakeCompany:
         msgs = root.find("QBXMLMsgsRq")
         assert msgs is not None
         on_error = msgs.get("onError")
+        old_id, new_id = msgs.get("oldMessageSetID"), msgs.get("newMessageSetID")
+        if old_id is not None:
+            if any(isinstance(rq.tag, str) for rq in msgs):
+                raise SimulatorGap("a message set with oldMessageSetID and requests")
+            saved, attrs = self.message_sets.recover(old_id, new_id)
+            return document(saved, msgs_attributes(attrs))
         out: list[str] = []
         stop = False
         for rq in msgs:
@@ -329,7 +341,12 @@ class FakeCompany:
                 raise QuickBooksError(PARSE_ERROR_HRESULT, PARSE_ERROR_MESSAGE) from exc
             out.append(xml)
             stop = code >= 1000 and on_error == "stopOnError"
-        return document(out)
+        if new_id is None:
+            return document(out)
+        self.message_sets.save(new_id, out)
+        return document(
+            out, msgs_attributes({"newMessageSetID": new_id, "messageSetStatusCode": "0"})
+        )
 
     def _check_envelope(self, root: Any) -> None:
         msgs = root.find("QBXMLMsgsRq") if root.tag == "QBXML" else None
@@ -634,6 +651,17 @@ class FakeCompany:
         self.data.stamp(customer)
         body = customer_ret(self.data, customer, WriteOptions(include=_include(rq)))
         return rs("CustomerModRs", request_id, 0, body=body), 0
+
+    def _invoice_add(self, rq: Any, request_id: str) -> tuple[str, int]:
+        add = rq.find("InvoiceAdd")
+        if add is None:
+            raise MalformedRequest("InvoiceAddRq needs InvoiceAdd")
+        try:
+            txn = add_invoice(add, self.data, self.edits.books)
+        except WriteError as exc:
+            return rs("InvoiceAddRs", request_id, exc.code, exc.message), exc.code
+        body = txn_ret(self.data, txn, WriteOptions(include=_include(rq)))
+        return rs("InvoiceAddRs", request_id, 0, body=body), 0
 
     def _data_ext_def_add(self, rq: Any, request_id: str) -> tuple[str, int]:
         el = rq.find("DataExtDefAdd")

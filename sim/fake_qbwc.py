@@ -140,6 +140,7 @@ class FakeWebConnector:
         qbxml_major: int = 13,
         qbxml_minor: int = 0,
         abandon_after: int | None = None,
+        lose_response_at: int | None = None,
         connection_failure: tuple[str, str] | None = None,
         max_exchanges: int = 100_000,
         max_noops: int = 3,
@@ -148,8 +149,11 @@ class FakeWebConnector:
         """One update, as QBWC runs it, bounded by ``max_exchanges``.
 
         ``abandon_after`` stops after that many exchanges without closing (QBWC killed);
-        ``connection_failure`` = (hresult, message) makes opening QuickBooks fail. However the
-        update ends, the QuickBooks session ends with it, and so do its iterators.
+        ``lose_response_at=N``: QuickBooks processes the Nth request (its writes are applied)
+        and the Web Connector dies before posting the answer: receiveResponseXML is never
+        called for it and the session is abandoned. ``connection_failure`` = (hresult,
+        message) makes opening QuickBooks fail. However the update ends, the QuickBooks session
+        ends with it, and so do its iterators.
         """
         try:
             return self._session(
@@ -159,6 +163,7 @@ class FakeWebConnector:
                 qbxml_major=qbxml_major,
                 qbxml_minor=qbxml_minor,
                 abandon_after=abandon_after,
+                lose_response_at=lose_response_at,
                 connection_failure=connection_failure,
                 max_exchanges=max_exchanges,
                 max_noops=max_noops,
@@ -176,6 +181,7 @@ class FakeWebConnector:
         qbxml_major: int,
         qbxml_minor: int,
         abandon_after: int | None,
+        lose_response_at: int | None,
         connection_failure: tuple[str, str] | None,
         max_exchanges: int,
         max_noops: int,
@@ -244,6 +250,9 @@ class FakeWebConnector:
                     ("hresult", exc.hresult),
                     ("message", exc.message),
                 ]
+            if lose_response_at is not None and result.exchanges + 1 >= lose_response_at:
+                result.abandoned = True
+                return result
             percent = call("receiveResponseXML", params)
             result.exchanges += 1
             result.percents.append(percent)

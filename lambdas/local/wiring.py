@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from ..store.sqlite import (
 )
 from ..store.sqlite.outbox import SqliteOutbox
 from ..sync.engine import SyncEngine, SyncSettings
+from ..sync.write_handoff import WriteHandOff
+from ..writeback.desktop import DesktopWriteBack
 
 
 @dataclass(slots=True)
@@ -42,7 +45,7 @@ class LocalRelay:
     endpoint: SoapEndpoint
     # Outbound events wait here for the webhook worker (lambdas/local/webhook_worker.py).
     outbox: SqliteOutbox
-    # Write-back operations: the capture's and the writers' (lambdas/writeback).
+    # Write-back operations (ZOHO -> QuickBooks), applied first in each session.
     writeback: SqliteWriteBackStore
 
 
@@ -65,6 +68,8 @@ def build_local(
     sync = sync or SyncSettings.from_env(os.environ)
     engine = SyncEngine(state, mappings, queue, sync, payloads=payloads)
     outbox = SqliteOutbox(db)
+    writeback = SqliteWriteBackStore(db)
+    writer = DesktopWriteBack(writeback, mappings, WriteHandOff(engine.hand_off, queue), time.time)
     relay = QbwcRelay(
         tenants,
         sessions,
@@ -74,6 +79,7 @@ def build_local(
         throttle=SqliteLoginThrottle(db),
         events=outbox,
         on_progress=on_progress,
+        writeback=writer,
     )
     return LocalRelay(
         db,
@@ -88,5 +94,5 @@ def build_local(
         relay,
         SoapEndpoint(relay, max_body_bytes),
         outbox,
-        SqliteWriteBackStore(db),
+        writeback,
     )

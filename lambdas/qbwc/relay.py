@@ -52,6 +52,7 @@ from ..store.ports import (
 from ..store.throttle import MemoryLoginThrottle
 from ..sync.engine import SyncEngine
 from ..sync.plan import DELETIONS, Plan, Step, plural
+from ..writeback.desktop import DesktopWriteBack
 from .passwords import verify_password
 from .versions import compare_versions
 
@@ -109,6 +110,8 @@ class SessionState:
     last_error_code: str = ""
     last_digest: str | None = None
     last_percent: int = 0
+    # The write-back phase that opens the session (lambdas/writeback/desktop.py); {}: none.
+    writeback: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +132,7 @@ class SessionState:
             "last_error_code": self.last_error_code,
             "last_digest": self.last_digest,
             "last_percent": self.last_percent,
+            "writeback": self.writeback,
         }
 
     @classmethod
@@ -374,8 +378,11 @@ class QbwcRelay:
         throttle: LoginThrottle | None = None,
         on_progress: Callable[[SessionProgress], None] | None = None,
         events: EventPublisher | None = None,
+        writeback: DesktopWriteBack | None = None,
     ) -> None:
         self.metrics = metrics or NoMetrics()
+        # Writes to QuickBooks that open a session (None: the relay only reads).
+        self.writeback = writeback
         # The local process shows it; a display failing must never fail the session.
         self.on_progress = on_progress
         # session.completed for every session that ends (never raises: see EventPublisher).
@@ -470,10 +477,12 @@ class QbwcRelay:
                 extra={"tenant": tenant.name, "reason": tenant.paused_reason or "-"},
             )
             return self._auth_reply(ticket, NONE)
-        if not tenant.enabled_entities:
+        writes = self.writeback.start(tenant) if self.writeback is not None else {}
+        if not tenant.enabled_entities and not writes:
             return self._auth_reply(ticket, NONE)
         if (
-            tenant.min_interval_seconds
+            not writes
+            and tenant.min_interval_seconds
             and tenant.last_sync_at is not None
             and now - tenant.last_sync_at < tenant.min_interval_seconds
         ):
@@ -482,8 +491,9 @@ class QbwcRelay:
             plan=self.engine.plan(tenant),
             started_at=now,
             company_file=tenant.company_file,
+            writeback=writes,
         )
-        if not state.plan.steps:
+        if not state.plan.steps and not writes:
             return self._auth_reply(ticket, NONE)
         expires_at = self._expiry(now, now)
         record = SessionRecord(
@@ -544,6 +554,13 @@ class QbwcRelay:
             if step.iterator_id:
                 step.restart()
         state.pending, state.asked = {}, {}
+        if self.writeback is not None and state.writeback:
+            version = QbxmlVersion.parse(state.qbxml_version)
+            writes = self.writeback.next_exchange(state.writeback, version)
+            if writes:
+                state.exchanges += 1
+                self._save(record, state)
+                return writes
         exchange = self.engine.next_exchange(state.plan, state.exchanges + 1)
         if not exchange:
             # Not "NoOp": that would make QBWC wait and ask again, forever.
@@ -822,6 +839,13 @@ class QbwcRelay:
     def _handle_response(
         self, state: SessionState, tenant: str, response: str, hresult: str, message: str
     ) -> int:
+        if self.writeback is not None and self.writeback.awaiting(state.writeback):
+            written = self.writeback.apply(state.writeback, response, hresult, message)
+            state.warnings.extend(written.warnings)
+            if written.fatal:
+                _record_error(state, error_info("RELAY_ERROR", written.fatal))
+                return -1
+            return min(99, state.plan.percent()) if written.more else state.plan.percent()
         pending, state.pending = state.pending, {}
         asked, state.asked = state.asked, {}
         # The relay's own writes in the same message set (the FileID stamp) are asked-for too.

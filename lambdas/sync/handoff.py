@@ -97,6 +97,7 @@ class HandOff:
         batches: Sequence[list[dict[str, Any]]],
         forced: frozenset[tuple[str, str]] = frozenset(),
         review: Review | None = None,
+        links: dict[tuple[str, str], str] | None = None,
     ) -> HandoffResult:
         """Queue what must go, then record the hand-offs; StoreError when the queue refused.
 
@@ -104,7 +105,9 @@ class HandOff:
         their content or it is in flight, even when the same content is parked. ``review`` is
         given, per batch, the records that go (not those left out as unchanged, so a record
         read again is not weighed twice) and answers per batch the mark its messages carry for
-        a person to confirm (see Envelope.review; None: no mark).
+        a person to confirm (see Envelope.review; None: no mark). ``links`` maps (entity, id)
+        of records a write-back produced to the ZOHO record they were written from
+        (Envelope.link, "Module/zoho_id"): those always go, since the link is news to ZOHO.
         """
         now = self.clock()
         result = HandoffResult()
@@ -120,7 +123,10 @@ class HandOff:
                 if vouched is not None:
                     envelope = replace(envelope, version=vouched)
                 row = known.get((entity, sid))
-                if self._skip(envelope, row, now, (entity, sid) in forced):
+                link = (links or {}).get((entity, sid))
+                if link:
+                    envelope = replace(envelope, link=link)
+                elif self._skip(envelope, row, now, (entity, sid) in forced):
                     unchanged += 1
                     continue
                 if vouched is not None:

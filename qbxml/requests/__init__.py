@@ -31,6 +31,7 @@ from .lists import (
     TermsQuery,
     VendorQuery,
 )
+from .txn_writes import InvoiceAdd, InvoiceData, InvoiceLineData
 from .txns import (
     CreditMemoQuery,
     EstimateQuery,
@@ -60,6 +61,9 @@ __all__ = [
     "EstimateQuery",
     "FieldSpec",
     "HostQuery",
+    "InvoiceAdd",
+    "InvoiceData",
+    "InvoiceLineData",
     "InvoiceQuery",
     "ItemQuery",
     "Iterator",

@@ -172,13 +172,27 @@ def owner_ids(el: Any, owners: Sequence[str] | None, version: QbxmlVersion) -> N
             sub_text(el, "OwnerID", check_guid(owner, "OwnerID"))
 
 
+# Error recovery (``newMessageSetID`` / ``oldMessageSetID``): in the qbXML 2.0 spec file and
+# Intuit's ErrRecovery samples, which speak 2.0.
+V_ERROR_RECOVERY = V2_0
+
+
 def build_message_set(
     requests: Sequence[Request],
     version: QbxmlVersion = MAX_VERSION,
     on_error: OnError = "stopOnError",
+    *,
+    new_message_set_id: str | None = None,
+    old_message_set_id: str | None = None,
 ) -> str:
-    """Render a complete qbXML request document for the negotiated ``version``."""
-    if not requests:
+    """Render a complete qbXML request document for the negotiated ``version``.
+
+    ``new_message_set_id`` asks QuickBooks to save this set's status and responses under that
+    id; ``old_message_set_id`` (error recovery) asks for the saved status of that set instead:
+    with ``new_message_set_id`` equal to it and no requests QuickBooks answers the saved
+    responses; alone it clears them (Intuit's ErrRecovery1-3 samples).
+    """
+    if not requests and old_message_set_id is None:
         raise QbxmlError("a message set needs at least one request")
     if on_error not in ("stopOnError", "continueOnError"):
         # rollbackOnError is in the schema but QuickBooks does not support it.
@@ -187,7 +201,18 @@ def build_message_set(
     if len(set(ids)) != len(ids):
         raise QbxmlError("requestIDs in one message set must be unique")
     root = etree.Element("QBXML")
-    msgs = etree.SubElement(root, "QBXMLMsgsRq", onError=on_error)
+    msgs = etree.SubElement(root, "QBXMLMsgsRq")
+    for attr, value in (
+        ("oldMessageSetID", old_message_set_id),
+        ("newMessageSetID", new_message_set_id),
+    ):
+        if value is None:
+            continue
+        supports(version, V_ERROR_RECOVERY, attr, explicit=True)
+        if not value or to_qb_text(value) != value or len(value) > MAX_REQUEST_ID:
+            raise QbxmlError(f"{attr} must be 1 to {MAX_REQUEST_ID} plain characters")
+        msgs.set(attr, value)
+    msgs.set("onError", on_error)
     for request in requests:
         msgs.append(request.to_element(version))
     body = etree.tostring(root, encoding="unicode")

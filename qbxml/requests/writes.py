@@ -29,7 +29,7 @@ from .core import (
     v,
 )
 
-Kind = Literal["text", "bool", "amount", "date", "enum", "guid", "ref", "address"]
+Kind = Literal["text", "bool", "amount", "decimal", "date", "enum", "guid", "ref", "address"]
 
 V1_0 = v("1.0")
 V3_0 = v("3.0")
@@ -75,6 +75,16 @@ def amount(value: Decimal | int, name: str) -> Decimal:
     if cents != value or len(cents.as_tuple().digits) > 15:
         raise QbxmlError(f"{name} must have at most 13 digits and 2 decimals, not {value}")
     return cents
+
+
+def decimal(value: Decimal | int, name: str) -> Decimal:
+    """``value`` as QUANTYPE / PRICETYPE want it: a finite Decimal, never a float."""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        raise QbxmlError(f"{name} needs a Decimal, not {value!r}")
+    number = Decimal(value)
+    if not number.is_finite():
+        raise QbxmlError(f"{name} must be a finite number, not {value}")
+    return number
 
 
 def _render_ref(parent: Any, spec: FieldSpec, ref: Ref) -> None:
@@ -123,6 +133,8 @@ def render_fields(
                 check_guid(value, name)
             if spec.kind == "amount":
                 value = amount(value, name)
+            if spec.kind == "decimal":
+                value = decimal(value, name)
             if spec.kind == "date" and (not isinstance(value, date) or isinstance(value, datetime)):
                 raise QbxmlError(f"{name} needs a date, not {value!r}")
             sub_text(parent, spec.tag, format_value(value))
