@@ -17,6 +17,7 @@ without it the function has no write-back).
 from __future__ import annotations
 
 import os
+import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,8 @@ def endpoint() -> SoapEndpoint:
     )
     from ..store.payloads import S3PayloadStore
     from ..sync.engine import SyncEngine, SyncSettings
+    from ..sync.write_handoff import WriteHandOff
+    from ..writeback.desktop import DesktopWriteBack
     from .cloudwatch_metrics import CloudWatchMetrics
     from .events import event_publisher
 
@@ -74,13 +77,21 @@ def endpoint() -> SoapEndpoint:
     dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
     counts = CloudWatchMetrics(metrics)
     bucket = os.environ.get("QBRELAY_PAYLOAD_BUCKET")
+    mappings = DynamoMappingStore(dynamodb, os.environ["QBRELAY_MAPPINGS_TABLE"])
+    queue = SqsRecordQueue(sqs, os.environ["QBRELAY_RECORD_QUEUE_URL"])
     engine = SyncEngine(
         DynamoSyncStateStore(dynamodb, os.environ["QBRELAY_STATE_TABLE"]),
-        DynamoMappingStore(dynamodb, os.environ["QBRELAY_MAPPINGS_TABLE"]),
-        SqsRecordQueue(sqs, os.environ["QBRELAY_RECORD_QUEUE_URL"]),
+        mappings,
+        queue,
         SyncSettings.from_env(os.environ),
         metrics=counts,
         payloads=S3PayloadStore(boto3.client("s3"), bucket) if bucket else None,
+    )
+    operations = writeback_store()
+    writer = (
+        DesktopWriteBack(operations, mappings, WriteHandOff(engine.hand_off, queue), time.time)
+        if operations is not None
+        else None
     )
     sessions_table = os.environ["QBRELAY_SESSIONS_TABLE"]
     relay = QbwcRelay(
@@ -92,6 +103,7 @@ def endpoint() -> SoapEndpoint:
         # Failed-login counters live beside the sessions, so every instance sees the same.
         throttle=DynamoLoginThrottle(dynamodb, sessions_table),
         events=event_publisher(counts),
+        writeback=writer,
     )
     limit = int(os.environ.get("QBRELAY_MAX_BODY_BYTES") or DEFAULT_MAX_BODY)
     return SoapEndpoint(relay, max_body_bytes=limit, metrics=counts)
