@@ -81,11 +81,11 @@ def related_records(
     """``GET /crm/v8/{module}/{record_id}/{list_name}`` (call under the fake's lock)."""
     target = RELATED_LISTS.get((module, list_name))
     if target is None:
-        return _error(400, "INVALID_DATA", "the related list name given seems to be invalid",
-                      resource_path_index=2)  # fmt: skip
+        message = "the related list name given seems to be invalid"
+        return _error(400, "INVALID_DATA", message, resource_path_index=2)
     if record_id not in records.get(module, {}):
-        return _error(400, "INVALID_DATA", "the related id given seems to be invalid",
-                      resource_path_index=1)  # fmt: skip
+        message = "the related id given seems to be invalid"
+        return _error(400, "INVALID_DATA", message, resource_path_index=1)
     if not query.get("fields"):
         return _error(
             400,
@@ -99,8 +99,7 @@ def related_records(
     except ValueError:
         return _error(400, "INVALID_DATA", "invalid data", param_name="page")
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        return _error(400, "INVALID_DATA", "invalid data", param_name="per_page",
-                      maximum=MAX_PER_PAGE)  # fmt: skip
+        return _error(400, "INVALID_DATA", "invalid data", param_name="per_page", maximum=200)
     wanted = [f for f in query["fields"].split(",") if f]
     store = records.get(target, {})
     # A related record deleted since is no longer listed.
