@@ -24,6 +24,7 @@ FORWARDER_COLUMNS = (
     "outcome_at",
     "claimed_order",
     "claimed_read",
+    "applied_fields",
 )
 NUMBERS = frozenset({"handed_at", "outcome_at", "claimed_order", "claimed_read"})
 DELETED = "deleted"
@@ -34,6 +35,9 @@ def mapping_from_row(row: dict[str, Any]) -> Mapping:
     links = row.get("links")
     if isinstance(links, str):
         links = json.loads(links) if links else []
+    applied = row.get("applied_fields")
+    if isinstance(applied, str):  # SQLite keeps it as JSON text, DynamoDB as a map
+        applied = json.loads(applied) if applied else {}
 
     def text(name: str) -> str:
         value = row.get(name)
@@ -61,6 +65,7 @@ def mapping_from_row(row: dict[str, Any]) -> Mapping:
         outcome_at=number("outcome_at"),
         claimed_order=number("claimed_order"),
         claimed_read=number("claimed_read"),
+        applied_fields={str(k): str(v) for k, v in (applied or {}).items()},
     )
 
 

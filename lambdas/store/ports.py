@@ -574,6 +574,9 @@ class Mapping:
     outcome_at: float | None = None
     claimed_order: float | None = None
     claimed_read: float | None = None  # when the relay read the claimed content
+    # The write-back fields' values the forwarder last wrote to this record's ZOHO record
+    # (lambdas/writeback/zoho_fields.py ``kept_values``): the capture tells its echo by them.
+    applied_fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -607,6 +610,7 @@ class Mapping:
             "outcome_at": self.outcome_at,
             "claimed_order": self.claimed_order,
             "claimed_read": self.claimed_read,
+            "applied_fields": dict(self.applied_fields),
         }
 
 
@@ -658,8 +662,9 @@ class DeliveryOutcome:
     Conditions (both adapters): ``SYNCED`` only while the record's claim token is still
     ``token``; ``PARKED`` / ``IGNORED`` only while no newer version is claimed and the record is
     not deleted; ``DELETED`` always; ``CONFLICT`` (clears the applied hash, takes a new token so
-    every writer still in flight loses) unless the record is deleted. A failed condition is
-    ``ConcurrentUpdate``.
+    every writer still in flight loses; sets the ZOHO id when it names one: a linked record's)
+    unless the record is deleted. A failed condition is ``ConcurrentUpdate``. ``SYNCED`` writes
+    ``applied_fields`` as given (the values written to the ZOHO record; {} when none are kept).
     """
 
     tenant: str
@@ -674,6 +679,7 @@ class DeliveryOutcome:
     zoho_id: str | None = None
     last_error: str | None = None
     token: str = ""
+    applied_fields: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:

@@ -396,6 +396,73 @@ def test_mapping_deletion_wins_and_a_conflict_clears_what_zoho_holds(mappings: A
         mappings.record_outcome(_synced("b", "t", "5"))
 
 
+def test_mapping_keeps_the_applied_fields_of_its_synced_writes(mappings: Any) -> None:
+    kept = {"Account_Name": "Acme Ltd", "Phone": "555-0100", "Billing_City": ""}
+    mappings.claim(_claim("a", "1", "t"))
+    mappings.record_outcome(_synced("a", "t", "1", applied_fields=kept))
+    assert mappings.get("acme", "qbd", "Customer", "a").applied_fields == kept
+    # Its own attribute: a hand-off, a parked older version and a conflict leave it as it is.
+    mappings.record_handoffs([_handoff("a", "h9", "2")])
+    mappings.record_outcomes([_outcome("a", DeliveryStatus.PARKED, "0", last_error="x")])
+    mappings.record_outcome(_outcome("a", DeliveryStatus.CONFLICT, "1", token="c"))
+    assert mappings.get("acme", "qbd", "Customer", "a").applied_fields == kept
+    # The next synced write replaces them whole; a write that loses its claim changes nothing.
+    mappings.claim(_claim("a", "2", "u"))
+    with pytest.raises(ConcurrentUpdate):
+        mappings.record_outcome(_synced("a", "t", "2", applied_fields={"Phone": "1"}))
+    mappings.record_outcome(_synced("a", "u", "2", applied_fields={"Phone": "555-0199"}))
+    assert mappings.get_many("acme", "qbd", "Customer", ["a"])["a"].applied_fields == {
+        "Phone": "555-0199"
+    }
+    assert [m.applied_fields for m in mappings.scan("acme")] == [{"Phone": "555-0199"}]
+    mappings.claim(_claim("b", "1", "t"))
+    mappings.record_outcome(_synced("b", "t", "1", zoho_id="901"))  # none kept: {}
+    assert mappings.find_by_zoho_id("acme", "Accounts", "901").applied_fields == {}
+    assert mappings.get("acme", "qbd", "Customer", "c") is None
+
+
+def test_mapping_conflict_of_a_linked_record_names_its_zoho_record(mappings: Any) -> None:
+    mappings.claim(_claim("a", "2", "t"))
+    mappings.record_outcome(_synced("a", "t", "2", zoho_id="900"))
+    linked = _outcome(
+        "a", DeliveryStatus.CONFLICT, "1", token="c", zoho_module="Accounts", zoho_id="777"
+    )
+    mappings.record_outcome(linked)
+    m = mappings.get("acme", "qbd", "Customer", "a")
+    assert (m.status, m.zoho_id, m.applied_hash) == ("conflict", "777", "")
+    assert mappings.find_by_zoho_id("acme", "Accounts", "777").source_id == "a"
+    assert mappings.find_by_zoho_id("acme", "Accounts", "900") is None
+    # A conflict naming no record keeps the one known.
+    mappings.record_outcome(_outcome("a", DeliveryStatus.CONFLICT, "1", token="d"))
+    assert mappings.get("acme", "qbd", "Customer", "a").zoho_id == "777"
+
+
+def test_sqlite_mapping_table_of_an_earlier_release_gets_the_new_columns(tmp_path) -> None:
+    import sqlite3
+
+    path = tmp_path / "relay.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE mapping_rows (pk TEXT PRIMARY KEY, tenant TEXT NOT NULL, source TEXT "
+        "NOT NULL, entity TEXT NOT NULL, source_id TEXT NOT NULL, handed_hash TEXT, "
+        "handed_version TEXT, handed_at REAL, links TEXT, zoho_module TEXT, zoho_id TEXT, "
+        "zoho_key TEXT, applied_hash TEXT, applied_version TEXT, status TEXT, last_error TEXT, "
+        "outcome_at REAL, claimed_order REAL, claimed_read REAL, claim_token TEXT)"
+    )
+    old.execute(
+        "INSERT INTO mapping_rows (pk, tenant, source, entity, source_id, zoho_id, status) "
+        "VALUES ('acme#qbd#Customer#a', 'acme', 'qbd', 'Customer', 'a', '900', 'synced')"
+    )
+    old.commit()
+    old.close()
+    store = SqliteMappingStore(SqliteDatabase(path))
+    m = store.get("acme", "qbd", "Customer", "a")
+    assert (m.zoho_id, m.applied_fields) == ("900", {})
+    store.claim(_claim("a", "1", "t"))
+    store.record_outcome(_synced("a", "t", "1", applied_fields={"Phone": "1"}))
+    assert store.get("acme", "qbd", "Customer", "a").applied_fields == {"Phone": "1"}
+
+
 def test_mapping_get_many_spans_batches_and_skips_missing(mappings: Any) -> None:
     mappings.record_handoffs([_handoff(f"id-{i:03d}", f"h{i}") for i in range(230)])
     mappings.record_handoffs([_handoff("id-000", "other", tenant="beta")])

@@ -50,6 +50,8 @@ def _value(attr: dict[str, Any]) -> Any:
         return None
     if "L" in attr:
         return [_value(v) for v in attr["L"]]
+    if "M" in attr:
+        return {k: _value(v) for k, v in attr["M"].items()}
     return None
 
 
@@ -76,6 +78,8 @@ class _Update:
             self.values[f":{name}"] = _n(value)
         elif isinstance(value, list | tuple):
             self.values[f":{name}"] = {"L": [_s(str(v)) for v in value]}
+        elif isinstance(value, dict):
+            self.values[f":{name}"] = {"M": {str(k): _s(str(v)) for k, v in value.items()}}
         else:
             self.values[f":{name}"] = _s(str(value))
         target = f"if_not_exists(#{name}, :{name})" if if_absent else f":{name}"
@@ -122,6 +126,7 @@ def _outcome(o: DeliveryOutcome) -> tuple[_Update, str]:
     if status is DeliveryStatus.SYNCED:
         u.set("zoho_module", o.zoho_module).set("applied_hash", o.content_hash)
         u.set("applied_version", o.version).set("last_error", None)
+        u.set("applied_fields", o.applied_fields)
         if o.zoho_id:
             u.set("zoho_id", o.zoho_id)
             u.set("zoho_key", keys.zoho_key(o.tenant, o.zoho_module, o.zoho_id))
@@ -135,6 +140,9 @@ def _outcome(o: DeliveryOutcome) -> tuple[_Update, str]:
     if status is DeliveryStatus.CONFLICT:
         u.set("applied_hash", "").set("last_error", o.last_error)
         u.set("claim_token", o.token or uuid.uuid4().hex)
+        if o.zoho_id:  # a linked record's conflict names its ZOHO record
+            u.set("zoho_module", o.zoho_module).set("zoho_id", o.zoho_id)
+            u.set("zoho_key", keys.zoho_key(o.tenant, o.zoho_module, o.zoho_id))
         return u, _NOT_DELETED
     u.set("last_error", o.last_error).value(":order", version_order(o.version))
     return u, f"{_NOT_DELETED} AND (attribute_not_exists(claimed_order) OR claimed_order <= :order)"

@@ -22,7 +22,7 @@ from pathlib import Path
 from .. import keys
 from ..ports import StoreError
 from ..private import FILE_MODE, create_private_file, private_dir, tighten
-from .mappings import MAPPINGS_SCHEMA
+from .mappings import MAPPINGS_SCHEMA, migrate_mappings
 from .record_queue import RECORD_QUEUE_SCHEMA
 from .sessions import SESSIONS_SCHEMA
 from .tenants import TENANTS_SCHEMA
@@ -68,7 +68,10 @@ class SqliteDatabase:
         self._lock = threading.Lock()
         self._conns: dict[threading.Thread, sqlite3.Connection] = {}
         weakref.finalize(self, _close_all, self._conns, self._lock)
-        self.connection().executescript(_SCHEMA)
+        conn = self.connection()
+        conn.executescript(_SCHEMA)
+        # Tables created by an earlier release get the columns added since.
+        migrate_mappings(conn)
 
     @classmethod
     def in_dir(cls, data_dir: Path | str) -> SqliteDatabase:

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS mapping_rows (
     outcome_at REAL,
     claimed_order REAL,
     claimed_read REAL,
-    claim_token TEXT
+    claim_token TEXT,
+    applied_fields TEXT
 );
 CREATE INDEX IF NOT EXISTS mapping_rows_by_zoho ON mapping_rows (zoho_key);
 CREATE INDEX IF NOT EXISTS mapping_rows_by_status ON mapping_rows (tenant, status, pk);
@@ -64,6 +65,16 @@ _INSERT_IDENTITY = (
     "VALUES (?, ?, ?, ?, ?)"
 )
 SCAN_PAGE = 1000
+# Columns added since the first release, each with its type: added to an older database's table.
+_ADDED_COLUMNS = {"applied_fields": "TEXT"}
+
+
+def migrate_mappings(conn: sqlite3.Connection) -> None:
+    """Give a mapping table created by an earlier release the columns added since (NULL)."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(mapping_rows)")}
+    for name, kind in _ADDED_COLUMNS.items():
+        if name not in have:
+            conn.execute(f"ALTER TABLE mapping_rows ADD COLUMN {name} {kind}")
 
 
 def _row(values: Sequence[Any]) -> Mapping:
@@ -249,6 +260,7 @@ def _outcome_update(o: DeliveryOutcome) -> tuple[str, tuple[Any, ...]]:
         return (
             "UPDATE mapping_rows SET zoho_module = ?, zoho_id = ?, zoho_key = ?, "
             "applied_hash = ?, applied_version = ?, status = ?, last_error = NULL, "
+            "applied_fields = ?, "
             f"outcome_at = ? WHERE pk = ? AND claim_token = ? AND {_NOT_DELETED}",
             (
                 o.zoho_module,
@@ -257,6 +269,7 @@ def _outcome_update(o: DeliveryOutcome) -> tuple[str, tuple[Any, ...]]:
                 o.content_hash,
                 o.version,
                 status.value,
+                json.dumps(o.applied_fields, sort_keys=True),
                 o.at,
                 o.key,
                 o.token,
@@ -270,10 +283,18 @@ def _outcome_update(o: DeliveryOutcome) -> tuple[str, tuple[Any, ...]]:
             (status.value, o.content_hash, o.at, o.token or uuid.uuid4().hex, o.key),
         )
     if status is DeliveryStatus.CONFLICT:
+        # A linked record's conflict names its ZOHO record: the pair is known from then on.
+        named = (
+            (o.zoho_module, o.zoho_id, keys.zoho_key(o.tenant, o.zoho_module, o.zoho_id))
+            if o.zoho_id
+            else (None, None, None)
+        )
         return (
             "UPDATE mapping_rows SET status = ?, applied_hash = '', last_error = ?, "
-            f"outcome_at = ?, claim_token = ? WHERE pk = ? AND {_NOT_DELETED}",
-            (status.value, o.last_error, o.at, o.token or uuid.uuid4().hex, o.key),
+            "outcome_at = ?, claim_token = ?, zoho_module = COALESCE(?, zoho_module), "
+            "zoho_id = COALESCE(?, zoho_id), zoho_key = COALESCE(?, zoho_key) "
+            f"WHERE pk = ? AND {_NOT_DELETED}",
+            (status.value, o.last_error, o.at, o.token or uuid.uuid4().hex, *named, o.key),
         )
     order = version_order(o.version)
     return (
