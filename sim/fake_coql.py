@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 MAX_LIMIT = 2000
@@ -27,7 +28,13 @@ MAX_IN_VALUES = 50
 MAX_ORDER_BY = 10
 DEFAULT_LIMIT = 200
 # Fields every module has, besides its own.
-SYSTEM_FIELDS = {"id": "bigint", "Created_Time": "datetime", "Modified_Time": "datetime"}
+SYSTEM_FIELDS = {
+    "id": "bigint",
+    "Created_Time": "datetime",
+    "Modified_Time": "datetime",
+    "Created_By": "lookup",
+    "Modified_By": "lookup",
+}
 KEYWORDS = {
     "select",
     "from",
@@ -51,7 +58,7 @@ KEYWORDS = {
 }
 COMPARATORS = {"=", "!=", ">", "<", ">=", "<="}
 NUMERIC = {"bigint", "lookup", "currency", "double", "integer", "decimal", "percent"}
-TEXTUAL = {"text", "textarea", "phone", "email", "website", "picklist", "date", "datetime"}
+TEXTUAL = {"text", "textarea", "phone", "email", "website", "picklist", "date"}
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -398,6 +405,15 @@ def _typed(kind: str, value: Any, column: str, op: str) -> Any:
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         raise bad()
+    if kind == "datetime":
+        # ZOHO compares instants ('2026-01-02T09:00:00+05:30'), whatever the offsets.
+        try:
+            parsed = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise bad() from None
+        if parsed.tzinfo is None:
+            raise bad()
+        return parsed
     if kind in NUMERIC:
         if isinstance(value, bool):
             raise bad()

@@ -16,6 +16,9 @@ ZohoCRM.coql.READ scope. Faults can be injected per path, a
 given number of times (``inject``) or at a seeded random rate (``fail_randomly``); and the
 organisation can refuse the next records written to a module (``refuse_next``), as a field an
 administrator made mandatory or a validation rule does: a per-record error in ``data[]``.
+Every write sets ``Modified_Time`` and ``Modified_By`` (the API client's user, ``add_client``);
+``edit`` is a person's change in the CRM's pages. Deals and their Products related list are in
+``fake_zoho_deals.py``.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from urllib.parse import parse_qs
 
 from waitress.server import create_server
 
-from . import fake_coql, fake_fields
+from . import fake_coql, fake_fields, fake_zoho_deals
 from .fake_fields import FakeField
 
 TOKEN_LIFETIME = 3600
@@ -127,6 +130,7 @@ def standard_modules(with_qb_fields: bool = True, inventory: bool = True) -> lis
                 *_address("Billing", "Code"),
                 *_address("Shipping", "Code"),
                 *qb("QB_ListID"),
+                *(fake_zoho_deals.sync_fields() if with_qb_fields else ()),
             ],
         ),
         module(
@@ -160,6 +164,7 @@ def standard_modules(with_qb_fields: bool = True, inventory: bool = True) -> lis
                 *qb("QB_ListID", active=False),
             ],
         ),
+        module("Deals", "Deal_Name", fake_zoho_deals.deal_fields(with_qb_fields)),
         module(
             "Quotes",
             "Subject",
@@ -190,10 +195,16 @@ def standard_modules(with_qb_fields: bool = True, inventory: bool = True) -> lis
     return mods
 
 
+# The organisation's administrator: who edits records in the CRM's pages (``add_records``,
+# ``edit``); each API client acts as its own user (``add_client``).
+ADMIN = {"id": "5725767000000100001", "name": "Org Admin"}
+
+
 @dataclass(slots=True)
 class _Client:
     secret: str
     refresh_tokens: dict[str, tuple[str, ...]]  # refresh token -> scopes
+    user: dict[str, str]  # the ZOHO user the client's tokens act as: {"id", "name"}
 
 
 @dataclass(slots=True)
@@ -202,6 +213,7 @@ class _Token:
     refresh_token: str
     scopes: tuple[str, ...]
     expires_at: float
+    user: dict[str, str]
 
 
 @dataclass(slots=True)
@@ -283,6 +295,8 @@ class FakeZoho:
         self.timeout_delay = timeout_delay
         self.base_url = "http://127.0.0.1"
         self.records: dict[str, dict[str, dict[str, Any]]] = {m: {} for m in self.modules}
+        # Related lists: "Module/id/List" -> related record ids (fake_zoho_deals).
+        self.related: dict[str, list[str]] = {}
         self.calls = 0  # API calls answered (not token calls)
         self.token_calls = 0
         self.requests: list[dict[str, Any]] = []  # write requests: module, trigger, check fields
@@ -305,17 +319,31 @@ class FakeZoho:
     # --- set-up and inspection (tests) -------------------------------------------------------
 
     def add_client(
-        self, client_id: str, secret: str, refresh_token: str, scopes: Iterable[str] = ()
-    ) -> None:
-        """Register a Self Client and one refresh token (default scope ZohoCRM.modules.ALL...)."""
+        self,
+        client_id: str,
+        secret: str,
+        refresh_token: str,
+        scopes: Iterable[str] = (),
+        user: str = "",
+    ) -> dict[str, str]:
+        """Register a Self Client and one refresh token (default scope ZohoCRM.modules.ALL...).
+
+        The client's calls act as a user of its own (named ``user``, else after the client):
+        the ``Modified_By`` of every record it writes. Returns that user, ``{"id", "name"}``.
+        """
         granted = tuple(scopes) or (
             "ZohoCRM.modules.ALL",
             "ZohoCRM.settings.ALL",
             "ZohoCRM.coql.READ",
         )
         with self._lock:
-            client = self._clients.setdefault(client_id, _Client(secret, {}))
+            client = self._clients.get(client_id)
+            if client is None:
+                uid = str(5725767000000100001 + 1 + len(self._clients))
+                name = user or f"API user {client_id}"
+                client = self._clients[client_id] = _Client(secret, {}, {"id": uid, "name": name})
             client.refresh_tokens[refresh_token] = granted
+            return dict(client.user)
 
     def inject(self, kind: str, times: int = 1, path: str = "/crm/") -> None:
         """Make the next ``times`` requests under ``path`` fail with ``kind``."""
@@ -406,15 +434,50 @@ class FakeZoho:
 
         For tests that need thousands of records without thousands of API calls.
         """
-        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(self.clock()))
+        now = self._now()
         ids = []
         with self._lock:
             store = self.records[module]
             for record in records:
                 rid = str(self._new_id())
-                store[rid] = {**record, "id": rid, "Created_Time": now, "Modified_Time": now}
+                store[rid] = {
+                    "Created_By": dict(ADMIN),
+                    "Modified_By": dict(ADMIN),
+                    **record,
+                    "id": rid,
+                    "Created_Time": now,
+                    "Modified_Time": now,
+                }
                 ids.append(rid)
         return ids
+
+    def edit(self, module: str, record_id: str, changes: dict[str, Any]) -> str:
+        """Change a record as a person does in the CRM's pages (no validation): the fields,
+        Modified_Time and Modified_By (the administrator). Returns the new Modified_Time."""
+        with self._lock:
+            record = self.records[module][record_id]
+            record.update(changes)
+            self._touch(record, ADMIN)
+            return str(record["Modified_Time"])
+
+    def relate(self, module: str, record_id: str, list_name: str, ids: Iterable[str]) -> None:
+        """Relate existing records to one, as the CRM's related list does (a deal's Products)."""
+        with self._lock:
+            fake_zoho_deals.relate(
+                self.records, self.related, module, record_id, list_name, list(ids)
+            )
+
+    def _now(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(self.clock()))
+
+    def _touch(self, record: dict[str, Any], user: dict[str, str]) -> None:
+        record["Modified_Time"] = self._now()
+        record["Modified_By"] = dict(user)
+
+    def _user_of(self, headers: dict[str, str]) -> dict[str, str]:
+        """The user a request acts as (its token's; call under the lock, after _authorize)."""
+        token = self._tokens.get(headers.get("authorization", "").removeprefix("Zoho-oauthtoken "))
+        return token.user if token is not None else ADMIN
 
     def all(self, module: str) -> list[dict[str, Any]]:
         """Copies of every record of ``module``."""
@@ -433,7 +496,7 @@ class FakeZoho:
     def save(self, path: Path) -> None:
         """Keep the records (not clients or tokens) in a JSON file, for the next run."""
         with self._lock:
-            data = {"next_id": self._next_id, "records": self.records}
+            data = {"next_id": self._next_id, "records": self.records, "related": self.related}
             path.write_text(json.dumps(data), encoding="utf-8")
 
     def load(self, path: Path) -> None:
@@ -443,6 +506,7 @@ class FakeZoho:
         data = json.loads(path.read_text(encoding="utf-8"))
         with self._lock:
             self._next_id = int(data["next_id"])
+            self.related = dict(data.get("related") or {})
             for module, records in data["records"].items():
                 if module in self.records:
                     self.records[module] = records
@@ -538,7 +602,9 @@ class FakeZoho:
             recent.append(now)
             value = "1000." + secrets.token_hex(16)
             scopes = client.refresh_tokens[refresh]
-            self._tokens[value] = _Token(value, refresh, scopes, now + TOKEN_LIFETIME)
+            self._tokens[value] = _Token(
+                value, refresh, scopes, now + TOKEN_LIFETIME, dict(client.user)
+            )
             active = self._active.setdefault(refresh, deque())
             active.append(value)
             while len(active) > ACTIVE_TOKENS:
@@ -677,11 +743,16 @@ class FakeZoho:
         if len(parts) == 1 and method == "POST":
             return self._write(module, body, headers, upsert=False)
         if len(parts) == 1 and method == "PUT":
-            return self._update(module, body)
+            return self._update(module, body, headers)
         if len(parts) == 1 and method == "DELETE":
             return self._delete(module, query)
         if len(parts) == 1 and method == "GET":
             return self._get(module, query)
+        if len(parts) == 3 and method == "GET":
+            status, answer = fake_zoho_deals.related_records(
+                self.records, self.related, module.api_name, parts[1], parts[2], query
+            )
+            return _Reply(status, answer)
         return self._error(
             404, "INVALID_URL_PATTERN", "Please check if the URL trying to access is a correct one"
         )
@@ -788,8 +859,9 @@ class FakeZoho:
             check = [module.system_check] if module.system_check else []
             check += module.unique_fields()
         results = []
+        user = self._user_of(headers)
         for i, record in enumerate(records):
-            results.append(self._upsert_one(module, i, record, external, check, upsert))
+            results.append(self._upsert_one(module, i, record, external, check, upsert, user))
         inserts = all(r.get("action", "insert") == "insert" for r in results)
         return self._statused(results, inserts)
 
@@ -914,6 +986,7 @@ class FakeZoho:
         external: list[str],
         check: list[str],
         upsert: bool,
+        user: dict[str, str],
     ) -> dict[str, Any]:
         if not isinstance(record, dict):
             return self._record_error("INVALID_DATA", "invalid data", json_path=f"$.data[{i}]")
@@ -949,10 +1022,10 @@ class FakeZoho:
                         json_path=f"$.data[{i}].{name}",
                         duplicate_record={"id": rid},
                     )
-        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(self.clock()))
+        now = self._now()
         if match_id is not None:
             store[match_id].update(clean)  # subforms given are replaced whole
-            store[match_id]["Modified_Time"] = now
+            self._touch(store[match_id], user)
             return {
                 "code": "SUCCESS",
                 "duplicate_field": matched_on,
@@ -978,7 +1051,14 @@ class FakeZoho:
                 json_path=f"$.data[{i}].{missing[0]}",
             )
         rid = str(self._new_id())
-        store[rid] = {**clean, "id": rid, "Created_Time": now, "Modified_Time": now}
+        store[rid] = {
+            **clean,
+            "id": rid,
+            "Created_Time": now,
+            "Modified_Time": now,
+            "Created_By": dict(user),
+            "Modified_By": dict(user),
+        }
         return {
             "code": "SUCCESS",
             "duplicate_field": None,
@@ -988,7 +1068,7 @@ class FakeZoho:
             "status": "success",
         }
 
-    def _update(self, module: FakeModule, body: dict[str, Any]) -> _Reply:
+    def _update(self, module: FakeModule, body: dict[str, Any], headers: dict[str, str]) -> _Reply:
         records = body.get("data")
         if not isinstance(records, list) or not records:
             return self._error(400, "INVALID_DATA", "body", json_path="$.data")
@@ -1046,6 +1126,7 @@ class FakeZoho:
                 )
                 continue
             store[rid].update(clean)
+            self._touch(store[rid], self._user_of(headers))
             results.append(
                 {
                     "code": "SUCCESS",

@@ -110,3 +110,22 @@ class CustomField:
         if self.external:
             text += ", then in Edit Properties tick 'Set External field' (org-based)"
         return text
+
+
+# What write-back reads and writes in ZOHO besides the mapping (lambdas/writeback/): the status
+# of each account's and deal's last write to QuickBooks, and a deal's invoice. ``zoho check``
+# and ``zoho setup`` include them for tenants with write-back on.
+SYNC_STATUS_VALUES = ("Synced", "Failed", "Pending", "Conflict")
+WRITEBACK_CUSTOM_FIELDS: tuple[CustomField, ...] = (
+    CustomField("Accounts", "QB_Sync_Status", "picklist", values=SYNC_STATUS_VALUES),
+    CustomField("Accounts", "QB_Sync_Message", "text"),
+    CustomField("Deals", "QB_TxnID", "text", external=True),
+    CustomField("Deals", "QB_RefNumber", "text"),
+    CustomField("Deals", "QB_Sync_Status", "picklist", values=SYNC_STATUS_VALUES),
+    CustomField("Deals", "QB_Sync_Message", "text"),
+)
+# Standard fields write-back reads (an organisation may have removed or renamed one).
+WRITEBACK_STANDARD_FIELDS = {
+    "Accounts": ("Account_Name",),
+    "Deals": ("Deal_Name", "Account_Name", "Stage", "Amount", "Closing_Date"),
+}

@@ -2,17 +2,22 @@
 
 Checks the credentials (one token refresh), the modules (Invoices and Sales_Orders are missing
 from some editions), every field the mapping uses, that each id field is unique (an external
-id field), and the payment-status picklist values; and says exactly what to create when
-something is missing.
+id field), and the payment-status picklist values; with write-back on, also Deals and the
+write-back fields; and says exactly what to create when something is missing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from .client import ZohoClient
-from .custom_fields import SETUP_PATH, CustomField
+from .custom_fields import (
+    SETUP_PATH,
+    WRITEBACK_CUSTOM_FIELDS,
+    WRITEBACK_STANDARD_FIELDS,
+    CustomField,
+)
 from .errors import ZohoError
 from .mapping import PAYMENT_STATUSES, MappingConfig
 
@@ -35,8 +40,71 @@ class CheckLine:
         return f"{label} {self.subject}" + (f": {self.detail}" if self.detail else "")
 
 
-def check_setup(client: ZohoClient, config: MappingConfig) -> list[CheckLine]:
-    """Every finding, in order; the credentials line comes first."""
+@dataclass(slots=True)
+class _Needs:
+    """What the relay needs of one module: the fields it uses, the custom ones among them
+    (which ``setup`` can create), those that must be unique, and picklist values it writes."""
+
+    used: set[str] = field(default_factory=set)
+    custom: dict[str, CustomField] = field(default_factory=dict)
+    unique: set[str] = field(default_factory=set)
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    missing_hint: str = ""
+
+
+def _needs(config: MappingConfig, writeback: bool) -> dict[str, _Needs]:
+    out: dict[str, _Needs] = {}
+    id_fields = {
+        s.module: s.id_field
+        for e in config.entities.values()
+        for s in (e, e.contact)
+        if s is not None
+    }
+    for module, used in config.used_fields().items():
+        users = [e for e, s in config.entities.items() if s.module == module]
+        needs = out[module] = _Needs(used=set(used))
+        needs.missing_hint = (
+            "upgrade the edition, or map "
+            f"{', '.join(users) or 'it'} elsewhere in the tenant's mapping file "
+            f'(e.g. {{"entities": {{"{users[0] if users else module}": null}}}} to '
+            "leave it out)"
+        )
+        id_field = id_fields.get(module)
+        if id_field:
+            needs.unique.add(id_field)
+        pay = config.payment
+        status = pay.status_field if pay is not None and pay.module == module else None
+        if status:
+            needs.values[status] = PAYMENT_STATUSES
+        for name, kind in config.custom_fields.get(module, {}).items():
+            values = PAYMENT_STATUSES if name == status else ()
+            needs.custom[name] = CustomField(
+                module, name, kind, external=name == id_field, values=values
+            )
+    if writeback:
+        for module, names in WRITEBACK_STANDARD_FIELDS.items():
+            needs = out.setdefault(module, _Needs())
+            needs.used.update(names)
+            needs.missing_hint = needs.missing_hint or (
+                "write-back turns won deals into invoices: upgrade the edition, or turn "
+                "write-back off for the tenant"
+            )
+        for f in WRITEBACK_CUSTOM_FIELDS:
+            needs = out[f.module]
+            needs.used.add(f.api_name)
+            needs.custom[f.api_name] = f
+            if f.external:
+                needs.unique.add(f.api_name)
+            if f.values:
+                needs.values[f.api_name] = f.values
+    return out
+
+
+def check_setup(
+    client: ZohoClient, config: MappingConfig, writeback: bool = False
+) -> list[CheckLine]:
+    """Every finding, in order; the credentials line comes first. ``writeback``: also what
+    write-back reads and writes (its status fields, Deals and a deal's invoice fields)."""
     lines: list[CheckLine] = []
     try:
         modules = client.modules()
@@ -46,24 +114,14 @@ def check_setup(client: ZohoClient, config: MappingConfig) -> list[CheckLine]:
     where = token.api_domain if token else "ZOHO"
     lines.append(CheckLine("ok", "credentials", f"token refreshed; API at {where}"))
     available = {m.get("api_name") for m in modules if m.get("api_supported", True)}
-    id_fields = {
-        s.module: s.id_field
-        for e in config.entities.values()
-        for s in (e, e.contact)
-        if s is not None
-    }
-    for module, used in config.used_fields().items():
+    for module, needs in _needs(config, writeback).items():
         if module not in available:
-            users = [e for e, s in config.entities.items() if s.module == module]
             lines.append(
                 CheckLine(
                     "missing",
                     f"module {module}",
                     "this ZOHO edition or organisation has no such module through the API; "
-                    "upgrade the edition, or map "
-                    f"{', '.join(users) or 'it'} elsewhere in the tenant's mapping file "
-                    f'(e.g. {{"entities": {{"{users[0] if users else module}": null}}}} to '
-                    "leave it out)",
+                    + needs.missing_hint,
                 )
             )
             continue
@@ -73,40 +131,27 @@ def check_setup(client: ZohoClient, config: MappingConfig) -> list[CheckLine]:
         except ZohoError as exc:
             lines.append(CheckLine("missing", f"fields of {module}", str(exc)))
             continue
-        lines.extend(_check_fields(module, used, fields, config, id_fields.get(module)))
+        lines.extend(_check_fields(module, needs, fields))
     return lines
 
 
-def _check_fields(
-    module: str,
-    used: set[str],
-    fields: dict[Any, dict[str, Any]],
-    config: MappingConfig,
-    id_field: str | None,
-) -> list[CheckLine]:
+def _check_fields(module: str, needs: _Needs, fields: dict[Any, dict[str, Any]]) -> list[CheckLine]:
     out = []
-    custom = config.custom_fields.get(module, {})
-    for name in sorted(used):
+    for name in sorted(needs.used):
         meta = fields.get(name)
         subject = f"field {module}.{name}"
         if meta is None:
-            if name in custom:
-                wanted = CustomField(
-                    module,
-                    name,
-                    custom[name],
-                    external=name == id_field,
-                    values=PAYMENT_STATUSES if _is_status_field(config, module, name) else (),
-                )
+            wanted = needs.custom.get(name)
+            if wanted is not None:
                 out.append(CheckLine("missing", subject, wanted.instruction(), wanted))
             else:
                 detail = (
-                    "a standard field the mapping uses is not there; restore it or remove it "
+                    "a standard field the relay uses is not there; restore it or remove it "
                     "from the tenant's mapping file"
                 )
                 out.append(CheckLine("missing", subject, detail))
             continue
-        if name == id_field and not (meta.get("unique") or meta.get("external")):
+        if name in needs.unique and not (meta.get("unique") or meta.get("external")):
             out.append(
                 CheckLine(
                     "missing",
@@ -116,9 +161,10 @@ def _check_fields(
                 )
             )
             continue
-        if _is_status_field(config, module, name) and meta.get("pick_list_values") is not None:
+        wanted_values = needs.values.get(name)
+        if wanted_values and meta.get("pick_list_values") is not None:
             values = {v.get("actual_value") for v in meta["pick_list_values"]}
-            lacking = [v for v in PAYMENT_STATUSES if v not in values]
+            lacking = [v for v in wanted_values if v not in values]
             if lacking:
                 out.append(
                     CheckLine(
@@ -131,9 +177,3 @@ def _check_fields(
                 continue
         out.append(CheckLine("ok", subject))
     return out
-
-
-def _is_status_field(config: MappingConfig, module: str, name: str) -> bool:
-    """Whether ``module.name`` carries the invoices' payment status."""
-    pay = config.payment
-    return pay is not None and module == pay.module and name == pay.status_field

@@ -26,10 +26,12 @@ def deployment(monkeypatch) -> Iterator[Any]:
     monkeypatch.setenv("QBRELAY_ENV", "dev")
     monkeypatch.setenv("QBRELAY_STATE_TABLE", "relay-dev-state")
     monkeypatch.setenv("QBRELAY_MAPPINGS_TABLE", "relay-dev-mappings")
+    monkeypatch.setenv("QBRELAY_TENANTS_TABLE", "relay-dev-tenants")
     monkeypatch.setenv("QBRELAY_SECRETS_PREFIX", PREFIX)
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         create_pk_table(ddb, "relay-dev-state")
+        create_pk_table(ddb, "relay-dev-tenants")  # zoho check/setup read the write-back setting
         create_mappings_table(ddb, "relay-dev-mappings")
         monkeypatch.setattr(
             targets, "aws_client", lambda service, region=None: boto3.client(service)

@@ -242,3 +242,57 @@ def test_the_client_returns_zohos_answer_per_field(fresh) -> None:
         client.create_fields(
             "Accounts", [{"field_label": f"F{i}", "data_type": "text"} for i in range(6)]
         )
+
+
+WRITEBACK_FIELDS = {
+    "Accounts": {"QB_Sync_Status", "QB_Sync_Message"},
+    "Deals": {"QB_TxnID", "QB_RefNumber", "QB_Sync_Status", "QB_Sync_Message"},
+}
+
+
+def test_write_back_fields_come_with_the_tenants_setting(fresh, monkeypatch, tmp_path, capsys):
+    from lambdas.store.ports import Tenant
+    from lambdas.store.sqlite import SqliteDatabase, SqliteTenantStore
+
+    data = tmp_path / "data"
+    set_credentials(monkeypatch, data, fresh.url)
+    code, out = setup(capsys, data)  # write-back off: the mapping's fields only
+    assert code == 0, out
+    assert custom_fields(fresh.fake) == DEFAULT_FIELDS
+    tenants = SqliteTenantStore(SqliteDatabase.in_dir(data))
+    tenants.create(Tenant("acme", "acme-user", "x", writeback=True))
+    assert main(["zoho", "check", "--tenant", "acme", "--data-dir", str(data)]) == 1
+    assert "MISSING field Deals.QB_TxnID" in capsys.readouterr().out
+    code, out = setup(capsys, data)
+    assert code == 0, out
+    assert "Ready: every module and field" in out
+    modules = DEFAULT_FIELDS.keys() | WRITEBACK_FIELDS.keys()
+    wanted = {m: DEFAULT_FIELDS.get(m, set()) | WRITEBACK_FIELDS.get(m, set()) for m in modules}
+    assert custom_fields(fresh.fake) == wanted
+    txn = fresh.fake.modules["Deals"].fields["QB_TxnID"]
+    assert txn.unique and txn.external == "org"
+    status = fresh.fake.modules["Accounts"].fields["QB_Sync_Status"]
+    assert status.data_type == "picklist"
+    assert set(status.picklist) == {"Synced", "Failed", "Pending", "Conflict"}
+    assert main(["zoho", "check", "--tenant", "acme", "--data-dir", str(data)]) == 0
+    assert "ok      field Deals.QB_Sync_Message" in capsys.readouterr().out
+
+
+def test_the_writeback_flag_checks_a_tenant_without_it(monkeypatch, tmp_path, capsys) -> None:
+    from lambdas.store.sqlite import SqliteDatabase
+
+    fake = FakeZoho(modules=[m for m in standard_modules() if m.api_name != "Deals"])
+    fake.add_client(CLIENT_ID, SECRET, REFRESH)
+    with FakeZohoServer(fake) as server:
+        env = ZohoEnv(fake, server.url, SqliteDatabase.in_dir(tmp_path / "data"))
+        data = tmp_path / "data"
+        set_credentials(monkeypatch, data, env.url)
+        capsys.readouterr()
+        args = ["zoho", "check", "--tenant", "acme", "--data-dir", str(data)]
+        assert main(args) == 0
+        capsys.readouterr()
+        assert main([*args, "--writeback"]) == 1
+        out = capsys.readouterr().out
+        assert "MISSING module Deals" in out and "turn write-back off" in out
+        for s in env.sessions:
+            s.close()

@@ -64,4 +64,4 @@ def test_refusals_are_checked_when_asked_for() -> None:
     with pytest.raises(ValueError, match="refusal code"):
         fake.refuse_next("Quotes", 1, "DUPLICATE_DATA")
     with pytest.raises(ValueError, match="module"):
-        fake.refuse_next("Deals", 1)
+        fake.refuse_next("Campaigns", 1)

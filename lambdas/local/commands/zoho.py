@@ -47,6 +47,7 @@ from ..targets import (
     add_target_args,
     aws_env,
     explain_aws_errors,
+    open_tenants,
     required_output,
     stack_name,
     stack_outputs,
@@ -182,7 +183,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     client, config, credentials = _client_and_config(args)
     print(f"ZOHO setup check of tenant {args.tenant!r} (data centre {credentials.data_centre}):")
-    return _print_check(check_setup(client, config))
+    return _print_check(check_setup(client, config, _writeback(args)))
 
 
 @explain_aws_errors
@@ -191,11 +192,20 @@ def cmd_setup(args: argparse.Namespace) -> int:
     from .zoho_setup import run_setup
 
     client, config, credentials = _client_and_config(args)
+    writeback = _writeback(args)
     print(f"ZOHO setup of tenant {args.tenant!r} (data centre {credentials.data_centre}):")
-    if not run_setup(client, config, args.tenant, dry_run=args.dry_run):
+    if not run_setup(client, config, args.tenant, dry_run=args.dry_run, writeback=writeback):
         return 1
     print("Verification (the same as `qbrelay zoho check`):")
-    return _print_check(check_setup(client, config))
+    return _print_check(check_setup(client, config, writeback))
+
+
+def _writeback(args: argparse.Namespace) -> bool:
+    """Whether to include write-back's fields: ``--writeback``, else the tenant's setting."""
+    if args.writeback:
+        return True
+    tenant = open_tenants(args).get(args.tenant)
+    return tenant is not None and tenant.writeback
 
 
 @explain_aws_errors
@@ -334,6 +344,12 @@ def register(sub: Any) -> None:
     check.add_argument("--mapping", help="check this mapping file instead of the stored one")
     add_target_args(check)
     check.add_argument("--secrets-prefix", help="read credentials from AWS Secrets Manager")
+    check.add_argument(
+        "--writeback",
+        action="store_true",
+        help="include the write-back fields (Deals, QB_Sync_Status ...) even when the tenant "
+        "has write-back off (they are included when it is on)",
+    )
     check.set_defaults(func=cmd_check)
 
     setup = zsub.add_parser(
@@ -348,6 +364,12 @@ def register(sub: Any) -> None:
     )
     add_target_args(setup)
     setup.add_argument("--secrets-prefix", help="read credentials from AWS Secrets Manager")
+    setup.add_argument(
+        "--writeback",
+        action="store_true",
+        help="include the write-back fields (Deals, QB_Sync_Status ...) even when the tenant "
+        "has write-back off (they are included when it is on)",
+    )
     setup.set_defaults(func=cmd_setup)
 
     mapping = zsub.add_parser("set-mapping", help="validate and store a tenant's mapping file")

@@ -60,13 +60,15 @@ def print_result(result: SetupResult, tenant: str) -> None:
         )
 
 
-def run_setup(client: ZohoClient, config: MappingConfig, tenant: str, dry_run: bool) -> bool:
+def run_setup(
+    client: ZohoClient, config: MappingConfig, tenant: str, dry_run: bool, writeback: bool = False
+) -> bool:
     """Create (or, on a dry run, list) what the organisation lacks; False if ZOHO was unreachable.
 
     Missing modules, standard fields and not-unique id fields are not created here: the
     verification that follows names them with what to do.
     """
-    lines = check_setup(client, config)
+    lines = check_setup(client, config, writeback)
     if lines and lines[0].subject == "credentials and API access" and lines[0].level != "ok":
         print(f"  {lines[0]}")
         return False
