@@ -97,6 +97,7 @@ class HandOff:
         batches: Sequence[list[dict[str, Any]]],
         forced: frozenset[tuple[str, str]] = frozenset(),
         review: Review | None = None,
+        wrap: dict[tuple[str, str], Callable[[Envelope], Envelope]] | None = None,
     ) -> HandoffResult:
         """Queue what must go, then record the hand-offs; StoreError when the queue refused.
 
@@ -104,7 +105,9 @@ class HandOff:
         their content or it is in flight, even when the same content is parked. ``review`` is
         given, per batch, the records that go (not those left out as unchanged, so a record
         read again is not weighed twice) and answers per batch the mark its messages carry for
-        a person to confirm (see Envelope.review; None: no mark).
+        a person to confirm (see Envelope.review; None: no mark). ``wrap`` changes, per
+        (entity, id), the envelope of a record write-back produced (outcomes.linked names the
+        ZOHO record it came from): such a record always goes, the pair is news to the forwarder.
         """
         now = self.clock()
         result = HandoffResult()
@@ -119,8 +122,11 @@ class HandOff:
                 vouched = vouched_version(envelope.version, now)
                 if vouched is not None:
                     envelope = replace(envelope, version=vouched)
+                wrapper = (wrap or {}).get((entity, sid))
+                if wrapper is not None:
+                    envelope = wrapper(envelope)
                 row = known.get((entity, sid))
-                if self._skip(envelope, row, now, (entity, sid) in forced):
+                if wrapper is None and self._skip(envelope, row, now, (entity, sid) in forced):
                     unchanged += 1
                     continue
                 if vouched is not None:
