@@ -36,8 +36,7 @@ def write(endpoint: str, entity: str, company: QboCompany, raw: bytes, stamp: st
             problem = validate(entity, company, body, None)
             if problem:
                 return problem
-            if entity == "Invoice" and not body.get("DocNumber"):
-                body["DocNumber"] = next_doc_number(company, entity)
+            _defaults(entity, company, body)
             return Reply(200, {entity: company.add(entity, body), "time": stamp})
     obj_id = str(body.get("Id", ""))
     with company.lock:
@@ -99,6 +98,19 @@ def next_doc_number(company: QboCompany, entity: str) -> str:
         int(o["DocNumber"]) for o in company.all(entity) if str(o.get("DocNumber", "")).isdigit()
     ]
     return str(max(numbers, default=FIRST_DOC_NUMBER - 1) + 1)
+
+
+def _defaults(entity: str, company: QboCompany, body: dict[str, Any]) -> None:
+    """What QuickBooks Online fills in on a create: active names, a customer's full name and
+    balances, an invoice's number."""
+    if entity in NAME_ENTITIES:
+        body.setdefault("Active", True)
+    if entity == "Customer":
+        body.setdefault("FullyQualifiedName", body.get("DisplayName"))
+        body.setdefault("Balance", 0)
+        body.setdefault("BalanceWithJobs", 0)
+    if entity == "Invoice" and not body.get("DocNumber"):
+        body["DocNumber"] = next_doc_number(company, entity)
 
 
 def _name_taken(
