@@ -31,14 +31,11 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from ..model.identity import SOURCE_QBO
-from ..qbo.client import quote
 from ..qbo.errors import QboError, QboNeedsReconnect, QboNoAnswer
 from ..qbo.transform import canonical
 from ..qbo.values import canonical_id
@@ -52,65 +49,33 @@ from ..store.ports import (
 )
 from ..store.writeback_ports import WriteBackStore
 from ..sync.handoff import HandOff
-from .conflicts import resolve
-from .model import (
-    ACCOUNTS,
-    ADD,
-    CUSTOMER,
-    INVOICE,
-    MOD,
-    OUTCOME_SECONDS,
-    Conflict,
-    OpStatus,
-    WriteOp,
+from .model import ACCOUNTS, ADD, CUSTOMER, INVOICE, MOD, OUTCOME_SECONDS, OpStatus, WriteOp
+from .online_body import InvoiceProblem
+from .online_steps import (
+    INVALID,
+    NOT_FOUND,
+    OnlineClient,
+    Result,
+    add_customer,
+    add_invoice,
+    api_id,
+    applied,
+    customer_named,
+    op_name,
+    refused,
+    request_id,
+    resolve_and_send,
+    update_customer,
 )
-from .online_body import InvoiceProblem, customer_body, invoice_body, invoice_lines, projected
 from .outcomes import linked, outcome_update
 
 log = logging.getLogger(__name__)
 
 EDITION = "qbo"
-# The namespace of write-back requestids (fixed: a requestid must be the same in every process).
-REQUEST_NAMESPACE = uuid.UUID("3b8f6a52-0c4e-5d1a-9e27-b5c1f0d2a7e4")
 # A SENT operation older than this lost its writer (a crash between send and outcome): the
 # client's retries end long before (5 attempts of at most 35 s plus backoff).
 STALE_SENT_SECONDS = 900.0
 IN_FLIGHT_SECONDS = 900.0
-DUPLICATE_NAME = "6240"
-STALE_OBJECT = "5010"
-NOT_FOUND = "610"
-INVALID = "6000"
-
-
-def request_id(realm_id: str, op_id: str, attempt: int = 1, step: str = "") -> str:
-    """The requestid (36 characters) of attempt ``attempt`` of an operation (``step``: a retry
-    within that attempt, e.g. after 5010). The first attempt's is uuid5 of "realm:op_id"."""
-    key = f"{realm_id}:{op_id}"
-    if attempt > 1:
-        key += f":{attempt}"
-    if step:
-        key += f":{step}"
-    return str(uuid.uuid5(REQUEST_NAMESPACE, key))
-
-
-def marker(op: WriteOp) -> str:
-    """What an invoice's PrivateNote carries so a read-back can find it: the operation id."""
-    return f"[{op.op_id}]"
-
-
-class OnlineClient(Protocol):
-    """What the writer needs of lambdas/qbo/client.py QboClient."""
-
-    @property
-    def realm_id(self) -> str: ...
-
-    def query(self, statement: str) -> Iterable[dict[str, Any]]: ...
-
-    def read(self, entity: str, obj_id: str) -> dict[str, Any] | None: ...
-
-    def create(self, entity: str, body: dict[str, Any], request_id: str) -> dict[str, Any]: ...
-
-    def update(self, entity: str, body: dict[str, Any], request_id: str) -> dict[str, Any]: ...
 
 
 @dataclass(slots=True)
@@ -129,27 +94,8 @@ class WriterReport:
     errors: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Result:
-    status: OpStatus
-    entity: str = ""
-    obj: dict[str, Any] | None = None
-    linked: bool = False
-    error_code: str = ""
-    error: str = ""
-    conflicts: tuple[Conflict, ...] = ()
-
-
 class _Wait(Exception):
     """The operation cannot go yet (its account has no customer while its dependency is open)."""
-
-
-def _applied(entity: str, obj: dict[str, Any], **kw: Any) -> _Result:
-    return _Result(OpStatus.APPLIED, entity, obj, **kw)
-
-
-def _refused(code: str, message: str) -> _Result:
-    return _Result(OpStatus.NOT_APPLIED, error_code=code, error=message)
 
 
 class OnlineWriter:
@@ -228,7 +174,7 @@ class OnlineWriter:
                 claimed = self.store.mark(
                     name, op.op_id, [OpStatus.PENDING], OpStatus.SENT, rev=op.rev, sent_at=now
                 )
-                self._finish(tenant, claimed, _refused(dep.error_code or INVALID, why), report)
+                self._finish(tenant, claimed, refused(dep.error_code or INVALID, why), report)
                 return
         if op.status == OpStatus.PENDING:
             attempt = op.attempts + 1
@@ -258,7 +204,7 @@ class OnlineWriter:
             )
         self._finish(tenant, claimed, result, report)
 
-    def _guarded(self, op: WriteOp, call: Callable[[], _Result], retry: OpStatus) -> _Result:
+    def _guarded(self, op: WriteOp, call: Callable[[], Result], retry: OpStatus) -> Result:
         """``call``'s result, Intuit's failures as outcomes: no answer -> UNKNOWN, throttled or
         unavailable -> ``retry``, a refusal -> NOT_APPLIED. A reconnect (Intuit refused the
         token: nothing was applied) or a wait puts the operation back to ``retry`` and
@@ -269,120 +215,54 @@ class OnlineWriter:
             self.store.mark(op.tenant, op.op_id, [OpStatus.SENT], retry)
             raise
         except QboNoAnswer as exc:
-            return _Result(OpStatus.UNKNOWN, error_code=exc.code, error=exc.message)
+            return Result(OpStatus.UNKNOWN, error_code=exc.code, error=exc.message)
         except QboError as exc:
             if exc.retryable:
-                return _Result(retry, error_code=exc.code, error=exc.message)
-            return _refused(exc.code, exc.message)
+                return Result(retry, error_code=exc.code, error=exc.message)
+            return refused(exc.code, exc.message)
         except InvoiceProblem as exc:
-            return _refused(INVALID, str(exc))
+            return refused(INVALID, str(exc))
 
     def _send(
         self, tenant: Tenant, client: OnlineClient, op: WriteOp, rid: str, items: dict
-    ) -> _Result:
+    ) -> Result:
         if op.kind == CUSTOMER and op.action == ADD:
-            return self._add_customer(client, op, rid)
+            return add_customer(client, op, rid)
         if op.kind == CUSTOMER and op.action == MOD:
-            return self._mod_customer(tenant, client, op, rid)
+
+            def retry_id() -> str:  # the retry after a 5010 is a request of its own
+                retry = request_id(client.realm_id, op.op_id, op.attempts, "stale")
+                self.store.mark(
+                    op.tenant, op.op_id, [OpStatus.SENT], OpStatus.SENT, message_set_id=retry
+                )
+                return retry
+
+            return update_customer(tenant.conflict_policy, client, op, rid, retry_id)
         if op.kind == INVOICE and op.action == ADD:
             # A later attempt may follow one Intuit applied without a clear answer: look first.
-            return self._add_invoice(tenant, client, op, rid, items, look_first=op.attempts > 1)
-        return _refused(INVALID, f"write-back cannot {op.action} a {op.kind} in QuickBooks Online")
+            return self._invoice(tenant, client, op, rid, items, look_first=op.attempts > 1)
+        return refused(INVALID, f"write-back cannot {op.action} a {op.kind} in QuickBooks Online")
 
     def _reconcile(
         self, tenant: Tenant, client: OnlineClient, op: WriteOp, rid: str, items: dict
-    ) -> _Result:
+    ) -> Result:
         if op.kind == CUSTOMER and op.action == ADD:
             try:
-                return self._add_customer(client, op, rid)  # the same requestid: Intuit replays
+                return add_customer(client, op, rid)  # the same requestid: Intuit replays
             except QboError as exc:
                 if not exc.retryable:
                     raise
-                found = self._customer_named(client, _name(op))
+                found = customer_named(client, op_name(op))
                 if found is None:
                     raise
-                return _applied("Customer", found)
+                return applied("Customer", found)
         if op.kind == CUSTOMER and op.action == MOD:
-            return self._resolve_and_send(tenant, client, op, rid)
+            return resolve_and_send(tenant.conflict_policy, client, op, rid)
         if op.kind == INVOICE and op.action == ADD:
-            return self._add_invoice(tenant, client, op, rid, items, look_first=True)
-        return _refused(INVALID, f"write-back cannot {op.action} a {op.kind} in QuickBooks Online")
+            return self._invoice(tenant, client, op, rid, items, look_first=True)
+        return refused(INVALID, f"write-back cannot {op.action} a {op.kind} in QuickBooks Online")
 
-    # --- customers -----------------------------------------------------------------------
-
-    def _add_customer(self, client: OnlineClient, op: WriteOp, rid: str) -> _Result:
-        body = customer_body(op.fields)
-        name = _name(op)
-        if not name:
-            return _refused("2020", "the account has no name for a QuickBooks Online customer")
-        try:
-            return _applied("Customer", client.create("Customer", body, rid))
-        except QboError as exc:
-            if exc.code != DUPLICATE_NAME:
-                raise
-            found = self._customer_named(client, name)
-            if found is None:
-                return _refused(
-                    exc.code,
-                    f"QuickBooks Online has a vendor or employee named {name!r}; a customer "
-                    "cannot take the same name (rename the account in ZOHO)",
-                )
-            return _applied("Customer", found, linked=True)
-
-    def _customer_named(self, client: OnlineClient, name: str) -> dict[str, Any] | None:
-        statement = f"select * from Customer where DisplayName = {quote(name)}"
-        return next(iter(client.query(statement)), None)
-
-    def _mod_customer(self, tenant: Tenant, client: OnlineClient, op: WriteOp, rid: str) -> _Result:
-        if not op.qb_version:  # the version is unknown: read it, then decide as after a 5010
-            return self._resolve_and_send(tenant, client, op, rid)
-        changed = [k for k, v in op.fields.items() if _s(v) != op.base.get(k, "")]
-        fields = customer_body(op.fields, changed)
-        if not fields:  # nothing QuickBooks Online holds changed: see what it has
-            return self._resolve_and_send(tenant, client, op, rid)
-        body = {"Id": _api_id(op.qb_id), "SyncToken": op.qb_version, **fields}
-        try:
-            return _applied("Customer", client.update("Customer", body, rid))
-        except QboError as exc:
-            if exc.code != STALE_OBJECT:
-                raise
-        retry = request_id(client.realm_id, op.op_id, op.attempts, "stale")
-        self.store.mark(op.tenant, op.op_id, [OpStatus.SENT], OpStatus.SENT, message_set_id=retry)
-        return self._resolve_and_send(tenant, client, op, retry)
-
-    def _resolve_and_send(
-        self, tenant: Tenant, client: OnlineClient, op: WriteOp, rid: str
-    ) -> _Result:
-        """Read the customer, keep per the tenant's policy what changed on both sides, and
-        write what ZOHO still changes (once: another 5010 leaves it PENDING)."""
-        current = client.read("Customer", _api_id(op.qb_id))
-        if current is None:
-            return _refused(NOT_FOUND, f"the QuickBooks Online customer {op.qb_id} is gone")
-        zoho = {k: _s(v) for k, v in op.fields.items()}
-        qb = projected(current)
-        send, conflicts = resolve(
-            tenant.conflict_policy,
-            op.base,
-            zoho,
-            qb,
-            _epoch(op.zoho_version),
-            _epoch((current.get("MetaData") or {}).get("LastUpdatedTime")),
-        )
-        body = customer_body({**qb, **send}, send)
-        if not body:
-            return _applied("Customer", current, conflicts=conflicts)
-        body |= {"Id": current["Id"], "SyncToken": current["SyncToken"]}
-        try:
-            updated = client.update("Customer", body, rid)
-        except QboError as exc:
-            if exc.code != STALE_OBJECT:
-                raise
-            return _Result(OpStatus.PENDING, error_code=exc.code, error=exc.message)
-        return _applied("Customer", updated, conflicts=conflicts)
-
-    # --- invoices ------------------------------------------------------------------------
-
-    def _add_invoice(
+    def _invoice(
         self,
         tenant: Tenant,
         client: OnlineClient,
@@ -390,42 +270,15 @@ class OnlineWriter:
         rid: str,
         items: dict[str, str | None],
         look_first: bool,
-    ) -> _Result:
+    ) -> Result:
         customer_id = self._customer_id(tenant.name, op)
         if customer_id is None:
-            return _refused(
+            return refused(
                 NOT_FOUND,
                 f"the deal's account {op.customer_zoho_id or '(none)'} is not a QuickBooks "
                 "Online customer",
             )
-        if look_first:
-            found = self._invoice_marked(client, customer_id, op)
-            if found is not None:
-                return _applied("Invoice", found)
-        lines = invoice_lines(op.fields, tenant.invoice_item)
-        ids: dict[str, str] = {}
-        for item, *_ in lines:
-            if item not in items:
-                hit = next(
-                    iter(client.query(f"select * from Item where Name = {quote(item)}")), None
-                )
-                items[item] = str(hit["Id"]) if hit else None
-            if items[item] is None:
-                return _refused(NOT_FOUND, f"QuickBooks Online has no item named {item!r}")
-            ids[item] = str(items[item])
-        memo = _s(op.fields.get("memo"))[:200]
-        note = f"{memo} (ZOHO deal {op.zoho_id}) {marker(op)}".strip()
-        body = invoice_body(op.fields, customer_id, lines, ids, note)
-        return _applied("Invoice", client.create("Invoice", body, rid))
-
-    def _invoice_marked(
-        self, client: OnlineClient, customer_id: str, op: WriteOp
-    ) -> dict[str, Any] | None:
-        statement = f"select * from Invoice where CustomerRef = {quote(customer_id)}"
-        tag = marker(op)
-        return next(
-            (i for i in client.query(statement) if tag in (i.get("PrivateNote") or "")), None
-        )
+        return add_invoice(client, op, rid, customer_id, tenant.invoice_item, items, look_first)
 
     def _customer_id(self, tenant: str, op: WriteOp) -> str | None:
         """The Online Id of the deal's account's customer: from its mapping, else from the
@@ -434,17 +287,17 @@ class OnlineWriter:
             return None
         found = self.mappings.find_by_zoho_id(tenant, ACCOUNTS, op.customer_zoho_id)
         if found is not None and found.source == SOURCE_QBO and found.entity == "Customer":
-            return _api_id(found.source_id)
+            return api_id(found.source_id)
         latest = self.store.latest_for(tenant, ACCOUNTS, op.customer_zoho_id)
         if latest is not None and latest.edition == EDITION and latest.qb_id:
-            return _api_id(latest.qb_id)
+            return api_id(latest.qb_id)
         if latest is not None and latest.open:
             raise _Wait(op.op_id)
         return None
 
     # --- outcomes ------------------------------------------------------------------------
 
-    def _finish(self, tenant: Tenant, op: WriteOp, result: _Result, report: WriterReport) -> None:
+    def _finish(self, tenant: Tenant, op: WriteOp, result: Result, report: WriterReport) -> None:
         name, now = tenant.name, self.clock()
         status = result.status
         if status in (OpStatus.UNKNOWN, OpStatus.PENDING):
@@ -491,26 +344,3 @@ class OnlineWriter:
             report.not_applied += 1
         update = outcome_update(final, now)
         self.queue.send([QueueMessage(name, update.to_json(), update.dedup_id)])
-
-
-def _name(op: WriteOp) -> str:
-    return _s(op.fields.get("name"))
-
-
-def _s(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _api_id(value: str) -> str:
-    """The Online Id of a canonical ("qbo:58") or plain ("58") id."""
-    return value.split(":", 1)[1] if value.startswith("qbo:") else value
-
-
-def _epoch(value: Any) -> float | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return moment.timestamp() if moment.tzinfo else None
