@@ -84,6 +84,8 @@ def add_ops_function(
     for index in ("by_tenant", "by_status", "by_zoho"):
         tables.grant(ops, t.mappings, ["Query"], index=index)
     tables.grant(ops, t.runs, ["Query"])
+    # Write-back: a tenant's operation counts, recent conflicts and operations (status).
+    tables.grant_writeback_status(ops, t.writeback)
     # Re-drive: hold, release and remove dead letters; send them to the record queue.
     iam.Grant.add_to_principal(
         grantee=ops,

@@ -128,6 +128,8 @@ class RelayStack(Stack):
         # count, once a session: the tenant's mapped records weigh a mass deletion (vetting).
         tables.grant(self.relay, t.mappings, ["Query"], index="by_tenant")
         tables.grant(self.relay, t.runs, ["PutItem"])
+        # Write-back: the capture before a session's plan and the Desktop writer in it.
+        tables.grant_writeback(self.relay, t.writeback)
         send_to(self.relay, self.queues.records)
         # Records too large for one message go to the bucket first (the claim check).
         self.payloads.grant_put(self.relay)
@@ -325,6 +327,7 @@ class RelayStack(Stack):
             "QBRELAY_MAPPINGS_TABLE": t.mappings.table_name,
             "QBRELAY_RUNS_TABLE": t.runs.table_name,
             "QBRELAY_WEBHOOKS_TABLE": t.webhooks.table_name,
+            "QBRELAY_WRITEBACK_TABLE": t.writeback.table_name,
             "QBRELAY_EVENT_BUS": self.events.bus.event_bus_name,
             "QBRELAY_RECORD_QUEUE_URL": q.records.queue_url,
             "QBRELAY_DLQ_URL": q.dead_letters.queue_url,
@@ -352,6 +355,7 @@ class RelayStack(Stack):
             ("MappingsTable", t.mappings.table_name, "DynamoDB mappings table"),
             ("RunsTable", t.runs.table_name, "DynamoDB runs table"),
             ("WebhooksTable", t.webhooks.table_name, "DynamoDB webhook subscriptions and log"),
+            ("WriteBackTable", t.writeback.table_name, "DynamoDB write-back operations"),
             ("EventBusName", self.events.bus.event_bus_name, "EventBridge bus of relay events"),
             ("RecordQueueUrl", q.records.queue_url, "SQS record queue"),
             ("DeadLetterQueueUrl", q.dead_letters.queue_url, "SQS dead-letter queue"),

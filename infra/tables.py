@@ -27,6 +27,10 @@ ITEM_ACTIONS = frozenset(
     }
 )
 
+# The WriteBack table's indexes (the adapter's OPEN_INDEX and STATUS_INDEX).
+WRITEBACK_OPEN_INDEX = "open"
+WRITEBACK_STATUS_INDEX = "by_status"
+
 PARTIQL = frozenset({"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete"})
 
 
@@ -78,8 +82,22 @@ def deny_leading_keys(grantee: iam.IGrantable, table: dynamodb.Table, patterns: 
     )
 
 
+def grant_writeback(grantee: iam.IGrantable, table: dynamodb.Table) -> None:
+    """What the change capture and the writers call on the WriteBack table: get, enqueue (a
+    put and the record head's update, in one transaction), supersede, mark and cursors
+    (updates), the open operations (Query on ``open``, then a consistent BatchGetItem)."""
+    grant(grantee, table, ["GetItem", "BatchGetItem", "PutItem", "UpdateItem"])
+    grant(grantee, table, ["Query"], index=WRITEBACK_OPEN_INDEX)
+
+
+def grant_writeback_status(grantee: iam.IGrantable, table: dynamodb.Table) -> None:
+    """What status views call on the WriteBack table: get, lists and counts (``by_status``)."""
+    grant(grantee, table, ["GetItem"])
+    grant(grantee, table, ["Query"], index=WRITEBACK_STATUS_INDEX)
+
+
 class Tables(Construct):
-    """The relay's six tables, every one keyed by a string ``pk``."""
+    """The relay's seven tables, every one keyed by a string ``pk``."""
 
     def __init__(self, scope: Construct, construct_id: str, *, retain: bool) -> None:
         super().__init__(scope, construct_id)
@@ -109,6 +127,23 @@ class Tables(Construct):
         self.runs = self._table("Runs", sort_key="sk")
         # Webhook subscriptions (pk "sub") and the delivery log (pk "delivery", expiring).
         self.webhooks = self._table("Webhooks", ttl="expires_at", sort_key="sk")
+        # Write-back operations, record heads and capture cursors: pk = tenant, sk = kind#id
+        # (lambdas/store/dynamo/writeback.py). Final operations expire (``expires_at``).
+        self.writeback = self._table("WriteBack", ttl="expires_at", sort_key="sk")
+        # The open operations in seq order: sparse (``open_seq`` only while open), keys only
+        # (the writer re-reads them consistently).
+        self.writeback.add_global_secondary_index(
+            index_name=WRITEBACK_OPEN_INDEX,
+            partition_key=dynamodb.Attribute(name="pk", type=_S),
+            sort_key=dynamodb.Attribute(name="open_seq", type=_S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        # A tenant's operations of one status, newest first (status views).
+        self.writeback.add_global_secondary_index(
+            index_name=WRITEBACK_STATUS_INDEX,
+            partition_key=dynamodb.Attribute(name="status_key", type=_S),
+            sort_key=dynamodb.Attribute(name="seq_key", type=_S),
+        )
 
     def _table(self, name: str, *, ttl: str | None = None, sort_key: str | None = None):
         return dynamodb.Table(

@@ -78,11 +78,13 @@ def create_relay_tables(client: Any) -> dict[str, str]:
         "QBRELAY_STATE_TABLE": "state",
         "QBRELAY_MAPPINGS_TABLE": "mappings",
         "QBRELAY_RUNS_TABLE": "runs",
+        "QBRELAY_WRITEBACK_TABLE": "writeback",
     }
     for name in ("tenants", "sessions", "state"):
         create_pk_table(client, name)
     create_mappings_table(client, "mappings")
     create_runs_table(client, "runs")
+    create_writeback_table(client, "writeback")
     return names
 
 
@@ -109,3 +111,38 @@ class SerialClient:
                 return attr(*args, **kwargs)
 
         return call
+
+
+def create_writeback_table(client: Any, name: str) -> None:
+    """The WriteBack table as deployed: ``pk``, ``sk`` and GSIs ``open`` (sparse, keys only)
+    and ``by_status``."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": a, "AttributeType": "S"}
+            for a in ("pk", "sk", "open_seq", "status_key", "seq_key")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "open",
+                "KeySchema": [
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "open_seq", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
+            {
+                "IndexName": "by_status",
+                "KeySchema": [
+                    {"AttributeName": "status_key", "KeyType": "HASH"},
+                    {"AttributeName": "seq_key", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )

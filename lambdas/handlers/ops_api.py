@@ -5,7 +5,8 @@ policy; this one reads status and does what the actions write.
 
 Environment: QBRELAY_TENANTS_TABLE, QBRELAY_SESSIONS_TABLE, QBRELAY_STATE_TABLE,
 QBRELAY_MAPPINGS_TABLE, QBRELAY_RUNS_TABLE, QBRELAY_RECORD_QUEUE_URL, QBRELAY_DLQ_URL,
-QBRELAY_SECRETS_PREFIX (required); QBRELAY_EVENT_BUS (an audit's drift.found).
+QBRELAY_SECRETS_PREFIX (required); QBRELAY_EVENT_BUS (an audit's drift.found);
+QBRELAY_WRITEBACK_TABLE (write-back status, optional).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .runtime import importer, require_env, snapshot_hooks, start
 
 if TYPE_CHECKING:
     from ..ops.tenant_purge import TenantData
-    from ..store.dynamo import SecretsManagerSecretStore
+    from ..store.dynamo import DynamoWriteBackStore, SecretsManagerSecretStore
 
 # The adapters and the cores behind them are imported by the builders below, when a route first
 # needs the port, not at init (see the cold-start rows of ``make bench``).
@@ -76,7 +77,16 @@ def _tenant_data() -> TenantData:
         tokens=DynamoTokenCache(ddb, state),
         secrets=_secrets,
         audits=DynamoAuditResults(ddb, state),
+        writeback=_writeback(),
     )
+
+
+@cache
+def _writeback() -> DynamoWriteBackStore | None:
+    from ..store.dynamo import DynamoWriteBackStore
+
+    table = os.environ.get("QBRELAY_WRITEBACK_TABLE")
+    return DynamoWriteBackStore(boto3.client("dynamodb"), table) if table else None
 
 
 @cache
@@ -110,6 +120,7 @@ def services() -> Services:
         dead_letters=lambda: SqsDeadLetterQueue(boto3.client("sqs"), env["QBRELAY_DLQ_URL"]),
         record_queue=lambda: SqsRecordQueue(boto3.client("sqs"), env["QBRELAY_RECORD_QUEUE_URL"]),
         events=event_publisher,
+        writeback=_writeback,
         # The console's Connect button makes one-time QuickBooks Online connect links.
         qbo_states=lambda: _states(),
         # The stack creates the secret; this function only reads it.
@@ -124,4 +135,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 # SnapStart: the snapshot holds the router and its cores; every restore builds its own ports.
-snapshot_hooks(prime=[app_router, importer("lambdas.ops.tenant_purge")], forget=[services])
+snapshot_hooks(
+    prime=[app_router, importer("lambdas.ops.tenant_purge")], forget=[services, _writeback]
+)

@@ -5,7 +5,8 @@ Environment: QBO_CLIENT_ID, QBO_REDIRECT_URI, QBO_ENVIRONMENT, QBO_AUTH_BASE_URL
 QBO_API_BASE_URL (optional overrides); the client secret and the webhook verifier token come
 from the ``qbo-app`` secret (``<QBRELAY_SECRETS_PREFIX>qbo-app``), never the environment.
 Tables: QBRELAY_TENANTS_TABLE, QBRELAY_SESSIONS_TABLE (OAuth states, webhook event ids),
-QBRELAY_STATE_TABLE (connections, realm limits, sync state), QBRELAY_MAPPINGS_TABLE;
+QBRELAY_STATE_TABLE (connections, realm limits, sync state), QBRELAY_MAPPINGS_TABLE,
+QBRELAY_WRITEBACK_TABLE (write-back operations, optional);
 QBRELAY_QBO_CHANGE_QUEUE_URL (the FIFO change queue), QBRELAY_RECORD_QUEUE_URL,
 QBRELAY_PAYLOAD_BUCKET.
 """
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ..store.dynamo import (
         DynamoQboConnectionStore,
         DynamoTenantStore,
+        DynamoWriteBackStore,
         SecretsManagerSecretStore,
     )
 
@@ -71,6 +73,15 @@ def tenants() -> DynamoTenantStore:
     return DynamoTenantStore(dynamodb(), os.environ["QBRELAY_TENANTS_TABLE"])
 
 
+@cache
+def writeback() -> DynamoWriteBackStore | None:
+    """The write-back operations (QBRELAY_WRITEBACK_TABLE), if the stack has the table."""
+    from ..store.dynamo import DynamoWriteBackStore
+
+    table = os.environ.get("QBRELAY_WRITEBACK_TABLE")
+    return DynamoWriteBackStore(dynamodb(), table) if table else None
+
+
 def runtime(metrics: Metrics) -> QboRuntime:
     """A sync runtime over DynamoDB, SQS, S3 and Secrets Manager (one per invocation)."""
     from ..qbo.runtime import QboPorts, QboRuntime
@@ -99,9 +110,10 @@ def runtime(metrics: Metrics) -> QboRuntime:
             payloads=S3PayloadStore(boto3.client("s3"), bucket) if bucket else None,
             events=event_publisher(metrics),
             metrics=metrics,
+            writeback=writeback(),
         )
     )
 
 
 # The builders a SnapStart restore must forget (clients, and the app secret read through them).
-CACHED = (dynamodb, secrets, config, connections, tenants)
+CACHED = (dynamodb, secrets, config, connections, tenants, writeback)

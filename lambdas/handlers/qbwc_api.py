@@ -10,7 +10,8 @@ on, stage or custom-domain base path included); QBRELAY_MAX_BODY_BYTES (optional
 QBRELAY_PAYLOAD_BUCKET (the claim-check bucket for records too large for one queue message);
 QBRELAY_MAX_SESSION_RECORDS, QBRELAY_MAX_DAILY_RECORDS, QBRELAY_MASS_DELETION_MIN,
 QBRELAY_MASS_DELETION_SHARE (optional: the containment limits of lambdas/sync/vetting.py);
-QBRELAY_EVENT_BUS (session.completed events).
+QBRELAY_EVENT_BUS (session.completed events); QBRELAY_WRITEBACK_TABLE (write-back operations;
+without it the function has no write-back).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .runtime import ConfigurationError, importer, require_env, snapshot_hooks, 
 
 if TYPE_CHECKING:
     from ..qbwc.soap_service import SoapEndpoint
-    from ..store.dynamo import DynamoSyncStateStore, DynamoTenantStore
+    from ..store.dynamo import DynamoSyncStateStore, DynamoTenantStore, DynamoWriteBackStore
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "qbxml-relay"
 logger = Logger(service=SERVICE)
@@ -116,12 +117,22 @@ def sync_state_store() -> DynamoSyncStateStore | None:
     return DynamoSyncStateStore(boto3.client("dynamodb"), table) if table else None
 
 
+@cache
+def writeback_store() -> DynamoWriteBackStore | None:
+    """The write-back operations (QBRELAY_WRITEBACK_TABLE), if the stack has the table."""
+    from ..store.dynamo import DynamoWriteBackStore
+
+    table = os.environ.get("QBRELAY_WRITEBACK_TABLE")
+    return DynamoWriteBackStore(boto3.client("dynamodb"), table) if table else None
+
+
 def services() -> Services:
     """This function's ports, each built on first use by the route that needs it."""
     return Services(
         soap=endpoint,
         tenants=tenant_store,
         sync_state=sync_state_store,
+        writeback=writeback_store,
         soap_url=lambda: os.environ.get("QBRELAY_PUBLIC_URL") or None,
     )
 
@@ -140,5 +151,5 @@ snapshot_hooks(
         app_router,
         importer("lambdas.qbwc.relay", "lambdas.qbwc.soap_service", "lambdas.sync.engine"),
     ],
-    forget=[endpoint, tenant_store, sync_state_store],
+    forget=[endpoint, tenant_store, sync_state_store, writeback_store],
 )

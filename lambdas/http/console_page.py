@@ -93,8 +93,21 @@ def _counts(t: dict[str, Any]) -> str:
     more = "" if c["parked_complete"] else "+"
     return (
         f"in flight {e(c['in_flight'])}{'' if c['in_flight_complete'] else '+'}, "
-        f"parked {e(c['parked'])}{more}, drift {e(drift)}"
+        f"parked {e(c['parked'])}{more}, drift {e(drift)}{_writeback(t.get('writeback'))}"
     )
+
+
+def _writeback(wb: dict[str, Any] | None) -> str:
+    """Write-back counts and recent conflicts (nothing for a tenant without write-back)."""
+    if not wb or not (wb["enabled"] or wb["counts"]):
+        return ""
+    counts = ", ".join(f"{e(s.replace('_', ' '))} {e(n)}" for s, n in wb["counts"].items() if n)
+    out = f"<br>write-back {'on' if wb['enabled'] else 'off'} ({e(wb['policy'])})"
+    out += f": {counts}" if counts else ": no operations"
+    for c in wb["recent_conflicts"]:
+        kept = ", ".join(f"{e(f['field'])} kept {e(f['kept'])}" for f in c["fields"])
+        out += f"<br>conflict {e(c['zoho_module'])}/{e(c['zoho_id'])}: {kept}"
+    return out
 
 
 def _last_run(run: dict[str, Any] | None) -> str:

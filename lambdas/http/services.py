@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..qbwc.soap_service import SoapEndpoint
     from ..store.ports import SyncStateStore, TenantStore
+    from ..store.writeback_ports import WriteBackStore
 
 
 class ServiceUnavailable(LookupError):
@@ -61,6 +62,11 @@ class Services:
     @property
     def sync_state(self) -> SyncStateStore | None:
         return self.optional("sync_state")
+
+    @property
+    def writeback(self) -> WriteBackStore | None:
+        """The write-back operations (None where this deployment has no write-back table)."""
+        return self.optional("writeback")
 
     @property
     def soap_url(self) -> str | None:

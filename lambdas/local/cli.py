@@ -25,6 +25,7 @@ from .commands import (
     status,
     tenant,
     webhooks,
+    writeback,
     zoho,
 )
 
@@ -42,6 +43,7 @@ COMMAND_GROUPS = (
     apikey,
     webhooks,
     qbo,
+    writeback,
 )
 
 

@@ -23,6 +23,7 @@ def ops_providers(folder: Path, db: SqliteDatabase) -> dict[str, Callable[[], An
         SqliteDeadLetterQueue,
         SqliteQboConnectionStore,
         SqliteRecordQueue,
+        SqliteWriteBackStore,
     )
     from ..store.sqlite.outbox import SqliteOutbox
     from .tenant_stores import local_tenant_data
@@ -34,5 +35,6 @@ def ops_providers(folder: Path, db: SqliteDatabase) -> dict[str, Callable[[], An
         "dead_letters": lambda: SqliteDeadLetterQueue(db),
         "record_queue": lambda: SqliteRecordQueue(db),
         "events": lambda: SqliteOutbox(db),
+        "writeback": lambda: SqliteWriteBackStore(db),
         "console_key": lambda: signing_key(FileSecretStore.in_dir(folder), create=True),
     }

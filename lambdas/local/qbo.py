@@ -92,6 +92,7 @@ class LocalQbo:
                 state=local.state,
                 payloads=local.payloads,
                 events=local.outbox,
+                writeback=local.writeback,
                 clock=clock,
                 sleep=sleep,
                 session=session,

@@ -34,6 +34,7 @@ TABLE_OUTPUTS = {
     "MappingsTable": "QBRELAY_MAPPINGS_TABLE",
     "RunsTable": "QBRELAY_RUNS_TABLE",
     "WebhooksTable": "QBRELAY_WEBHOOKS_TABLE",
+    "WriteBackTable": "QBRELAY_WRITEBACK_TABLE",
 }
 
 

@@ -64,6 +64,7 @@ def local_tenant_data(folder: Path, db: SqliteDatabase | None = None) -> TenantD
         SqliteSessionStore,
         SqliteSyncStateStore,
         SqliteTenantStore,
+        SqliteWriteBackStore,
     )
 
     db = db or SqliteDatabase.in_dir(folder)
@@ -77,6 +78,7 @@ def local_tenant_data(folder: Path, db: SqliteDatabase | None = None) -> TenantD
         tokens=FileTokenCache.in_dir(folder),
         secrets=lambda: FileSecretStore.in_dir(folder),
         audits=SqliteAuditResults(db),
+        writeback=SqliteWriteBackStore(db),
     )
 
 
@@ -90,6 +92,7 @@ def _aws_data(env: str, region: str | None) -> TenantData:
         DynamoSyncStateStore,
         DynamoTenantStore,
         DynamoTokenCache,
+        DynamoWriteBackStore,
         SecretsManagerSecretStore,
     )
 
@@ -114,4 +117,5 @@ def _aws_data(env: str, region: str | None) -> TenantData:
         tokens=DynamoTokenCache(ddb, state),
         secrets=secrets,
         audits=DynamoAuditResults(ddb, state),
+        writeback=DynamoWriteBackStore(ddb, names.table("WriteBackTable")),
     )

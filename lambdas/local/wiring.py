@@ -19,6 +19,7 @@ from ..store.sqlite import (
     SqliteSessionStore,
     SqliteSyncStateStore,
     SqliteTenantStore,
+    SqliteWriteBackStore,
 )
 from ..store.sqlite.outbox import SqliteOutbox
 from ..sync.engine import SyncEngine, SyncSettings
@@ -41,6 +42,8 @@ class LocalRelay:
     endpoint: SoapEndpoint
     # Outbound events wait here for the webhook worker (lambdas/local/webhook_worker.py).
     outbox: SqliteOutbox
+    # Write-back operations: the capture's and the writers' (lambdas/writeback).
+    writeback: SqliteWriteBackStore
 
 
 def build_local(
@@ -85,4 +88,5 @@ def build_local(
         relay,
         SoapEndpoint(relay, max_body_bytes),
         outbox,
+        SqliteWriteBackStore(db),
     )

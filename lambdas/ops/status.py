@@ -11,7 +11,8 @@ Shapes (``SHAPE_VERSION`` 1):
 - ``tenant_status``: ``{"tenant", "health", "paused", "paused_reason", "paused_at",
   "entities", "last_seen_at", "qbwc_version", "last_completed_at", "last_summary",
   "session_running_until", "last_run", "counts": {"in_flight", "in_flight_complete",
-  "parked", "parked_complete", "drift"}, "last_audit", "forwarding_paused"}``
+  "parked", "parked_complete", "drift"}, "last_audit", "forwarding_paused", "writeback"}``
+  (``writeback``: see :mod:`.writeback_status`)
 - ``run_json``: ``{"ticket", "started_at", "ended_at", "seconds", "status", "exchanges",
   "errors", "summary", "error", "warnings", "entities": {name: {"received", "queued",
   "unchanged", "errors"}}}`` (``ticket`` is shortened: a live one is a credential)
@@ -31,6 +32,7 @@ from ..store.ports import DeliveryStatus, Mapping, RunRecord, StoreError, Tenant
 from ..sync.plan import SYNC_ORDER
 from .stale_sync import is_stale
 from .tenant_purge import TenantData
+from .writeback_status import writeback_status
 
 SHAPE_VERSION = 1
 # A record handed off longer ago than this without an outcome is no longer "in flight" (the
@@ -175,6 +177,7 @@ def tenant_status(data: TenantData, tenant: Tenant, now: float) -> dict[str, Any
         },
         "last_audit": audit,
         "forwarding_paused": forwarding,
+        "writeback": writeback_status(data.writeback, tenant),
     }
 
 

@@ -1,6 +1,7 @@
 """What a tenant leaves behind in the stores, and purging it, over the store ports only.
 
-A tenant's name keys its sync state, mappings, run history and the forwarder's state. Left
+A tenant's name keys its sync state, mappings, run history, the forwarder's state and its
+write-back operations. Left
 behind after ``tenant remove``, they would be inherited by a new tenant of the same name: its
 first session would be incremental (old watermarks) and its records would map to the old ZOHO
 org's ids. ``qbrelay tenant remove --purge`` removes them; every step is idempotent, so a purge
@@ -27,6 +28,7 @@ from ..store.ports import (
     TenantStore,
     TokenCache,
 )
+from ..store.writeback_ports import WriteBackStore
 
 
 @dataclass(slots=True)
@@ -43,6 +45,8 @@ class TenantData:
     secrets: Callable[[], SecretStore]
     # The last audit summaries (status and purge); None where a caller needs none.
     audits: AuditResults | None = None
+    # Write-back operations and cursors (status and purge); None without write-back.
+    writeback: WriteBackStore | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,7 @@ class Leftovers:
     paused: bool = False
     mapping_override: bool = False
     token: bool = False
+    writeback_ops: int = 0
 
     @property
     def empty(self) -> bool:
@@ -79,6 +84,8 @@ class Leftovers:
             found.append("a ZOHO mapping override")
         if self.token:
             found.append("a cached ZOHO token")
+        if self.writeback_ops:
+            found.append(_count(self.writeback_ops, "write-back operation"))
         return found
 
     def describe(self) -> str:
@@ -105,6 +112,7 @@ def leftovers(data: TenantData, tenant: str, now: float) -> Leftovers:
         paused=data.forwarder.paused(tenant, now) is not None,
         mapping_override=data.forwarder.get_mapping(tenant) is not None,
         token=data.tokens.load(tenant) is not None,
+        writeback_ops=sum(data.writeback.counts(tenant).values()) if data.writeback else 0,
     )
 
 
@@ -124,6 +132,7 @@ def purge(data: TenantData, tenant: str) -> Leftovers:
     data.tokens.delete_tenant(tenant)
     if data.audits is not None:
         data.audits.delete_tenant(tenant)
+    writeback_ops = data.writeback.delete_tenant(tenant) if data.writeback is not None else 0
     return Leftovers(
         mappings=mappings,
         synced_entities=found.synced_entities,
@@ -132,4 +141,5 @@ def purge(data: TenantData, tenant: str) -> Leftovers:
         paused=found.paused,
         mapping_override=found.mapping_override,
         token=found.token,
+        writeback_ops=writeback_ops,
     )

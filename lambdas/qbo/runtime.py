@@ -41,6 +41,7 @@ from ..store.ports import (
     TenantStore,
 )
 from ..store.qbo_ports import ChangeQueue, ReceivedChange
+from ..store.writeback_ports import WriteBackStore
 from .auth_client import IntuitAuthClient
 from .cdc import CatchUpReport, CdcCatchUp
 from .client import QboClient
@@ -85,6 +86,8 @@ class QboPorts:
     sleep: Callable[[float], None] = time.sleep
     session: requests.Session | None = None
     policy: RealmPolicy | None = None
+    # Write-back operations the Online writer applies (None: no write-back).
+    writeback: WriteBackStore | None = None
 
 
 class ActiveRealms:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ..writeback.model import OpStatus, WriteOp
+from ..writeback.model import FINAL, OUTCOME_SECONDS, OpStatus, WriteOp
 
 # The attributes ``mark`` may write (the writer's); anything else is a programming error.
 OUTCOME_ATTRS = frozenset(
@@ -103,3 +103,38 @@ class WriteBackStore(Protocol):
     def delete_tenant(self, tenant: str) -> int:
         """Remove every operation and cursor of the tenant; how many operations were removed."""
         ...
+
+
+def mark_attrs(
+    expect: Sequence[OpStatus], status: OpStatus, attrs: dict[str, Any], now: float
+) -> dict[str, Any]:
+    """The attributes ``mark`` writes besides ``status``, checked, for both adapters.
+
+    Only OUTCOME_ATTRS; ``expires_at`` (the TTL) is kept only on a final operation: it
+    defaults to ``outcome_at`` (else ``now``) + OUTCOME_SECONDS, and is cleared (None) when the
+    operation is open, so an open operation never expires.
+    """
+    unknown = set(attrs) - OUTCOME_ATTRS
+    if unknown:
+        raise ValueError(f"mark may not write {', '.join(sorted(unknown))}")
+    if not expect:
+        raise ValueError("mark needs the statuses it expects")
+    out = dict(attrs)
+    if OpStatus(status) in FINAL:
+        if out.get("expires_at") is None:
+            out["expires_at"] = float(out.get("outcome_at") or now) + OUTCOME_SECONDS
+    elif out.get("expires_at") is not None:
+        raise ValueError("an open operation has no expires_at")
+    else:
+        out["expires_at"] = None
+    return out
+
+
+def stored(op: WriteOp, now: float) -> WriteOp:
+    """``op`` as ``enqueue`` stores it: a final one (e.g. refused by validation) expires like
+    any outcome, an open one never."""
+    if op.status in FINAL:
+        if op.expires_at is None:
+            return op.with_(expires_at=float(op.outcome_at or now) + OUTCOME_SECONDS)
+        return op
+    return op.with_(expires_at=None) if op.expires_at is not None else op

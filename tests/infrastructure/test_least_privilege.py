@@ -29,7 +29,10 @@ TABLES = {
     "mappings": "MappingsTable",
     "runs": "RunsTable",
     "webhooks": "WebhooksTable",
+    "writeback": "WriteBackTable",
 }
+# The capture's and the writers' calls on the WriteBack table (plus Query on its open index).
+WRITEBACK_WRITER = {"GetItem", "BatchGetItem", "PutItem", "UpdateItem"}
 # Function -> table -> the DynamoDB actions it is allowed (without the "dynamodb:" prefix).
 # Transactions are authorized per item as PutItem/UpdateItem/DeleteItem.
 EXPECTED_TABLES: dict[str, dict[str, set[str]]] = {
@@ -39,6 +42,7 @@ EXPECTED_TABLES: dict[str, dict[str, set[str]]] = {
         "state": {"GetItem", "BatchGetItem", "UpdateItem"},
         "mappings": {"BatchGetItem", "UpdateItem"},
         "runs": {"PutItem"},
+        "writeback": WRITEBACK_WRITER,
     },
     "forwarder": {
         "tenants": {"GetItem"},
@@ -57,6 +61,7 @@ EXPECTED_TABLES: dict[str, dict[str, set[str]]] = {
         "state": {"GetItem", "BatchGetItem", "UpdateItem", "Scan"},
         "mappings": {"GetItem"},
         "runs": {"Query"},
+        "writeback": {"GetItem"},
     },
 }
 # Scan and DeleteItem, and by whom (nobody else may have them anywhere).
@@ -100,8 +105,10 @@ def allowed(statements: list[dict[str, Any]], prefix: str) -> dict[str, set[str]
 def expected_tables(synth: Synth, name: str, repair: bool) -> dict[str, set[str]]:
     out = {arn(table_id(synth, TABLES[t])): set(a) for t, a in EXPECTED_TABLES[name].items()}
     mappings = table_id(synth, TABLES["mappings"])
+    writeback = table_id(synth, TABLES["writeback"])
     if name == "relay":  # counts a tenant's mappings (the base of the mass deletion share)
         out[arn(mappings, "/index/by_tenant")] = {"Query"}
+        out[arn(writeback, "/index/open")] = {"Query"}
     if name == "audit":
         out[arn(mappings, "/index/by_tenant")] = {"Query"}
         if repair:  # record_outcomes marks the drifted mappings for sending again
@@ -109,6 +116,7 @@ def expected_tables(synth: Synth, name: str, repair: bool) -> dict[str, set[str]
     if name == "ops":
         for index in ("by_tenant", "by_status", "by_zoho"):
             out[arn(mappings, f"/index/{index}")] = {"Query"}
+        out[arn(writeback, "/index/by_status")] = {"Query"}  # counts and lists of status
         if repair:  # an audit through the status API repairs like the scheduled one
             out[arn(mappings)] = {"GetItem", "UpdateItem"}
     return out

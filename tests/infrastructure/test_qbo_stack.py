@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from tests.infrastructure.conftest import Synth, resources
-from tests.infrastructure.test_least_privilege import TABLES, allowed, arn, bus_id
+from tests.infrastructure.test_least_privilege import (
+    TABLES,
+    WRITEBACK_WRITER,
+    allowed,
+    arn,
+    bus_id,
+)
 from tests.infrastructure.test_stack import actions, bucket_id, policy_statements, table_id
 
 PREFIXES = {
@@ -29,6 +35,7 @@ EXPECTED_TABLES: dict[str, dict[str, set[str]]] = {
         "tenants": {"GetItem"},
         "state": {"GetItem", "BatchGetItem", "UpdateItem"},
         "mappings": {"BatchGetItem", "UpdateItem"},
+        "writeback": WRITEBACK_WRITER,  # the Online writer
     },
     "cdc": {
         "tenants": {"GetItem"},
@@ -66,6 +73,8 @@ def test_each_qbo_function_has_exactly_its_table_actions(synth: Synth, name: str
     want = {arn(table_id(synth, TABLES[t])): a for t, a in EXPECTED_TABLES[name].items()}
     if name == "cdc":
         want[arn(table_id(synth, TABLES["mappings"]), "/index/by_tenant")] = {"Query"}
+    if name == "sync":
+        want[arn(table_id(synth, TABLES["writeback"]), "/index/open")] = {"Query"}
     assert allowed(statements(synth, name), "dynamodb:") == want
 
 

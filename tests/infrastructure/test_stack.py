@@ -19,6 +19,7 @@ BRIEF_ENVIRONMENT = {
     "QBRELAY_MAPPINGS_TABLE",
     "QBRELAY_RUNS_TABLE",
     "QBRELAY_WEBHOOKS_TABLE",
+    "QBRELAY_WRITEBACK_TABLE",
     "QBRELAY_EVENT_BUS",
     "QBRELAY_RECORD_QUEUE_URL",
     "QBRELAY_DLQ_URL",
@@ -61,6 +62,7 @@ OUTPUTS = {
     "MappingsTable",
     "RunsTable",
     "WebhooksTable",
+    "WriteBackTable",
     "EventBusName",
     "RecordQueueUrl",
     "DeadLetterQueueUrl",
@@ -132,8 +134,8 @@ def queue_id(synth: Synth, output: str) -> str:
 # --- tables -------------------------------------------------------------------------------
 
 
-def test_six_on_demand_tables_with_recovery_and_encryption(synth: Synth) -> None:
-    synth.template.resource_count_is("AWS::DynamoDB::Table", 6)
+def test_seven_on_demand_tables_with_recovery_and_encryption(synth: Synth) -> None:
+    synth.template.resource_count_is("AWS::DynamoDB::Table", 7)
     synth.template.all_resources_properties(
         "AWS::DynamoDB::Table",
         {
@@ -176,6 +178,33 @@ def test_table_keys_ttl_and_indexes(synth: Synth) -> None:
     assert projections == {"ALL"}
     types = {a["AttributeName"]: a["AttributeType"] for a in mappings["AttributeDefinitions"]}
     assert types == {"pk": "S", "zoho_key": "S", "tenant_status": "S", "tenant": "S"}
+    # Write-back (lambdas/store/dynamo/writeback.py, tests/aws_tables.py): final operations
+    # expire; the open index is sparse and keys-only; the status index serves views.
+    writeback = tables[table_id(synth, "WriteBackTable")]["Properties"]
+    assert writeback["KeySchema"] == runs["KeySchema"]
+    assert writeback["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    indexes = {
+        i["IndexName"]: (i["KeySchema"], i["Projection"]["ProjectionType"])
+        for i in writeback["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {
+        "open": (
+            [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "open_seq", "KeyType": "RANGE"},
+            ],
+            "KEYS_ONLY",
+        ),
+        "by_status": (
+            [
+                {"AttributeName": "status_key", "KeyType": "HASH"},
+                {"AttributeName": "seq_key", "KeyType": "RANGE"},
+            ],
+            "ALL",
+        ),
+    }
+    types = {a["AttributeName"]: a["AttributeType"] for a in writeback["AttributeDefinitions"]}
+    assert types == dict.fromkeys(("pk", "sk", "open_seq", "status_key", "seq_key"), "S")
 
 
 def test_production_data_is_retained_and_dev_data_is_not(dev: Synth, prod: Synth) -> None:

@@ -89,6 +89,16 @@ def _details(t: dict[str, Any], parked: list[dict[str, Any]]) -> None:
             e = run["error"]
             print(f"  Error {e['code']}: {e['message']}")
             print(f"  What to do: {e['user_message']} ({e['docs']})")
+    wb = t["writeback"]
+    if wb["enabled"] or wb["counts"]:
+        counts = ", ".join(f"{s} {n:,}" for s, n in wb["counts"].items() if n) or "none"
+        print(
+            f"Write-back {'on' if wb['enabled'] else 'off'} (policy {wb['policy']}): "
+            f"operations {counts}"
+        )
+        for c in wb["recent_conflicts"]:
+            kept = ", ".join(f"{f['field']} kept {f['kept']}" for f in c["fields"])
+            print(f"  Conflict {c['zoho_module']}/{c['zoho_id']} ({c['op_id']}): {kept}")
     audit = t["last_audit"]
     if audit is not None:
         print(f"Last audit {when(audit['at'])}: drift {audit['drift']:,}")

@@ -20,6 +20,8 @@ from ...model.tenant import check_time_zone
 from ...qbwc.passwords import generate_password, hash_password, password_weakness
 from ...store.ports import DEFAULT_WATERMARK_MARGIN_SECONDS, AlreadyExists, Tenant, TenantStore
 from ...sync.plan import DEFAULT_ENTITIES, SYNC_ORDER, unknown_entities
+from ...writeback.conflicts import check_policy
+from ...writeback.model import POLICIES
 from ..targets import add_target_args, explain_aws_errors, open_tenants
 from ..tenant_stores import open_tenant_data
 from .common import read_secret_stdin
@@ -76,6 +78,52 @@ def _zone(name: str) -> str:
         return check_time_zone(name)
     except ValueError as exc:
         raise _fail(str(exc)) from exc
+
+
+# A ZOHO picklist value; a QuickBooks item's full name (ItemRef FullName, 159 characters).
+MAX_STAGE = 120
+MAX_ITEM = 159
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_policy_arg(value: str) -> str:
+    """``--conflict-policy``, checked (lambdas/writeback/conflicts.py)."""
+    try:
+        return check_policy(value)
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def check_won_stage(value: str) -> str:
+    """``--won-stage``: the ZOHO Deal stage that makes an invoice, as ZOHO spells it."""
+    if not value.strip() or len(value) > MAX_STAGE or _CONTROL.search(value):
+        raise _fail(f"--won-stage {value!r}: 1-{MAX_STAGE} characters, as the Deal stage reads")
+    return value
+
+
+def check_invoice_item(value: str) -> str:
+    """``--invoice-item``: the QuickBooks item of a deal's one line ("" = none)."""
+    if len(value) > MAX_ITEM or _CONTROL.search(value) or value != value.strip():
+        raise _fail(
+            f"--invoice-item {value!r}: the QuickBooks item's full name, at most {MAX_ITEM} "
+            "characters ('' = none)"
+        )
+    return value
+
+
+def writeback_summary(t: Tenant) -> str:
+    """The tenant's write-back settings, tab-free (``tenant list`` and ``tenant set``)."""
+    if not t.writeback:
+        return "writeback=off"
+    since = (
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t.writeback_since))
+        if t.writeback_since
+        else "-"
+    )
+    return (
+        f"writeback=on since={since} conflict_policy={t.conflict_policy} "
+        f"won_stage={t.won_stage!r} invoice_item={t.invoice_item or '(none)'}"
+    )
 
 
 def margin_seconds(hours: float) -> int:
@@ -169,7 +217,8 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
             f"min_interval={t.min_interval_seconds // 60}m\t"
             f"watermark_margin={_hours(t.watermark_margin_seconds)}\t"
             f"time_zone={t.time_zone or 'UTC'}\t"
-            f"company_file={t.company_file or '(open file)'}\tfile_id={t.file_id or '-'}"
+            f"company_file={t.company_file or '(open file)'}\tfile_id={t.file_id or '-'}\t"
+            f"{writeback_summary(t)}"
         )
     return 0
 
@@ -200,10 +249,15 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         and args.company_file is None
         and args.watermark_margin_hours is None
         and args.time_zone is None
+        and args.writeback is None
+        and args.conflict_policy is None
+        and args.won_stage is None
+        and args.invoice_item is None
     ):
         raise _fail(
             "nothing to change: give --entities, --min-interval-minutes, --company-file, "
-            "--watermark-margin-hours or --time-zone"
+            "--watermark-margin-hours, --time-zone, --writeback, --conflict-policy, "
+            "--won-stage or --invoice-item"
         )
     # Check every value before touching the store, so bad input changes nothing.
     entities = parse_entities(args.entities) if args.entities is not None else None
@@ -219,6 +273,9 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         else None
     )
     zone = _zone(args.time_zone) if args.time_zone is not None else None
+    policy = check_policy_arg(args.conflict_policy) if args.conflict_policy is not None else None
+    stage = check_won_stage(args.won_stage) if args.won_stage is not None else None
+    item = check_invoice_item(args.invoice_item) if args.invoice_item is not None else None
     store = open_tenants(args)
     tenant = _existing(store, args.name)
     if zone is not None:
@@ -231,13 +288,25 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         tenant.company_file = company_file
     if margin is not None:
         tenant.watermark_margin_seconds = margin
+    if args.writeback is not None:
+        tenant.writeback = args.writeback == "on"
+        # Changes made in ZOHO from now on are captured (not the whole CRM's history); a
+        # tenant turned off and on again keeps its start (its cursors carry on from there).
+        if tenant.writeback and tenant.writeback_since is None:
+            tenant.writeback_since = time.time()
+    if policy is not None:
+        tenant.conflict_policy = policy
+    if stage is not None:
+        tenant.won_stage = stage
+    if item is not None:
+        tenant.invoice_item = item
     store.update(tenant)
     print(
         f"Tenant {tenant.name!r}: entities={','.join(tenant.enabled_entities) or '(none)'} "
         f"min_interval={tenant.min_interval_seconds // 60}m "
         f"company_file={tenant.company_file or '(open file)'} "
         f"watermark_margin={_hours(tenant.watermark_margin_seconds)} "
-        f"time_zone={tenant.time_zone or 'UTC'}"
+        f"time_zone={tenant.time_zone or 'UTC'} {writeback_summary(tenant)}"
     )
     if not tenant.enabled_entities:
         print("No entity is enabled: the Web Connector is told there is nothing to do.")
@@ -295,5 +364,19 @@ def register(sub: Any) -> None:
     )
     set_.add_argument("--watermark-margin-hours", type=float, help=margin_help)
     set_.add_argument("--time-zone", help=ZONE_HELP)
+    set_.add_argument(
+        "--writeback",
+        choices=("on", "off"),
+        help="write ZOHO accounts and won deals to QuickBooks (changes made from now on)",
+    )
+    set_.add_argument(
+        "--conflict-policy",
+        help=f"which side keeps a field changed on both ({', '.join(POLICIES)}; default qb_wins)",
+    )
+    set_.add_argument("--won-stage", help="the ZOHO Deal stage that makes an invoice")
+    set_.add_argument(
+        "--invoice-item",
+        help="QuickBooks item of the one line of a deal without products ('' = none)",
+    )
     add_target_args(set_)
     set_.set_defaults(func=cmd_tenant_set)

@@ -30,6 +30,7 @@ _MODULE_OF = {
     "DynamoSyncStateStore": "sync_state",
     "DynamoTenantStore": "tenants",
     "DynamoTokenCache": "tokens",
+    "DynamoWriteBackStore": "writeback",
     "SecretsManagerSecretStore": "secrets",
     "SqsChangeQueue": "change_queue",
     "SqsDeadLetterQueue": "dead_letters",
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from .tenants import DynamoTenantStore
     from .throttle import DynamoLoginThrottle
     from .tokens import DynamoTokenCache
+    from .writeback import DynamoWriteBackStore
 
 
 def __getattr__(name: str) -> Any:
@@ -79,6 +81,7 @@ __all__ = [
     "DynamoSyncStateStore",
     "DynamoTenantStore",
     "DynamoTokenCache",
+    "DynamoWriteBackStore",
     "SecretsManagerSecretStore",
     "SqsChangeQueue",
     "SqsDeadLetterQueue",

@@ -38,6 +38,11 @@ def _n(value: float) -> dict[str, str]:
     return {"N": repr(float(value))}
 
 
+def _i(value: int) -> dict[str, str]:
+    """An integer number attribute (exact: ``_n`` goes through float)."""
+    return {"N": str(int(value))}
+
+
 def _code(exc: BaseException) -> str:
     """The error code of a ClientError ("" for anything else)."""
     if isinstance(exc, ClientError):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...writeback.model import FINAL, OPEN, Conflict, OpStatus, WriteOp
 from ..ports import ConcurrentUpdate
-from ..writeback_ports import OUTCOME_ATTRS
+from ..writeback_ports import mark_attrs, stored
 
 if TYPE_CHECKING:
     from .database import SqliteDatabase
@@ -109,12 +109,13 @@ class SqliteWriteBackStore:
         db.connection().executescript(WRITEBACK_SCHEMA)
 
     def enqueue(self, op: WriteOp) -> bool:
-        item = op.to_item()
+        now = self._clock()
+        item = stored(op, now).to_item()
         with self._db.transaction() as conn:
             conn.execute(
                 f"DELETE FROM writeback_ops WHERE expires_at <= ? "
                 f"AND status IN ({_marks(len(_FINAL))})",
-                (self._clock(), *_FINAL),
+                (now, *_FINAL),
             )
             cur = conn.execute(
                 f"INSERT INTO writeback_ops ({_SELECT}) VALUES ({_marks(len(_COLUMNS))}) "
@@ -199,13 +200,9 @@ class SqliteWriteBackStore:
         rev: int | None = None,
         **attrs: Any,
     ) -> WriteOp:
-        unknown = set(attrs) - OUTCOME_ATTRS
-        if unknown:
-            raise ValueError(f"mark may not write {', '.join(sorted(unknown))}")
-        if not expect:
-            raise ValueError("mark needs the statuses it expects")
+        checked = mark_attrs(expect, status, attrs, self._clock())
         assignments = {"status": str(OpStatus(status))}
-        assignments.update({k: _column(k, v) for k, v in attrs.items()})
+        assignments.update({k: _column(k, v) for k, v in checked.items()})
         setter = ", ".join(f"{k} = ?" for k in assignments)
         condition = f"tenant = ? AND op_id = ? AND status IN ({_marks(len(expect))})"
         params: list[Any] = [*assignments.values(), tenant, op_id, *(str(s) for s in expect)]
