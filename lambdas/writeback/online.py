@@ -328,7 +328,9 @@ class OnlineWriter:
             attrs["result_version"] = str(obj.get("SyncToken", ""))
             if result.entity == "Invoice":
                 attrs["ref_number"] = str(obj.get("DocNumber", ""))
-        final = self.store.mark(name, op.op_id, [OpStatus.SENT], status, **attrs)
+        # The messages go before the outcome is stored: should the store fail, the operation
+        # stays SENT, is reconciled later and its (idempotent) messages are sent again.
+        final = op.with_(status=status, **attrs)
         if status == OpStatus.APPLIED:
             record = canonical(result.entity, obj)
             wrap = {}
@@ -337,10 +339,12 @@ class OnlineWriter:
                 module, zoho_id = final.zoho_module, final.zoho_id
                 wrap[("Customer", str(record["list_id"]))] = lambda e: linked(e, module, zoho_id)
             self.hand_off(name, [[record]], wrap=wrap)
+        update = outcome_update(final, now)
+        self.queue.send([QueueMessage(name, update.to_json(), update.dedup_id)])
+        self.store.mark(name, op.op_id, [OpStatus.SENT], status, **attrs)
+        if status == OpStatus.APPLIED:
             report.applied += 1
             report.linked += int(final.linked)
             report.conflicts += len(final.conflicts)
         else:
             report.not_applied += 1
-        update = outcome_update(final, now)
-        self.queue.send([QueueMessage(name, update.to_json(), update.dedup_id)])

@@ -322,3 +322,30 @@ def _map(rig: Rig, zoho_id: str, customer_id: str) -> None:
     )
     rig.mappings.record_outcome(outcome)
     assert rig.mappings.find_by_zoho_id(TENANT, "Accounts", zoho_id) is not None
+
+
+def test_a_writer_that_dies_before_storing_the_outcome_is_reconciled_later(rig: Rig) -> None:
+    from lambdas.store.ports import StoreError
+
+    class Failing(type(rig.store)):
+        fail = True
+
+        def mark(self, tenant, op_id, expect, status, **kw):
+            if status == OpStatus.APPLIED and self.fail:
+                self.fail = False
+                raise StoreError("the store went away")
+            return super().mark(tenant, op_id, expect, status, **kw)
+
+    store = Failing(rig.env.db)
+    now = [1_800_000_000.0]
+    writer = OnlineWriter(store, rig.mappings, rig.queue, rig.client, clock=lambda: now[0])
+    op = rig.enqueue(rig.account_op("z1", ACME))
+    assert writer.run(rig.tenant).errors  # applied in QuickBooks; the outcome not stored
+    assert _status(rig, op) == OpStatus.SENT
+    assert {m.entity for m in rig.messages()} == {"Customer", "ZohoUpdate"}  # sent first
+    assert writer.run(rig.tenant).waiting == 1  # as if another writer still waited for it
+    now[0] += 1000  # past STALE_SENT_SECONDS: its writer is gone
+    assert writer.run(rig.tenant).applied == 1
+    assert len(rig.customers_named("Acme Rockets")) == 1
+    done = rig.store.get(TENANT, op.op_id)
+    assert done.status == OpStatus.APPLIED and done.attempts == 1
