@@ -139,8 +139,10 @@ class QboIntegration(Construct):
             payloads.grant_put(fn)
             event_grant(fn)
             self._secrets(fn, prefix, write=True)
-        # The Online writer applies write-back operations as it syncs.
-        tables.grant_writeback(self.sync, t.writeback)
+        # The Online writer applies write-back operations after the scheduled catch-up; an
+        # invoice's customer is found by its ZOHO account (by_zoho).
+        tables.grant_writeback(self.cdc, t.writeback)
+        tables.grant(self.cdc, t.mappings, ["Query"], index="by_zoho")
         # Only the catch-up lists connections (a Scan of the state table) and sweeps mappings.
         tables.grant(self.cdc, t.state, ["Scan"])
         tables.grant(self.cdc, t.mappings, ["Query"], index="by_tenant")

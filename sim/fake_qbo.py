@@ -8,8 +8,9 @@ Modelled (../shared/research/quickbooks-online-api.md): the consent step and tok
 :mod:`sim.fake_qbo_auth`; per realm a :class:`sim.fake_qbo_company.QboCompany`;
 ``GET|POST /v3/company/<realm>/query`` (:mod:`sim.fake_qbo_query`), ``GET /cdc`` (30-day look-back,
 at most 1,000 objects per answer, deletions as ``status: Deleted``), reads by id, creates,
-updates (SyncToken 5010, sparse or full), deletes and voids; ``requestid`` idempotency (the same
-requestid in a realm answers the first answer again, without doing the work twice); the
+updates (SyncToken 5010, sparse or full), deletes and voids (:mod:`sim.fake_qbo_writes`);
+``requestid`` idempotency (the same requestid in a realm answers the first answer again, without
+doing the work twice; ``forget_request_ids``), answers lost after the write (``lose_answers``); the
 per-realm throttle (10 requests/s, 500/min, 10 in flight: HTTP 429 ``ThrottleExceeded`` 3001);
 401 with the gateway's lower-case ``fault`` for a bad or expired token, other faults with
 ``Fault``; an ``intuit_tid`` header on every answer; faults on demand (:meth:`FakeQbo.inject`,
@@ -36,8 +37,9 @@ import requests
 
 from . import fake_qbo_query
 from .fake_qbo_auth import ACCESS_LIFETIME, FakeIntuitOAuth, OAuthRefusal
-from .fake_qbo_company import ENTITIES, NAME_ENTITIES, QboCompany, parse_time, qbo_time
-from .fake_qbo_faults import Fault, Reply, fault_body, fault_reply, not_found, validate
+from .fake_qbo_company import ENTITIES, QboCompany, parse_time, qbo_time
+from .fake_qbo_faults import Fault, Reply, fault_body, fault_reply, not_found
+from .fake_qbo_writes import write
 
 PER_SECOND = 10
 PER_MINUTE = 500
@@ -95,6 +97,7 @@ class FakeQbo:
         self._recent: dict[str, deque[float]] = {}
         self._faults: dict[str, deque[Fault]] = {}
         self._replies: dict[tuple[str, str], Reply] = {}
+        self._lost: Counter[str] = Counter()
         self._lock = threading.Lock()
 
     # Set-up and test controls.
@@ -118,6 +121,18 @@ class FakeQbo:
         """Answer the next ``times`` calls of ``endpoint`` (a ``calls`` key) with ``fault``."""
         with self._lock:
             self._faults.setdefault(endpoint, deque()).extend([fault] * times)
+
+    def lose_answers(self, endpoint: str, times: int = 1) -> None:
+        """Apply the next ``times`` writes of ``endpoint`` ("create", "update"; replays of a
+        requestid count too) but drop the connection before the answer is complete."""
+        with self._lock:
+            self._lost[endpoint] += times
+
+    def forget_request_ids(self) -> None:
+        """Forget every requestid seen (Intuit keeps them for an undocumented while): a
+        repeated one is then served as a new request."""
+        with self._lock:
+            self._replies.clear()
 
     def approve(self, authorize_url: str, realm_id: str, deny: bool = False) -> str:
         """Play the user on the consent page: load it, then approve (or deny) for ``realm_id``.
@@ -164,12 +179,19 @@ class FakeQbo:
                 self.busy -= 1
         headers = [("Content-Type", reply.content_type), ("intuit_tid", _tid())]
         headers += list((reply.headers or {}).items())
-        start_response(f"{reply.status} {_REASONS.get(reply.status, 'Error')}", headers)
         if reply.body is None:
-            return [b""]
-        if isinstance(reply.body, str):
-            return [reply.body.encode()]
-        return [json.dumps(reply.body).encode()]
+            data = b""
+        elif isinstance(reply.body, str):
+            data = reply.body.encode()
+        else:
+            data = json.dumps(reply.body).encode()
+        if reply.lost:
+            # Promise more than is sent: the server closes the connection mid-answer and the
+            # client sees a broken read, as when a connection drops after Intuit applied it.
+            headers.append(("Content-Length", str(len(data) + 64)))
+            data = data[: len(data) // 2]
+        start_response(f"{reply.status} {_REASONS.get(reply.status, 'Error')}", headers)
+        return [data]
 
     def _handle(self, environ: dict[str, Any]) -> Reply:
         method = environ["REQUEST_METHOD"]
@@ -396,11 +418,19 @@ class FakeQbo:
             if request_id and key in self._replies:
                 with self._lock:
                     self.calls["replayed"] += 1
-                return self._replies[key]
-            reply = self._write(endpoint, entity, company, raw)
+                return self._maybe_lost(endpoint, self._replies[key])
+            reply = write(endpoint, entity, company, raw, self._time(company))
             if request_id:
                 self._replies[key] = reply
-        return reply
+        return self._maybe_lost(endpoint, reply)
+
+    def _maybe_lost(self, endpoint: str, reply: Reply) -> Reply:
+        with self._lock:
+            if self._lost[endpoint] <= 0:
+                return reply
+            self._lost[endpoint] -= 1
+            self.calls["lost"] += 1
+        return Reply(reply.status, reply.body, reply.headers, reply.content_type, lost=True)
 
     def _time(self, company: QboCompany) -> str:
         return qbo_time(self.now_datetime(), company.offset)
@@ -436,57 +466,6 @@ class FakeQbo:
                 responses.append({})
         body = {"CDCResponse": [{"QueryResponse": responses}], "time": self._time(company)}
         return Reply(200, body)
-
-    def _write(self, endpoint: str, entity: str, company: QboCompany, raw: bytes) -> Reply:
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            return Reply(
-                400,
-                fault_body(
-                    "2010", "Request has invalid or unsupported JSON", "", "ValidationFault"
-                ),
-            )
-        if not isinstance(body, dict):
-            return Reply(400, fault_body("2010", "Request has invalid JSON", "", "ValidationFault"))
-        stamp = self._time(company)
-        if endpoint == "create":
-            problem = validate(entity, company, body, None)
-            if problem:
-                return problem
-            return Reply(200, {entity: company.add(entity, body), "time": stamp})
-        obj_id = str(body.get("Id", ""))
-        current = company.get(entity, obj_id)
-        if current is None:
-            return not_found(entity, obj_id)
-        if str(body.get("SyncToken")) != current["SyncToken"]:
-            return Reply(
-                400,
-                fault_body(
-                    "5010",
-                    "Stale Object Error",
-                    f"You and another user were working on the same thing. SyncToken "
-                    f"{body.get('SyncToken')} is stale",
-                    "ValidationFault",
-                ),
-            )
-        if endpoint == "delete":
-            if entity in NAME_ENTITIES:
-                detail = f"{entity} cannot be deleted; make it inactive"
-                return Reply(
-                    400,
-                    fault_body("6000", "A business validation error", detail, "ValidationFault"),
-                )
-            company.delete(entity, obj_id)
-            gone = {"Id": obj_id, "status": "Deleted", "domain": "QBO"}
-            return Reply(200, {entity: gone, "time": stamp})
-        if endpoint == "void":
-            return Reply(200, {entity: company.void(entity, obj_id), "time": stamp})
-        problem = validate(entity, company, body, obj_id)
-        if problem:
-            return problem
-        updated = company.replace(entity, obj_id, body, sparse=bool(body.get("sparse")))
-        return Reply(200, {entity: updated, "time": stamp})
 
 
 def _endpoint(method: str, parts: list[str], query: dict[str, str], raw: bytes) -> str:

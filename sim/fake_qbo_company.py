@@ -74,6 +74,9 @@ class QboCompany:
         self.objects: dict[str, dict[str, dict[str, Any]]] = {e: {} for e in ENTITIES}
         self.tombstones: dict[str, dict[str, Tombstone]] = {e: {} for e in ENTITIES}
         self.events: list[Event] = []
+        # DisplayNames of vendors and employees (not served as entities): a customer may not
+        # take one (6240), as QuickBooks Online keeps names unique across the three.
+        self.other_names: dict[str, str] = {}  # name -> "Vendor" | "Employee"
         # Each entity has its own Id sequence, as in QuickBooks Online.
         self._next_id = dict.fromkeys(ENTITIES, 1)
         self.lock = threading.RLock()

@@ -1,13 +1,11 @@
 """Answers of the fake QuickBooks Online: Intuit's error bodies in both casings, injected faults,
-and the validation checks a sync runs into (unique names, references, missing objects)."""
+missing objects (the checks of creates and updates are in :mod:`sim.fake_qbo_writes`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-from .fake_qbo_company import QboCompany
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +26,7 @@ class Reply:
     body: Any = None
     headers: dict[str, str] | None = None
     content_type: str = "application/json;charset=UTF-8"
+    lost: bool = False  # the write was applied but the connection drops before the answer
 
 
 def fault_body(code: str, message: str, detail: str, kind: str, casing: str = "Fault") -> Any:
@@ -54,30 +53,6 @@ THROTTLE_XML = (
     "statusCode=429</Message><Detail>The request limit was reached. Try again later</Detail>"
     "</Error></Fault></IntuitResponse>"
 )
-
-
-def validate(
-    entity: str, company: QboCompany, body: dict[str, Any], obj_id: str | None
-) -> Reply | None:
-    """Intuit's checks that matter for a sync: unique names, existing references."""
-    name_field = {"Customer": "DisplayName", "Item": "Name"}.get(entity)
-    if name_field:
-        name = body.get(name_field)
-        if obj_id is None and not name:
-            return Reply(
-                400, fault_body("2020", "Required param missing", name_field, "ValidationFault")
-            )
-        if name and any(o[name_field] == name and o["Id"] != obj_id for o in company.all(entity)):
-            detail = f"The name supplied already exists. : Id={obj_id or ''}"
-            return Reply(
-                400, fault_body("6240", "Duplicate Name Exists Error", detail, "ValidationFault")
-            )
-        return None
-    ref = body.get("CustomerRef", {}).get("value")
-    if (obj_id is None or ref) and company.get("Customer", str(ref)) is None:
-        detail = f"Invalid Reference Id : Customer {ref}"
-        return Reply(400, fault_body("2500", "Invalid Reference Id", detail, "ValidationFault"))
-    return None
 
 
 def not_found(entity: str, obj_id: str) -> Reply:

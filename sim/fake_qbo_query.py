@@ -163,6 +163,8 @@ def _lookup(obj: dict[str, Any], prop: str) -> Any:
         if part.lower() == "metadata":
             part = "MetaData"
         value = value.get(part)
+    if isinstance(value, dict) and "value" in value:
+        return value["value"]  # a reference (CustomerRef = '58') compares by the Id it names
     return value
 
 

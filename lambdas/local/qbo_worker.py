@@ -1,6 +1,7 @@
-"""The serve process's QuickBooks Online worker: a thread that syncs queued webhook changes and
-runs the change-data-capture catch-up on a schedule, as the deployment's queue-fed sync function
-and scheduled catch-up do. Every loop is bounded; ``stop`` ends it within one poll interval.
+"""The serve process's QuickBooks Online worker: a thread that syncs queued webhook changes,
+runs the change-data-capture catch-up on a schedule, and applies the open write-back operations
+of tenants with write-back on after each round (the deployment's scheduled catch-up does it
+after its catch-up). Every loop is bounded; ``stop`` ends it within one poll interval.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class QboWorker:
         self.clock = clock
         self.synced = 0
         self.catch_ups = 0
+        self.written = 0
         self._next_catch_up = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="qbrelay-qbo", daemon=True)
@@ -64,6 +66,8 @@ class QboWorker:
                     self._next_catch_up = self.clock() + self.catch_up_every
                     self.runtime.catch_up()
                     self.catch_ups += 1
+                # Cheap when nothing is open: no API call is made without an operation.
+                self.written += sum(r.applied for r in self.runtime.write_back())
             except Exception:  # keep serving: the next round tries again
                 log.exception("the QuickBooks Online worker failed a round; retrying")
             if self._stop.wait(self.poll_seconds):

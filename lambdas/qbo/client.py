@@ -12,7 +12,8 @@ and adds ``read``, ``create`` and ``update``. Every call:
 - on 429 pauses the whole realm for ~60 s with jitter (every process waits, not only this one)
   and retries, up to ``throttle_retries`` times, then raises :class:`QboThrottled`;
 - on 5xx, timeouts and connection errors backs off exponentially (1, 2, 4… s with jitter, at most
-  ``max_retries`` times) and then raises :class:`QboUnavailable`. Writes are retried only
+  ``max_retries`` times) and then raises :class:`QboUnavailable`, or :class:`QboNoAnswer` when
+  an attempt went unanswered (a write's outcome is then unknown). Writes are retried only
   because they carry a ``requestid`` (Intuit answers a repeated one with the first answer).
 
 Reads of changed entities go ``ID_BATCH`` ids per query: 50 keeps the URL under a kilobyte
@@ -40,6 +41,7 @@ from .errors import (
     CdcWindowExpired,
     CdcWindowTooLarge,
     QboError,
+    QboNoAnswer,
     QboThrottled,
     QboUnavailable,
 )
@@ -235,6 +237,8 @@ class QboClient:
         query = {**(params or {}), "minorversion": MINOR_VERSION}
         data = json.dumps(json_body).encode() if json_body is not None else None
         refreshed = throttled = failures = 0
+        # A call that went unanswered once may have been applied: its failure is "no answer".
+        unanswered = False
         rejected: str | None = None
         while True:
             token = self.tokens.access_token(rejected)
@@ -259,6 +263,7 @@ class QboClient:
                     )
             except requests.RequestException as exc:
                 failures += 1
+                unanswered = True
                 log.warning(
                     "QuickBooks Online %s of realm %s failed: %s (attempt %d)",
                     kind,
@@ -267,7 +272,7 @@ class QboClient:
                     failures,
                 )
                 if failures > self.max_retries:
-                    raise QboUnavailable(
+                    raise QboNoAnswer(
                         f"QuickBooks Online did not answer the {kind} ({type(exc).__name__})"
                     ) from None
                 self.sleep(_backoff(failures))
@@ -319,6 +324,12 @@ class QboClient:
                 continue
             if status >= 500:
                 failures += 1
+                if failures > self.max_retries and unanswered:
+                    raise QboNoAnswer(
+                        f"QuickBooks Online left the {kind} unanswered and then answered HTTP "
+                        f"{status}",
+                        tid,
+                    )
                 if failures > self.max_retries:
                     raise QboUnavailable(
                         f"QuickBooks Online answered HTTP {status} to the {kind} {failures} times",

@@ -50,6 +50,16 @@ class QboUnavailable(QboError):
         super().__init__(code, message, intuit_tid, retryable=True)
 
 
+class QboNoAnswer(QboUnavailable):
+    """No answer came (timeouts, dropped connections) within the client's retries.
+
+    For a write this means its outcome is unknown: Intuit may have applied it. Only the same
+    ``requestid`` again (Intuit then answers with the first answer) or a read-back tells."""
+
+    def __init__(self, message: str, intuit_tid: str = "") -> None:
+        super().__init__(message, intuit_tid, code="no_answer")
+
+
 class OAuthStateRefused(QboError):
     """An OAuth callback whose ``state`` is unknown, used already, expired or for another app."""
 

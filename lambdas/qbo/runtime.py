@@ -42,6 +42,7 @@ from ..store.ports import (
 )
 from ..store.qbo_ports import ChangeQueue, ReceivedChange
 from ..store.writeback_ports import WriteBackStore
+from ..writeback.online import OnlineWriter, WriterReport
 from .auth_client import IntuitAuthClient
 from .cdc import CatchUpReport, CdcCatchUp
 from .client import QboClient
@@ -64,6 +65,8 @@ QBO_NEEDS_RECONNECT_TENANTS = "QboNeedsReconnectTenants"  # connections waiting,
 QBO_RECONNECT_SOON = "QboReconnectSoon"
 QBO_RECONNECT_DAYS_LEFT = "QboReconnectDaysLeft"
 QBO_WEBHOOKS = "QboWebhooks"
+QBO_WRITEBACK_APPLIED = "QboWriteBackApplied"
+QBO_WRITEBACK_FAILED = "QboWriteBackNotApplied"
 QBO_WEBHOOK_SIGNATURE_FAILURES = "QboWebhookSignatureFailures"
 
 
@@ -251,6 +254,37 @@ class QboRuntime:
                 self.ports.connections.record_success(r.tenant, now)
         return reports
 
+    # --- write-back ----------------------------------------------------------------------
+
+    def write_back(self, tenants: Sequence[str] | None = None) -> list[WriterReport]:
+        """Apply the open write-back operations of each tenant the catch-up runs for (or of
+        ``tenants``) that has write-back on; nothing without a write-back store. One tenant's
+        failure is logged and reported (``errors``), and the others go on."""
+        store = self.ports.writeback
+        if store is None:
+            return []
+        p = self.ports
+        writer = OnlineWriter(store, p.mappings, p.records, self.client, p.clock, p.payloads)
+        reports: list[WriterReport] = []
+        try:
+            for name in self.catch_up_tenants() if tenants is None else tenants:
+                tenant = p.tenants.get(name)
+                if tenant is None or not tenant.writeback or tenant.paused:
+                    continue
+                try:
+                    report = writer.run(tenant)
+                except Exception as exc:  # the store failed: the next run tries again
+                    log.warning("write-back of %s failed: %s", name, exc, extra={"tenant": name})
+                    report = WriterReport(name, errors=[f"{type(exc).__name__}: {exc}"])
+                if report.applied:
+                    p.metrics.count(QBO_WRITEBACK_APPLIED, report.applied)
+                if report.not_applied:
+                    p.metrics.count(QBO_WRITEBACK_FAILED, report.not_applied)
+                reports.append(report)
+        finally:
+            self._end_pass()
+        return reports
+
     # --- reconnect check -----------------------------------------------------------------
 
     def reconnect_check(self, warning_days: float = RECONNECT_WARNING_DAYS) -> ReconnectCheck:
@@ -287,3 +321,18 @@ def describe_check(check: ReconnectCheck) -> dict[str, Any]:
         "expiring": [{"tenant": t, "days_left": round(d, 1)} for t, d in check.expiring],
         "min_days_left": None if check.min_days_left is None else round(check.min_days_left, 1),
     }
+
+
+def describe_written(reports: Sequence[WriterReport]) -> list[dict[str, Any]]:
+    """The write-back runs as JSON (the CDC handler's answer)."""
+    return [
+        {
+            "tenant": r.tenant,
+            "applied": r.applied,
+            "not_applied": r.not_applied,
+            "unknown": r.unknown,
+            "waiting": r.waiting,
+            "stopped": r.stopped,
+        }
+        for r in reports
+    ]

@@ -15,7 +15,7 @@ from qbxml import Record, to_dict
 from ..model.identity import target
 from ..store.ports import QueueMessage, RecordQueue
 from ..writeback.model import WriteOp
-from ..writeback.outcomes import outcome_update
+from ..writeback.outcomes import link_of, outcome_update
 from .handoff import HandOff
 
 
@@ -31,7 +31,7 @@ class WriteHandOff:
         when ``link``), then its outcome."""
         if record is not None:
             canonical = to_dict(record)
-            links = {target(canonical): f"{op.zoho_module}/{op.zoho_id}"} if link else None
+            links = {target(canonical): link_of(op)} if link else None
             self.hand_off(op.tenant, [[canonical]], links=links)
         self.outcome(op, at)
 

@@ -2,7 +2,7 @@
 
 Two kinds, both ordinary record-queue envelopes (lambdas/model/envelope.py):
 - the QuickBooks record a write produced (the CustomerRet / InvoiceRet of the answer, as a
-  canonical record), with ``link`` naming the ZOHO record it came from: the forwarder writes it
+  canonical record), with ``link`` (``link_of``) naming the ZOHO record it came from: the forwarder writes it
   there by id, so the mapping learns the pair both ways and no second account appears;
 - a ``ZohoUpdate``: fields to set on one ZOHO record by id (the write's status and message;
   a deal's invoice TxnID and RefNumber). Idempotent, ordered by ``at`` like any record version.
@@ -10,7 +10,6 @@ Two kinds, both ordinary record-queue envelopes (lambdas/model/envelope.py):
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,9 +28,9 @@ STATUS_CONFLICT = "Conflict"
 MAX_MESSAGE = 255
 
 
-def linked(envelope: Envelope, zoho_module: str, zoho_id: str) -> Envelope:
-    """``envelope`` marked as written back from ZOHO record ``zoho_module``/``zoho_id``."""
-    return replace(envelope, link=f"{zoho_module}/{zoho_id}")
+def link_of(op: WriteOp) -> str:
+    """The ``Envelope.link`` of a record written back from ``op``'s ZOHO record."""
+    return f"{op.zoho_module}/{op.zoho_id}"
 
 
 def link_target(envelope: Envelope) -> tuple[str, str] | None:

@@ -341,6 +341,48 @@ def test_the_scheduled_catch_up_loads_connected_tenants_and_reports_reconnects(
     assert aws.published() == []  # gamma is known to need a reconnect: not announced again
 
 
+def test_the_scheduled_run_applies_the_write_back_of_tenants_that_have_it_on(aws: QboAws) -> None:
+    from lambdas.store.dynamo import DynamoWriteBackStore
+    from lambdas.writeback.model import ACCOUNTS, ADD, CUSTOMER, OpStatus, WriteOp, op_id
+
+    for tenant, realm in (("acme", ACME), ("beta", BETA)):
+        assert aws.connect(tenant, realm)["statusCode"] == 200
+    tenants = DynamoTenantStore(aws.ddb, "tenants")
+    acme = tenants.get("acme")
+    acme.writeback = True
+    tenants.update(acme)
+    store = DynamoWriteBackStore(aws.ddb, "writeback")
+    ops = {}
+    for tenant in ("acme", "beta"):  # beta has write-back off: its operation waits
+        ops[tenant] = WriteOp(
+            tenant,
+            op_id(ACCOUNTS, "z1", "v1"),
+            1,
+            CUSTOMER,
+            ADD,
+            "qbo",
+            ACCOUNTS,
+            "z1",
+            "v1",
+            fields={"name": f"Written Back {tenant}"},
+        )
+        assert store.enqueue(ops[tenant])
+    answer = qbo_cdc.handler(SCHEDULED, LambdaContext("qbo-cdc", 512))
+    assert [(w["tenant"], w["applied"]) for w in answer["writeback"]] == [("acme", 1)]
+    assert store.get("acme", ops["acme"].op_id).status == OpStatus.APPLIED
+    assert store.get("beta", ops["beta"].op_id).status == OpStatus.PENDING
+    made = [
+        c
+        for c in aws.fake.companies[ACME].all("Customer")
+        if c["DisplayName"] == "Written Back acme"
+    ]
+    assert len(made) == 1
+    bodies = [r for r in aws.records() if r["tenant"] == "acme"]
+    linked = [r for r in bodies if r.get("link") == "Accounts/z1"]
+    assert [r["id"] for r in linked] == [f"qbo:{made[0]['Id']}"]
+    assert [r["entity"] for r in bodies].count("ZohoUpdate") == 1
+
+
 # --- two Lambda instances refreshing at once -----------------------------------------------
 
 

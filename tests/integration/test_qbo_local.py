@@ -206,6 +206,45 @@ def test_the_serve_worker_drains_webhook_changes_and_records_success(local_qbo) 
     assert not worker._thread.is_alive()
 
 
+def test_the_serve_worker_applies_write_back_operations(local_qbo) -> None:
+    from lambdas.writeback.model import ACCOUNTS, ADD, CUSTOMER, OpStatus, WriteOp, op_id
+
+    rig = local_qbo()
+    rig.connect()
+    local = rig.qbo.local
+    acme = local.tenants.get("acme")
+    acme.writeback = True
+    local.tenants.update(acme)
+    op = WriteOp(
+        "acme",
+        op_id(ACCOUNTS, "z1", "v1"),
+        1,
+        CUSTOMER,
+        ADD,
+        "qbo",
+        ACCOUNTS,
+        "z1",
+        "v1",
+        fields={"name": "Made By The Worker"},
+    )
+    assert local.writeback.enqueue(op)
+    worker = local_qbo_worker(rig.qbo)
+    assert worker is not None
+    try:
+        assert _wait(lambda: worker.written >= 1), "the worker did not apply the operation"
+    finally:
+        worker.stop(timeout=10)
+    assert local.writeback.get("acme", op.op_id).status == OpStatus.APPLIED
+    made = [
+        c
+        for c in rig.fake.companies[REALM].all("Customer")
+        if c["DisplayName"] == "Made By The Worker"
+    ]
+    assert len(made) == 1
+    bodies = rig.records()
+    assert [b["id"] for b in bodies if b.get("link") == "Accounts/z1"] == [f"qbo:{made[0]['Id']}"]
+
+
 def _wait(ready: Callable[[], bool], seconds: float = 15.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

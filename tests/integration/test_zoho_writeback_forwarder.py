@@ -7,6 +7,8 @@ set fields by id, newest first; the mapping keeps the values written (``applied_
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import os
 import random
 import threading
@@ -27,7 +29,7 @@ from lambdas.store.sqlite import (
     SqliteMappingStore,
     SqliteSyncStateStore,
 )
-from lambdas.writeback.outcomes import linked, zoho_update
+from lambdas.writeback.outcomes import zoho_update
 from lambdas.zoho.forwarder import ForwardReport, ZohoForwarder
 from sim.fake_zoho import FakeField, FakeModule, FakeZoho, FakeZohoServer, standard_modules
 from tests.aws_tables import SerialClient, create_mappings_table
@@ -129,10 +131,7 @@ def rig(request, tmp_path) -> Iterator[Rig]:
 def body(record: dict[str, Any], link: str | None = None, read_at: float = 0.0) -> str:
     """A record-queue message; ``link`` "Accounts/<id>" marks it written back from there."""
     envelope = Envelope.of("acme", "qbd", record, read_at=read_at)
-    if link:
-        module, _, zoho_id = link.partition("/")
-        envelope = linked(envelope, module, zoho_id)
-    return envelope.to_json()
+    return replace(envelope, link=link).to_json()
 
 
 def statuses(report: ForwardReport) -> list[str]:

@@ -106,3 +106,40 @@ def test_webhook_shapes_and_signature() -> None:
     # base64 of the raw HMAC-SHA256 digest, as computed by `openssl dgst -sha256 -hmac token`.
     assert sign(b"{}", "token") == "XIiql8QmhU+4+U3rWh8gKlN4kc7Zua6cmbwdMyPSfVM="
     assert parse_time("2026-09-01").tzinfo is not None
+
+
+def test_api_writes_check_names_references_and_number_invoices() -> None:
+    import json
+
+    from sim.fake_qbo_writes import write
+
+    company, _ = _company()
+
+    def create(entity: str, body: dict) -> tuple[int, dict]:
+        reply = write("create", entity, company, json.dumps(body).encode(), "t")
+        return reply.status, reply.body
+
+    taken = company.get("Customer", "1")["DisplayName"]
+    status, body = create("Customer", {"DisplayName": taken})
+    assert status == 400 and body["Fault"]["Error"][0]["code"] == "6240"
+    company.other_names["Vendor Co"] = "Vendor"
+    assert (
+        create("Customer", {"DisplayName": "Vendor Co"})[1]["Fault"]["Error"][0]["code"] == "6240"
+    )
+    status, body = create("Customer", {"DisplayName": "Fresh"})
+    made = body["Customer"]
+    assert status == 200 and made["Active"] is True and made["FullyQualifiedName"] == "Fresh"
+    assert company.changed_since("Customer", NOW)[-1]["Id"] == made["Id"]
+    assert company.events[-1].operation == "Create"
+    line = {"DetailType": "SalesItemLineDetail", "Amount": 5}
+    bad_item = {**line, "SalesItemLineDetail": {"ItemRef": {"value": "999"}, "Qty": 1}}
+    status, body = create("Invoice", {"CustomerRef": {"value": made["Id"]}, "Line": [bad_item]})
+    assert status == 400 and "Item 999" in body["Fault"]["Error"][0]["Detail"]
+    good = {**line, "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 1, "UnitPrice": 5}}
+    numbers = [int(i["DocNumber"]) for i in company.all("Invoice")]
+    status, body = create("Invoice", {"CustomerRef": {"value": made["Id"]}, "Line": [good]})
+    assert status == 200 and body["Invoice"]["DocNumber"] == str(max(numbers) + 1)
+    hits = run(
+        parse(f"select * from Invoice where CustomerRef = '{made['Id']}'"), company.all("Invoice")
+    )
+    assert [i["Id"] for i in hits["Invoice"]] == [body["Invoice"]["Id"]]
