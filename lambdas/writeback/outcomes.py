@@ -2,8 +2,9 @@
 
 Two kinds, both ordinary record-queue envelopes (lambdas/model/envelope.py):
 - the QuickBooks record a write produced (the CustomerRet / InvoiceRet of the answer, as a
-  canonical record), with ``link`` (``link_of``) naming the ZOHO record it came from: the forwarder writes it
-  there by id, so the mapping learns the pair both ways and no second account appears;
+  canonical record), with ``link`` (``link_of``) naming the ZOHO record it came from: the
+  forwarder writes it there by id, so the mapping learns the pair both ways and no second
+  account appears;
 - a ``ZohoUpdate``: fields to set on one ZOHO record by id (the write's status and message;
   a deal's invoice TxnID and RefNumber). Idempotent, ordered by ``at`` like any record version.
 """

@@ -7,14 +7,12 @@ set fields by id, newest first; the mapping keeps the values written (``applied_
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import os
 import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
