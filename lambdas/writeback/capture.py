@@ -21,6 +21,7 @@ the same operations and store each once: every write is conditional.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -343,13 +344,30 @@ class ZohoCapture:
         rid = str(deal["id"])
         if text(deal.get("Stage")) != run.tenant.won_stage or text(deal.get("QB_TxnID")):
             return
-        invoice_id = op_id(DEALS, rid, "invoice")
-        if self.store.get(name, invoice_id) is not None:
-            run.report.echoes_skipped += 1  # one invoice per deal, whatever its version
+        # One invoice per deal, whatever its version: the first attempt's id is the deal's.
+        latest = self.store.latest_for(name, DEALS, rid)
+        if latest is not None and latest.status != OpStatus.NOT_APPLIED:
+            run.report.echoes_skipped += 1
             return
         products = run.client.related_records(DEALS, rid, "Products", PRODUCT_COLUMNS)
         fields = invoice_fields(deal, products, self._today(run.tenant))
         error = validate_invoice(fields, run.edition, run.tenant.invoice_item)
+        if not fields.get("lines") and run.tenant.invoice_item:
+            # The item of the one line is part of what was tried (a new setting is news).
+            fields = {**fields, "invoice_item": run.tenant.invoice_item}
+        invoice_id = op_id(DEALS, rid, "invoice")
+        if latest is not None:
+            # The last attempt was refused: try again only with something changed (the deal's
+            # lines or amount, the invoice item) or once its account can be written, never for
+            # the status the relay wrote on the deal. The id follows the content, so a re-read
+            # of the same content is the same attempt.
+            if latest.fields == fields and latest.error_code != "WRITEBACK_DEPENDENCY":
+                run.report.echoes_skipped += 1
+                return
+            invoice_id = op_id(DEALS, rid, "invoice:" + json.dumps(fields, sort_keys=True))
+            if self.store.get(name, invoice_id) is not None:
+                run.report.echoes_skipped += 1
+                return
         account_id = _lookup_id(deal.get("Account_Name"))
         depends = ""
         if not account_id:

@@ -58,6 +58,7 @@ from .desktop_requests import (
 from .model import ACCOUNTS, CUSTOMER, OpStatus, WriteOp
 from .model import INVOICE as KIND_INVOICE
 from .model import MOD as ACTION_MOD
+from .targets import TargetedStore
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,12 @@ class DesktopWriteBack:
         clock: Callable[[], float],
         batch: int = 20,
     ) -> None:
-        self.store = store
+        # Reads resolve a MOD captured behind an unanswered Add to the customer the Add made.
+        self.store = TargetedStore(store)
         self.mappings = mappings
         self.clock = clock
         self.batch = batch
-        self.outcomes = Outcomes(store, writes, clock)
+        self.outcomes = Outcomes(self.store, writes, clock)
 
     # --- the session's view ---------------------------------------------------------------
 
@@ -351,8 +353,12 @@ class DesktopWriteBack:
                 return invoice_add(op, customer, phase["invoice_item"], op.tenant), INVOICE
             if op.action == ACTION_MOD:
                 send = changed_fields(op)
-                if not op.qb_id or not op.qb_version:
+                if not op.qb_id:
                     raise WriteRefused("the QuickBooks customer to change is not known")
+                if not op.qb_version:
+                    # The current EditSequence is unknown: ask for the customer first, then go
+                    # on as after a 3200 (resolve, one Mod).
+                    return find_customer_by_id(query_id(op.op_id), op.qb_id), CONFLICT
                 if not send:
                     send = {"name": str(op.fields.get("name") or "")}
                 return customer_mod(op.op_id, op.qb_id, op.qb_version, send), MOD

@@ -68,6 +68,7 @@ from .online_steps import (
     update_customer,
 )
 from .outcomes import link_of, outcome_update
+from .targets import TargetedStore
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,8 @@ class OnlineWriter:
         limit: int = 100,
         stale_sent_seconds: float = STALE_SENT_SECONDS,
     ) -> None:
-        self.store = store
+        # Reads resolve a MOD captured behind an unanswered Add to the customer the Add made.
+        self.store = TargetedStore(store)
         self.mappings = mappings
         self.queue = queue
         self.clients = clients

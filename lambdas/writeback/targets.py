@@ -1,0 +1,58 @@
+"""The QuickBooks record a modification is for, when the capture could not name it yet.
+
+An account edited while its Add was still unanswered becomes a MOD that depends on the Add and
+names no QuickBooks customer (lambdas/writeback/capture.py). Once the Add is APPLIED, its result
+is the target: its id and the version QuickBooks gave it. ``TargetedStore`` reads operations
+with that filled in, so both writers see a complete MOD; an APPLIED outcome never changes, so
+every read resolves alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..store.writeback_ports import WriteBackStore
+from .model import MOD, OpStatus, WriteOp
+
+
+def with_target(store: WriteBackStore, op: WriteOp | None) -> WriteOp | None:
+    """``op`` with the QuickBooks id and version of the APPLIED operation it depends on, when
+    it is a MOD that names none; otherwise ``op`` as it is."""
+    if op is None or op.action != MOD or op.qb_id or not op.depends_on:
+        return op
+    dep = store.get(op.tenant, op.depends_on)
+    if dep is None or dep.status != OpStatus.APPLIED or not dep.qb_id:
+        return op
+    return op.with_(qb_id=dep.qb_id, qb_version=dep.result_version)
+
+
+class TargetedStore:
+    """A WriteBackStore whose reads resolve MOD targets (``with_target``); writes pass on."""
+
+    def __init__(self, store: WriteBackStore) -> None:
+        self.inner = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get(self, tenant: str, op_id: str) -> WriteOp | None:
+        return with_target(self.inner, self.inner.get(tenant, op_id))
+
+    def open_ops(self, tenant: str, limit: int = 100) -> list[WriteOp]:
+        ops = self.inner.open_ops(tenant, limit)
+        return [op for op in (with_target(self.inner, o) for o in ops) if op is not None]
+
+    def mark(
+        self,
+        tenant: str,
+        op_id: str,
+        expect: Sequence[OpStatus],
+        status: OpStatus,
+        *,
+        rev: int | None = None,
+        **attrs: Any,
+    ) -> WriteOp:
+        stored = self.inner.mark(tenant, op_id, expect, status, rev=rev, **attrs)
+        resolved = with_target(self.inner, stored)
+        return resolved if resolved is not None else stored
