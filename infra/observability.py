@@ -177,6 +177,17 @@ class Observability(Construct):
             self.metric("OverdueFailures", period=overdue_period),
             threshold=1,
         )
+        # Three failed captures in a row: ZOHO changes wait for QuickBooks until it is fixed.
+        capture_period = Duration.minutes(settings.writeback_capture_minutes)
+        self._alarm(
+            "WriteBackCaptureFailuresAlarm",
+            "The write-back capture could not read a tenant's ZOHO changes three runs in a row "
+            "(ZOHO credentials, scope or store error): see the WriteBackCapture function's logs.",
+            self.metric("WriteBackCaptureFailures", period=capture_period),
+            threshold=1,
+            periods=3,
+            datapoints=3,
+        )
 
         self.dashboard = cw.Dashboard(
             self,
@@ -264,6 +275,15 @@ class Observability(Construct):
                     self.metric("WebhookDeliveries"),
                     self.metric("WebhookRetries"),
                     self.metric("WebhookDeliveriesFailed"),
+                ],
+            ),
+            self._graph(
+                "Write-back: operations captured, failed captures; Online applied, refused",
+                [
+                    self.metric("WriteBackCaptured", period=RUN_PERIOD),
+                    self.metric("WriteBackCaptureFailures", period=RUN_PERIOD),
+                    self.metric("QboWriteBackApplied", period=RUN_PERIOD),
+                    self.metric("QboWriteBackNotApplied", period=RUN_PERIOD),
                 ],
             ),
             self._graph(

@@ -32,6 +32,8 @@ STALE_SYNC_HANDLER = "lambdas.handlers.stale_sync.handler"
 AUDIT_HANDLER = "lambdas.handlers.audit.handler"
 OVERDUE_HANDLER = "lambdas.handlers.overdue.handler"
 WEBHOOKS_HANDLER = "lambdas.handlers.event_webhooks.handler"
+CAPTURE_HANDLER = "lambdas.handlers.writeback_capture.handler"
+CAPTURE_TIMEOUT_SECONDS = 300
 # Each bus event fans out to every subscriber, one POST (at most 15 s) after another.
 WEBHOOKS_TIMEOUT_SECONDS = 120
 # The relay's keys in the state table (lambdas/store/keys.py: SYNC_STATE, and sync_state.py's
@@ -128,8 +130,10 @@ class RelayStack(Stack):
         # count, once a session: the tenant's mapped records weigh a mass deletion (vetting).
         tables.grant(self.relay, t.mappings, ["Query"], index="by_tenant")
         tables.grant(self.relay, t.runs, ["PutItem"])
-        # Write-back: the capture before a session's plan and the Desktop writer in it.
+        # Write-back: the Desktop writer in the session (an invoice's customer by its ZOHO
+        # account: the by_zoho index).
         tables.grant_writeback(self.relay, t.writeback)
+        tables.grant(self.relay, t.mappings, ["Query"], index="by_zoho")
         send_to(self.relay, self.queues.records)
         # Records too large for one message go to the bucket first (the claim check).
         self.payloads.grant_put(self.relay)
@@ -273,6 +277,42 @@ class RelayStack(Stack):
         self.schedule(
             "OverdueSchedule", self.overdue, Duration.hours(settings.overdue_schedule_hours)
         )
+
+        self.capture = self.functions.add(
+            FunctionSpec(
+                name="WriteBackCapture",
+                handler=CAPTURE_HANDLER,
+                description="Write-back: ZOHO changes into QuickBooks write operations",
+                memory_mb=settings.check_memory_mb,
+                timeout_seconds=CAPTURE_TIMEOUT_SECONDS,
+            )
+        )
+        # Tenants (get, list); the ZOHO token cache and QBO connections (get, update); the
+        # mappings of ZOHO records (by_zoho) and contact rows (get); the operations; invalid
+        # operations' messages for ZOHO on the record queue; ZOHO credentials.
+        tables.grant(self.capture, t.tenants, ["GetItem", "Scan"])
+        tables.grant(self.capture, t.state, ["GetItem", "UpdateItem"])
+        tables.grant(self.capture, t.mappings, ["GetItem", "BatchGetItem"])
+        tables.grant(self.capture, t.mappings, ["Query"], index="by_zoho")
+        tables.grant_writeback(self.capture, t.writeback)
+        send_to(self.capture, self.queues.records)
+        self.secrets.grant_read(self.capture)
+        self.functions.invoked(self.capture).configure_async_invoke(retry_attempts=0)
+        self.schedule(
+            "WriteBackCaptureSchedule",
+            self.capture,
+            Duration.minutes(settings.writeback_capture_minutes),
+        )
+        # The relay asks the capture for the tenant's latest changes when a session starts
+        # (it holds no ZOHO credential itself).
+        capture_entry = self.functions.invoked(self.capture)
+        # This one function (alias) only: grant_invoke would add every version (":*").
+        self.relay.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["lambda:InvokeFunction"], resources=[capture_entry.function_arn]
+            )
+        )
+        self.relay.add_environment("QBRELAY_CAPTURE_FUNCTION", capture_entry.function_arn)
 
         self.webhooks = self.functions.add(
             FunctionSpec(

@@ -70,6 +70,8 @@ def endpoint() -> SoapEndpoint:
     from ..sync.engine import SyncEngine, SyncSettings
     from ..sync.write_handoff import WriteHandOff
     from ..writeback.desktop import DesktopWriteBack
+    from ..writeback.runner import before_plan
+    from .capture_client import invoke_capture, lambda_client
     from .cloudwatch_metrics import CloudWatchMetrics
     from .events import event_publisher
 
@@ -88,8 +90,18 @@ def endpoint() -> SoapEndpoint:
         payloads=S3PayloadStore(boto3.client("s3"), bucket) if bucket else None,
     )
     operations = writeback_store()
+    capture_function = os.environ.get("QBRELAY_CAPTURE_FUNCTION")
     writer = (
-        DesktopWriteBack(operations, mappings, WriteHandOff(engine.hand_off, queue), time.time)
+        DesktopWriteBack(
+            operations,
+            mappings,
+            WriteHandOff(engine.hand_off, queue),
+            time.time,
+            # ZOHO's latest changes first, through the capture function (see capture_client).
+            capture=before_plan(invoke_capture(lambda_client(), capture_function))
+            if capture_function
+            else None,
+        )
         if operations is not None
         else None
     )

@@ -4,7 +4,9 @@
   tenant's own date);
 - claim-checked payloads older than the queue's retention are deleted (daily);
 - tenants with no completed session for ``QBRELAY_STALE_SYNC_HOURS`` (default 24) are announced
-  as ``tenant.stale`` events (checked hourly, as the deployment's stale-sync check).
+  as ``tenant.stale`` events (checked hourly, as the deployment's stale-sync check);
+- write-back tenants' ZOHO changes become write operations (every 5 minutes, as the
+  deployment's capture schedule; each Web Connector session also captures before its plan).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from ..ops.stale_sync import check_stale
 from ..store.files import FileSecretStore, FileTokenCache
 from ..store.payloads import FolderPayloadStore
 from ..store.sqlite import SqliteForwarderState
+from ..writeback.runner import capture_tenants
 from ..zoho.auth import load_credentials
 from ..zoho.client import client_factory
 from ..zoho.errors import ZohoError
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 OVERDUE_EVERY = 6 * 3600.0
 PRUNE_EVERY = 24 * 3600.0
 STALE_EVERY = 3600.0
+CAPTURE_EVERY = 300.0
 DEFAULT_STALE_HOURS = 24.0
 
 
@@ -76,6 +80,11 @@ def mark_overdue(local: LocalRelay, directory: Path) -> int:
     return changed
 
 
+def capture_changes(local: LocalRelay) -> int:
+    """Capture every write-back tenant's ZOHO changes; how many operations were added."""
+    return capture_tenants(local.tenants.list(), local.capture).ops_added
+
+
 def scheduled_jobs(local: LocalRelay, directory: Path) -> list[Job]:
     """The jobs the forwarder worker runs."""
     payloads = FolderPayloadStore.in_dir(directory)
@@ -83,4 +92,5 @@ def scheduled_jobs(local: LocalRelay, directory: Path) -> list[Job]:
         Job("overdue invoices", OVERDUE_EVERY, lambda: mark_overdue(local, directory)),
         Job("payload expiry", PRUNE_EVERY, payloads.prune),
         Job("stale tenants", STALE_EVERY, lambda: announce_stale(local)),
+        Job("write-back capture", CAPTURE_EVERY, lambda: capture_changes(local)),
     ]

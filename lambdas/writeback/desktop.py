@@ -93,7 +93,11 @@ class DesktopWriteBack:
         writes: WriteHandOff,
         clock: Callable[[], float],
         batch: int = 20,
+        capture: Callable[[Tenant], None] | None = None,
     ) -> None:
+        # Run before each session's plan: ZOHO's latest changes become operations first
+        # (runner.before_plan: a failing capture never fails the session).
+        self.capture = capture
         # Reads resolve a MOD captured behind an unanswered Add to the customer the Add made.
         self.store = TargetedStore(store)
         self.mappings = mappings
@@ -107,6 +111,8 @@ class DesktopWriteBack:
         """The write phase of a new session: {} when the tenant has nothing to write."""
         if not tenant.writeback:
             return {}
+        if self.capture is not None:
+            self.capture(tenant)
         try:
             if not self.store.open_ops(tenant.name, limit=1):
                 return {}

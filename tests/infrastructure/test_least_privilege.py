@@ -63,6 +63,14 @@ EXPECTED_TABLES: dict[str, dict[str, set[str]]] = {
         "runs": {"Query"},
         "writeback": {"GetItem"},
     },
+    # Write-back capture: tenants, the ZOHO token cache and QBO connections, the mappings of
+    # ZOHO records, the operations.
+    "capture": {
+        "tenants": {"GetItem", "Scan"},
+        "state": {"GetItem", "UpdateItem"},
+        "mappings": {"GetItem", "BatchGetItem"},
+        "writeback": WRITEBACK_WRITER,
+    },
 }
 # Scan and DeleteItem, and by whom (nobody else may have them anywhere).
 SCANS = {
@@ -71,6 +79,7 @@ SCANS = {
     "overdue": {"tenants"},
     # Tenant listings, and QuickBooks Online connections (state-table items) for /health/qbo.
     "ops": {"tenants", "state"},
+    "capture": {"tenants"},
 }
 DELETES = {"relay": {"sessions"}}
 
@@ -108,6 +117,11 @@ def expected_tables(synth: Synth, name: str, repair: bool) -> dict[str, set[str]
     writeback = table_id(synth, TABLES["writeback"])
     if name == "relay":  # counts a tenant's mappings (the base of the mass deletion share)
         out[arn(mappings, "/index/by_tenant")] = {"Query"}
+        out[arn(writeback, "/index/open")] = {"Query"}
+        # The Desktop writer finds an invoice's customer by the deal's account.
+        out[arn(mappings, "/index/by_zoho")] = {"Query"}
+    if name == "capture":
+        out[arn(mappings, "/index/by_zoho")] = {"Query"}
         out[arn(writeback, "/index/open")] = {"Query"}
     if name == "audit":
         out[arn(mappings, "/index/by_tenant")] = {"Query"}
@@ -191,6 +205,8 @@ def test_queue_and_bucket_actions_per_function(synth: Synth) -> None:
         "stale": ({}, {}),
         "audit": ({}, {}),
         "overdue": ({}, {}),
+        # An invalid operation's message for ZOHO goes on the record queue.
+        "capture": ({arn(records): {"SendMessage"}}, {}),
         # The deliverer's retries: sent delayed to itself, consumed by its event source.
         "webhooks": ({arn(retries): consume | {"SendMessage"}}, {}),
         # A re-drive holds, releases and removes dead letters, and sends them on.
@@ -296,3 +312,17 @@ def test_web_acl_on_in_prod(prod: Synth) -> None:
 
 def test_web_acl_follows_the_setting(tmp_path) -> None:
     web_acl_of(synthesize("dev", tmp_path, waf_rate_limit=300), 300)
+
+
+def test_the_relay_may_invoke_the_capture_and_nothing_else(synth: Synth) -> None:
+    capture_id = function(synth, HANDLERS["capture"])[0]
+    got = allowed(statements_of(synth, "relay"), "lambda:")
+    assert set().union(*got.values()) == {"InvokeFunction"}
+    # The capture function (its live alias under SnapStart), and nothing else.
+    assert all(capture_id in r or "Live" in r for r in got), got
+    variables = function(synth, HANDLERS["relay"])[1]["Properties"]["Environment"]["Variables"]
+    assert capture_id in json.dumps(variables["QBRELAY_CAPTURE_FUNCTION"]) or "Live" in json.dumps(
+        variables["QBRELAY_CAPTURE_FUNCTION"]
+    )
+    for name in set(HANDLERS) - {"relay"}:
+        assert not allowed(statements_of(synth, name), "lambda:"), name

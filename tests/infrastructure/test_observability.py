@@ -65,7 +65,7 @@ def test_dashboard_has_every_metric_of_the_brief(dev: Synth) -> None:
     ):
         assert f'["{namespace}", "{name}"' in text
     lambda_errors = [w for w in widgets if w["properties"].get("title") == "Lambda errors"]
-    assert len(lambda_errors[0]["properties"]["metrics"]) == 11  # one per function
+    assert len(lambda_errors[0]["properties"]["metrics"]) == 12  # one per function
     for name in (
         "QboWebhookSignatureFailures",
         "QboNeedsReconnectTenants",
@@ -86,7 +86,7 @@ def test_every_alarm_notifies_the_topic(dev: Synth) -> None:
     # audit and overdue failures; failed webhooks, the webhook DLQ, failed event publishing.
     # QuickBooks Online: 4 x Lambda errors, webhook signatures, reconnect now and soon, 429s.
     # The operator API's function: its Lambda errors.
-    assert len(found) == 26
+    assert len(found) == 28
     for alarm in found.values():
         assert alarm["AlarmActions"] == [{"Ref": topic}]
         assert alarm["OKActions"] == [{"Ref": topic}]

@@ -62,7 +62,7 @@ def stack_handlers(synth: Synth) -> set[str]:
 def test_every_handler_the_stack_names_is_in_the_asset(dev: Synth, tmp_path: Path) -> None:
     asset = packaging.build_asset(with_dependencies=False, root=tmp_path)
     handlers = stack_handlers(dev)
-    assert len(handlers) == 10  # QboOAuth and QboWebhook share lambdas.handlers.qbo_api
+    assert len(handlers) == 11  # QboOAuth and QboWebhook share lambdas.handlers.qbo_api
     for handler in handlers:
         module, _, name = handler.rpartition(".")
         source = asset.path / (module.replace(".", "/") + ".py")

@@ -35,16 +35,18 @@ HANDLERS = {
     "overdue": "lambdas.handlers.overdue.handler",
     "webhooks": "lambdas.handlers.event_webhooks.handler",
     "ops": "lambdas.handlers.ops_api.handler",
+    "capture": "lambdas.handlers.writeback_capture.handler",
 }
 # Per-function variables on top of BRIEF_ENVIRONMENT (names are a contract: add, never rename).
 FUNCTION_ENVIRONMENT = {
-    "relay": {"QBRELAY_PAYLOAD_BUCKET"},
+    "relay": {"QBRELAY_PAYLOAD_BUCKET", "QBRELAY_CAPTURE_FUNCTION"},
     "forwarder": {"QBRELAY_PAYLOAD_BUCKET", "QBRELAY_MAX_RECEIVE_COUNT"},
     "stale": {"QBRELAY_STALE_SYNC_HOURS", "QBRELAY_STALE_CHECK_MINUTES"},
     "audit": {"QBRELAY_AUDIT_REPAIR"},
     "overdue": set(),
     "webhooks": {"QBRELAY_WEBHOOK_RETRY_QUEUE_URL"},
     "ops": set(),
+    "capture": set(),
 }
 WRITES = {
     "dynamodb:PutItem",
@@ -220,7 +222,7 @@ def test_production_data_is_retained_and_dev_data_is_not(dev: Synth, prod: Synth
 
 def test_functions_runtime_architecture_tracing_and_handlers(synth: Synth) -> None:
     # Six, the operator API, and QuickBooks Online's four (test_qbo_stack.py).
-    synth.template.resource_count_is("AWS::Lambda::Function", 11)
+    synth.template.resource_count_is("AWS::Lambda::Function", 12)
     synth.template.all_resources_properties(
         "AWS::Lambda::Function",
         {
