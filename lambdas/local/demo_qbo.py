@@ -13,6 +13,7 @@ demo's, beside them (their own id space).
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,8 @@ from ..qbo.config import load_config
 from ..qbo.links import create_link, link_url
 from ..qbo.sync import SyncReport
 from ..store.sqlite import SqliteMappingStore
-from .demo_zoho import DEMO_TENANT, DemoForwarding, forward_to_fake
+from .demo_writeback import ONLINE_PREFIX, WritebackResult, echo_capture, enable, seed_crm, tally
+from .demo_zoho import DEMO_TENANT, DemoForwarding, fake_crm, forward_to_fake
 from .progress import Progress
 from .qbo import LocalQbo, build_local_qbo
 from .server import RelayServer
@@ -53,10 +55,12 @@ class QboDemoResult:
     api_calls: int  # Accounting API calls the fake answered
     records: int  # QuickBooks Online records ZOHO holds (delivered mappings)
     zoho: DemoForwarding | None = None
+    writeback: WritebackResult | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` keys the QBO leg adds."""
         return {
+            **(self.writeback.to_json() if self.writeback is not None else {}),
             "qbo_records": self.records,
             "qbo_webhooks": self.webhooks,
             "qbo_cdc_records": self.cdc_records,
@@ -118,16 +122,22 @@ def _qbo_records(local: LocalRelay) -> int:
     return sum(1 for m in mappings.scan(DEMO_TENANT) if m.source == SOURCE_QBO and m.zoho_id)
 
 
-def run_qbo_demo(data_dir: Path, progress: Progress | None = None) -> QboDemoResult:
+def run_qbo_demo(
+    data_dir: Path, progress: Progress | None = None, writeback: int = 0
+) -> QboDemoResult:
     """Connect, load, webhook, catch up and forward (see the module docstring).
 
-    The demo tenant must exist (the Desktop demo creates it).
+    ``writeback``: that many new ZOHO accounts (and a fifth as many won deals) are written to
+    the Online company after the catch-up (lambdas/local/demo_writeback.py). The demo tenant
+    must exist (the Desktop demo creates it).
     """
     progress = progress or Progress(enabled=False)
     local = build_local(data_dir)
     if local.tenants.get(DEMO_TENANT) is None:
         raise ValueError(f"no tenant {DEMO_TENANT!r}: run the Desktop demo first")
     token = secrets.token_urlsafe(24)
+    leg = WritebackResult() if writeback else None
+    leg_started = time.time()
     fake = FakeQbo()
     with LoopbackServer(fake, name="fake-qbo") as fake_server:
         # The redirect URI names the relay's port, known once its socket is bound.
@@ -156,10 +166,16 @@ def run_qbo_demo(data_dir: Path, progress: Progress | None = None) -> QboDemoRes
                 task.update(3, detail=f"{synced.queued} records from webhooks")
                 caught = runtime.catch_up()
                 task.update(4, detail="caught up")
+                if leg is not None:
+                    _write_back(data_dir, fake, local, runtime, writeback, leg)
+                    task.update(5, detail="written back")
         finally:
             sender.close()
             server.stop()
     zoho = forward_to_fake(local.db, local.queue, data_dir, progress)
+    if leg is not None:
+        tally(local.writeback, DEMO_TENANT, leg_started, leg)
+        leg.echo_ops = echo_capture(local, data_dir)
     return QboDemoResult(
         realm=DEMO_REALM,
         loaded=loaded,
@@ -171,4 +187,21 @@ def run_qbo_demo(data_dir: Path, progress: Progress | None = None) -> QboDemoRes
         api_calls=fake.api_calls(),
         records=_qbo_records(local),
         zoho=zoho,
+        writeback=leg,
     )
+
+
+def _write_back(
+    data_dir: Path, fake: FakeQbo, local: LocalRelay, runtime: Any, n: int, leg: WritebackResult
+) -> None:
+    """Seed the fake ZOHO, capture (the tenant writes to Online now: it is connected) and let
+    the Online writer apply the operations through the Accounting API."""
+    company = fake.companies[DEMO_REALM]
+    services = [i["Name"] for i in company.all("Item") if i.get("Type") == "Service"]
+    names = services or [i["Name"] for i in company.all("Item")]
+    tenant = enable(local.tenants, DEMO_TENANT, True, names[0] if names else "")
+    with fake_crm(data_dir) as (crm, clients):
+        leg.seeded = seed_crm(crm, n, ONLINE_PREFIX, online=True)
+        capture = build_local(data_dir, zoho_clients=clients).capture
+        leg.captured = capture.run(tenant).ops_added
+        runtime.write_back([DEMO_TENANT])

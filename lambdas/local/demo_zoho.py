@@ -19,7 +19,8 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,15 +103,13 @@ def _count_fake(fake: FakeZoho) -> tuple[int, dict[str, int], int]:
     return records, per_module, duplicates
 
 
-def forward_to_fake(
-    db: SqliteDatabase,
-    queue: SqliteRecordQueue,
-    data_dir: Path,
-    progress: Progress,
-    reject: int = 0,
-) -> DemoForwarding:
-    """Drain the queue into a fake ZOHO CRM served on loopback for the duration; the fake
-    refuses the first ``reject`` estimates it is sent (REJECT_CODE), which the forwarder parks."""
+@contextmanager
+def fake_crm(
+    data_dir: Path, reject: int = 0
+) -> Iterator[tuple[FakeZoho, Callable[[str], ZohoClient]]]:
+    """The data directory's fake ZOHO CRM served on loopback for the ``with`` block, and a ZOHO
+    client factory for it; its records are saved back when the block ends without an error.
+    The fake refuses the first ``reject`` estimates it is sent (REJECT_CODE)."""
     _claim_target(data_dir, FAKE)
     fake = FakeZoho()
     state = data_dir / FAKE_STATE
@@ -121,20 +120,33 @@ def forward_to_fake(
     secret, refresh = secrets.token_urlsafe(24), "1000." + secrets.token_hex(24)
     fake.add_client(client_id, secret, refresh)
     session = requests.Session()
-    with FakeZohoServer(fake) as server, tempfile.TemporaryDirectory() as tmp:
-        # Tokens of this run's fake are worthless afterwards: keep them out of the data dir.
-        tokens = FileTokenCache.in_dir(tmp)
-        credentials = ZohoCredentials(client_id, secret, refresh, accounts_url=server.url)
+    try:
+        with FakeZohoServer(fake) as server, tempfile.TemporaryDirectory() as tmp:
+            # Tokens of this run's fake are worthless afterwards: keep them out of the data dir.
+            tokens = FileTokenCache.in_dir(tmp)
+            credentials = ZohoCredentials(client_id, secret, refresh, accounts_url=server.url)
 
-        def clients(tenant: str) -> ZohoClient:
-            return ZohoClient(TokenProvider(tenant, credentials, tokens, session), session)
+            def clients(tenant: str) -> ZohoClient:
+                return ZohoClient(TokenProvider(tenant, credentials, tokens, session), session)
 
-        try:
-            result, report = _forward_and_audit(db, queue, data_dir, clients, progress)
-        finally:
-            session.close()
+            yield fake, clients
+    finally:
+        session.close()
     create_private_file(state)  # the fake's records are customer data too: 0600 like the rest
     fake.save(state)
+
+
+def forward_to_fake(
+    db: SqliteDatabase,
+    queue: SqliteRecordQueue,
+    data_dir: Path,
+    progress: Progress,
+    reject: int = 0,
+) -> DemoForwarding:
+    """Drain the queue into the fake ZOHO CRM (``fake_crm``); the fake refuses the first
+    ``reject`` estimates it is sent, which the forwarder parks."""
+    with fake_crm(data_dir, reject) as (fake, clients):
+        result, report = _forward_and_audit(db, queue, data_dir, clients, progress)
     records, modules, duplicates = _count_fake(fake)
     return DemoForwarding(FAKE, result, records, modules, duplicates, report, fake.refused)
 

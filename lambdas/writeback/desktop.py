@@ -99,7 +99,7 @@ class DesktopWriteBack:
         # (runner.before_plan: a failing capture never fails the session).
         self.capture = capture
         # Reads resolve a MOD captured behind an unanswered Add to the customer the Add made.
-        self.store = TargetedStore(store)
+        self.store = TargetedStore(store, SOURCE_QBD)
         self.mappings = mappings
         self.clock = clock
         self.batch = batch

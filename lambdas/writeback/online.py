@@ -114,7 +114,7 @@ class OnlineWriter:
         stale_sent_seconds: float = STALE_SENT_SECONDS,
     ) -> None:
         # Reads resolve a MOD captured behind an unanswered Add to the customer the Add made.
-        self.store = TargetedStore(store)
+        self.store = TargetedStore(store, EDITION)
         self.mappings = mappings
         self.queue = queue
         self.clients = clients

@@ -28,10 +28,13 @@ def with_target(store: WriteBackStore, op: WriteOp | None) -> WriteOp | None:
 
 
 class TargetedStore:
-    """A WriteBackStore whose reads resolve MOD targets (``with_target``); writes pass on."""
+    """A WriteBackStore whose reads resolve MOD targets (``with_target``) and whose open
+    operations are one edition's (a tenant that moved from Desktop to Online keeps its old
+    operations for the Web Connector); writes pass on."""
 
-    def __init__(self, store: WriteBackStore) -> None:
+    def __init__(self, store: WriteBackStore, edition: str) -> None:
         self.inner = store
+        self.edition = edition
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -41,7 +44,8 @@ class TargetedStore:
 
     def open_ops(self, tenant: str, limit: int = 100) -> list[WriteOp]:
         ops = self.inner.open_ops(tenant, limit)
-        return [op for op in (with_target(self.inner, o) for o in ops) if op is not None]
+        mine = (with_target(self.inner, o) for o in ops if o.edition == self.edition)
+        return [op for op in mine if op is not None]
 
     def mark(
         self,

@@ -10,6 +10,7 @@ from ..demo import DemoCompany
 
 if TYPE_CHECKING:
     from ..demo_qbo import QboDemoResult
+    from ..demo_writeback import WritebackResult
 from .common import add_progress_arg, data_dir
 
 # Record counts of the simulated company, one flag each (--sales-orders for sales_orders).
@@ -43,6 +44,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             zoho_accounts_url=args.zoho_accounts_url,
             progress=Progress.for_command(args.no_progress, json_output=args.json),
             reject=args.reject,
+            # With --qbo the accounts and deals are written to the Online company instead.
+            writeback=0 if args.qbo else args.writeback,
         )
         qbo = run_qbo_leg(args, directory) if args.qbo else None
     except (DemoTargetError, ValueError) as exc:
@@ -83,6 +86,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"in ZOHO ({a.coql_calls} COQL call(s), {a.credits} credit(s))"
             )
         print_parked(args, directory, z.refused, d.outcomes["parked"])
+    if result.writeback is not None:
+        print_writeback(result.writeback, "the simulated company")
     if qbo is not None:
         print_qbo(qbo)
     print(f"Store: {directory / 'relay.sqlite3'}")
@@ -117,6 +122,16 @@ def print_parked(
         )
 
 
+def print_writeback(w: WritebackResult, where: str) -> None:
+    """What ``--writeback`` did."""
+    print(
+        f"Write-back: {w.seeded} new ZOHO account(s) seeded; {w.captured} change(s) captured "
+        f"-> {w.added} customer(s) added to {where} ({w.linked} linked by name), "
+        f"{w.invoices} invoice(s) for won deals, {w.failed} failed; the next capture found "
+        f"{w.echo_ops} change(s) to write (the relay's own writes are not sent back)"
+    )
+
+
 def run_qbo_leg(args: argparse.Namespace, directory: Any) -> QboDemoResult:
     """``--qbo``: the QuickBooks Online flow after the Desktop session (same fake ZOHO)."""
     from ..demo_qbo import run_qbo_demo
@@ -124,7 +139,11 @@ def run_qbo_leg(args: argparse.Namespace, directory: Any) -> QboDemoResult:
 
     if args.zoho_accounts_url:
         raise ValueError("--qbo forwards to the built-in fake ZOHO only")
-    return run_qbo_demo(directory, Progress.for_command(args.no_progress, json_output=args.json))
+    return run_qbo_demo(
+        directory,
+        Progress.for_command(args.no_progress, json_output=args.json),
+        writeback=args.writeback,
+    )
 
 
 def print_qbo(q: QboDemoResult) -> None:
@@ -139,6 +158,8 @@ def print_qbo(q: QboDemoResult) -> None:
         f"{q.cdc_records} objects and queued {q.cdc_queued} (what no webhook announced); "
         f"{q.api_calls} Accounting API calls"
     )
+    if q.writeback is not None:
+        print_writeback(q.writeback, "the QuickBooks Online company")
     if q.zoho is not None:
         d = q.zoho.drain
         print(
@@ -173,6 +194,15 @@ def register(sub: Any) -> None:
         help="the fake ZOHO refuses the first N estimates it is sent (MANDATORY_NOT_FOUND, as "
         "an organisation whose administrator made the Quotes Due_Date field mandatory), so "
         "they are parked (default 0)",
+    )
+    demo.add_argument(
+        "--writeback",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed N new accounts and N/5 won deals in the fake ZOHO and write them back: "
+        "customers and invoices in the simulated company (with --qbo: in the QuickBooks "
+        "Online company); a second run writes nothing twice (default 0)",
     )
     demo.add_argument("--data-dir")
     demo.add_argument("--json", action="store_true", help="print one JSON object")
