@@ -44,6 +44,7 @@ from .model import (
     OUTCOME_SECONDS,
     OpStatus,
     WriteOp,
+    content_op_id,
     op_id,
 )
 from .outcomes import outcome_update
@@ -274,11 +275,10 @@ class ZohoCapture:
         if mapping is not None and self._echo(name, mapping.applied_fields, account, contact):
             run.report.echoes_skipped += 1
             return None
-        if latest is not None and (
-            latest.fields == fields or not _newer(version, latest.zoho_version)
-        ):
+        if latest is not None and latest.fields == fields:
             # The same content again (the status the relay wrote back, a re-read of the
-            # cursor's second), or no newer version: nothing new for QuickBooks.
+            # cursor's second): nothing new for QuickBooks. Other content in the same second
+            # (ZOHO's times have seconds only) is a change: its operation id names the content.
             run.report.echoes_skipped += 1
             return latest if latest.open else None
         qb_id, qb_version, base = "", "", {}
@@ -307,7 +307,9 @@ class ZohoCapture:
         action = MOD if qb_id or depends else ADD
         if depends and latest is not None and not base:
             base = dict(latest.fields)
-        op = self._new_op(run, ACCOUNTS, rid, version, CUSTOMER, action, fields, error)
+        op = self._new_op(
+            run, ACCOUNTS, rid, version, CUSTOMER, action, fields, error, content=True
+        )
         op = op.with_(base=base, qb_id=qb_id, qb_version=qb_version, depends_on=depends)
         return self._store(run, op)
 
@@ -422,11 +424,15 @@ class ZohoCapture:
         action: str,
         fields: dict[str, Any],
         error: str | None,
+        content: bool = False,
     ) -> WriteOp:
         now = self.clock()
         op = WriteOp(
             tenant=run.tenant.name,
-            op_id=op_id(module, rid, version),
+            # ``content``: the id names the version and its content (two edits in one second).
+            op_id=content_op_id(module, rid, version, fields)
+            if content
+            else op_id(module, rid, version),
             seq=self._seq(),
             kind=kind,
             action=action,

@@ -103,7 +103,7 @@ class DesktopWriteBack:
         self.mappings = mappings
         self.clock = clock
         self.batch = batch
-        self.outcomes = Outcomes(self.store, writes, clock)
+        self.outcomes = Outcomes(self.store, writes, clock, mappings)
 
     # --- the session's view ---------------------------------------------------------------
 

@@ -21,12 +21,14 @@ from qbxml import Response
 from qbxml.records import Customer, Record
 from qbxml.status import RETRYABLE_CODES, STATUS_NAME_IN_USE, STATUS_STALE_EDIT_SEQUENCE
 
-from ..store.ports import ConcurrentUpdate, StoreError
+from ..model.identity import SOURCE_QBD
+from ..store.ports import ConcurrentUpdate, MappingStore, StoreError
 from ..store.writeback_ports import WriteBackStore
 from ..sync.write_handoff import WriteHandOff
 from .conflicts import resolve
 from .desktop_requests import changed_fields, customer_values, invoice_marker
 from .model import OUTCOME_SECONDS, Conflict, OpStatus, WriteOp
+from .targets import DUPLICATE_ACCOUNT, held_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,16 @@ class Outcomes:
     """Moves operations to their outcomes and hands those off (see the module docstring)."""
 
     def __init__(
-        self, store: WriteBackStore, writes: WriteHandOff, clock: Callable[[], float]
+        self,
+        store: WriteBackStore,
+        writes: WriteHandOff,
+        clock: Callable[[], float],
+        mappings: MappingStore,
     ) -> None:
         self.store = store
         self.writes = writes
         self.clock = clock
+        self.mappings = mappings
 
     # --- one answer -------------------------------------------------------------------------
 
@@ -113,6 +120,10 @@ class Outcomes:
                 str(STATUS_NAME_IN_USE),
                 f"The name {name!r} is used by a vendor, employee or other name in QuickBooks",
             )
+            return
+        why = held_elsewhere(self.mappings, op, SOURCE_QBD, str(customer.list_id or ""))
+        if why is not None:
+            self.not_applied(phase, op, DUPLICATE_ACCOUNT, why)
             return
         self.applied(phase, op, customer, link=True, linked=True)
 

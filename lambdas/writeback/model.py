@@ -14,6 +14,7 @@ field and the last synced values (``base``) can be stored beside the operation.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
@@ -82,6 +83,12 @@ def op_id(zoho_module: str, zoho_id: str, zoho_version: str) -> str:
     """
     digest = hashlib.sha256(f"{zoho_module}\0{zoho_id}\0{zoho_version}".encode()).hexdigest()
     return f"wb-{zoho_module[:1].lower()}-{digest[:30]}"
+
+
+def content_op_id(zoho_module: str, zoho_id: str, zoho_version: str, fields: dict[str, Any]) -> str:
+    """``op_id`` of a version and its content: ZOHO's times have whole seconds, so two edits in
+    one second are one version string, and only their content tells them apart."""
+    return op_id(zoho_module, zoho_id, f"{zoho_version}#{json.dumps(fields, sort_keys=True)}")
 
 
 @dataclass(frozen=True, slots=True)

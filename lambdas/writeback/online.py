@@ -68,7 +68,7 @@ from .online_steps import (
     update_customer,
 )
 from .outcomes import link_of, outcome_update
-from .targets import TargetedStore
+from .targets import DUPLICATE_ACCOUNT, TargetedStore, held_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +301,10 @@ class OnlineWriter:
 
     def _finish(self, tenant: Tenant, op: WriteOp, result: Result, report: WriterReport) -> None:
         name, now = tenant.name, self.clock()
+        if result.status == OpStatus.APPLIED and result.linked and result.obj:
+            why = held_elsewhere(self.mappings, op, SOURCE_QBO, canonical_id(result.obj["Id"]))
+            if why is not None:
+                result = Result(OpStatus.NOT_APPLIED, error_code=DUPLICATE_ACCOUNT, error=why)
         status = result.status
         if status in (OpStatus.UNKNOWN, OpStatus.PENDING):
             self.store.mark(

@@ -12,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..store.ports import MappingStore
 from ..store.writeback_ports import WriteBackStore
-from .model import MOD, OpStatus, WriteOp
+from .model import ACCOUNTS, MOD, OpStatus, WriteOp
+
+# The error code of a name collision with a customer another ZOHO account already holds.
+DUPLICATE_ACCOUNT = "WRITEBACK_DUPLICATE"
 
 
 def with_target(store: WriteBackStore, op: WriteOp | None) -> WriteOp | None:
@@ -25,6 +29,23 @@ def with_target(store: WriteBackStore, op: WriteOp | None) -> WriteOp | None:
     if dep is None or dep.status != OpStatus.APPLIED or not dep.qb_id:
         return op
     return op.with_(qb_id=dep.qb_id, qb_version=dep.result_version)
+
+
+def held_elsewhere(mappings: MappingStore, op: WriteOp, source: str, source_id: str) -> str | None:
+    """Why ``op`` must not link the existing QuickBooks customer ``source_id`` (its name is in
+    use): another ZOHO account already is that customer. None when linking is right.
+
+    Linking would make two ZOHO accounts one QuickBooks customer; the forwarder could then only
+    keep one of them. The person merges the two in ZOHO instead, and QuickBooks keeps one.
+    """
+    row = mappings.get(op.tenant, source, "Customer", source_id)
+    if row is None or not row.zoho_id or row.zoho_module != ACCOUNTS or row.zoho_id == op.zoho_id:
+        return None
+    name = op.fields.get("name") or source_id
+    return (
+        f"QuickBooks already has the customer {name!r} as ZOHO account {row.zoho_id}: merge "
+        "the two accounts in ZOHO (this one was not linked, so the books keep one customer)"
+    )
 
 
 class TargetedStore:

@@ -12,7 +12,8 @@ already claimed writes only the link (QB_ListID), marks the mapping row as a con
 ZOHO record and asks the relay to read the record again, so the newer content lands in the
 linked record too. A record the relay made meanwhile from an unlinked version (it holds this
 QuickBooks id, which only the relay writes) is a duplicate of the linked one: it is deleted when
-ZOHO refuses the link for it (DUPLICATE_DATA on the external id).
+ZOHO refuses the link for it (DUPLICATE_DATA on the external id) and it was made after the
+linked record; an older one is a person's and is never deleted.
 """
 
 from __future__ import annotations
@@ -75,6 +76,17 @@ def update_by_id(
             dups[i] = dup
     if not dups:
         return results
+    # Only a record made after the linked one can be the relay's copy of it; an older record
+    # holding the id is a person's (a customer linked by name that ZOHO already had): it stays,
+    # and the linked write fails with ZOHO's answer rather than deleting anyone's account.
+    made = _created_times(ctx, module, {*dups.values(), *(str(bodies[i]["id"]) for i in dups)})
+    dups = {
+        i: dup
+        for i, dup in dups.items()
+        if made.get(dup, 0.0) >= made.get(str(bodies[i]["id"]), float("inf"))
+    }
+    if not dups:
+        return results
     log.warning(
         "tenant %s: deleting %d %s record(s) the relay made before their ZOHO record was "
         "linked (duplicates of the linked ones)",
@@ -87,6 +99,18 @@ def update_by_id(
     for i, r in zip(dups, again, strict=True):
         results[i] = r
     return results
+
+
+def _created_times(ctx: TenantContext, module: str, ids: set[str]) -> dict[str, float]:
+    """When each of the records ``ids`` was made (absent: not found)."""
+    out: dict[str, float] = {}
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), COQL_IN):
+        chunk = ordered[start : start + COQL_IN]
+        where = f"id in ({', '.join(coql_string(i) for i in chunk)})"
+        for row in ctx.client.select_all(module, ["Created_Time"], where, max_rows=COQL_IN):
+            out[str(row["id"])] = _created(row)
+    return out
 
 
 def primary_contacts(

@@ -14,7 +14,7 @@ from lambdas.model.envelope import Envelope
 from lambdas.store.ports import Claim, DeliveryOutcome, DeliveryStatus, Handoff, Tenant
 from lambdas.store.sqlite import SqliteMappingStore, SqliteRecordQueue, SqliteWriteBackStore
 from lambdas.writeback.capture import ZohoCapture
-from lambdas.writeback.model import ADD, INVOICE, MOD, OpStatus, WriteOp, op_id
+from lambdas.writeback.model import ADD, INVOICE, MOD, OpStatus, WriteOp, content_op_id, op_id
 from lambdas.writeback.projection import customer_fields
 from lambdas.writeback.zoho_fields import kept_values
 from qbxml.requests.writes import CUSTOMER_ADD_FIELDS
@@ -107,7 +107,10 @@ def test_a_new_account_is_one_add_however_often_it_is_read(rig: Rig) -> None:
     assert op.fields["name"] == "Acme Tools" and op.fields["last_name"] == "Lee"
     # The contact's time is the version: a change of either is a change of the customer.
     assert op.zoho_version == rig.zoho.fake.records["Contacts"][cid]["Modified_Time"]
-    assert op.op_id == op_id("Accounts", rid, op.zoho_version) and op.status == OpStatus.PENDING
+    assert (
+        op.op_id == content_op_id("Accounts", rid, op.zoho_version, op.fields)
+        and op.status == OpStatus.PENDING
+    )
     again = rig.run()
     assert again.ops_added == 0 and again.echoes_skipped >= 1
     assert len(rig.ops()) == 1
