@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..model.identity import SOURCE_QBD, SOURCE_QBO
-from ..qbo.connections import CONNECTED, QboConnectionStore
+from ..qbo.connections import DISCONNECTED, QboConnectionStore
 from ..store.ports import StoreError, Tenant
 from ..zoho.errors import ZohoError
 from .capture import CaptureReport, ZohoCapture
@@ -67,14 +67,15 @@ def before_plan(capture: Callable[[Tenant], object]) -> Callable[[Tenant], None]
 
 
 def editions(connections: QboConnectionStore | None) -> Callable[[str], str]:
-    """Which QuickBooks a tenant writes to: Online when it has a connected company, else
-    Desktop (through the Web Connector)."""
+    """Which QuickBooks a tenant writes to: Online when it has a company connected (also one
+    needing a reconnect: its operations wait for it, rather than going to a Web Connector the
+    tenant does not run), else Desktop."""
 
     def edition(tenant: str) -> str:
         if connections is None:
             return SOURCE_QBD
         connection = connections.get(tenant)
-        online = connection is not None and connection.status == CONNECTED
+        online = connection is not None and connection.status != DISCONNECTED
         return SOURCE_QBO if online else SOURCE_QBD
 
     return edition

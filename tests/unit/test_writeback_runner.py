@@ -38,7 +38,13 @@ def test_a_connected_online_company_makes_the_tenant_write_to_online() -> None:
     rows = {
         "online": SimpleNamespace(status="connected"),
         "lapsed": SimpleNamespace(status="needs_reconnect"),
+        "gone": SimpleNamespace(status="disconnected"),
     }
     edition = editions(SimpleNamespace(get=rows.get))  # type: ignore[arg-type]
-    assert [edition(t) for t in ("online", "lapsed", "desktop")] == ["qbo", "qbd", "qbd"]
+    assert [edition(t) for t in ("online", "lapsed", "gone", "desktop")] == [
+        "qbo",
+        "qbo",
+        "qbd",
+        "qbd",
+    ]
     assert editions(None)("any") == "qbd"
