@@ -121,7 +121,8 @@ class Outcomes:
                 f"The name {name!r} is used by a vendor, employee or other name in QuickBooks",
             )
             return
-        why = held_elsewhere(self.mappings, op, SOURCE_QBD, str(customer.list_id or ""))
+        list_id = str(customer.list_id or "")
+        why = held_elsewhere(self.mappings, op, SOURCE_QBD, list_id, self.store)
         if why is not None:
             self.not_applied(phase, op, DUPLICATE_ACCOUNT, why)
             return

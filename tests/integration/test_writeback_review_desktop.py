@@ -1,0 +1,48 @@
+"""Adversarial review of Desktop write-back (issue 16): the interleavings production has (the
+forwarder lagging behind the session, a Web Connector dying at each point), and odd data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lambdas.local.forwarder import drain
+from lambdas.writeback.model import OpStatus
+from tests.conftest import PASSWORD
+from tests.integration.test_writeback_e2e import QB, Rig
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    r = Rig(tmp_path)
+    yield r
+    r.close()
+
+
+def lagging_session(rig: Rig, **kw: Any):
+    """A session while the forwarder lags behind (its queue trigger batches): it drains only
+    once the session is over."""
+    rig.offset += 3600
+    rig.sent.clear()
+    result = rig.qbwc.run_session("acme-qbwc", PASSWORD, rig.company, **kw)
+    drain(rig.local.queue, rig.forwarder)
+    return result
+
+
+def test_two_new_accounts_of_one_name_are_one_customer_while_the_forwarder_lags(
+    rig: Rig,
+) -> None:
+    first = rig.account("Twin Peaks Lumber")
+    second = rig.account("Twin Peaks Lumber")
+    lagging_session(rig)
+    (customer,) = rig.customers("Twin Peaks Lumber")
+    ops = {o.zoho_id: o for o in rig.local.writeback.list("acme")}
+    assert ops[first].status == OpStatus.APPLIED and ops[first].qb_id == customer.list_id
+    # The second add met the name the first had just made (3100): never linked to it.
+    assert ops[second].status == OpStatus.NOT_APPLIED and "merge" in ops[second].error
+    stored = rig.fake.records["Accounts"]
+    assert stored[first][QB] == customer.list_id and stored[first]["QB_Sync_Status"] == "Synced"
+    assert not stored[second].get(QB) and stored[second]["QB_Sync_Status"] == "Failed"
