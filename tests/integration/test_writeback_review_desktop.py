@@ -46,3 +46,22 @@ def test_two_new_accounts_of_one_name_are_one_customer_while_the_forwarder_lags(
     stored = rig.fake.records["Accounts"]
     assert stored[first][QB] == customer.list_id and stored[first]["QB_Sync_Status"] == "Synced"
     assert not stored[second].get(QB) and stored[second]["QB_Sync_Status"] == "Failed"
+
+
+def test_a_lost_add_verified_by_name_never_links_another_accounts_customer(rig: Rig) -> None:
+    rig.session()  # the company's customers reach ZOHO first
+    known = next(iter(rig.company.data.customers.values()))
+    (original,) = rig.accounts(known.name)
+    copy = rig.account(known.name)
+    # QuickBooks answers the Add with 3100, keeps no saved status, and the Web Connector dies
+    # before posting the answer: the next session can only verify by name.
+    rig.company.message_sets.keep = False
+    lost = rig.session(lose_response_at=1)
+    assert lost.abandoned
+    rig.session()
+    assert len(rig.customers(known.name)) == 1
+    (op,) = [o for o in rig.local.writeback.list("acme") if o.zoho_id == copy]
+    assert op.status == OpStatus.NOT_APPLIED and "merge" in op.error
+    stored = rig.fake.records["Accounts"]
+    assert not stored[copy].get(QB) and stored[copy]["QB_Sync_Status"] == "Failed"
+    assert stored[original["id"]][QB] == known.list_id
