@@ -289,7 +289,8 @@ class ZohoCapture:
                 base = customer_fields(mapping.applied_fields, applied_contact)
         elif latest is not None and latest.status == OpStatus.APPLIED and latest.qb_id:
             qb_id, qb_version, base = latest.qb_id, latest.result_version, dict(latest.fields)
-        error = validate_customer(fields, edition=run.edition)
+        # A Mod writes only what changed since its base: the rest QuickBooks holds already.
+        error = validate_customer(fields, edition=run.edition, base=base if qb_id else None)
         if latest is not None and latest.status == OpStatus.PENDING and error is None:
             stored = self.store.supersede(
                 name,

@@ -65,3 +65,18 @@ def test_a_lost_add_verified_by_name_never_links_another_accounts_customer(rig: 
     stored = rig.fake.records["Accounts"]
     assert not stored[copy].get(QB) and stored[copy]["QB_Sync_Status"] == "Failed"
     assert stored[original["id"]][QB] == known.list_id
+
+
+def test_an_edit_of_a_jobs_account_is_a_mod_though_its_full_name_has_a_colon(rig: Rig) -> None:
+    parent = next(iter(rig.company.data.customers.values()))
+    job = rig.company.add("Customer", name="Kitchen remodel", parent_id=parent.list_id)
+    rig.session()  # the job reaches ZOHO as an account named by its full name
+    full = f"{parent.name}:Kitchen remodel"
+    (account,) = rig.accounts(full)
+    assert rig.capture() == 0
+    rig.fake.edit("Accounts", account["id"], {"Phone": "555-0404"})
+    rig.session()
+    assert rig.company.data.customers[job].phone == "555-0404"
+    assert rig.company.data.customers[job].name == "Kitchen remodel"
+    stored = rig.fake.records["Accounts"][account["id"]]
+    assert stored["QB_Sync_Status"] == "Synced"
