@@ -49,7 +49,8 @@ def held_elsewhere(
     recent operations of ``store`` are asked too: one that made or linked that customer for
     another account (its record still on the queue) holds it as surely.
     """
-    row = mappings.get(op.tenant, source, "Customer", source_id)
+    # get_many, not get: the writers' functions are granted BatchGetItem on the mappings.
+    row = mappings.get_many(op.tenant, source, "Customer", [source_id]).get(source_id)
     holder = ""
     if row is not None and row.zoho_id and row.zoho_module == ACCOUNTS:
         holder = row.zoho_id

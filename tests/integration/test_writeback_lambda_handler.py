@@ -5,6 +5,7 @@ and a session that dies after QuickBooks applied it is reconciled without a seco
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -155,3 +156,80 @@ def test_a_session_lost_after_the_add_is_reconciled_through_the_handler(aws: str
     assert any('oldMessageSetID="' in r for r in sent)
     assert len([c for c in company.data.customers.values() if c.name == "Contoso Ltd"]) == 1
     assert store().get("acme", op.op_id).status == OpStatus.APPLIED
+
+
+class DynamoCalls:
+    """Every DynamoDB action a client made, as IAM authorizes it: (table, index, action)."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        name = model.name
+        if name == "BatchGetItem":
+            self.seen.update((t, "", name) for t in params["RequestItems"])
+        elif name == "TransactWriteItems":
+            for item in params["TransactItems"]:
+                for kind, action in (("Put", "PutItem"), ("Update", "UpdateItem")):
+                    if kind in item:
+                        self.seen.add((item[kind]["TableName"], "", action))
+                if "ConditionCheck" in item:
+                    self.seen.add((item["ConditionCheck"]["TableName"], "", "ConditionCheck"))
+        else:
+            self.seen.add((params.get("TableName", ""), params.get("IndexName", ""), name))
+
+
+# What infra/stack.py grants the relay on its tables and indexes (the synthesized policy is
+# checked against the same in tests/infrastructure/test_least_privilege.py).
+RELAY_INDEXES = {("mappings", "by_tenant"), ("mappings", "by_zoho"), ("writeback", "open")}
+RELAY_INDEXES |= {("writeback", "by_status")}
+
+
+def test_the_writers_calls_are_within_the_relays_grants(aws: str, monkeypatch) -> None:
+    from tests.infrastructure.test_least_privilege import EXPECTED_TABLES
+
+    calls = DynamoCalls()
+    real = boto3.client
+
+    def recorded(service: str, *args: Any, **kwargs: Any) -> Any:
+        client = real(service, *args, **kwargs)
+        if service == "dynamodb":
+            client.meta.events.register("before-parameter-build.dynamodb", calls)
+        return client
+
+    monkeypatch.setattr(boto3, "client", recorded)
+    qbwc_api.endpoint.cache_clear()
+    qbwc_api.writeback_store.cache_clear()
+    company = FakeCompany(customers=3, seed=3)
+    existing, other = list(company.data.customers.values())[:2]
+    ops = store()
+    # A name in use (3100: the customer is found by name, then checked for another account),
+    # an edit whose EditSequence is unknown (queried first), and a plain Add.
+    ops.enqueue(add_op("z-3", existing.name))
+    ops.enqueue(add_op("z-4", "Fabrikam Inc").with_(seq=2))
+    mod = add_op("z-5", other.name).with_(
+        op_id="wb-mod-z-5", seq=3, action="mod", qb_id=other.list_id, base={"name": other.name}
+    )
+    ops.enqueue(mod)
+    percents, _ = session(company)
+    assert percents[-1] == 100
+    assert ops.get("acme", add_op("z-3", existing.name).op_id).linked
+    tables = {os.environ[env]: env for env in os.environ if env.endswith("_TABLE")}
+    short = {
+        "QBRELAY_TENANTS_TABLE": "tenants",
+        "QBRELAY_SESSIONS_TABLE": "sessions",
+        "QBRELAY_STATE_TABLE": "state",
+        "QBRELAY_MAPPINGS_TABLE": "mappings",
+        "QBRELAY_RUNS_TABLE": "runs",
+        "QBRELAY_WRITEBACK_TABLE": "writeback",
+    }
+    granted = EXPECTED_TABLES["relay"]
+    outside = set()
+    for table, index, action in calls.seen:
+        name = short.get(tables.get(table, ""), table)
+        if index:
+            if (name, index) not in RELAY_INDEXES or action != "Query":
+                outside.add((name, index, action))
+        elif action not in granted.get(name, set()):
+            outside.add((name, "", action))
+    assert not outside
