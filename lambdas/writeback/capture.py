@@ -65,6 +65,7 @@ MAX_PAGES = 10  # pages a module a run
 IN_VALUES = 50  # COQL's limit of values in ``in (...)``
 MAX_CONTACTS = 2000  # contacts read for one batch of accounts
 INVALID = "VALIDATION"  # error_code of an operation QuickBooks would refuse
+DEPENDENCY = "WRITEBACK_DEPENDENCY"  # error_code of an invoice whose account failed
 RETRIES = 3  # re-evaluations of a record after losing a race to another run
 
 ACCOUNT_COLUMNS = ("Modified_Time", "QB_ListID", *ACCOUNT_FIELDS)
@@ -359,24 +360,29 @@ class ZohoCapture:
             # The item of the one line is part of what was tried (a new setting is news).
             fields = {**fields, "invoice_item": run.tenant.invoice_item}
         invoice_id = op_id(DEALS, rid, "invoice")
+        account_id = _lookup_id(deal.get("Account_Name"))
+        depends = ""
+        if not account_id:
+            error = error or "the deal has no account: QuickBooks needs a customer"
+        elif latest is None or latest.fields != fields or latest.error_code == DEPENDENCY:
+            depends = self._account_dependency(run, account_id)
         if latest is not None:
             # The last attempt was refused: try again only with something changed (the deal's
             # lines or amount, the invoice item) or once its account can be written, never for
             # the status the relay wrote on the deal. The id follows the content, so a re-read
             # of the same content is the same attempt.
-            if latest.fields == fields and latest.error_code != "WRITEBACK_DEPENDENCY":
+            if latest.fields == fields and latest.error_code != DEPENDENCY:
                 run.report.echoes_skipped += 1
                 return
-            invoice_id = op_id(DEALS, rid, "invoice:" + json.dumps(fields, sort_keys=True))
+            attempt = json.dumps(fields, sort_keys=True)
+            if latest.error_code == DEPENDENCY:
+                # What the account stands on now is part of the attempt: once it is fixed
+                # (a customer, or a new operation), the same content is tried again.
+                attempt += f"|after:{depends or 'customer'}"
+            invoice_id = op_id(DEALS, rid, "invoice:" + attempt)
             if self.store.get(name, invoice_id) is not None:
                 run.report.echoes_skipped += 1
                 return
-        account_id = _lookup_id(deal.get("Account_Name"))
-        depends = ""
-        if not account_id:
-            error = error or "the deal has no account: QuickBooks needs a customer"
-        else:
-            depends = self._account_dependency(run, account_id)
         version = str(deal.get("Modified_Time") or "")
         op = self._new_op(run, DEALS, rid, version, INVOICE, ADD, fields, error)
         self._store(

@@ -80,3 +80,35 @@ def test_an_edit_of_a_jobs_account_is_a_mod_though_its_full_name_has_a_colon(rig
     assert rig.company.data.customers[job].name == "Kitchen remodel"
     stored = rig.fake.records["Accounts"][account["id"]]
     assert stored["QB_Sync_Status"] == "Synced"
+
+
+def test_a_deal_whose_account_failed_is_invoiced_once_the_account_is_fixed(rig: Rig) -> None:
+    rid = rig.account("The Northern Hemisphere Industrial Fastener Company of America")
+    (deal,) = rig.fake.add_records(
+        "Deals",
+        [
+            {
+                "Deal_Name": "Fastener pilot",
+                "Stage": "Closed Won",
+                "Amount": 400.0,
+                "Closing_Date": "2026-11-30",
+                "Account_Name": {"id": rid},
+            }
+        ],
+    )
+    rig.session()
+    assert rig.fake.records["Deals"][deal]["QB_Sync_Status"] == "Failed"
+    rig.session()  # the deal's own status written back is no news: still nothing
+    assert rig.requests("InvoiceAddRq") == 0
+    # The person shortens the name; the customer is made; then the deal is saved again.
+    rig.fake.edit("Accounts", rid, {"Account_Name": "Northern Fastener Co"})
+    rig.session()
+    (customer,) = rig.customers("Northern Fastener Co")
+    rig.fake.edit("Deals", deal, {"Description": "re-saved"})
+    rig.session()
+    rig.session()
+    invoices = [
+        t for t in rig.company.data.txns["Invoice"].values() if t.customer_id == customer.list_id
+    ]
+    assert len(invoices) == 1
+    assert rig.fake.records["Deals"][deal]["QB_TxnID"] == invoices[0].txn_id
