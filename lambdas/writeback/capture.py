@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..store.ports import ConcurrentUpdate, MappingStore, QueueMessage, RecordQueue, Tenant
 from ..store.writeback_ports import WriteBackStore
 from ..zoho.client import ZohoClient, coql_string
+from ..zoho.errors import ZohoRequestError
 from .model import (
     ACCOUNTS,
     ADD,
@@ -353,9 +354,17 @@ class ZohoCapture:
         if latest is not None and latest.status != OpStatus.NOT_APPLIED:
             run.report.echoes_skipped += 1
             return
-        products = run.client.related_records(DEALS, rid, "Products", PRODUCT_COLUMNS)
+        unread = ""
+        try:
+            products = run.client.related_records(DEALS, rid, "Products", PRODUCT_COLUMNS)
+        except ZohoRequestError as exc:
+            # Refused for this deal alone (more products than a read allows): the deal is told
+            # why, and the deals after it in the page are still captured.
+            products, unread = [], f"the deal's products could not be read: {exc}"
         fields = invoice_fields(deal, products, self._today(run.tenant))
-        error = validate_invoice(fields, run.edition, run.tenant.invoice_item)
+        if unread:
+            fields = {**fields, "products_error": unread}
+        error = unread or validate_invoice(fields, run.edition, run.tenant.invoice_item)
         if not fields.get("lines") and run.tenant.invoice_item:
             # The item of the one line is part of what was tried (a new setting is news).
             fields = {**fields, "invoice_item": run.tenant.invoice_item}

@@ -112,3 +112,43 @@ def test_a_deal_whose_account_failed_is_invoiced_once_the_account_is_fixed(rig: 
     ]
     assert len(invoices) == 1
     assert rig.fake.records["Deals"][deal]["QB_TxnID"] == invoices[0].txn_id
+
+
+def test_hostile_names_at_the_length_boundary(rig: Rig) -> None:
+    name = 'O\'Brien & "Sons" <Ltd> Café Ünited Wörks'
+    name = name + "x" * (41 - len(name))
+    assert len(name) == 41
+    fits = rig.account(name, Phone=" 555-0505 ", Billing_Street="1 Rue & Co, Étage 3")
+    over = rig.account(name + "y")
+    rig.session()
+    (customer,) = rig.customers(name)
+    assert customer.phone == "555-0505"
+    stored = rig.fake.records["Accounts"]
+    assert stored[fits][QB] == customer.list_id and stored[fits]["QB_Sync_Status"] == "Synced"
+    assert stored[over]["QB_Sync_Status"] == "Failed" and "41" in stored[over]["QB_Sync_Message"]
+    assert rig.capture() == 0
+    rig.session()
+    assert rig.requests("CustomerAddRq") == 0 and rig.requests("CustomerModRq") == 0
+
+
+def test_a_deal_with_too_many_products_never_blocks_the_deals_after_it(rig: Rig) -> None:
+    rid = rig.account("Bulk Buyers")
+    won = {"Stage": "Closed Won", "Amount": 10.0, "Account_Name": {"id": rid}}
+    (huge,) = rig.fake.add_records("Deals", [{"Deal_Name": "Everything", **won}])
+    products = rig.fake.add_records(
+        "Products", [{"Product_Name": f"P{n}", "Unit_Price": 1.0} for n in range(2001)]
+    )
+    rig.fake.relate("Deals", huge, "Products", products)
+    (small,) = rig.fake.add_records("Deals", [{"Deal_Name": "Just one", **won}])
+    rig.session()
+    rig.session()
+    (customer,) = rig.customers("Bulk Buyers")
+    invoices = [
+        t for t in rig.company.data.txns["Invoice"].values() if t.customer_id == customer.list_id
+    ]
+    assert len(invoices) == 1
+    deals = rig.fake.records["Deals"]
+    assert deals[small]["QB_TxnID"] == invoices[0].txn_id
+    assert (
+        deals[huge]["QB_Sync_Status"] == "Failed" and "products" in deals[huge]["QB_Sync_Message"]
+    )
