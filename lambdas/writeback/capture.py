@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..store.ports import ConcurrentUpdate, MappingStore, QueueMessage, RecordQueue, Tenant
 from ..store.writeback_ports import WriteBackStore
-from ..zoho.client import ZohoClient, coql_string
+from ..zoho.client import CoqlTooManyRows, ZohoClient, coql_string
 from ..zoho.errors import ZohoRequestError
 from .model import (
     ACCOUNTS,
@@ -234,13 +234,36 @@ class ZohoCapture:
         ids = [str(a["id"]) for a in accounts]
         for chunk in _chunks(ids, IN_VALUES):
             values = ", ".join(coql_string(i) for i in chunk)
-            rows = run.client.select_all(
-                CONTACTS, CONTACT_COLUMNS, f"Account_Name in ({values})", max_rows=MAX_CONTACTS
-            )
+            try:
+                rows = list(
+                    run.client.select_all(
+                        CONTACTS,
+                        CONTACT_COLUMNS,
+                        f"Account_Name in ({values})",
+                        max_rows=MAX_CONTACTS,
+                    )
+                )
+            except CoqlTooManyRows:
+                # Accounts with very many contacts: each one's primary contact alone, so the
+                # page (and every page after it) is still captured.
+                rows = [c for a in chunk if (c := self._primary_of(run, a)) is not None]
             for c in rows:
                 contacts.setdefault(_lookup_id(c.get("Account_Name")), []).append(c)
         for account in accounts:
             self._account(run, account, primary_contact(contacts.get(str(account["id"]), [])))
+
+    def _primary_of(self, run: _Run, account_id: str) -> dict[str, Any] | None:
+        """The account's primary contact (``primary_contact``'s choice) read by itself: the
+        earliest made holding a QB_ListID, else the earliest made."""
+        select = f"select {', '.join(dict.fromkeys(('id', *CONTACT_COLUMNS)))} from {CONTACTS}"
+        mine = f"Account_Name = {coql_string(account_id)}"
+        for where in (f"{mine} and QB_ListID is not null", mine):
+            page = run.client.coql(
+                f"{select} where {where} order by Created_Time asc, id asc limit 1"
+            )
+            if page.rows:
+                return page.rows[0]
+        return None
 
     def _account(
         self, run: _Run, account: dict[str, Any], contact: dict[str, Any] | None
