@@ -152,3 +152,16 @@ def test_a_deal_with_too_many_products_never_blocks_the_deals_after_it(rig: Rig)
     assert (
         deals[huge]["QB_Sync_Status"] == "Failed" and "products" in deals[huge]["QB_Sync_Message"]
     )
+
+
+def test_an_account_with_thousands_of_contacts_never_stops_the_capture(rig: Rig) -> None:
+    crowded = rig.account("Crowded Corp")
+    people = [{"Last_Name": f"P{n:04d}", "Account_Name": {"id": crowded}} for n in range(2001)]
+    people[0]["First_Name"] = "Ada"
+    rig.fake.add_records("Contacts", people)
+    other = rig.account("Quiet Corp")
+    rig.session()
+    assert len(rig.customers("Crowded Corp")) == 1 and len(rig.customers("Quiet Corp")) == 1
+    (customer,) = rig.customers("Crowded Corp")
+    assert (customer.first_name, customer.last_name) == ("Ada", "P0000")
+    assert rig.fake.records["Accounts"][other][QB]
