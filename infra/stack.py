@@ -134,6 +134,9 @@ class RelayStack(Stack):
         # account: the by_zoho index).
         tables.grant_writeback(self.relay, t.writeback)
         tables.grant(self.relay, t.mappings, ["Query"], index="by_zoho")
+        # A name in use (3100): the recent applied operations say whether another account
+        # holds that customer before the forwarder told the mapping (writeback/targets.py).
+        tables.grant(self.relay, t.writeback, ["Query"], index=tables.WRITEBACK_STATUS_INDEX)
         send_to(self.relay, self.queues.records)
         # Records too large for one message go to the bucket first (the claim check).
         self.payloads.grant_put(self.relay)

@@ -33,7 +33,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..store.ports import ConcurrentUpdate, MappingStore, QueueMessage, RecordQueue, Tenant
 from ..store.writeback_ports import WriteBackStore
-from ..zoho.client import ZohoClient, coql_string
+from ..zoho.client import CoqlTooManyRows, ZohoClient, coql_string
+from ..zoho.errors import ZohoRequestError
 from .model import (
     ACCOUNTS,
     ADD,
@@ -65,6 +66,7 @@ MAX_PAGES = 10  # pages a module a run
 IN_VALUES = 50  # COQL's limit of values in ``in (...)``
 MAX_CONTACTS = 2000  # contacts read for one batch of accounts
 INVALID = "VALIDATION"  # error_code of an operation QuickBooks would refuse
+DEPENDENCY = "WRITEBACK_DEPENDENCY"  # error_code of an invoice whose account failed
 RETRIES = 3  # re-evaluations of a record after losing a race to another run
 
 ACCOUNT_COLUMNS = ("Modified_Time", "QB_ListID", *ACCOUNT_FIELDS)
@@ -232,13 +234,36 @@ class ZohoCapture:
         ids = [str(a["id"]) for a in accounts]
         for chunk in _chunks(ids, IN_VALUES):
             values = ", ".join(coql_string(i) for i in chunk)
-            rows = run.client.select_all(
-                CONTACTS, CONTACT_COLUMNS, f"Account_Name in ({values})", max_rows=MAX_CONTACTS
-            )
+            try:
+                rows = list(
+                    run.client.select_all(
+                        CONTACTS,
+                        CONTACT_COLUMNS,
+                        f"Account_Name in ({values})",
+                        max_rows=MAX_CONTACTS,
+                    )
+                )
+            except CoqlTooManyRows:
+                # Accounts with very many contacts: each one's primary contact alone, so the
+                # page (and every page after it) is still captured.
+                rows = [c for a in chunk if (c := self._primary_of(run, a)) is not None]
             for c in rows:
                 contacts.setdefault(_lookup_id(c.get("Account_Name")), []).append(c)
         for account in accounts:
             self._account(run, account, primary_contact(contacts.get(str(account["id"]), [])))
+
+    def _primary_of(self, run: _Run, account_id: str) -> dict[str, Any] | None:
+        """The account's primary contact (``primary_contact``'s choice) read by itself: the
+        earliest made holding a QB_ListID, else the earliest made."""
+        select = f"select {', '.join(dict.fromkeys(('id', *CONTACT_COLUMNS)))} from {CONTACTS}"
+        mine = f"Account_Name = {coql_string(account_id)}"
+        for where in (f"{mine} and QB_ListID is not null", mine):
+            page = run.client.coql(
+                f"{select} where {where} order by Created_Time asc, id asc limit 1"
+            )
+            if page.rows:
+                return page.rows[0]
+        return None
 
     def _account(
         self, run: _Run, account: dict[str, Any], contact: dict[str, Any] | None
@@ -289,7 +314,8 @@ class ZohoCapture:
                 base = customer_fields(mapping.applied_fields, applied_contact)
         elif latest is not None and latest.status == OpStatus.APPLIED and latest.qb_id:
             qb_id, qb_version, base = latest.qb_id, latest.result_version, dict(latest.fields)
-        error = validate_customer(fields, edition=run.edition)
+        # A Mod writes only what changed since its base: the rest QuickBooks holds already.
+        error = validate_customer(fields, edition=run.edition, base=base if qb_id else None)
         if latest is not None and latest.status == OpStatus.PENDING and error is None:
             stored = self.store.supersede(
                 name,
@@ -351,31 +377,44 @@ class ZohoCapture:
         if latest is not None and latest.status != OpStatus.NOT_APPLIED:
             run.report.echoes_skipped += 1
             return
-        products = run.client.related_records(DEALS, rid, "Products", PRODUCT_COLUMNS)
+        unread = ""
+        try:
+            products = run.client.related_records(DEALS, rid, "Products", PRODUCT_COLUMNS)
+        except ZohoRequestError as exc:
+            # Refused for this deal alone (more products than a read allows): the deal is told
+            # why, and the deals after it in the page are still captured.
+            products, unread = [], f"the deal's products could not be read: {exc}"
         fields = invoice_fields(deal, products, self._today(run.tenant))
-        error = validate_invoice(fields, run.edition, run.tenant.invoice_item)
+        if unread:
+            fields = {**fields, "products_error": unread}
+        error = unread or validate_invoice(fields, run.edition, run.tenant.invoice_item)
         if not fields.get("lines") and run.tenant.invoice_item:
             # The item of the one line is part of what was tried (a new setting is news).
             fields = {**fields, "invoice_item": run.tenant.invoice_item}
         invoice_id = op_id(DEALS, rid, "invoice")
+        account_id = _lookup_id(deal.get("Account_Name"))
+        depends = ""
+        if not account_id:
+            error = error or "the deal has no account: QuickBooks needs a customer"
+        elif latest is None or latest.fields != fields or latest.error_code == DEPENDENCY:
+            depends = self._account_dependency(run, account_id)
         if latest is not None:
             # The last attempt was refused: try again only with something changed (the deal's
             # lines or amount, the invoice item) or once its account can be written, never for
             # the status the relay wrote on the deal. The id follows the content, so a re-read
             # of the same content is the same attempt.
-            if latest.fields == fields and latest.error_code != "WRITEBACK_DEPENDENCY":
+            if latest.fields == fields and latest.error_code != DEPENDENCY:
                 run.report.echoes_skipped += 1
                 return
-            invoice_id = op_id(DEALS, rid, "invoice:" + json.dumps(fields, sort_keys=True))
+            attempt = json.dumps(fields, sort_keys=True)
+            if latest.error_code == DEPENDENCY:
+                # What the account stands on now is part of the attempt: once it is fixed
+                # (a customer, or a new operation), the same content is tried again.
+                attempt += f"|after:{depends or 'customer'}"
+            invoice_id = op_id(DEALS, rid, "invoice:" + attempt)
             if self.store.get(name, invoice_id) is not None:
                 run.report.echoes_skipped += 1
                 return
-        account_id = _lookup_id(deal.get("Account_Name"))
-        depends = ""
-        if not account_id:
-            error = error or "the deal has no account: QuickBooks needs a customer"
-        else:
-            depends = self._account_dependency(run, account_id)
         version = str(deal.get("Modified_Time") or "")
         op = self._new_op(run, DEALS, rid, version, INVOICE, ADD, fields, error)
         self._store(

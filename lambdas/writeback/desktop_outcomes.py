@@ -121,7 +121,8 @@ class Outcomes:
                 f"The name {name!r} is used by a vendor, employee or other name in QuickBooks",
             )
             return
-        why = held_elsewhere(self.mappings, op, SOURCE_QBD, str(customer.list_id or ""))
+        list_id = str(customer.list_id or "")
+        why = held_elsewhere(self.mappings, op, SOURCE_QBD, list_id, self.store)
         if why is not None:
             self.not_applied(phase, op, DUPLICATE_ACCOUNT, why)
             return
@@ -160,6 +161,14 @@ class Outcomes:
         elif op.action == "add":
             found = self._customer(rs)
             link = True
+            if found is not None:
+                # The customer of that name may be one the Add met (3100), not made: it is
+                # linked only as a 3100's would be.
+                list_id = str(found.list_id or "")
+                why = held_elsewhere(self.mappings, op, SOURCE_QBD, list_id, self.store)
+                if why is not None:
+                    self.not_applied(phase, op, DUPLICATE_ACCOUNT, why)
+                    return
         else:
             customer = self._customer(rs)
             current = customer_values(customer) if customer is not None else {}

@@ -175,21 +175,29 @@ def _unstorable(value: str) -> list[str]:
 
 
 def validate_customer(
-    fields: Mapping[str, str], version: QbxmlVersion = MIN_VERSION, edition: str = QBD
+    fields: Mapping[str, str],
+    version: QbxmlVersion = MIN_VERSION,
+    edition: str = QBD,
+    base: Mapping[str, str] | None = None,
 ) -> str | None:
     """Why QuickBooks (``edition`` "qbd" at qbXML ``version``, or "qbo") would refuse these
-    customer fields, as one sentence for the ZOHO record; None when they can be sent."""
+    customer fields, as one sentence for the ZOHO record; None when they can be sent.
+
+    ``base``: a modification's last synced values. A field still equal to it is not written,
+    and QuickBooks holds it already (a job's account is named by its full name, "Parent:Job"),
+    so it is not checked."""
+    held = {k for k, v in fields.items() if base and v == base.get(k, "")}
     name = fields.get("name", "")
     if not name.strip():
         return "Account name is empty; QuickBooks needs a customer name"
-    if ":" in name:
+    if ":" in name and "name" not in held:
         return "Account name contains ':', which QuickBooks keeps for a customer's jobs"
     if edition == QBO:
         limits, addr_lines, width = ONLINE_LIMITS, ONLINE_ADDRESS_LINES, ONLINE_LIMITS["street"]
     else:
         limits, addr_lines, width = _desktop_limits(version)
     for key, value in fields.items():
-        if not value:
+        if not value or key in held:
             continue
         label = _label(key)
         part = key.partition(".")[2] or key

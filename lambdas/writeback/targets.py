@@ -14,10 +14,12 @@ from typing import Any
 
 from ..store.ports import MappingStore
 from ..store.writeback_ports import WriteBackStore
-from .model import ACCOUNTS, MOD, OpStatus, WriteOp
+from .model import ACCOUNTS, CUSTOMER, MOD, OpStatus, WriteOp
 
 # The error code of a name collision with a customer another ZOHO account already holds.
 DUPLICATE_ACCOUNT = "WRITEBACK_DUPLICATE"
+# Applied operations looked through for a customer the forwarder has not linked yet.
+RECENT_APPLIED = 500
 
 
 def with_target(store: WriteBackStore, op: WriteOp | None) -> WriteOp | None:
@@ -31,19 +33,41 @@ def with_target(store: WriteBackStore, op: WriteOp | None) -> WriteOp | None:
     return op.with_(qb_id=dep.qb_id, qb_version=dep.result_version)
 
 
-def held_elsewhere(mappings: MappingStore, op: WriteOp, source: str, source_id: str) -> str | None:
+def held_elsewhere(
+    mappings: MappingStore,
+    op: WriteOp,
+    source: str,
+    source_id: str,
+    store: WriteBackStore | None = None,
+) -> str | None:
     """Why ``op`` must not link the existing QuickBooks customer ``source_id`` (its name is in
     use): another ZOHO account already is that customer. None when linking is right.
 
     Linking would make two ZOHO accounts one QuickBooks customer; the forwarder could then only
     keep one of them. The person merges the two in ZOHO instead, and QuickBooks keeps one.
+    The mapping learns the pair only once the forwarder applied the linked record, so the
+    recent operations of ``store`` are asked too: one that made or linked that customer for
+    another account (its record still on the queue) holds it as surely.
     """
-    row = mappings.get(op.tenant, source, "Customer", source_id)
-    if row is None or not row.zoho_id or row.zoho_module != ACCOUNTS or row.zoho_id == op.zoho_id:
+    # get_many, not get: the writers' functions are granted BatchGetItem on the mappings.
+    row = mappings.get_many(op.tenant, source, "Customer", [source_id]).get(source_id)
+    holder = ""
+    if row is not None and row.zoho_id and row.zoho_module == ACCOUNTS:
+        holder = row.zoho_id
+    elif store is not None:
+        holder = next(
+            (
+                o.zoho_id
+                for o in store.list(op.tenant, OpStatus.APPLIED, limit=RECENT_APPLIED)
+                if o.kind == CUSTOMER and o.qb_id == source_id and o.edition == op.edition
+            ),
+            "",
+        )
+    if not holder or holder == op.zoho_id:
         return None
     name = op.fields.get("name") or source_id
     return (
-        f"QuickBooks already has the customer {name!r} as ZOHO account {row.zoho_id}: merge "
+        f"QuickBooks already has the customer {name!r} as ZOHO account {holder}: merge "
         "the two accounts in ZOHO (this one was not linked, so the books keep one customer)"
     )
 

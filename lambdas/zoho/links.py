@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from ..store.ports import DeliveryOutcome, DeliveryStatus
-from .client import MAX_RECORDS, RecordResult, coql_string
+from .client import MAX_RECORDS, CoqlTooManyRows, RecordResult, coql_string
 from .context import Msg, TenantContext
 from .errors import ZohoError
 from .mapping import EntitySpec
@@ -124,11 +124,17 @@ def primary_contacts(
     """
     found: dict[str, list[dict[str, Any]]] = {a: [] for a in accounts}
     ids = sorted(accounts)
+    fields = ["Account_Name", contact.id_field, "Created_Time"]
     for start in range(0, len(ids), COQL_IN):
         chunk = ids[start : start + COQL_IN]
         where = f"Account_Name in ({', '.join(coql_string(a) for a in chunk)})"
-        fields = ["Account_Name", contact.id_field, "Created_Time"]
-        for row in ctx.client.select_all("Contacts", fields, where, max_rows=MAX_CONTACTS):
+        try:
+            rows = list(ctx.client.select_all("Contacts", fields, where, max_rows=MAX_CONTACTS))
+        except CoqlTooManyRows:
+            # Accounts with very many contacts: each one's candidate alone (a failure here
+            # would come back with every delivery of the batch).
+            rows = [r for a in chunk for r in _first_candidate(ctx, contact, a, accounts[a])]
+        for row in rows:
             lookup = row.get("Account_Name")
             account = str(lookup.get("id") if isinstance(lookup, dict) else lookup or "")
             if account in found:
@@ -143,6 +149,23 @@ def primary_contacts(
         first = mine[0] if mine else None
         out[account] = str(first["id"]) if first and not first.get(contact.id_field) else None
     return out
+
+
+def _first_candidate(
+    ctx: TenantContext, contact: EntitySpec, account: str, qb_id: str
+) -> list[dict[str, Any]]:
+    """The earliest made contact of ``account`` holding no QuickBooks id or ``qb_id`` (the
+    choice of ``primary_contacts``), read by itself; [] when there is none."""
+    id_field = contact.id_field
+    where = (
+        f"Account_Name = {coql_string(account)} and ({id_field} is null or "
+        f"{id_field} = {coql_string(qb_id)})"
+    )
+    page = ctx.client.coql(
+        f"select Account_Name, {id_field}, Created_Time from Contacts where {where} "
+        "order by Created_Time asc, id asc limit 1"
+    )
+    return list(page.rows)
 
 
 def _created(row: dict[str, Any]) -> float:

@@ -118,8 +118,10 @@ def expected_tables(synth: Synth, name: str, repair: bool) -> dict[str, set[str]
     if name == "relay":  # counts a tenant's mappings (the base of the mass deletion share)
         out[arn(mappings, "/index/by_tenant")] = {"Query"}
         out[arn(writeback, "/index/open")] = {"Query"}
-        # The Desktop writer finds an invoice's customer by the deal's account.
+        # The Desktop writer finds an invoice's customer by the deal's account, and after a
+        # 3100 whether a recent operation gave that customer to another account.
         out[arn(mappings, "/index/by_zoho")] = {"Query"}
+        out[arn(writeback, "/index/by_status")] = {"Query"}
     if name == "capture":
         out[arn(mappings, "/index/by_zoho")] = {"Query"}
         out[arn(writeback, "/index/open")] = {"Query"}

@@ -144,3 +144,13 @@ def test_invoices_that_cannot_be_sent(fields, item, wanted) -> None:
 def test_a_sendable_invoice() -> None:
     fields = {"txn_date": "2026-02-01", "memo": "Deal ☃", "amount": "5.00", "lines": []}
     assert validate_invoice(fields, edition="qbo", invoice_item="Services") is None
+
+
+def test_a_modification_checks_only_what_it_changes() -> None:
+    job = {"name": "Harbor Supply:Kitchen remodel " + "x" * 30, "phone": "555-0100"}
+    assert "':'" in (validate_customer(job) or "")
+    # The job's full name is QuickBooks' own: unchanged, it is not written and not checked.
+    assert validate_customer({**job, "phone": "555-0199"}, base=job) is None
+    renamed = {**job, "name": "Harbor Supply:Patio"}
+    assert "':'" in (validate_customer(renamed, base=job) or "")
+    assert "allows" in (validate_customer({**job, "phone": "5" * 50}, base=job) or "")
