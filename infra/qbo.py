@@ -143,6 +143,9 @@ class QboIntegration(Construct):
         # invoice's customer is found by its ZOHO account (by_zoho).
         tables.grant_writeback(self.cdc, t.writeback)
         tables.grant(self.cdc, t.mappings, ["Query"], index="by_zoho")
+        # A name in use (6240): the recent applied operations say whether another account
+        # holds that customer before the forwarder told the mapping (writeback/targets.py).
+        tables.grant(self.cdc, t.writeback, ["Query"], index=tables.WRITEBACK_STATUS_INDEX)
         # Only the catch-up lists connections (a Scan of the state table) and sweeps mappings.
         tables.grant(self.cdc, t.state, ["Scan"])
         tables.grant(self.cdc, t.mappings, ["Query"], index="by_tenant")

@@ -302,7 +302,8 @@ class OnlineWriter:
     def _finish(self, tenant: Tenant, op: WriteOp, result: Result, report: WriterReport) -> None:
         name, now = tenant.name, self.clock()
         if result.status == OpStatus.APPLIED and result.linked and result.obj:
-            why = held_elsewhere(self.mappings, op, SOURCE_QBO, canonical_id(result.obj["Id"]))
+            qb_id = canonical_id(result.obj["Id"])
+            why = held_elsewhere(self.mappings, op, SOURCE_QBO, qb_id, self.store)
             if why is not None:
                 result = Result(OpStatus.NOT_APPLIED, error_code=DUPLICATE_ACCOUNT, error=why)
         status = result.status

@@ -75,6 +75,7 @@ def test_each_qbo_function_has_exactly_its_table_actions(synth: Synth, name: str
         want[arn(table_id(synth, TABLES["mappings"]), "/index/by_tenant")] = {"Query"}
         want[arn(table_id(synth, TABLES["mappings"]), "/index/by_zoho")] = {"Query"}
         want[arn(table_id(synth, TABLES["writeback"]), "/index/open")] = {"Query"}
+        want[arn(table_id(synth, TABLES["writeback"]), "/index/by_status")] = {"Query"}
     assert allowed(statements(synth, name), "dynamodb:") == want
 
 
