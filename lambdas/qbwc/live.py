@@ -95,7 +95,12 @@ class LiveSessions:
         """The live part of a new session's state: {} for a tenant that is not live."""
         if not tenant.live:
             return {}
-        return {"until": now + wait_seconds(tenant.live_interval_seconds), "closing": False}
+        return {
+            "until": now + wait_seconds(tenant.live_interval_seconds),
+            "closing": False,
+            # Only a write-back tenant's hold looks for operations that arrived.
+            "writes": tenant.writeback,
+        }
 
     @staticmethod
     def hold(live: dict[str, Any], plan: Plan, percent: int) -> int:
@@ -113,7 +118,7 @@ class LiveSessions:
         if not live or live["closing"] or not self._idle(state):
             return None
         version = QbxmlVersion.parse(state.qbxml_version)
-        if self.writeback is not None and self._arrived(tenant_name):
+        if live.get("writes") and self.writeback is not None and self._arrived(tenant_name):
             tenant = self.tenants.get(tenant_name)
             phase = self.writeback.start(tenant, capture=False) if tenant is not None else {}
             writes = self.writeback.next_exchange(phase, version) if phase else None
