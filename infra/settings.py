@@ -81,6 +81,9 @@ class Settings:
     # Write-back: how often ZOHO's changes are captured (each Web Connector session also
     # captures before its plan).
     writeback_capture_minutes: int = 5
+    # How long the forwarder's queue trigger gathers records before invoking it: 0-1 s for
+    # live tenants (a change reaches ZOHO at once), more to fill larger batches.
+    forwarder_batching_window_seconds: int = 5
     throttle_rate_limit: float = 20.0
     throttle_burst_limit: int = 40
     # API Gateway needs an account-wide role to write logs; off if the account already has one.
@@ -233,6 +236,10 @@ def _check(s: Settings) -> list[str]:
     need(0 < s.stale_sync_hours <= 24 * 30, "stale_sync_hours: more than 0, at most 720")
     need(1 <= s.stale_check_minutes <= 1440, "stale_check_minutes: 1 to 1440")
     need(1 <= s.writeback_capture_minutes <= 60, "writeback_capture_minutes: 1 to 60")
+    need(
+        0 <= s.forwarder_batching_window_seconds <= 300,
+        "forwarder_batching_window_seconds: 0 to 300",
+    )
     need(0 < s.throttle_rate_limit <= 10000, "throttle_rate_limit: more than 0, at most 10000")
     need(1 <= s.throttle_burst_limit <= 5000, "throttle_burst_limit: 1 to 5000")
     need(s.api_5xx_threshold >= 1, "api_5xx_threshold: at least 1")

@@ -210,7 +210,7 @@ class RelayStack(Stack):
             sources.SqsEventSource(
                 self.queues.records,
                 batch_size=settings.forwarder_batch_size,
-                max_batching_window=Duration.seconds(5),
+                max_batching_window=Duration.seconds(settings.forwarder_batching_window_seconds),
                 report_batch_item_failures=True,
                 max_concurrency=settings.forwarder_max_concurrency,
             )

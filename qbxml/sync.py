@@ -50,6 +50,11 @@ SYNC_LIST_DEL_TYPES: tuple[str, ...] = (
 )
 SYNC_TXN_DEL_TYPES: tuple[str, ...] = TXN_ENTITIES
 
+# What a change probe asks for: identity, version and change time, nothing else (IncludeRetElement,
+# qbXML 4.0+). QuickBooks then sends about 150 bytes per record, and none for an idle company.
+PROBE_LIST_ELEMENTS: tuple[str, ...] = ("ListID", "EditSequence", "TimeModified")
+PROBE_TXN_ELEMENTS: tuple[str, ...] = ("TxnID", "EditSequence", "TimeModified")
+
 _LIST_QUERIES: dict[str, type[ListQuery]] = {
     "Item": ItemQuery,
     "Customer": CustomerQuery,
@@ -75,8 +80,12 @@ def sync_query(
     modified_from: datetime | None = None,
     modified_to: datetime | None = None,
     ids: tuple[str, ...] = (),
+    probe: bool = False,
 ) -> Request:
     """The query that fetches one page of ``entity`` changes (see the module docstring).
+
+    ``probe`` asks only which records changed (``PROBE_*_ELEMENTS``, no custom fields, lines or
+    links), for a list or transaction entity; the records are then read whole by id.
 
     ``entity`` is one of SYNC_ENTITIES; ``modified_from``/``modified_to`` bound the change (or,
     for deletions, deletion) time. ``ids`` instead reads those records (ListIDs or TxnIDs) as
@@ -105,6 +114,8 @@ def sync_query(
             active_status="All",
             from_modified=modified_from,
             to_modified=modified_to,
+            include_ret_elements=PROBE_LIST_ELEMENTS if probe else (),
+            owner_ids=() if probe else None,
         )
     txn_query = _TXN_QUERIES.get(entity)
     if txn_query is not None:
@@ -115,9 +126,13 @@ def sync_query(
             iterator_id=iterator_id,
             from_modified=modified_from,
             to_modified=modified_to,
-            include_line_items=True,
-            include_linked_txns=True if txn_query.HAS_LINKED_TXNS else None,
+            include_line_items=None if probe else True,
+            include_linked_txns=True if txn_query.HAS_LINKED_TXNS and not probe else None,
+            include_ret_elements=PROBE_TXN_ELEMENTS if probe else (),
+            owner_ids=() if probe else None,
         )
+    if probe:
+        raise QbxmlError(f"{entity} has no change probe; query it whole")
     if entity in DELETED_ENTITIES:
         if iterator is not None or iterator_id is not None:
             raise QbxmlError(f"{entity}Query has no iterator in the qbXML schema")

@@ -56,7 +56,11 @@ def build_qwc(spec: QwcSpec, user_exists: Callable[[str], bool]) -> bytes:
     values = _values(spec)
     for name in ELEMENT_ORDER:
         if name == "Scheduler":
-            if spec.run_every_minutes is not None:
+            # Only the first Scheduler child counts, so a file carries one of the two.
+            if spec.run_every_seconds is not None:
+                scheduler = etree.SubElement(root, "Scheduler")
+                etree.SubElement(scheduler, "RunEveryNSeconds").text = str(spec.run_every_seconds)
+            elif spec.run_every_minutes is not None:
                 scheduler = etree.SubElement(root, "Scheduler")
                 etree.SubElement(scheduler, "RunEveryNMinutes").text = str(spec.run_every_minutes)
             continue

@@ -108,6 +108,11 @@ def validate(spec: QwcSpec, user_exists: Callable[[str], bool]) -> None:
             f"RunEveryNMinutes must be between {MIN_RUN_MINUTES} and {MAX_RUN_MINUTES}, "
             f"not {minutes}"
         )
+    seconds = spec.run_every_seconds
+    if seconds is not None and not 1 <= seconds <= MAX_RUN_MINUTES * 60:
+        raise QwcError(
+            f"RunEveryNSeconds must be between 1 and {MAX_RUN_MINUTES * 60}, not {seconds}"
+        )
     if not 0 <= spec.auth_flags <= 0xF:
         raise QwcError(f"AuthFlags must be between 0x0 and 0xF, not {spec.auth_flags:#x}")
     if spec.personal_data not in PERSONAL_DATA_PREFS:

@@ -21,6 +21,8 @@ class QwcSpec:
     ``personal_data`` defaults to ``pdpNotNeeded``: a CRM sync has no use for the personal data
     QuickBooks guards (such as credit card numbers), so QuickBooks does not hand it out.
     ``read_only`` False asks for write access (the relay writes CRM changes back).
+    ``run_every_seconds`` (a live tenant) writes ``RunEveryNSeconds`` instead of
+    ``RunEveryNMinutes`` (the Web Connector shows it as "Real Time").
     """
 
     app_name: str
@@ -32,6 +34,7 @@ class QwcSpec:
     app_description: str = DEFAULT_DESCRIPTION
     app_id: str = ""
     run_every_minutes: int | None = 15
+    run_every_seconds: int | None = None
     read_only: bool = False
     auth_flags: int = ALL_EDITIONS
     personal_data: str = "pdpNotNeeded"

@@ -69,6 +69,7 @@ class SessionResult:
     close_message: str | None = None
     connection_error_reply: str | None = None
     abandoned: bool = False
+    noops: int = 0
     calls: list[str] = field(default_factory=list)
 
 
@@ -145,8 +146,13 @@ class FakeWebConnector:
         max_exchanges: int = 100_000,
         max_noops: int = 3,
         noop_pause: float = 0.01,
+        on_noop: Callable[[int], None] | None = None,
     ) -> SessionResult:
         """One update, as QBWC runs it, bounded by ``max_exchanges``.
+
+        After a getLastError "NoOp" the Web Connector pauses ``noop_pause`` seconds (QBWC: 5)
+        and asks again, up to ``max_noops`` times; ``on_noop(n)``, if given, is called with the
+        count of NoOps so far before each pause (a test moves its clock or adds work there).
 
         ``abandon_after`` stops after that many exchanges without closing (QBWC killed);
         ``lose_response_at=N``: QuickBooks processes the Nth request (its writes are applied)
@@ -168,6 +174,7 @@ class FakeWebConnector:
                 max_exchanges=max_exchanges,
                 max_noops=max_noops,
                 noop_pause=noop_pause,
+                on_noop=on_noop,
             )
         finally:
             company.end_session()
@@ -186,6 +193,7 @@ class FakeWebConnector:
         max_exchanges: int,
         max_noops: int,
         noop_pause: float,
+        on_noop: Callable[[int], None] | None = None,
     ) -> SessionResult:
         result = SessionResult()
 
@@ -232,6 +240,9 @@ class FakeWebConnector:
                 message = call("getLastError", [("ticket", ticket)])
                 if message == "NoOp" and noops < max_noops:
                     noops += 1
+                    result.noops = noops
+                    if on_noop is not None:
+                        on_noop(noops)
                     time.sleep(noop_pause)
                     continue
                 result.last_error = message

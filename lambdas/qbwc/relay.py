@@ -51,8 +51,10 @@ from ..store.ports import (
 )
 from ..store.throttle import MemoryLoginThrottle
 from ..sync.engine import SyncEngine
+from ..sync.hours import deferred_notes, only_deferred
 from ..sync.plan import DELETIONS, Plan, Step, plural
 from ..writeback.desktop import DesktopWriteBack
+from .live import LiveSessions
 from .passwords import verify_password
 from .versions import compare_versions
 
@@ -112,6 +114,8 @@ class SessionState:
     last_percent: int = 0
     # The write-back phase that opens the session (lambdas/writeback/desktop.py); {}: none.
     writeback: dict[str, Any] = field(default_factory=dict)
+    # A live tenant's hold with NoOp waits (lambdas/qbwc/live.py); {}: not live.
+    live: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -133,6 +137,7 @@ class SessionState:
             "last_digest": self.last_digest,
             "last_percent": self.last_percent,
             "writeback": self.writeback,
+            "live": self.live,
         }
 
     @classmethod
@@ -208,7 +213,7 @@ def summarize(state: SessionState) -> str:
         if failed:
             note += f"; failed: {_listed(failed)}"
         text += f" ({note})"
-    unsupported = _unsupported_notes(steps)
+    unsupported = _unsupported_notes(steps) + deferred_notes(steps)
     if unsupported:
         text += f"; {', '.join(unsupported)}"
     clock = clock_warning(state.plan)
@@ -396,6 +401,8 @@ class QbwcRelay:
         self.runs = runs
         self.settings = settings or RelaySettings()
         self.clock = clock
+        # Live tenants (lambdas/qbwc/live.py); the clock as it is when asked (tests set it).
+        self.live = LiveSessions(tenants, engine, writeback, lambda: self.clock())
 
     # --- the operations ---------------------------------------------------------------------
 
@@ -477,6 +484,8 @@ class QbwcRelay:
                 extra={"tenant": tenant.name, "reason": tenant.paused_reason or "-"},
             )
             return self._auth_reply(ticket, NONE)
+        if tenant.live and not self.live.due(tenant, now):
+            return self._auth_reply(ticket, NONE)
         writes = self.writeback.start(tenant) if self.writeback is not None else {}
         if not tenant.enabled_entities and not writes:
             return self._auth_reply(ticket, NONE)
@@ -492,8 +501,9 @@ class QbwcRelay:
             started_at=now,
             company_file=tenant.company_file,
             writeback=writes,
+            live=self.live.start(tenant, now),
         )
-        if not state.plan.steps and not writes:
+        if (not state.plan.steps or only_deferred(state.plan)) and not writes:
             return self._auth_reply(ticket, NONE)
         expires_at = self._expiry(now, now)
         record = SessionRecord(
@@ -554,6 +564,12 @@ class QbwcRelay:
             if step.iterator_id:
                 step.restart()
         state.pending, state.asked = {}, {}
+        noted = state.last_error
+        held = self.live.next_request(record.tenant, state)
+        if held is not None:
+            if held or state.last_error != noted:
+                self._save(record, state)
+            return held
         if self.writeback is not None and state.writeback:
             version = QbxmlVersion.parse(state.qbxml_version)
             writes = self.writeback.next_exchange(state.writeback, version)
@@ -596,6 +612,7 @@ class QbwcRelay:
             # as before without handing its records off a second time.
             return state.last_percent
         percent = self._handle_response(state, record.tenant, response, hresult, message)
+        percent = self.live.hold(state.live, state.plan, percent)
         state.last_digest = digest
         state.last_percent = percent
         try:

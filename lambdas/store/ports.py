@@ -28,6 +28,8 @@ class ConcurrentUpdate(StoreError):
 
 # How far before its watermark an incremental query starts unless the tenant says otherwise.
 DEFAULT_WATERMARK_MARGIN_SECONDS = 2 * 3600
+# A live tenant's Web Connector interval (RunEveryNSeconds) unless set otherwise.
+DEFAULT_LIVE_INTERVAL_SECONDS = 60
 
 
 @dataclass(slots=True)
@@ -71,6 +73,14 @@ class Tenant:
     conflict_policy: str = "qb_wins"  # lambdas/writeback/model.py POLICIES
     won_stage: str = "Closed Won"  # the Deal stage that makes an invoice
     invoice_item: str = ""  # QuickBooks item of the one line of a deal without products
+    # Live mode (lambdas/qbwc/live.py): the .qwc asks for a run every ``live_interval_seconds``,
+    # authenticate answers "none" when nothing is due, a finished session waits with "NoOp"
+    # for write-back work, and incremental reads start with cheap change probes. CLI settings.
+    live: bool = False
+    live_interval_seconds: int = DEFAULT_LIVE_INTERVAL_SECONDS
+    # When people work in the company file, in ``time_zone`` (lambdas/sync/hours.py), e.g.
+    # "Mon-Fri 08:00-18:00": smaller pages and no full reads then. "" = no such hours.
+    business_hours: str = ""
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -97,6 +107,9 @@ class Tenant:
             "conflict_policy": self.conflict_policy,
             "won_stage": self.won_stage,
             "invoice_item": self.invoice_item,
+            "live": self.live,
+            "live_interval_seconds": self.live_interval_seconds,
+            "business_hours": self.business_hours,
         }
 
     @classmethod
@@ -138,6 +151,11 @@ class Tenant:
             conflict_policy=item.get("conflict_policy") or "qb_wins",
             won_stage=item.get("won_stage") or "Closed Won",
             invoice_item=item.get("invoice_item") or "",
+            live=bool(item.get("live")),
+            live_interval_seconds=int(
+                item.get("live_interval_seconds") or DEFAULT_LIVE_INTERVAL_SECONDS
+            ),
+            business_hours=item.get("business_hours") or "",
         )
 
 

@@ -33,8 +33,10 @@ from ..store.ports import (
 )
 from .editions import availability, told_by_hcp
 from .handoff import HandOff
+from .hours import apply_hours
 from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
 from .plan import Plan, Step
+from .probes import mark_probes, take_probes
 from .vetting import IMPLAUSIBLE_VERSION, review_marks, unasked
 from .watermarks import after, ceiling, later, query_start, wall_clock
 
@@ -169,6 +171,9 @@ class SyncEngine:
                     modified_from=start.isoformat() if start else None,
                 )
             )
+        if tenant.live:
+            mark_probes(steps)
+        apply_hours(tenant, steps, self.clock())
         plan = self._skip_unsupported(Plan(steps), stored)
         self._add_refetch(plan, self.state.pending_refetch(tenant.name, SOURCE))
         return plan
@@ -288,6 +293,12 @@ class SyncEngine:
                 self._mark_unsupported(tenant, step, why)
             else:
                 self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
+        accepted, probe_failure = take_probes(self, tenant, plan, accepted)
+        if probe_failure is not None:
+            for step, _, _ in accepted:
+                step.restart()
+            result.fatal = probe_failure
+            return result
         if plan.mapped_before is None and any(recs for _, _, recs in accepted):
             plan.mapped_before = self._mapped(tenant)
         steps = [step for step, _, _ in accepted]
@@ -392,7 +403,7 @@ class SyncEngine:
         self.metrics.count(RECORDS_RECEIVED, len(records), step.entity)
         self.metrics.count(RECORDS_QUEUED, queued, step.entity)
         self.metrics.count(RECORDS_UNCHANGED, unchanged, step.entity)
-        self._see_times(tenant, step, records)
+        self.see_times(tenant, step, records)
         if records:
             share = size * len(records) / total_records
             step.bytes_per_record = paging.observe(step.bytes_per_record, int(share), len(records))
@@ -407,7 +418,7 @@ class SyncEngine:
         if not step.ids:
             self.checkpoint(tenant, step)
 
-    def _see_times(self, tenant: str, step: Step, records: list[dict[str, Any]]) -> None:
+    def see_times(self, tenant: str, step: Step, records: list[dict[str, Any]]) -> None:
         """Note the records' times in ``step.max_seen``, except those past the ceiling."""
         limit = ceiling(self.clock())
         ahead = 0

@@ -38,8 +38,12 @@ def step_query(
     iterator_id: str | None,
     modified_from: datetime | None,
     ids: tuple[str, ...] = (),
+    probe: bool = False,
 ) -> Request:
-    """The query of one step: iterator start or continuation, from the watermark; or by ids."""
+    """The query of one step: iterator start or continuation, from the watermark; or by ids.
+
+    ``probe``: only the ids, versions and times of the changes (lambdas/sync/probes.py).
+    """
     if ids:
         return sync_query(entity, request_id=request_id, ids=ids)
     if entity in NO_ITERATOR:
@@ -51,6 +55,7 @@ def step_query(
         iterator="Continue" if iterator_id else "Start",
         iterator_id=iterator_id,
         modified_from=modified_from,
+        probe=probe,
     )
 
 
@@ -60,7 +65,8 @@ class Step:
 
     entity: str
     # pending | running | done | failed; skipped: known to be unsupported by this company file,
-    # not asked; unsupported: found so this session (named once in its summary), not asked again
+    # not asked; unsupported: found so this session (named once in its summary), not asked
+    # again; deferred: a full read left for after the tenant's business hours (sync/hours.py)
     status: str = "pending"
     iterator_id: str | None = None
     page_size: int = 200
@@ -84,6 +90,10 @@ class Step:
     # A re-read of these records by id (requested after a conflict, by the audit, or for the
     # invoices a payment touched) rather than a query of changes.
     ids: list[str] = field(default_factory=list)
+    # A change probe: ask only which records changed, then read those by id (sync/probes.py).
+    probe: bool = False
+    # Records per query at most (business hours), whatever the adaptive page size says.
+    page_cap: int | None = None
 
     @property
     def key(self) -> str:
@@ -92,7 +102,7 @@ class Step:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "failed", "skipped", "unsupported")
+        return self.status in ("done", "failed", "skipped", "unsupported", "deferred")
 
     @property
     def uses_iterator(self) -> bool:
@@ -114,7 +124,11 @@ class Step:
         """This step's next query, with its own page size unless ``page_size`` is given."""
         start = datetime.fromisoformat(self.modified_from) if self.modified_from else None
         size = page_size or self.page_size
-        return step_query(self.entity, request_id, size, self.iterator_id, start, tuple(self.ids))
+        if self.page_cap is not None:
+            size = min(size, self.page_cap)
+        return step_query(
+            self.entity, request_id, size, self.iterator_id, start, tuple(self.ids), self.probe
+        )
 
 
 @dataclass(slots=True)

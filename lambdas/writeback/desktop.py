@@ -107,11 +107,15 @@ class DesktopWriteBack:
 
     # --- the session's view ---------------------------------------------------------------
 
-    def start(self, tenant: Tenant) -> dict[str, Any]:
-        """The write phase of a new session: {} when the tenant has nothing to write."""
+    def start(self, tenant: Tenant, capture: bool = True) -> dict[str, Any]:
+        """The write phase of a new session: {} when the tenant has nothing to write.
+
+        ``capture`` False skips the ZOHO capture (a live session checking for operations
+        that arrived while it waits: lambdas/qbwc/live.py).
+        """
         if not tenant.writeback:
             return {}
-        if self.capture is not None:
+        if capture and self.capture is not None:
             self.capture(tenant)
         try:
             if not self.store.open_ops(tenant.name, limit=1):

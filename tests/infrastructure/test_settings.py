@@ -44,6 +44,12 @@ def test_scheduled_jobs_defaults_and_overrides() -> None:
     assert (s.audit_schedule_hours, s.audit_repair, s.overdue_schedule_hours) == (48, True, 1)
 
 
+def test_the_forwarders_batching_window_is_a_setting_live_deployments_lower() -> None:
+    assert resolve("prod", environ=NO_ENV).forwarder_batching_window_seconds == 5
+    live = resolve("dev", {"forwarder_batching_window_seconds": "1"}, NO_ENV)
+    assert live.forwarder_batching_window_seconds == 1
+
+
 def test_command_line_strings_are_converted() -> None:
     s = resolve(
         "dev",
@@ -102,6 +108,7 @@ def test_every_problem_is_reported_at_once() -> None:
         ({"audit_repair": "sometimes"}, "audit_repair: expected true or false"),
         ({"audit_timeout_seconds": 901}, "audit_timeout_seconds"),
         ({"overdue_schedule_hours": 25}, "overdue_schedule_hours"),
+        ({"forwarder_batching_window_seconds": 301}, "forwarder_batching_window_seconds"),
     ],
 )
 def test_bad_values_are_rejected(overrides, expected) -> None:

@@ -330,6 +330,7 @@ def test_forwarder_consumes_with_partial_batch_failures(synth: Synth) -> None:
             "FunctionName": invoked_name(synth, forwarder_id),
             "FunctionResponseTypes": ["ReportBatchItemFailures"],
             "BatchSize": 100,
+            "MaximumBatchingWindowInSeconds": 5,
             "ScalingConfig": {"MaximumConcurrency": 5},
         },
     )

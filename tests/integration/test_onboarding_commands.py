@@ -282,6 +282,36 @@ def test_qwc_uses_the_tenants_minimum_interval(capsys, local) -> None:
     assert code == 0 and "at most every 45 minutes" in err
 
 
+def test_live_mode_settings_and_their_qwc(capsys, local) -> None:
+    run(capsys, "tenant", "add", "acme", *local)
+    url = ("--url", "https://q.example.com/qbwc")
+    code, out, err = run(
+        capsys, "tenant", "set", "acme", "--live", "on", "--live-interval", "30", *local
+    )
+    assert code == 0 and "live=30s" in out and "Re-issue" in out, err
+    tenant = store_of(local).get("acme")
+    assert tenant.live and tenant.live_interval_seconds == 30
+    root = qwc_root(run(capsys, "qwc", "--tenant", "acme", *url, *local)[1])
+    assert [c.tag for c in root.find("Scheduler")] == ["RunEveryNSeconds"]
+    assert root.findtext("Scheduler/RunEveryNSeconds") == "30"
+    code, out, err = run(
+        capsys, "tenant", "set", "acme", "--business-hours", "Mon-Fri 08:00-18:00", *local
+    )
+    assert code == 0 and "business_hours=Mon-Fri 08:00-18:00" in out, err
+    for bad, message in (
+        (["--live-interval", "2"], "between 5 and 3600"),
+        (["--business-hours", "8-6"], "expected e.g."),
+        (["--business-hours", "18:00-08:00"], "after the start"),
+    ):
+        code, _, err = run(capsys, "tenant", "set", "acme", *bad, *local)
+        assert code != 0 and message in err
+    assert store_of(local).get("acme").business_hours == "Mon-Fri 08:00-18:00"
+    assert run(capsys, "tenant", "set", "acme", "--live", "off", *local)[0] == 0
+    root = qwc_root(run(capsys, "qwc", "--tenant", "acme", *url, *local)[1])
+    assert root.findtext("Scheduler/RunEveryNMinutes") == "15"
+    assert root.find("Scheduler/RunEveryNSeconds") is None
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

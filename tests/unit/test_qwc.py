@@ -72,6 +72,15 @@ def test_options_change_their_elements() -> None:
     assert [c.tag for c in unscheduled] == [t for t in ELEMENT_ORDER if t != "Scheduler"]
 
 
+def test_a_live_file_runs_every_n_seconds_instead_of_minutes() -> None:
+    root = parse(build_qwc(replace(SPEC, run_every_seconds=60), known))
+    assert [c.tag for c in root.find("Scheduler")] == ["RunEveryNSeconds"]
+    assert root.findtext("Scheduler/RunEveryNSeconds") == "60"
+    assert [child.tag for child in root] == list(ELEMENT_ORDER)
+    with pytest.raises(QwcError, match="RunEveryNSeconds must be between 1 and"):
+        build_qwc(replace(SPEC, run_every_seconds=0), known)
+
+
 def test_text_is_escaped() -> None:
     root = parse(build_qwc(replace(SPEC, app_description='Sync <A & B> "now"'), known))
     assert root.findtext("AppDescription") == 'Sync <A & B> "now"'

@@ -89,6 +89,10 @@ def cmd_qwc(args: argparse.Namespace) -> int:
         owner_id=store.deployment_owner_id(),
         file_id=file_id,
         run_every_minutes=every,
+        # A live tenant's file runs every few seconds unless --every-minutes says otherwise.
+        run_every_seconds=(
+            tenant.live_interval_seconds if tenant.live and args.every_minutes is None else None
+        ),
         read_only=args.read_only,
     )
     try:
@@ -102,7 +106,12 @@ def cmd_qwc(args: argparse.Namespace) -> int:
     Path(args.out).write_bytes(data)
     print(
         f"Wrote {args.out} for Web Connector user {spec.user_name!r}: AppURL {spec.app_url}, "
-        f"AppSupport {spec.app_support}, every {every} minutes."
+        f"AppSupport {spec.app_support}, every "
+        + (
+            f"{spec.run_every_seconds} seconds (live)."
+            if spec.run_every_seconds
+            else f"{every} minutes."
+        )
     )
     print(
         "Open it in the QuickBooks Web Connector (Add an application) with QuickBooks running "

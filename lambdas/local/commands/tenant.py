@@ -25,6 +25,7 @@ from ...writeback.model import POLICIES
 from ..targets import add_target_args, explain_aws_errors, open_tenants
 from ..tenant_stores import open_tenant_data
 from .common import read_secret_stdin
+from .tenant_live import add_live_args, apply_live_args, check_live_args, live_changes, live_summary
 from .tenant_remove import add_remove_args, cmd_tenant_remove
 
 # Tenant names key rows and URLs: short, and never starting with the store's "@" helper prefix.
@@ -218,7 +219,7 @@ def cmd_tenant_list(args: argparse.Namespace) -> int:
             f"watermark_margin={_hours(t.watermark_margin_seconds)}\t"
             f"time_zone={t.time_zone or 'UTC'}\t"
             f"company_file={t.company_file or '(open file)'}\tfile_id={t.file_id or '-'}\t"
-            f"{writeback_summary(t)}"
+            f"{writeback_summary(t)}\t{live_summary(t)}"
         )
     return 0
 
@@ -253,11 +254,12 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         and args.conflict_policy is None
         and args.won_stage is None
         and args.invoice_item is None
+        and not live_changes(args)
     ):
         raise _fail(
             "nothing to change: give --entities, --min-interval-minutes, --company-file, "
             "--watermark-margin-hours, --time-zone, --writeback, --conflict-policy, "
-            "--won-stage or --invoice-item"
+            "--won-stage, --invoice-item, --live, --live-interval or --business-hours"
         )
     # Check every value before touching the store, so bad input changes nothing.
     entities = parse_entities(args.entities) if args.entities is not None else None
@@ -276,6 +278,7 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
     policy = check_policy_arg(args.conflict_policy) if args.conflict_policy is not None else None
     stage = check_won_stage(args.won_stage) if args.won_stage is not None else None
     item = check_invoice_item(args.invoice_item) if args.invoice_item is not None else None
+    check_live_args(args)
     store = open_tenants(args)
     tenant = _existing(store, args.name)
     if zone is not None:
@@ -300,14 +303,18 @@ def cmd_tenant_set(args: argparse.Namespace) -> int:
         tenant.won_stage = stage
     if item is not None:
         tenant.invoice_item = item
+    apply_live_args(args, tenant)
     store.update(tenant)
     print(
         f"Tenant {tenant.name!r}: entities={','.join(tenant.enabled_entities) or '(none)'} "
         f"min_interval={tenant.min_interval_seconds // 60}m "
         f"company_file={tenant.company_file or '(open file)'} "
         f"watermark_margin={_hours(tenant.watermark_margin_seconds)} "
-        f"time_zone={tenant.time_zone or 'UTC'} {writeback_summary(tenant)}"
+        f"time_zone={tenant.time_zone or 'UTC'} {writeback_summary(tenant)} "
+        f"{live_summary(tenant)}"
     )
+    if args.live is not None or args.live_interval is not None:
+        print("Re-issue the tenant's .qwc (qbrelay qwc) and add it to the Web Connector again.")
     if not tenant.enabled_entities:
         print("No entity is enabled: the Web Connector is told there is nothing to do.")
     return 0
@@ -378,5 +385,6 @@ def register(sub: Any) -> None:
         "--invoice-item",
         help="QuickBooks item of the one line of a deal without products ('' = none)",
     )
+    add_live_args(set_)
     add_target_args(set_)
     set_.set_defaults(func=cmd_tenant_set)

@@ -1,0 +1,145 @@
+"""Change probes: a live tenant's incremental reads ask first which records changed.
+
+A probe is the entity's modified-since query with ``IncludeRetElement`` limited to the id,
+``EditSequence`` and ``TimeModified`` (qbxml/sync.py ``PROBE_*_ELEMENTS``): QuickBooks answers
+about 150 bytes per record, and an idle company costs one small exchange. The records whose
+EditSequence differs from the one last handed off are then read whole by id, later in the same
+session, in chunks that join one message set. The re-reads are stored as requests before the
+probe's watermark moves, so a session that ends first leaves them to the next one.
+
+Deletion queries are not probed: their records are already small (id, type, time, name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..model.entities import DELETION_ENTITIES
+from ..model.identity import SOURCE_QBD
+from ..store.ports import StoreError, Tenant
+from .plan import Plan, Step
+
+if TYPE_CHECKING:
+    from .engine import SyncEngine
+
+# Ids per re-read query (one request of the message set that follows the probes).
+FETCH_CHUNK = 50
+
+
+def mark_probes(steps: Iterable[Step]) -> None:
+    """Make every incremental (not first, not deletion) step of a live session a probe."""
+    for step in steps:
+        step.probe = bool(
+            step.modified_from and step.synced_before and step.entity not in DELETION_ENTITIES
+        )
+
+
+def _record_id(record: dict[str, Any]) -> str:
+    return str(record.get("list_id") or record.get("txn_id") or "")
+
+
+def changed_ids(
+    engine: SyncEngine, tenant: str, entity: str, records: list[dict[str, Any]]
+) -> list[str]:
+    """The probed records whose EditSequence is not the one last handed off (or never was)."""
+    versions = {_record_id(r): str(r.get("edit_sequence") or "") for r in records}
+    versions.pop("", None)
+    if not versions:
+        return []
+    known = engine.mappings.get_many(tenant, SOURCE_QBD, entity, sorted(versions))
+    return sorted(
+        sid
+        for sid, version in versions.items()
+        if sid not in known or not version or known[sid].handed_version != version
+    )
+
+
+def add_fetches(plan: Plan, entity: str, ids: list[str], chunk: int = FETCH_CHUNK) -> None:
+    """Re-read steps for ``ids`` (chunks of ``chunk``), unless the plan is reading them already.
+
+    A finished re-read of the same first id (the record changed twice this session) is reset
+    rather than duplicated: a step's key names it within the plan.
+    """
+    waiting = {i for s in plan.steps if s.ids and not s.finished for i in s.ids}
+    todo = [i for i in ids if i not in waiting]
+    for start in range(0, len(todo), chunk):
+        part = todo[start : start + chunk]
+        step = Step(entity=entity, ids=part, synced_before=True)
+        old = next((s for s in plan.steps if s.key == step.key), None)
+        if old is None:
+            plan.steps.append(step)
+        else:
+            old.ids, old.status, old.error, old.retries = part, "pending", None, 0
+
+
+def take_probes(
+    engine: SyncEngine,
+    tenant: str,
+    plan: Plan,
+    accepted: list[tuple[Step, Any, list[dict[str, Any]]]],
+) -> tuple[list[tuple[Step, Any, list[dict[str, Any]]]], str | None]:
+    """Apply the probe answers among ``accepted``; the others, to hand off, and a fatal message
+    when the re-read requests could not be stored (the probes start over then)."""
+    rest = []
+    for item in accepted:
+        step, rs, records = item
+        if not step.probe:
+            rest.append(item)
+            continue
+        try:
+            changed = changed_ids(engine, tenant, step.entity, records)
+            if changed:
+                engine.state.request_refetch(tenant, SOURCE_QBD, step.entity, changed)
+        except StoreError as exc:
+            step.restart()
+            return rest, (
+                f"Could not note the changed {step.entity} records to read: {exc}. Nothing was "
+                "lost; the next Web Connector run asks QuickBooks again."
+            )
+        add_fetches(plan, step.entity, changed, min(FETCH_CHUNK, step.page_cap or FETCH_CHUNK))
+        _advance(engine, tenant, step, rs, records)
+    return rest, None
+
+
+def _advance(
+    engine: SyncEngine, tenant: str, step: Step, rs: Any, records: list[dict[str, Any]]
+) -> None:
+    """Like a query's advance, without counting the probe's records as received (their full
+    reads count) or letting their small size steer the page size."""
+    step.status = "running"
+    engine.see_times(tenant, step, records)
+    if rs.iterator_id and rs.iterator_remaining_count:
+        step.iterator_id, step.remaining = rs.iterator_id, rs.iterator_remaining_count
+        return
+    step.iterator_id, step.remaining, step.status = None, 0, "done"
+    engine.checkpoint(tenant, step)
+
+
+def reprobe(engine: SyncEngine, tenant: Tenant, plan: Plan) -> bool:
+    """Ask again, from the watermarks just stored, for the changes of the entities this session
+    read to the end (a live session's closing round); True when anything is asked.
+
+    The steps keep their counters, so the session's summary covers both rounds.
+    """
+    fresh = {s.key: s for s in engine.plan(tenant).steps}
+    asked = False
+    for step in plan.steps:
+        new = fresh.pop(step.key, None)
+        if new is None or not step.finished or new.status != "pending":
+            continue
+        if step.ids:
+            # A record read by id already is asked for again (by the forwarder, the audit).
+            step.ids, step.status, step.error, step.retries = new.ids, "pending", None, 0
+            asked = True
+            continue
+        if step.status != "done":
+            continue
+        step.status, step.iterator_id, step.remaining = "pending", None, None
+        step.watermark, step.modified_from = new.watermark, new.modified_from
+        step.probe, step.page_cap = new.probe, new.page_cap
+        step.max_seen, step.retries, step.restarts = None, 0, 0
+        asked = True
+    # Re-reads requested meanwhile (by the forwarder, the audit) come along.
+    plan.steps.extend(s for s in fresh.values() if s.ids)
+    return asked
