@@ -29,6 +29,8 @@ def groups() -> dict[str, Callable[[Sizes], list[Result]]]:
         "cold": lazy("cold_start"),
         "sync": lazy("full_sync"),
         "credits": lazy("credits"),
+        "fairness": lazy("fairness"),
+        "cost": lazy("cost"),
     }
 
 
@@ -66,6 +68,8 @@ _PREFIXES = {
     "cold": ("cold",),
     "sync": ("sync",),
     "credits": ("credits",),
+    "fairness": ("fairness",),
+    "cost": ("cost",),
 }
 
 

@@ -15,7 +15,7 @@ from bench.suite import SMOKE, declared_rows
 
 
 def test_every_group_but_cold_start_reports_each_of_its_rows() -> None:
-    results = run_suite(SMOKE, ["parsing", "soap", "sync", "credits"])
+    results = run_suite(SMOKE, ["parsing", "soap", "sync", "credits", "fairness", "cost"])
     wanted = [r.key for r in declared_rows() if not r.key.startswith("cold.")]
     assert sorted(results) == sorted(wanted)
     for result in results.values():
@@ -24,6 +24,10 @@ def test_every_group_but_cold_start_reports_each_of_its_rows() -> None:
     # Correctness figures hold at any size.
     assert results["sync.resync"].passed and results["sync.zoho_calls"].passed
     assert results["credits.per_1000"].passed
+    # No quiet tenant waits more than a batch behind the backlog; every share is a share.
+    assert results["fairness.behind"].passed
+    assert 0 < results["fairness.hot_partition"].value < 1
+    assert results["cost.total"].value > 0
 
 
 def test_cold_start_probe_times_a_fresh_interpreter() -> None:

@@ -278,6 +278,112 @@ def test_queue_counts_deliveries(stores: Stores) -> None:
     assert [m.deliveries for m in first] == [1]
 
 
+def _drain_order(queue: Any, size: int, limit: int = 1000) -> list[list[QueueMessage]]:
+    """Receive-and-delete batches of ``size`` until the queue is empty: what each held."""
+    out = []
+    for _ in range(limit):
+        batch = queue.receive(size)
+        if not batch:
+            return out
+        out.append([m.message for m in batch])
+        queue.delete([m.receipt for m in batch])
+    raise AssertionError("queue not drained")
+
+
+def test_queue_serves_tenants_in_turn_behind_a_backlog(tmp_path) -> None:
+    # A backlog of 200 then one message from each of 25 other tenants: without the backlog the
+    # 25 need 3 receives of 10; with it they may take one more (the backlog's own turns), never
+    # the 20 receives a first-in-first-out queue would make them wait.
+    queue = SqliteRecordQueue(SqliteDatabase.in_dir(tmp_path), 30)
+    queue.send([QueueMessage("big", f'{{"n": {i}}}', f"big:{i}") for i in range(200)])
+    quiet = [f"t{n:02d}" for n in range(25)]
+    queue.send([QueueMessage(t, "{}", f"{t}:1") for t in quiet])
+    batches = _drain_order(queue, 10)
+    landed = {m.tenant: i for i, batch in enumerate(batches) for m in batch if m.tenant != "big"}
+    assert sorted(landed) == quiet and max(landed.values()) <= 3
+    # Within a tenant, oldest first; every message exactly once.
+    big = [m.dedup_id for batch in batches for m in batch if m.tenant == "big"]
+    assert big == [f"big:{i}" for i in range(200)]
+    assert sum(len(b) for b in batches) == 225 and all(len(b) == 10 for b in batches[:-1])
+
+
+def test_queue_turn_continues_after_the_last_tenant_served(tmp_path) -> None:
+    queue = SqliteRecordQueue(SqliteDatabase.in_dir(tmp_path), 30)
+    for round_ in range(3):
+        queue.send([QueueMessage(t, "{}", f"{t}:{round_}") for t in "abcde"])
+    first = [m.message.tenant for m in queue.receive(3)]
+    second = [m.message.tenant for m in queue.receive(3)]
+    assert sorted(first) == ["a", "b", "c"] and sorted(second) == ["a", "d", "e"]
+    # Fewer tenants than places: the rest is shared between them, oldest first in each.
+    rest = queue.receive(20)
+    assert sorted(m.message.dedup_id for m in rest) == sorted(
+        f"{t}:{r}"
+        for t in "abcde"
+        for r in range(3)
+        if (t, r) not in {("a", 0), ("b", 0), ("c", 0), ("d", 0), ("e", 0), ("a", 1)}
+    )
+
+
+def test_fair_receive_keeps_visibility_deliveries_and_redrive(tmp_path) -> None:
+    now = [1000.0]
+    db = SqliteDatabase.in_dir(tmp_path)
+    queue = SqliteRecordQueue(db, visibility_timeout=30, max_receives=2, clock=lambda: now[0])
+    queue.send([QueueMessage("big", "{}", f"big:{i}") for i in range(5)])
+    queue.send([QueueMessage("small", "{}", "small:0")])
+    held = queue.receive(2)  # one of each tenant, neither deleted
+    assert sorted((m.message.dedup_id, m.deliveries) for m in held) == [
+        ("big:0", 1),
+        ("small:0", 1),
+    ]
+    queue.send([QueueMessage("big", "{}", "big:5")])
+    assert sorted(m.message.dedup_id for m in queue.receive(10)) == [
+        f"big:{i}" for i in range(1, 6)
+    ]
+    assert queue.receive(10) == []  # every message in flight
+    now[0] += 31  # every timeout over: in each tenant the one received first comes back first
+    again = queue.receive(2)
+    assert sorted((m.message.dedup_id, m.deliveries) for m in again) == [
+        ("big:0", 2),
+        ("small:0", 2),
+    ]
+    now[0] += 31
+    # big:0 and small:0 have been received twice (max_receives): this receive moves them to the
+    # dead letters, as SQS's redrive policy would, and hands out the others again.
+    rest = queue.receive(10)
+    assert sorted((m.message.dedup_id, m.deliveries) for m in rest) == [
+        (f"big:{i}", 2) for i in range(1, 6)
+    ]
+    parked = db.connection().execute("SELECT body, reason FROM dead_letters").fetchall()
+    assert len(parked) == 2 and all("after 2 receives" in r for _, r in parked)
+    assert queue.depth() == 5
+
+
+def test_sqs_messages_carry_their_tenant_as_message_group() -> None:
+    # SQS serves a standard queue fairly by MessageGroupId; moto keeps it as a system attribute.
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="records")["QueueUrl"]
+        queue = SqsRecordQueue(sqs, url)
+        odd = "a tenant with spaces"  # not a valid group id: sent as its SHA-256
+        queue.send([QueueMessage(t, "{}", f"{t}:{i}") for i in range(12) for t in ("acme", odd)])
+        groups: dict[str, set[str]] = {}
+        for _ in range(10):
+            reply = sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=10,
+                MessageAttributeNames=["All"],
+                MessageSystemAttributeNames=["MessageGroupId"],
+            )
+            for m in reply.get("Messages", []):
+                tenant = m["MessageAttributes"]["tenant"]["StringValue"]
+                groups.setdefault(tenant, set()).add(m["Attributes"]["MessageGroupId"])
+        assert groups == {
+            "acme": {"acme"},
+            odd: {"ad46bef2c8e7224c1264406d5340b252ae4146a7613c17f2edb4bf6772177f68"},
+        }
+
+
 # --- MappingStore ---------------------------------------------------------------------------
 
 
