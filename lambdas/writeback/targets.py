@@ -38,7 +38,8 @@ def held_elsewhere(mappings: MappingStore, op: WriteOp, source: str, source_id: 
     Linking would make two ZOHO accounts one QuickBooks customer; the forwarder could then only
     keep one of them. The person merges the two in ZOHO instead, and QuickBooks keeps one.
     """
-    row = mappings.get(op.tenant, source, "Customer", source_id)
+    # get_many, not get: the writers' roles grant BatchGetItem on the mappings, not GetItem.
+    row = mappings.get_many(op.tenant, source, "Customer", [source_id]).get(source_id)
     if row is None or not row.zoho_id or row.zoho_module != ACCOUNTS or row.zoho_id == op.zoho_id:
         return None
     name = op.fields.get("name") or source_id
