@@ -55,6 +55,7 @@ from .projection import (
     validate_customer,
     validate_invoice,
 )
+from .targets import DEPENDENCY_FAILED
 from .zoho_fields import ACCOUNT_FIELDS, CONTACT_FIELDS, kept_values, text
 
 log = logging.getLogger(__name__)
@@ -363,7 +364,7 @@ class ZohoCapture:
             # lines or amount, the invoice item) or once its account can be written, never for
             # the status the relay wrote on the deal. The id follows the content, so a re-read
             # of the same content is the same attempt.
-            if latest.fields == fields and latest.error_code != "WRITEBACK_DEPENDENCY":
+            if latest.fields == fields and latest.error_code != DEPENDENCY_FAILED:
                 run.report.echoes_skipped += 1
                 return
             invoice_id = op_id(DEALS, rid, "invoice:" + json.dumps(fields, sort_keys=True))

@@ -68,7 +68,7 @@ from .online_steps import (
     update_customer,
 )
 from .outcomes import link_of, outcome_update
-from .targets import DUPLICATE_ACCOUNT, TargetedStore, held_elsewhere
+from .targets import DEPENDENCY_FAILED, DUPLICATE_ACCOUNT, TargetedStore, held_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class OnlineWriter:
                 claimed = self.store.mark(
                     name, op.op_id, [OpStatus.PENDING], OpStatus.SENT, rev=op.rev, sent_at=now
                 )
-                self._finish(tenant, claimed, refused(dep.error_code or INVALID, why), report)
+                self._finish(tenant, claimed, refused(DEPENDENCY_FAILED, why), report)
                 return
         if op.status == OpStatus.PENDING:
             attempt = op.attempts + 1

@@ -18,6 +18,9 @@ from .model import ACCOUNTS, MOD, OpStatus, WriteOp
 
 # The error code of a name collision with a customer another ZOHO account already holds.
 DUPLICATE_ACCOUNT = "WRITEBACK_DUPLICATE"
+# The error code of an operation refused because the one it depends on (a deal's account) was:
+# the capture makes such an invoice again once the account changes.
+DEPENDENCY_FAILED = "WRITEBACK_DEPENDENCY"
 
 
 def with_target(store: WriteBackStore, op: WriteOp | None) -> WriteOp | None:

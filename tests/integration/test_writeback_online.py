@@ -13,6 +13,7 @@ from lambdas.writeback.model import OpStatus
 from lambdas.writeback.online import OnlineWriter, request_id
 from lambdas.writeback.online_body import projected
 from lambdas.writeback.outcomes import MESSAGE_FIELD, STATUS_FIELD
+from lambdas.writeback.targets import DEPENDENCY_FAILED
 from sim.fake_qbo import Fault
 from tests.integration.qbo_helpers import REALM
 from tests.integration.wb_online_rig import TENANT, Rig, make_rig, updates
@@ -349,3 +350,17 @@ def test_a_writer_that_dies_before_storing_the_outcome_is_reconciled_later(rig: 
     assert len(rig.customers_named("Acme Rockets")) == 1
     done = rig.store.get(TENANT, op.op_id)
     assert done.status == OpStatus.APPLIED and done.attempts == 1
+
+
+def test_an_invoice_refused_for_its_account_is_tried_again_once_the_account_changes(
+    rig: Rig,
+) -> None:
+    """The capture makes a refused invoice again only when the refusal was its account's
+    (DEPENDENCY_FAILED); any other code would leave the won deal without an invoice for good."""
+    rig.company.other_names["Acme Rockets"] = "Vendor"
+    account = rig.enqueue(rig.account_op("z1", ACME))
+    deal = rig.enqueue(rig.deal_op("d1", "z1", {"amount": "5"}, depends_on=account.op_id))
+    assert rig.run().not_applied == 2  # the account, then its invoice
+    done = rig.store.get(TENANT, deal.op_id)
+    assert done.status == OpStatus.NOT_APPLIED and done.error_code == DEPENDENCY_FAILED
+    assert "vendor or employee" in done.error
