@@ -163,8 +163,14 @@ class OnlineWriter:
             if (op.sent_at or 0.0) + self.stale_sent_seconds > now:
                 report.waiting += 1  # another writer is waiting for its answer
                 return
+            # Only the send seen stale: another writer may have taken it over since.
             op = self.store.mark(
-                name, op.op_id, [OpStatus.SENT], OpStatus.UNKNOWN, error="the writer stopped"
+                name,
+                op.op_id,
+                [OpStatus.SENT],
+                OpStatus.UNKNOWN,
+                expect_sent_at=op.sent_at,
+                error="the writer stopped",
             )
         if op.status == OpStatus.PENDING and op.depends_on:
             dep = self.store.get(name, op.depends_on)

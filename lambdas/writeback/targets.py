@@ -80,8 +80,11 @@ class TargetedStore:
         status: OpStatus,
         *,
         rev: int | None = None,
+        expect_sent_at: float | None = None,
         **attrs: Any,
     ) -> WriteOp:
-        stored = self.inner.mark(tenant, op_id, expect, status, rev=rev, **attrs)
+        stored = self.inner.mark(
+            tenant, op_id, expect, status, rev=rev, expect_sent_at=expect_sent_at, **attrs
+        )
         resolved = with_target(self.inner, stored)
         return resolved if resolved is not None else stored

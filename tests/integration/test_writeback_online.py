@@ -364,3 +364,67 @@ def test_an_invoice_refused_for_its_account_is_tried_again_once_the_account_chan
     done = rig.store.get(TENANT, deal.op_id)
     assert done.status == OpStatus.NOT_APPLIED and done.error_code == DEPENDENCY_FAILED
     assert "vendor or employee" in done.error
+
+
+def test_a_dead_writers_operation_is_taken_over_by_one_writer_only(rig: Rig) -> None:
+    """Two writers find one operation SENT long ago (its writer died). The first takes it over
+    and is reconciling (its call in flight); the second, whose list was read before that, must
+    leave it: it is SENT again, by a live writer. Otherwise both reconcile at once, and an
+    invoice whose requestid Intuit forgot would be made twice."""
+    import time
+
+    _map(rig, "z9", "5")
+    deal = rig.enqueue(rig.deal_op("d1", "z9", {"amount": "40", "memo": "Race"}))
+    rig.store.mark(
+        TENANT,
+        deal.op_id,
+        [OpStatus.PENDING],
+        OpStatus.SENT,
+        attempts=1,
+        sent_at=time.time() - 2000,
+        message_set_id=request_id(REALM, deal.op_id),
+    )
+    rig.fake.forget_request_ids()
+    seen_before = rig.store.open_ops(TENANT)  # the second writer's list, read now
+    entered, release = threading.Event(), threading.Event()
+
+    class Held:
+        """The first writer's client: its create waits while the second writer runs."""
+
+        def __init__(self, inner) -> None:
+            self.inner = inner
+            self.realm_id = inner.realm_id
+
+        def query(self, statement):
+            return self.inner.query(statement)
+
+        def read(self, entity, obj_id):
+            return self.inner.read(entity, obj_id)
+
+        def update(self, entity, body, request_id):
+            return self.inner.update(entity, body, request_id)
+
+        def create(self, entity, body, request_id):
+            entered.set()
+            release.wait(10)
+            return self.inner.create(entity, body, request_id)
+
+    first = OnlineWriter(rig.store, rig.mappings, rig.queue, lambda t: Held(rig.client(t)))
+    reports = []
+    thread = threading.Thread(target=lambda: reports.append(first.run(rig.tenant)))
+    thread.start()
+    try:
+        assert entered.wait(10)
+
+        class Stale(type(rig.store)):
+            def open_ops(self, tenant, limit=100):
+                return seen_before
+
+        second = OnlineWriter(Stale(rig.env.db), rig.mappings, rig.queue, rig.client)
+        report = second.run(rig.tenant)
+    finally:
+        release.set()
+        thread.join(30)
+    assert (report.applied, report.waiting) == (0, 1)
+    assert reports[0].applied == 1
+    assert len(rig.invoices_of(deal)) == 1
