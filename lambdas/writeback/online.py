@@ -13,6 +13,8 @@ Outcomes:
   6240 link; then the operation's ``outcome_update`` (status, message, a deal's TxnID/number);
 - NOT_APPLIED: Intuit refused it (its message kept) or it cannot be made; ``outcome_update``;
 - PENDING again: throttled or unavailable past the client's budget (sent again next run);
+  the tenant's run ends there (as after an unanswered call), since every further call would
+  spend that budget again and outlast a Lambda's time;
 - UNKNOWN: no answer came. Reconciled in a later run and never re-sent blindly: a customer ADD
   by its requestid again (Intuit replays the first answer; were it forgotten, the unique
   DisplayName answers 6240 and the customer is linked) and, when that call fails too, a query by
@@ -137,7 +139,7 @@ class OnlineWriter:
         items: dict[str, str | None] = {}
         for op in ops:
             try:
-                self._one(tenant, client, op, items, report)
+                halted = self._one(tenant, client, op, items, report)
             except QboNeedsReconnect as exc:
                 report.stopped = str(exc)
                 break
@@ -146,6 +148,10 @@ class OnlineWriter:
             except Exception as exc:  # the operation stays as it is; the others go on
                 log.exception("write-back operation %s of %s failed", op.op_id, tenant.name)
                 report.errors.append(f"{op.op_id}: {type(exc).__name__}: {exc}")
+            else:
+                if halted:
+                    report.stopped = halted
+                    break
         return report
 
     # --- one operation -------------------------------------------------------------------
@@ -157,12 +163,13 @@ class OnlineWriter:
         op: WriteOp,
         items: dict[str, str | None],
         report: WriterReport,
-    ) -> None:
+    ) -> str:
+        """Apply or reconcile one operation; why the run must end now ("" to go on)."""
         name, now = tenant.name, self.clock()
         if op.status == OpStatus.SENT:
             if (op.sent_at or 0.0) + self.stale_sent_seconds > now:
                 report.waiting += 1  # another writer is waiting for its answer
-                return
+                return ""
             # Only the send seen stale: another writer may have taken it over since.
             op = self.store.mark(
                 name,
@@ -176,14 +183,14 @@ class OnlineWriter:
             dep = self.store.get(name, op.depends_on)
             if dep is not None and dep.open:
                 report.waiting += 1
-                return
+                return ""
             if dep is not None and dep.status == OpStatus.NOT_APPLIED:
                 why = f"its account could not be written to QuickBooks Online: {dep.error}"
                 claimed = self.store.mark(
                     name, op.op_id, [OpStatus.PENDING], OpStatus.SENT, rev=op.rev, sent_at=now
                 )
                 self._finish(tenant, claimed, refused(DEPENDENCY_FAILED, why), report)
-                return
+                return ""
         if op.status == OpStatus.PENDING:
             attempt = op.attempts + 1
             rid = request_id(client.realm_id, op.op_id, attempt)
@@ -211,6 +218,7 @@ class OnlineWriter:
                 OpStatus.UNKNOWN,
             )
         self._finish(tenant, claimed, result, report)
+        return result.error if result.halt else ""
 
     def _guarded(self, op: WriteOp, call: Callable[[], Result], retry: OpStatus) -> Result:
         """``call``'s result, Intuit's failures as outcomes: no answer -> UNKNOWN, throttled or
@@ -223,10 +231,10 @@ class OnlineWriter:
             self.store.mark(op.tenant, op.op_id, [OpStatus.SENT], retry)
             raise
         except QboNoAnswer as exc:
-            return Result(OpStatus.UNKNOWN, error_code=exc.code, error=exc.message)
+            return Result(OpStatus.UNKNOWN, error_code=exc.code, error=exc.message, halt=True)
         except QboError as exc:
-            if exc.retryable:
-                return Result(retry, error_code=exc.code, error=exc.message)
+            if exc.retryable:  # throttled or unavailable: every next call would wait as long
+                return Result(retry, error_code=exc.code, error=exc.message, halt=True)
             return refused(exc.code, exc.message)
         except InvoiceProblem as exc:
             return refused(INVALID, str(exc))

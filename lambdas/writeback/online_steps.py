@@ -68,6 +68,8 @@ class Result:
     error_code: str = ""
     error: str = ""
     conflicts: tuple[Conflict, ...] = ()
+    # Intuit throttled or did not serve past the client's budget: the tenant's run ends here.
+    halt: bool = False
 
 
 def applied(entity: str, obj: dict[str, Any], **kw: Any) -> Result:

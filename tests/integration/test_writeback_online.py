@@ -14,7 +14,7 @@ from lambdas.writeback.online import OnlineWriter, request_id
 from lambdas.writeback.online_body import projected
 from lambdas.writeback.outcomes import MESSAGE_FIELD, STATUS_FIELD
 from lambdas.writeback.targets import DEPENDENCY_FAILED
-from sim.fake_qbo import Fault
+from sim.fake_qbo import Fault, ManualClock
 from tests.integration.qbo_helpers import REALM
 from tests.integration.wb_online_rig import TENANT, Rig, make_rig, updates
 
@@ -428,3 +428,29 @@ def test_a_dead_writers_operation_is_taken_over_by_one_writer_only(rig: Rig) -> 
     assert (report.applied, report.waiting) == (0, 1)
     assert reports[0].applied == 1
     assert len(rig.invoices_of(deal)) == 1
+
+
+@pytest.mark.parametrize("trouble", ["throttled", "unavailable", "no_answer"])
+def test_intuit_throttling_or_down_past_the_budget_ends_the_tenants_run(
+    qbo_env, trouble: str
+) -> None:
+    """Each further operation would spend the client's whole budget again (60 s pauses for
+    429, backoff for 5xx and timeouts) and a Lambda would time out: the rest wait for the
+    next run, untouched."""
+    clock = ManualClock()  # the realm's 60 s pauses pass at once
+    rig = make_rig(qbo_env, env_args={"clock": clock, "sleep": clock.sleep})
+    ops = [rig.enqueue(rig.account_op(f"z{n}", {**ACME, "name": f"Acme {n}"})) for n in range(3)]
+    if trouble == "no_answer":
+        rig.fake.lose_answers("create", times=ALL_LOST)
+    else:
+        fault = Fault(429, "3001") if trouble == "throttled" else Fault(503)
+        rig.fake.inject("create", fault, times=ALL_LOST)
+    report = rig.run()
+    assert report.stopped and report.applied == 0
+    first = rig.store.get(TENANT, ops[0].op_id)
+    assert first.status == (OpStatus.UNKNOWN if trouble == "no_answer" else OpStatus.PENDING)
+    for op in ops[1:]:
+        waiting = rig.store.get(TENANT, op.op_id)
+        assert waiting.status == OpStatus.PENDING and waiting.attempts == 0
+    assert rig.run().applied == 3  # Intuit serves again
+    assert all(len(rig.customers_named(f"Acme {n}")) == 1 for n in range(3))
