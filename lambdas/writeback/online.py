@@ -27,6 +27,9 @@ of the first would replay that answer); an invoice's later attempt looks for its
 Customer names collide (6240) -> the customer of that DisplayName is linked; a stale SyncToken
 (5010) -> the customer is read, ``conflicts.resolve`` decides per field, and one retry follows.
 A connection needing a reconnect stops the run; the operation goes back to PENDING.
+A MOD captured behind an Add (``depends_on``) names the Add's customer once it is APPLIED
+(targets.TargetedStore); when the Add ended NOT_APPLIED, the MOD, the account's latest content,
+adds the customer itself.
 """
 
 from __future__ import annotations
@@ -184,7 +187,8 @@ class OnlineWriter:
             if dep is not None and dep.open:
                 report.waiting += 1
                 return ""
-            if dep is not None and dep.status == OpStatus.NOT_APPLIED:
+            # A MOD behind an Add that made no customer is the account's Add now (below).
+            if dep is not None and dep.status == OpStatus.NOT_APPLIED and not _adds(op):
                 why = f"its account could not be written to QuickBooks Online: {dep.error}"
                 claimed = self.store.mark(
                     name, op.op_id, [OpStatus.PENDING], OpStatus.SENT, rev=op.rev, sent_at=now
@@ -242,7 +246,7 @@ class OnlineWriter:
     def _send(
         self, tenant: Tenant, client: OnlineClient, op: WriteOp, rid: str, items: dict
     ) -> Result:
-        if op.kind == CUSTOMER and op.action == ADD:
+        if _adds(op):
             return add_customer(client, op, rid)
         if op.kind == CUSTOMER and op.action == MOD:
 
@@ -262,7 +266,7 @@ class OnlineWriter:
     def _reconcile(
         self, tenant: Tenant, client: OnlineClient, op: WriteOp, rid: str, items: dict
     ) -> Result:
-        if op.kind == CUSTOMER and op.action == ADD:
+        if _adds(op):
             try:
                 return add_customer(client, op, rid)  # the same requestid: Intuit replays
             except QboError as exc:
@@ -354,7 +358,7 @@ class OnlineWriter:
         if status == OpStatus.APPLIED:
             record = canonical(result.entity, obj)
             links = {}
-            if final.kind == CUSTOMER and (final.action == ADD or final.linked):
+            if _adds(op) or (final.kind == CUSTOMER and final.linked):
                 # The record names the account it came from, so no second account appears.
                 links[("Customer", str(record["list_id"]))] = link_of(final)
             self.hand_off(name, [[record]], links=links)
@@ -367,3 +371,9 @@ class OnlineWriter:
             report.conflicts += len(final.conflicts)
         else:
             report.not_applied += 1
+
+
+def _adds(op: WriteOp) -> bool:
+    """Whether ``op`` creates its account's customer: an Add, or a MOD captured behind an Add
+    that ended without one (TargetedStore names a MOD's customer once its Add is APPLIED)."""
+    return op.kind == CUSTOMER and (op.action == ADD or (op.action == MOD and not op.qb_id))

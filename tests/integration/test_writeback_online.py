@@ -9,7 +9,7 @@ import pytest
 
 from lambdas.qbo.sync import QboSync
 from lambdas.store.sqlite import SqliteSyncStateStore
-from lambdas.writeback.model import OpStatus
+from lambdas.writeback.model import MOD, OpStatus
 from lambdas.writeback.online import OnlineWriter, request_id
 from lambdas.writeback.online_body import projected
 from lambdas.writeback.outcomes import MESSAGE_FIELD, STATUS_FIELD
@@ -454,3 +454,32 @@ def test_intuit_throttling_or_down_past_the_budget_ends_the_tenants_run(
         assert waiting.status == OpStatus.PENDING and waiting.attempts == 0
     assert rig.run().applied == 3  # Intuit serves again
     assert all(len(rig.customers_named(f"Acme {n}")) == 1 for n in range(3))
+
+
+def test_an_edit_behind_an_add_that_was_refused_adds_the_customer_itself(rig: Rig) -> None:
+    """The account was renamed in ZOHO while its Add was unanswered (a MOD depending on it);
+    the Add is then refused (a vendor has the old name). The edit is the account's latest
+    content and its customer does not exist: it is added, not refused with the Add, or the
+    rename that fixes the collision would never reach QuickBooks (the capture sees the same
+    content again and makes no new operation)."""
+    rig.company.other_names["Acme Rockets"] = "Vendor"
+    add = rig.enqueue(rig.account_op("z1", ACME))
+    renamed = {**ACME, "name": "Acme Rockets Ltd"}
+    mod = rig.enqueue(
+        rig.account_op(
+            "z1",
+            renamed,
+            action=MOD,
+            base=ACME,
+            depends_on=add.op_id,
+            zoho_version="2026-03-02T12:00:00+00:00",
+        )
+    )
+    report = rig.run()
+    assert (report.applied, report.not_applied) == (1, 1)
+    assert rig.store.get(TENANT, add.op_id).status == OpStatus.NOT_APPLIED
+    done = rig.store.get(TENANT, mod.op_id)
+    [made] = rig.customers_named("Acme Rockets Ltd")
+    assert done.status == OpStatus.APPLIED and done.qb_id == f"qbo:{made['Id']}"
+    [record] = [m for m in rig.messages() if m.entity == "Customer"]
+    assert record.link == "Accounts/z1"
