@@ -483,3 +483,15 @@ def test_an_edit_behind_an_add_that_was_refused_adds_the_customer_itself(rig: Ri
     assert done.status == OpStatus.APPLIED and done.qb_id == f"qbo:{made['Id']}"
     [record] = [m for m in rig.messages() if m.entity == "Customer"]
     assert record.link == "Accounts/z1"
+
+
+def test_a_name_an_inactive_customer_holds_links_that_customer(rig: Rig) -> None:
+    """QuickBooks Online's "delete" of a customer makes it inactive; queries leave inactive
+    ones out unless they ask. The 6240 look-up must see it, as the Desktop's query by FullName
+    does, instead of blaming a vendor and refusing the account for good."""
+    existing = rig.company.get("Customer", "3")
+    rig.company.delete("Customer", "3")  # made inactive, its name kept
+    op = rig.enqueue(rig.account_op("z3", {**ACME, "name": existing["DisplayName"]}))
+    report = rig.run()
+    assert (report.applied, report.linked) == (1, 1)
+    assert rig.store.get(TENANT, op.op_id).qb_id == "qbo:3"
