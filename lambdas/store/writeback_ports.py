@@ -75,12 +75,15 @@ class WriteBackStore(Protocol):
         status: OpStatus,
         *,
         rev: int | None = None,
+        expect_sent_at: float | None = None,
         **attrs: Any,
     ) -> WriteOp:
         """Move the operation to ``status`` and write ``attrs`` (names in OUTCOME_ATTRS) if its
-        status is one of ``expect`` (and its ``rev`` is ``rev`` when given); the stored
-        operation. ConcurrentUpdate when the condition fails, KeyError-free: a missing
-        operation fails the condition too."""
+        status is one of ``expect`` (and its ``rev`` is ``rev``, its ``sent_at`` is
+        ``expect_sent_at``, when given: a writer taking over a SENT operation whose writer died
+        takes that send, not one a live writer made since); the stored operation.
+        ConcurrentUpdate when the condition fails, KeyError-free: a missing operation fails the
+        condition too."""
         ...
 
     def list(self, tenant: str, status: OpStatus | None = None, limit: int = 100) -> list[WriteOp]:

@@ -56,6 +56,7 @@ from .projection import (
     validate_customer,
     validate_invoice,
 )
+from .targets import DEPENDENCY_FAILED
 from .zoho_fields import ACCOUNT_FIELDS, CONTACT_FIELDS, kept_values, text
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,6 @@ MAX_PAGES = 10  # pages a module a run
 IN_VALUES = 50  # COQL's limit of values in ``in (...)``
 MAX_CONTACTS = 2000  # contacts read for one batch of accounts
 INVALID = "VALIDATION"  # error_code of an operation QuickBooks would refuse
-DEPENDENCY = "WRITEBACK_DEPENDENCY"  # error_code of an invoice whose account failed
 RETRIES = 3  # re-evaluations of a record after losing a race to another run
 
 ACCOUNT_COLUMNS = ("Modified_Time", "QB_ListID", *ACCOUNT_FIELDS)
@@ -396,18 +396,18 @@ class ZohoCapture:
         depends = ""
         if not account_id:
             error = error or "the deal has no account: QuickBooks needs a customer"
-        elif latest is None or latest.fields != fields or latest.error_code == DEPENDENCY:
+        elif latest is None or latest.fields != fields or latest.error_code == DEPENDENCY_FAILED:
             depends = self._account_dependency(run, account_id)
         if latest is not None:
             # The last attempt was refused: try again only with something changed (the deal's
             # lines or amount, the invoice item) or once its account can be written, never for
             # the status the relay wrote on the deal. The id follows the content, so a re-read
             # of the same content is the same attempt.
-            if latest.fields == fields and latest.error_code != DEPENDENCY:
+            if latest.fields == fields and latest.error_code != DEPENDENCY_FAILED:
                 run.report.echoes_skipped += 1
                 return
             attempt = json.dumps(fields, sort_keys=True)
-            if latest.error_code == DEPENDENCY:
+            if latest.error_code == DEPENDENCY_FAILED:
                 # What the account stands on now is part of the attempt: once it is fixed
                 # (a customer, or a new operation), the same content is tried again.
                 attempt += f"|after:{depends or 'customer'}"

@@ -58,7 +58,7 @@ from .desktop_requests import (
 from .model import ACCOUNTS, CUSTOMER, OpStatus, WriteOp
 from .model import INVOICE as KIND_INVOICE
 from .model import MOD as ACTION_MOD
-from .targets import TargetedStore
+from .targets import DEPENDENCY_FAILED, TargetedStore
 
 log = logging.getLogger(__name__)
 
@@ -392,7 +392,7 @@ class DesktopWriteBack:
             self.outcomes.not_applied(
                 phase,
                 op,
-                "WRITEBACK_DEPENDENCY",
+                DEPENDENCY_FAILED,
                 why + (dep.error or "not applied"),
                 expect=(OpStatus.PENDING,),
             )

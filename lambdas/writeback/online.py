@@ -13,6 +13,8 @@ Outcomes:
   6240 link; then the operation's ``outcome_update`` (status, message, a deal's TxnID/number);
 - NOT_APPLIED: Intuit refused it (its message kept) or it cannot be made; ``outcome_update``;
 - PENDING again: throttled or unavailable past the client's budget (sent again next run);
+  the tenant's run ends there (as after an unanswered call), since every further call would
+  spend that budget again and outlast a Lambda's time;
 - UNKNOWN: no answer came. Reconciled in a later run and never re-sent blindly: a customer ADD
   by its requestid again (Intuit replays the first answer; were it forgotten, the unique
   DisplayName answers 6240 and the customer is linked) and, when that call fails too, a query by
@@ -25,6 +27,9 @@ of the first would replay that answer); an invoice's later attempt looks for its
 Customer names collide (6240) -> the customer of that DisplayName is linked; a stale SyncToken
 (5010) -> the customer is read, ``conflicts.resolve`` decides per field, and one retry follows.
 A connection needing a reconnect stops the run; the operation goes back to PENDING.
+A MOD captured behind an Add (``depends_on``) names the Add's customer once it is APPLIED
+(targets.TargetedStore); when the Add ended NOT_APPLIED, the MOD, the account's latest content,
+adds the customer itself.
 """
 
 from __future__ import annotations
@@ -68,7 +73,7 @@ from .online_steps import (
     update_customer,
 )
 from .outcomes import link_of, outcome_update
-from .targets import DUPLICATE_ACCOUNT, TargetedStore, held_elsewhere
+from .targets import DEPENDENCY_FAILED, DUPLICATE_ACCOUNT, TargetedStore, held_elsewhere
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +142,7 @@ class OnlineWriter:
         items: dict[str, str | None] = {}
         for op in ops:
             try:
-                self._one(tenant, client, op, items, report)
+                halted = self._one(tenant, client, op, items, report)
             except QboNeedsReconnect as exc:
                 report.stopped = str(exc)
                 break
@@ -146,6 +151,10 @@ class OnlineWriter:
             except Exception as exc:  # the operation stays as it is; the others go on
                 log.exception("write-back operation %s of %s failed", op.op_id, tenant.name)
                 report.errors.append(f"{op.op_id}: {type(exc).__name__}: {exc}")
+            else:
+                if halted:
+                    report.stopped = halted
+                    break
         return report
 
     # --- one operation -------------------------------------------------------------------
@@ -157,27 +166,35 @@ class OnlineWriter:
         op: WriteOp,
         items: dict[str, str | None],
         report: WriterReport,
-    ) -> None:
+    ) -> str:
+        """Apply or reconcile one operation; why the run must end now ("" to go on)."""
         name, now = tenant.name, self.clock()
         if op.status == OpStatus.SENT:
             if (op.sent_at or 0.0) + self.stale_sent_seconds > now:
                 report.waiting += 1  # another writer is waiting for its answer
-                return
+                return ""
+            # Only the send seen stale: another writer may have taken it over since.
             op = self.store.mark(
-                name, op.op_id, [OpStatus.SENT], OpStatus.UNKNOWN, error="the writer stopped"
+                name,
+                op.op_id,
+                [OpStatus.SENT],
+                OpStatus.UNKNOWN,
+                expect_sent_at=op.sent_at,
+                error="the writer stopped",
             )
         if op.status == OpStatus.PENDING and op.depends_on:
             dep = self.store.get(name, op.depends_on)
             if dep is not None and dep.open:
                 report.waiting += 1
-                return
-            if dep is not None and dep.status == OpStatus.NOT_APPLIED:
+                return ""
+            # A MOD behind an Add that made no customer is the account's Add now (below).
+            if dep is not None and dep.status == OpStatus.NOT_APPLIED and not _adds(op):
                 why = f"its account could not be written to QuickBooks Online: {dep.error}"
                 claimed = self.store.mark(
                     name, op.op_id, [OpStatus.PENDING], OpStatus.SENT, rev=op.rev, sent_at=now
                 )
-                self._finish(tenant, claimed, refused(dep.error_code or INVALID, why), report)
-                return
+                self._finish(tenant, claimed, refused(DEPENDENCY_FAILED, why), report)
+                return ""
         if op.status == OpStatus.PENDING:
             attempt = op.attempts + 1
             rid = request_id(client.realm_id, op.op_id, attempt)
@@ -205,6 +222,7 @@ class OnlineWriter:
                 OpStatus.UNKNOWN,
             )
         self._finish(tenant, claimed, result, report)
+        return result.error if result.halt else ""
 
     def _guarded(self, op: WriteOp, call: Callable[[], Result], retry: OpStatus) -> Result:
         """``call``'s result, Intuit's failures as outcomes: no answer -> UNKNOWN, throttled or
@@ -217,10 +235,10 @@ class OnlineWriter:
             self.store.mark(op.tenant, op.op_id, [OpStatus.SENT], retry)
             raise
         except QboNoAnswer as exc:
-            return Result(OpStatus.UNKNOWN, error_code=exc.code, error=exc.message)
+            return Result(OpStatus.UNKNOWN, error_code=exc.code, error=exc.message, halt=True)
         except QboError as exc:
-            if exc.retryable:
-                return Result(retry, error_code=exc.code, error=exc.message)
+            if exc.retryable:  # throttled or unavailable: every next call would wait as long
+                return Result(retry, error_code=exc.code, error=exc.message, halt=True)
             return refused(exc.code, exc.message)
         except InvoiceProblem as exc:
             return refused(INVALID, str(exc))
@@ -228,7 +246,7 @@ class OnlineWriter:
     def _send(
         self, tenant: Tenant, client: OnlineClient, op: WriteOp, rid: str, items: dict
     ) -> Result:
-        if op.kind == CUSTOMER and op.action == ADD:
+        if _adds(op):
             return add_customer(client, op, rid)
         if op.kind == CUSTOMER and op.action == MOD:
 
@@ -248,7 +266,7 @@ class OnlineWriter:
     def _reconcile(
         self, tenant: Tenant, client: OnlineClient, op: WriteOp, rid: str, items: dict
     ) -> Result:
-        if op.kind == CUSTOMER and op.action == ADD:
+        if _adds(op):
             try:
                 return add_customer(client, op, rid)  # the same requestid: Intuit replays
             except QboError as exc:
@@ -341,7 +359,7 @@ class OnlineWriter:
         if status == OpStatus.APPLIED:
             record = canonical(result.entity, obj)
             links = {}
-            if final.kind == CUSTOMER and (final.action == ADD or final.linked):
+            if _adds(op) or (final.kind == CUSTOMER and final.linked):
                 # The record names the account it came from, so no second account appears.
                 links[("Customer", str(record["list_id"]))] = link_of(final)
             self.hand_off(name, [[record]], links=links)
@@ -354,3 +372,9 @@ class OnlineWriter:
             report.conflicts += len(final.conflicts)
         else:
             report.not_applied += 1
+
+
+def _adds(op: WriteOp) -> bool:
+    """Whether ``op`` creates its account's customer: an Add, or a MOD captured behind an Add
+    that ended without one (TargetedStore names a MOD's customer once its Add is APPLIED)."""
+    return op.kind == CUSTOMER and (op.action == ADD or (op.action == MOD and not op.qb_id))

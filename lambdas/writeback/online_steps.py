@@ -68,6 +68,8 @@ class Result:
     error_code: str = ""
     error: str = ""
     conflicts: tuple[Conflict, ...] = ()
+    # Intuit throttled or did not serve past the client's budget: the tenant's run ends here.
+    halt: bool = False
 
 
 def applied(entity: str, obj: dict[str, Any], **kw: Any) -> Result:
@@ -102,8 +104,11 @@ def add_customer(client: OnlineClient, op: WriteOp, rid: str) -> Result:
 
 
 def customer_named(client: OnlineClient, name: str) -> dict[str, Any] | None:
-    """The customer whose DisplayName is ``name``, or None."""
-    statement = f"select * from Customer where DisplayName = {quote(name)}"
+    """The customer whose DisplayName is ``name`` (inactive ones too: their names stay in
+    use, and a query leaves them out unless it asks), or None."""
+    statement = (
+        f"select * from Customer where DisplayName = {quote(name)} and Active in (true, false)"
+    )
     return next(iter(client.query(statement)), None)
 
 

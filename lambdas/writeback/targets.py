@@ -20,6 +20,9 @@ from .model import ACCOUNTS, CUSTOMER, MOD, OpStatus, WriteOp
 DUPLICATE_ACCOUNT = "WRITEBACK_DUPLICATE"
 # Applied operations looked through for a customer the forwarder has not linked yet.
 RECENT_APPLIED = 500
+# The error code of an operation refused because the one it depends on (a deal's account) was:
+# the capture makes such an invoice again once the account changes.
+DEPENDENCY_FAILED = "WRITEBACK_DEPENDENCY"
 
 
 def with_target(store: WriteBackStore, op: WriteOp | None) -> WriteOp | None:
@@ -100,8 +103,11 @@ class TargetedStore:
         status: OpStatus,
         *,
         rev: int | None = None,
+        expect_sent_at: float | None = None,
         **attrs: Any,
     ) -> WriteOp:
-        stored = self.inner.mark(tenant, op_id, expect, status, rev=rev, **attrs)
+        stored = self.inner.mark(
+            tenant, op_id, expect, status, rev=rev, expect_sent_at=expect_sent_at, **attrs
+        )
         resolved = with_target(self.inner, stored)
         return resolved if resolved is not None else stored

@@ -404,3 +404,78 @@ def test_two_sync_instances_refreshing_at_once_make_one_token_call(aws: QboAws) 
     assert aws.fake.calls["token"] - before == 1
     stored = _secret(aws, "acme")
     assert aws.fake.oauth.live_refresh_tokens(ACME) == [stored["refresh_token"]]
+
+
+def test_the_write_back_of_the_scheduled_run_calls_only_what_its_role_grants(
+    aws: QboAws,
+) -> None:
+    """moto enforces no IAM: the DynamoDB calls QboCdc makes are compared with its grants
+    (tests/infrastructure/test_qbo_stack.py), through a name in use (a link), an invoice."""
+    from lambdas.handlers import qbo_aws
+    from lambdas.store.dynamo import DynamoWriteBackStore
+    from lambdas.writeback.model import (
+        ACCOUNTS,
+        ADD,
+        CUSTOMER,
+        DEALS,
+        INVOICE,
+        OpStatus,
+        WriteOp,
+        op_id,
+    )
+    from tests.infrastructure.test_qbo_stack import EXPECTED_TABLES
+
+    assert aws.connect("acme", ACME)["statusCode"] == 200
+    tenants = DynamoTenantStore(aws.ddb, "tenants")
+    acme = tenants.get("acme")
+    acme.writeback, acme.invoice_item = True, "Widget 1"
+    tenants.update(acme)
+    taken = aws.fake.companies[ACME].all("Customer")[0]["DisplayName"]
+    store = DynamoWriteBackStore(aws.ddb, "writeback")
+    account = WriteOp(
+        "acme",
+        op_id(ACCOUNTS, "z1", "v1"),
+        1,
+        CUSTOMER,
+        ADD,
+        "qbo",
+        ACCOUNTS,
+        "z1",
+        "v1",
+        fields={"name": taken},
+    )
+    deal = WriteOp(
+        "acme",
+        op_id(DEALS, "d1", "invoice"),
+        2,
+        INVOICE,
+        ADD,
+        "qbo",
+        DEALS,
+        "d1",
+        "v1",
+        fields={"amount": "10.00", "memo": "Won"},
+        customer_zoho_id="z1",
+        depends_on=account.op_id,
+    )
+    assert store.enqueue(account) and store.enqueue(deal)
+    calls: set[tuple[str, str]] = set()
+
+    def record(params, model, **_):
+        table = params.get("TableName", "")
+        if model.name == "BatchGetItem":
+            calls.update((model.name, t) for t in params["RequestItems"])
+        elif "IndexName" in params:
+            calls.add((model.name, f"{table}/index/{params['IndexName']}"))
+        else:
+            calls.add((model.name, table))
+
+    qbo_aws.dynamodb().meta.events.register("provide-client-params.dynamodb", record)
+    qbo_cdc.handler(SCHEDULED, LambdaContext("qbo-cdc", 512))
+    assert store.get("acme", account.op_id).status == OpStatus.APPLIED
+    assert store.get("acme", account.op_id).linked
+    assert store.get("acme", deal.op_id).status == OpStatus.APPLIED
+    granted = {(a, t) for t, actions in EXPECTED_TABLES["cdc"].items() for a in actions}
+    granted |= {("Query", "mappings/index/by_tenant"), ("Query", "mappings/index/by_zoho")}
+    granted |= {("Query", "writeback/index/open")}
+    assert calls - granted == set()

@@ -9,11 +9,12 @@ import pytest
 
 from lambdas.qbo.sync import QboSync
 from lambdas.store.sqlite import SqliteSyncStateStore
-from lambdas.writeback.model import OpStatus
+from lambdas.writeback.model import MOD, OpStatus
 from lambdas.writeback.online import OnlineWriter, request_id
 from lambdas.writeback.online_body import projected
 from lambdas.writeback.outcomes import MESSAGE_FIELD, STATUS_FIELD
-from sim.fake_qbo import Fault
+from lambdas.writeback.targets import DEPENDENCY_FAILED
+from sim.fake_qbo import Fault, ManualClock
 from tests.integration.qbo_helpers import REALM
 from tests.integration.wb_online_rig import TENANT, Rig, make_rig, updates
 
@@ -349,3 +350,148 @@ def test_a_writer_that_dies_before_storing_the_outcome_is_reconciled_later(rig: 
     assert len(rig.customers_named("Acme Rockets")) == 1
     done = rig.store.get(TENANT, op.op_id)
     assert done.status == OpStatus.APPLIED and done.attempts == 1
+
+
+def test_an_invoice_refused_for_its_account_is_tried_again_once_the_account_changes(
+    rig: Rig,
+) -> None:
+    """The capture makes a refused invoice again only when the refusal was its account's
+    (DEPENDENCY_FAILED); any other code would leave the won deal without an invoice for good."""
+    rig.company.other_names["Acme Rockets"] = "Vendor"
+    account = rig.enqueue(rig.account_op("z1", ACME))
+    deal = rig.enqueue(rig.deal_op("d1", "z1", {"amount": "5"}, depends_on=account.op_id))
+    assert rig.run().not_applied == 2  # the account, then its invoice
+    done = rig.store.get(TENANT, deal.op_id)
+    assert done.status == OpStatus.NOT_APPLIED and done.error_code == DEPENDENCY_FAILED
+    assert "vendor or employee" in done.error
+
+
+def test_a_dead_writers_operation_is_taken_over_by_one_writer_only(rig: Rig) -> None:
+    """Two writers find one operation SENT long ago (its writer died). The first takes it over
+    and is reconciling (its call in flight); the second, whose list was read before that, must
+    leave it: it is SENT again, by a live writer. Otherwise both reconcile at once, and an
+    invoice whose requestid Intuit forgot would be made twice."""
+    import time
+
+    _map(rig, "z9", "5")
+    deal = rig.enqueue(rig.deal_op("d1", "z9", {"amount": "40", "memo": "Race"}))
+    rig.store.mark(
+        TENANT,
+        deal.op_id,
+        [OpStatus.PENDING],
+        OpStatus.SENT,
+        attempts=1,
+        sent_at=time.time() - 2000,
+        message_set_id=request_id(REALM, deal.op_id),
+    )
+    rig.fake.forget_request_ids()
+    seen_before = rig.store.open_ops(TENANT)  # the second writer's list, read now
+    entered, release = threading.Event(), threading.Event()
+
+    class Held:
+        """The first writer's client: its create waits while the second writer runs."""
+
+        def __init__(self, inner) -> None:
+            self.inner = inner
+            self.realm_id = inner.realm_id
+
+        def query(self, statement):
+            return self.inner.query(statement)
+
+        def read(self, entity, obj_id):
+            return self.inner.read(entity, obj_id)
+
+        def update(self, entity, body, request_id):
+            return self.inner.update(entity, body, request_id)
+
+        def create(self, entity, body, request_id):
+            entered.set()
+            release.wait(10)
+            return self.inner.create(entity, body, request_id)
+
+    first = OnlineWriter(rig.store, rig.mappings, rig.queue, lambda t: Held(rig.client(t)))
+    reports = []
+    thread = threading.Thread(target=lambda: reports.append(first.run(rig.tenant)))
+    thread.start()
+    try:
+        assert entered.wait(10)
+
+        class Stale(type(rig.store)):
+            def open_ops(self, tenant, limit=100):
+                return seen_before
+
+        second = OnlineWriter(Stale(rig.env.db), rig.mappings, rig.queue, rig.client)
+        report = second.run(rig.tenant)
+    finally:
+        release.set()
+        thread.join(30)
+    assert (report.applied, report.waiting) == (0, 1)
+    assert reports[0].applied == 1
+    assert len(rig.invoices_of(deal)) == 1
+
+
+@pytest.mark.parametrize("trouble", ["throttled", "unavailable", "no_answer"])
+def test_intuit_throttling_or_down_past_the_budget_ends_the_tenants_run(
+    qbo_env, trouble: str
+) -> None:
+    """Each further operation would spend the client's whole budget again (60 s pauses for
+    429, backoff for 5xx and timeouts) and a Lambda would time out: the rest wait for the
+    next run, untouched."""
+    clock = ManualClock()  # the realm's 60 s pauses pass at once
+    rig = make_rig(qbo_env, env_args={"clock": clock, "sleep": clock.sleep})
+    ops = [rig.enqueue(rig.account_op(f"z{n}", {**ACME, "name": f"Acme {n}"})) for n in range(3)]
+    if trouble == "no_answer":
+        rig.fake.lose_answers("create", times=ALL_LOST)
+    else:
+        fault = Fault(429, "3001") if trouble == "throttled" else Fault(503)
+        rig.fake.inject("create", fault, times=ALL_LOST)
+    report = rig.run()
+    assert report.stopped and report.applied == 0
+    first = rig.store.get(TENANT, ops[0].op_id)
+    assert first.status == (OpStatus.UNKNOWN if trouble == "no_answer" else OpStatus.PENDING)
+    for op in ops[1:]:
+        waiting = rig.store.get(TENANT, op.op_id)
+        assert waiting.status == OpStatus.PENDING and waiting.attempts == 0
+    assert rig.run().applied == 3  # Intuit serves again
+    assert all(len(rig.customers_named(f"Acme {n}")) == 1 for n in range(3))
+
+
+def test_an_edit_behind_an_add_that_was_refused_adds_the_customer_itself(rig: Rig) -> None:
+    """The account was renamed in ZOHO while its Add was unanswered (a MOD depending on it);
+    the Add is then refused (a vendor has the old name). The edit is the account's latest
+    content and its customer does not exist: it is added, not refused with the Add, or the
+    rename that fixes the collision would never reach QuickBooks (the capture sees the same
+    content again and makes no new operation)."""
+    rig.company.other_names["Acme Rockets"] = "Vendor"
+    add = rig.enqueue(rig.account_op("z1", ACME))
+    renamed = {**ACME, "name": "Acme Rockets Ltd"}
+    mod = rig.enqueue(
+        rig.account_op(
+            "z1",
+            renamed,
+            action=MOD,
+            base=ACME,
+            depends_on=add.op_id,
+            zoho_version="2026-03-02T12:00:00+00:00",
+        )
+    )
+    report = rig.run()
+    assert (report.applied, report.not_applied) == (1, 1)
+    assert rig.store.get(TENANT, add.op_id).status == OpStatus.NOT_APPLIED
+    done = rig.store.get(TENANT, mod.op_id)
+    [made] = rig.customers_named("Acme Rockets Ltd")
+    assert done.status == OpStatus.APPLIED and done.qb_id == f"qbo:{made['Id']}"
+    [record] = [m for m in rig.messages() if m.entity == "Customer"]
+    assert record.link == "Accounts/z1"
+
+
+def test_a_name_an_inactive_customer_holds_links_that_customer(rig: Rig) -> None:
+    """QuickBooks Online's "delete" of a customer makes it inactive; queries leave inactive
+    ones out unless they ask. The 6240 look-up must see it, as the Desktop's query by FullName
+    does, instead of blaming a vendor and refusing the account for good."""
+    existing = rig.company.get("Customer", "3")
+    rig.company.delete("Customer", "3")  # made inactive, its name kept
+    op = rig.enqueue(rig.account_op("z3", {**ACME, "name": existing["DisplayName"]}))
+    report = rig.run()
+    assert (report.applied, report.linked) == (1, 1)
+    assert rig.store.get(TENANT, op.op_id).qb_id == "qbo:3"

@@ -228,6 +228,16 @@ def test_mark_holds_only_when_status_and_rev_are_the_expected_ones(wb: Fixture) 
     assert (lost.status, lost.attempts, lost.sent_at) == (U, 1, 10.0)
 
 
+def test_mark_can_hold_only_for_the_send_it_saw(wb: Fixture) -> None:
+    op = _op()
+    wb.store.enqueue(op)
+    wb.store.mark("acme", op.op_id, [P], S, sent_at=1_800_000_000.123456)
+    with pytest.raises(ConcurrentUpdate):  # another writer sent it again since
+        wb.store.mark("acme", op.op_id, [S], U, expect_sent_at=1_800_000_000.0)
+    lost = wb.store.mark("acme", op.op_id, [S], U, expect_sent_at=1_800_000_000.123456)
+    assert lost.status == U and lost.sent_at == 1_800_000_000.123456
+
+
 def test_supersede_replaces_content_only_while_pending_at_the_expected_rev(wb: Fixture) -> None:
     op = _op(base={"name": "Base"})
     wb.store.enqueue(op)

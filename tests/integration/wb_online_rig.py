@@ -126,8 +126,8 @@ class Rig:
         return [i for i in self.company.all("Invoice") if op.op_id in (i.get("PrivateNote") or "")]
 
 
-def make_rig(qbo_env, **tenant_settings: Any) -> Rig:
-    env = qbo_env()
+def make_rig(qbo_env, env_args: dict[str, Any] | None = None, **tenant_settings: Any) -> Rig:
+    env = qbo_env(**(env_args or {}))
     env.fake.add_company(REALM, seed=1)
     env.connect(TENANT)
     settings: dict[str, Any] = {"writeback": True, "invoice_item": "Widget 1"}

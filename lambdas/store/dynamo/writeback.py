@@ -207,6 +207,7 @@ class DynamoWriteBackStore:
         status: OpStatus,
         *,
         rev: int | None = None,
+        expect_sent_at: float | None = None,
         **attrs: Any,
     ) -> WriteOp:
         status = OpStatus(status)
@@ -236,6 +237,10 @@ class DynamoWriteBackStore:
         if rev is not None:
             condition += " AND rev = :rev"
             values[":rev"] = _i(rev)
+        if expect_sent_at is not None:
+            names["#sent_at"] = "sent_at"
+            condition += " AND #sent_at = :expect_sent_at"
+            values[":expect_sent_at"] = _n(expect_sent_at)
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         wanted = "/".join(str(OpStatus(s)) for s in expect)
         return self._update(
@@ -246,7 +251,8 @@ class DynamoWriteBackStore:
             values,
             names,
             f"write-back operation {op_id} of {tenant!r} is not {wanted}"
-            + (f" at rev {rev}" if rev is not None else ""),
+            + (f" at rev {rev}" if rev is not None else "")
+            + (f" sent at {expect_sent_at}" if expect_sent_at is not None else ""),
         )
 
     def _update(

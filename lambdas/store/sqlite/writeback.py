@@ -198,6 +198,7 @@ class SqliteWriteBackStore:
         status: OpStatus,
         *,
         rev: int | None = None,
+        expect_sent_at: float | None = None,
         **attrs: Any,
     ) -> WriteOp:
         checked = mark_attrs(expect, status, attrs, self._clock())
@@ -209,6 +210,9 @@ class SqliteWriteBackStore:
         if rev is not None:
             condition += " AND rev = ?"
             params.append(rev)
+        if expect_sent_at is not None:
+            condition += " AND sent_at = ?"
+            params.append(float(expect_sent_at))
         with self._db.transaction() as conn:
             row = conn.execute(
                 f"UPDATE writeback_ops SET {setter} WHERE {condition} RETURNING {_SELECT}",
@@ -219,6 +223,7 @@ class SqliteWriteBackStore:
             raise ConcurrentUpdate(
                 f"write-back operation {op_id} of {tenant!r} is not {wanted}"
                 + (f" at rev {rev}" if rev is not None else "")
+                + (f" sent at {expect_sent_at}" if expect_sent_at is not None else "")
             )
         return _op(row)
 
