@@ -342,7 +342,7 @@ class DesktopWriteBack:
             sent_at = op.sent_at if op.sent_at is not None else self.clock()
             since = datetime.fromtimestamp(sent_at, UTC).replace(tzinfo=None) - VERIFY_MARGIN
             return find_invoice(op, customer, since)
-        if op.action == ACTION_MOD:
+        if not _adds(op):
             return find_customer_by_id(query_id(op.op_id), op.qb_id)
         return find_customer_by_name(op)
 
@@ -361,7 +361,7 @@ class DesktopWriteBack:
                         f"the deal's account {op.customer_zoho_id} is not a QuickBooks customer"
                     )
                 return invoice_add(op, customer, phase["invoice_item"], op.tenant), INVOICE
-            if op.action == ACTION_MOD:
+            if not _adds(op):
                 send = changed_fields(op)
                 if not op.qb_id:
                     raise WriteRefused("the QuickBooks customer to change is not known")
@@ -386,6 +386,10 @@ class DesktopWriteBack:
             return False
         dep = self.store.get(op.tenant, op.depends_on)
         if dep is None or dep.status == OpStatus.APPLIED:
+            return False
+        if dep.status == OpStatus.NOT_APPLIED and _adds(op) and dep.zoho_id == op.zoho_id:
+            # An edit captured behind an Add that was refused carries the latest content (often
+            # the fix, e.g. a shorter name): it adds the customer itself.
             return False
         if dep.status == OpStatus.NOT_APPLIED:
             why = f"it needs {dep.zoho_module} {dep.zoho_id} in QuickBooks, which failed: "
@@ -432,7 +436,13 @@ def _write_step(op: WriteOp) -> str:
     """The write step an operation's own request was (for a recovered answer)."""
     if op.kind == KIND_INVOICE:
         return INVOICE
-    return MOD if op.action == ACTION_MOD else ADD
+    return ADD if _adds(op) else MOD
+
+
+def _adds(op: WriteOp) -> bool:
+    """Whether ``op`` creates its account's customer: an Add, or a MOD captured behind an Add
+    that ended without one (TargetedStore names a MOD's customer once its Add is APPLIED)."""
+    return op.kind == CUSTOMER and (op.action != ACTION_MOD or not op.qb_id)
 
 
 def _check(request: Request, version: QbxmlVersion) -> None:

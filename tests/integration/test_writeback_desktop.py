@@ -382,3 +382,25 @@ def test_an_operation_superseded_while_the_session_runs_is_sent_as_superseded(
     assert invoice.total == 12
     stored = local.writeback.get("acme", invoice_op.op_id)
     assert stored.status == OpStatus.APPLIED and stored.rev == 1
+
+
+def test_an_edit_behind_an_add_that_was_refused_adds_the_customer_itself(local, make_rig) -> None:
+    rig = make_rig(FakeCompany(customers=3, seed=2))
+    refused = account("z-9", "Bad:Name")
+    local.writeback.enqueue(refused)
+    local.writeback.mark("acme", refused.op_id, [OpStatus.PENDING], OpStatus.SENT)
+    # Captured while the Add was unanswered: a MOD of the customer the Add would make.
+    fix = account("z-9", "Good Name").with_(
+        op_id="wb-a-fix", action=MOD, depends_on=refused.op_id, base={"name": "Bad:Name"}
+    )
+    local.writeback.enqueue(fix)
+    local.writeback.mark(
+        "acme", refused.op_id, [OpStatus.SENT], OpStatus.NOT_APPLIED, error="refused"
+    )
+    rig.session()
+    (customer,) = named(rig.company, "Good Name")
+    stored = local.writeback.get("acme", fix.op_id)
+    assert stored.status == OpStatus.APPLIED and stored.qb_id == customer.list_id
+    assert rig.sent("CustomerAddRq") == 1 and rig.sent("CustomerModRq") == 0
+    linked = [m for m in queued(local) if m.get("link") == "Accounts/z-9"]
+    assert [m["id"] for m in linked] == [customer.list_id]
