@@ -64,11 +64,14 @@ NOOP_SECONDS = 5  # the Web Connector's pause after a NoOp
 WINDOW = 1.0  # the forwarder's batching window in live mode (at most 1 s)
 QB, ZOHO = "qb_to_zoho", "zoho_to_qb"
 # Stores whose calls are DynamoDB requests on AWS (the record queue's are SQS requests).
-STORES = tuple(
-    getattr(sqlite_stores, name)
-    for name in sqlite_stores.__all__
-    if name.startswith("Sqlite") and name not in ("SqliteDatabase", "SqliteRecordQueue")
-) + (FileTokenCache,)
+STORES = (
+    *(
+        getattr(sqlite_stores, name)
+        for name in sqlite_stores.__all__
+        if name.startswith("Sqlite") and name not in ("SqliteDatabase", "SqliteRecordQueue")
+    ),
+    FileTokenCache,
+)
 
 
 class VirtualClock:
@@ -110,7 +113,8 @@ class Counts:
     soap: Counter[str] = field(default_factory=Counter)
     stores: Counter[str] = field(default_factory=Counter)
     queue: Counter[str] = field(default_factory=Counter)
-    zoho_calls: int = 0
+    zoho_calls: int = 0  # the forwarder's
+    zoho_total: int = 0  # every ZOHO API call (the capture's too), as of the last snapshot
     qbxml_sent: int = 0
     qbxml_received: int = 0
     sessions: int = 0
@@ -125,6 +129,7 @@ class Counts:
             self.stores - other.stores,
             self.queue - other.queue,
             self.zoho_calls - other.zoho_calls,
+            self.zoho_total - other.zoho_total,
             self.qbxml_sent - other.qbxml_sent,
             self.qbxml_received - other.qbxml_received,
             self.sessions - other.sessions,
@@ -135,6 +140,11 @@ class Counts:
 
     def copy(self) -> Counts:
         return self.minus(Counts())
+
+    @property
+    def capture_calls(self) -> int:
+        """ZOHO calls of the change capture (all but the forwarder's)."""
+        return self.zoho_total - self.zoho_calls
 
 
 @contextmanager
@@ -318,7 +328,9 @@ class LiveRig:
         """``per_side`` changes on each side at random moments in [start, start + span)."""
         rng = random.Random(seed)
         self._rng = random.Random(seed + 1)
-        moments = [(start + rng.random() * span, side) for side in (QB, ZOHO) for _ in range(per_side)]
+        moments = [
+            (start + rng.random() * span, side) for side in (QB, ZOHO) for _ in range(per_side)
+        ]
         self.changes = [Change(side, at) for at, side in sorted(moments)]
         ids = sorted(self.accounts)
         half = len(ids) // 2
@@ -341,16 +353,33 @@ class LiveRig:
     def _landed_in_zoho(self) -> None:
         now = self.clock() + WINDOW
         for c in self.changes:
-            if c.side == QB and c.made is not None and c.landed is None:
-                if self.fake.records["Accounts"][self.accounts[c.key]].get("Phone") == c.value:
-                    c.landed = now
+            if c.side != QB or c.made is None or c.landed is not None:
+                continue
+            if self.fake.records["Accounts"][self.accounts[c.key]].get("Phone") == c.value:
+                c.landed = now
 
     def _landed_in_quickbooks(self) -> None:
         now = self.clock()
         for c in self.changes:
-            if c.side == ZOHO and c.made is not None and c.landed is None:
-                if self.company.data.customers[c.key].phone == c.value:
-                    c.landed = now
+            if c.side != ZOHO or c.made is None or c.landed is not None:
+                continue
+            if self.company.data.customers[c.key].phone == c.value:
+                c.landed = now
+
+    def snapshot(self) -> Counts:
+        """A copy of the counts so far."""
+        self.counts.zoho_total = self.fake.calls
+        return self.counts.copy()
+
+    def settle(self) -> None:
+        """One ZOHO edit and two runs: the capture's cursor moves past the first sync's second
+        (every capture re-reads the records of its cursor's second, and the first sync wrote
+        all of them in one)."""
+        some = sorted(self.accounts)[0]
+        self.fake.edit("Accounts", self.accounts[some], {"Phone": "555-9999"})
+        for _ in range(2):
+            self.session()
+            self.wait(INTERVAL)
 
     def pending(self) -> int:
         return sum(1 for c in self.changes if c.landed is None)
@@ -370,6 +399,7 @@ class LiveRun:
     lost: dict[str, int]  # changes that never landed within the bound
     virtual_seconds: float
     real_seconds: float
+    changes: int  # made in the measured stretch, both sides
     counts: Counts  # the measured stretch (changes and all)
     idle_live: Counts  # one idle live session
     idle_live_cycle: float  # virtual seconds from one idle live run's start to the next
@@ -395,21 +425,22 @@ def _run(rig: LiveRig, per_side: int, seed: int, rate: float, started: float) ->
     rig.session()
     rig.link_accounts()
     rig.wait(INTERVAL)
+    rig.settle()
     # An idle live cycle: one run and the interval after it.
-    before, t0 = rig.counts.copy(), rig.clock()
+    before, t0 = rig.snapshot(), rig.clock()
     rig.session()
-    idle_live = rig.counts.minus(before)
+    idle_live = rig.snapshot().minus(before)
     idle_exchanges = list(rig.exchanges)
     rig.wait(INTERVAL)
     cycle = rig.clock() - t0
     span = per_side / rate * 60
     rig.plan_changes(per_side, rig.clock(), span, seed)
-    before, t0 = rig.counts.copy(), rig.clock()
+    before, t0 = rig.snapshot(), rig.clock()
     bound = t0 + span + 10 * INTERVAL
     while rig.pending() and rig.clock() < bound:
         rig.session()
         rig.wait(INTERVAL)
-    measured = rig.counts.minus(before)
+    measured = rig.snapshot().minus(before)
     virtual = rig.clock() - t0
     # The same tenant on the ordinary schedule: one idle session, 15 minutes on.
     tenant = rig.local.tenants.get(TENANT)
@@ -419,9 +450,9 @@ def _run(rig: LiveRig, per_side: int, seed: int, rate: float, started: float) ->
     rig.wait(15 * 60)
     rig.session()
     rig.wait(15 * 60)
-    before = rig.counts.copy()
+    before = rig.snapshot()
     rig.session()
-    scheduled = rig.counts.minus(before)
+    scheduled = rig.snapshot().minus(before)
     latencies: dict[str, list[float]] = {QB: [], ZOHO: []}
     lost = {QB: 0, ZOHO: 0}
     for c in rig.changes:
@@ -434,6 +465,7 @@ def _run(rig: LiveRig, per_side: int, seed: int, rate: float, started: float) ->
         lost,
         virtual,
         time.perf_counter() - started,
+        len(rig.changes),
         measured,
         idle_live,
         cycle,

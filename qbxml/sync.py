@@ -51,7 +51,9 @@ SYNC_LIST_DEL_TYPES: tuple[str, ...] = (
 )
 SYNC_TXN_DEL_TYPES: tuple[str, ...] = TXN_ENTITIES
 # The list entity whose records each ListDelType deletes (an Item is any of the item types).
-_LIST_DEL_OWNER: dict[str, str] = {t: t if t in LIST_ENTITIES else "Item" for t in SYNC_LIST_DEL_TYPES}
+_LIST_DEL_OWNER: dict[str, str] = {
+    t: t if t in LIST_ENTITIES else "Item" for t in SYNC_LIST_DEL_TYPES
+}
 
 # What a change probe asks for: identity, version and change time, nothing else (IncludeRetElement,
 # qbXML 4.0+). QuickBooks then sends about 150 bytes per record, and none for an idle company.

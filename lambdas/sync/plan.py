@@ -49,9 +49,7 @@ def step_query(
     if ids:
         return sync_query(entity, request_id=request_id, ids=ids)
     if entity in NO_ITERATOR:
-        return sync_query(
-            entity, request_id=request_id, modified_from=modified_from, synced=covers
-        )
+        return sync_query(entity, request_id=request_id, modified_from=modified_from, synced=covers)
     return sync_query(
         entity,
         request_id=request_id,
