@@ -139,7 +139,8 @@ def rows(run: LiveRun) -> list[Result]:
             live.lam,
             f"${live.lam:.4f}",
             f"{pair(live.gb_seconds, sched.gb_seconds)} GB-s arm64/day "
-            f"({cost.RELAY_REQUEST_SECONDS} s a request, {CAPTURE_CALL_SECONDS} s a capture call to ZOHO, "
+            f"({cost.RELAY_REQUEST_SECONDS} s a request, "
+            f"{CAPTURE_CALL_SECONDS} s a capture call to ZOHO, "
             f"{cost.FORWARDER_INVOCATION_SECONDS} s a forwarder run, assumed; "
             f"{live.forwarder_runs:,.0f} forwarder runs live vs {sched.forwarder_runs:,.0f}); "
             f"15 minutes: ${sched.lam:.4f}",
