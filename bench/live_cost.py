@@ -24,7 +24,8 @@ import math
 from infra.settings import Settings
 
 from . import cost
-from .live_sim import Counts, LiveRun
+from .live_counts import Counts
+from .live_sim import LiveRun
 from .suite import Result
 
 DAY = 86_400

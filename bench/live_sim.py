@@ -19,23 +19,17 @@ closing round); the scheduled capture (every ``writeback_capture_minutes``, defa
 out, so ZOHO-to-QuickBooks figures are what the live schedule alone gives.
 
 Every store call (the SQLite stores' public methods, outermost calls only) and record-queue call
-is counted, for the cost of live mode (``bench/live_cost.py``).
+is counted (``bench/live_counts.py``), for the cost of live mode (``bench/live_cost.py``).
 """
 
 from __future__ import annotations
 
 import random
 import tempfile
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -46,7 +40,6 @@ from lambdas.local.wsgi import SOAP_PATH, RelayWsgiApp
 from lambdas.model.entities import DEFAULT_ENTITIES
 from lambdas.qbwc.passwords import hash_password
 from lambdas.qbwc.relay import RelaySettings
-from lambdas.store import sqlite as sqlite_stores
 from lambdas.store.files import FileTokenCache
 from lambdas.store.ports import Tenant
 from lambdas.sync.engine import SyncSettings
@@ -56,6 +49,8 @@ from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector, SessionResult
 from sim.fake_zoho import FakeZoho, FakeZohoServer
 
+from .live_counts import Counts, counted_stores
+
 TENANT, USER = "live", "live-qbwc"
 PASSWORD = "bench-live-password-7c1e"  # a local fake's password, not a secret
 CLIENT_ID, SECRET, REFRESH = "1000.LIVEBENCH", "bench-secret-value", "1000.bench-refresh-value"
@@ -63,15 +58,6 @@ INTERVAL = 60  # the tenant's live interval (RunEveryNSeconds)
 NOOP_SECONDS = 5  # the Web Connector's pause after a NoOp
 WINDOW = 1.0  # the forwarder's batching window in live mode (at most 1 s)
 QB, ZOHO = "qb_to_zoho", "zoho_to_qb"
-# Stores whose calls are DynamoDB requests on AWS (the record queue's are SQS requests).
-STORES = (
-    *(
-        getattr(sqlite_stores, name)
-        for name in sqlite_stores.__all__
-        if name.startswith("Sqlite") and name not in ("SqliteDatabase", "SqliteRecordQueue")
-    ),
-    FileTokenCache,
-)
 
 
 class VirtualClock:
@@ -103,91 +89,6 @@ class Change:
     @property
     def latency(self) -> float | None:
         return None if self.landed is None or self.made is None else self.landed - self.made
-
-
-@dataclass(slots=True)
-class Counts:
-    """What the rig did: SOAP requests by operation, store calls by port method, queue calls
-    and messages, ZOHO API calls, qbXML bytes both ways, sessions and exchanges."""
-
-    soap: Counter[str] = field(default_factory=Counter)
-    stores: Counter[str] = field(default_factory=Counter)
-    queue: Counter[str] = field(default_factory=Counter)
-    zoho_calls: int = 0  # the forwarder's
-    zoho_total: int = 0  # every ZOHO API call (the capture's too), as of the last snapshot
-    qbxml_sent: int = 0
-    qbxml_received: int = 0
-    sessions: int = 0
-    exchanges: int = 0
-    forwarder_runs: int = 0  # drains that forwarded at least one message
-    soap_seconds: float = 0.0  # real round trips of the SOAP calls
-
-    def minus(self, other: Counts) -> Counts:
-        """The counts since ``other`` (a copy taken earlier)."""
-        return Counts(
-            self.soap - other.soap,
-            self.stores - other.stores,
-            self.queue - other.queue,
-            self.zoho_calls - other.zoho_calls,
-            self.zoho_total - other.zoho_total,
-            self.qbxml_sent - other.qbxml_sent,
-            self.qbxml_received - other.qbxml_received,
-            self.sessions - other.sessions,
-            self.exchanges - other.exchanges,
-            self.forwarder_runs - other.forwarder_runs,
-            self.soap_seconds - other.soap_seconds,
-        )
-
-    def copy(self) -> Counts:
-        return self.minus(Counts())
-
-    @property
-    def capture_calls(self) -> int:
-        """ZOHO calls of the change capture (all but the forwarder's)."""
-        return self.zoho_total - self.zoho_calls
-
-
-@contextmanager
-def counted_stores(counts: Counts) -> Iterator[None]:
-    """Count every outermost public call of the SQLite stores and the record queue."""
-    local = threading.local()
-    lock = threading.Lock()
-    saved: list[tuple[type, str, Any]] = []
-
-    def wrap(cls: type, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
-        queue = cls is sqlite_stores.SqliteRecordQueue
-
-        @wraps(method)
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            depth = getattr(local, "depth", 0)
-            local.depth = depth + 1
-            try:
-                result = method(*args, **kwargs)
-            finally:
-                local.depth = depth
-            if depth == 0:
-                with lock:
-                    if queue:
-                        counts.queue[name] += 1
-                        size = len(args[1]) if name in ("send", "delete") else len(result or ())
-                        counts.queue[f"{name}.messages"] += size
-                    else:
-                        counts.stores[f"{cls.__name__}.{name}"] += 1
-            return result
-
-        return counted
-
-    for cls in (*STORES, sqlite_stores.SqliteRecordQueue):
-        for name, method in list(vars(cls).items()):
-            if name.startswith("_") or not callable(method) or isinstance(method, type):
-                continue
-            saved.append((cls, name, method))
-            setattr(cls, name, wrap(cls, name, method))
-    try:
-        yield
-    finally:
-        for cls, name, method in saved:
-            setattr(cls, name, method)
 
 
 class LiveRig:
