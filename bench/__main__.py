@@ -31,6 +31,7 @@ def groups() -> dict[str, Callable[[Sizes], list[Result]]]:
         "credits": lazy("credits"),
         "fairness": lazy("fairness"),
         "cost": lazy("cost"),
+        "live": lazy("live_latency"),
     }
 
 
@@ -70,6 +71,7 @@ _PREFIXES = {
     "credits": ("credits",),
     "fairness": ("fairness",),
     "cost": ("cost",),
+    "live": ("live",),
 }
 
 

@@ -33,6 +33,8 @@ class Sizes:
     # The backlog tenant's first sync on moto (slow: about 25 ms a request here); the shares it
     # measures do not depend on its size.
     partition_records: int = 200
+    # Changes a side in the live simulation (virtual time, 2 a minute a side).
+    live_changes: int = 200
 
 
 FULL = Sizes()
@@ -50,6 +52,7 @@ QUICK = Sizes(
     tenants=100,
     backlog=10_000,
     partition_records=100,
+    live_changes=60,
 )
 # Trivial sizes: the smoke test runs every code path in a few seconds.
 SMOKE = Sizes(
@@ -67,6 +70,7 @@ SMOKE = Sizes(
     tenants=5,
     backlog=300,
     partition_records=20,
+    live_changes=6,
 )
 
 
@@ -152,5 +156,23 @@ def declared_rows() -> list[Row]:
         Row("cost.dynamodb", "per tenant-month: DynamoDB write and read units", "—"),
         Row("cost.sqs", "per tenant-month: SQS requests", "—"),
         Row("cost.total", "per tenant-month: AWS in all / US$49 commercial per company", "—"),
+        Row(
+            "live.qb_to_zoho.p95",
+            "live mode, 60 s interval: QuickBooks edit to ZOHO, p95 (virtual time)",
+            "<= 60 s",
+        ),
+        Row(
+            "live.zoho_to_qb.p95",
+            "live mode, 60 s interval: ZOHO edit to QuickBooks, p95 (virtual time)",
+            "<= 60 s",
+        ),
+        Row(
+            "live.idle_bytes", "live mode: qbXML of an idle cycle, both ways (8 entities)", "< 2 KB"
+        ),
+        Row("live.cost.requests", "per tenant-day live: API Gateway requests (vs 15 min)", "—"),
+        Row("live.cost.lambda", "per tenant-day live: Lambda GB-seconds (vs 15 min)", "—"),
+        Row("live.cost.dynamodb", "per tenant-day live: DynamoDB requests (vs 15 min)", "—"),
+        Row("live.cost.sqs", "per tenant-day live: SQS requests (vs 15 min)", "—"),
+        Row("live.cost.total", "per tenant-day live: AWS in all, ZOHO calls (vs 15 min)", "—"),
     ]
     return rows

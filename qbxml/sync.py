@@ -5,8 +5,9 @@ Per entity kind it asks for what an incremental sync needs:
   OwnerID 0 (the builders' default: public custom fields as DataExtRet), iterator paging;
 - transactions: ``ModifiedDateRangeFilter``, IncludeLineItems true, IncludeLinkedTxns true where
   the schema has it (not SalesReceipt or ReceivePayment), OwnerID 0, iterator paging;
-- deletions (ListDeleted, TxnDeleted): ``DeletedDateRangeFilter`` over every del type of the sync
-  set. Their schema has no iterator and no MaxReturned: an iterator is refused, max_returned is
+- deletions (ListDeleted, TxnDeleted): ``DeletedDateRangeFilter`` over the del types of the
+  entities the tenant syncs (``deletion_types``; every del type of the sync set when none is
+  named). Their schema has no iterator and no MaxReturned: an iterator is refused, max_returned is
   ignored (they return everything deleted in the range).
 """
 
@@ -49,6 +50,10 @@ SYNC_LIST_DEL_TYPES: tuple[str, ...] = (
     *sorted(tag.removesuffix("Ret") for tag in ITEM_TYPES),
 )
 SYNC_TXN_DEL_TYPES: tuple[str, ...] = TXN_ENTITIES
+# The list entity whose records each ListDelType deletes (an Item is any of the item types).
+_LIST_DEL_OWNER: dict[str, str] = {
+    t: t if t in LIST_ENTITIES else "Item" for t in SYNC_LIST_DEL_TYPES
+}
 
 # What a change probe asks for: identity, version and change time, nothing else (IncludeRetElement,
 # qbXML 4.0+). QuickBooks then sends about 150 bytes per record, and none for an idle company.
@@ -81,6 +86,7 @@ def sync_query(
     modified_to: datetime | None = None,
     ids: tuple[str, ...] = (),
     probe: bool = False,
+    synced: tuple[str, ...] = (),
 ) -> Request:
     """The query that fetches one page of ``entity`` changes (see the module docstring).
 
@@ -90,7 +96,8 @@ def sync_query(
     ``entity`` is one of SYNC_ENTITIES; ``modified_from``/``modified_to`` bound the change (or,
     for deletions, deletion) time. ``ids`` instead reads those records (ListIDs or TxnIDs) as
     they are now, whole, with no filter and no iterator. Raises QbxmlError for an unknown
-    entity or an iterator on a deletion query.
+    entity or an iterator on a deletion query. ``synced`` names the entities whose deletions a
+    deletion query asks for (``deletion_types``).
     """
     list_query = _LIST_QUERIES.get(entity)
     if ids:
@@ -137,14 +144,27 @@ def sync_query(
         if iterator is not None or iterator_id is not None:
             raise QbxmlError(f"{entity}Query has no iterator in the qbXML schema")
         query = ListDeletedQuery if entity == "ListDeleted" else TxnDeletedQuery
-        del_types = SYNC_LIST_DEL_TYPES if entity == "ListDeleted" else SYNC_TXN_DEL_TYPES
         return query(
             request_id=request_id,
-            del_types=del_types,
+            del_types=deletion_types(entity, synced),
             from_deleted=modified_from,
             to_deleted=modified_to,
         )
     raise QbxmlError(f"cannot sync {entity!r}; known entities: {', '.join(SYNC_ENTITIES)}")
+
+
+def deletion_types(entity: str, synced: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The del types a deletion query (``ListDeleted`` or ``TxnDeleted``) asks for: those of the
+    ``synced`` entities (Item: every item type), or every one of the sync set when ``synced``
+    names none of that kind. The schema takes any non-empty subset (ListDelType and TxnDelType
+    are ``maxOccurs="unbounded"``), and a deletion of a record the tenant does not sync is
+    nothing the forwarder could apply."""
+    if entity == "ListDeleted":
+        types = tuple(t for t in SYNC_LIST_DEL_TYPES if _LIST_DEL_OWNER[t] in synced)
+        return types or SYNC_LIST_DEL_TYPES
+    if entity == "TxnDeleted":
+        return tuple(t for t in SYNC_TXN_DEL_TYPES if t in synced) or SYNC_TXN_DEL_TYPES
+    raise QbxmlError(f"{entity} is not a deletion query; known: {', '.join(DELETED_ENTITIES)}")
 
 
 def response_type(entity: str) -> str:

@@ -146,6 +146,8 @@ class SyncEngine:
         margin = timedelta(seconds=tenant.watermark_margin_seconds)
         limit = ceiling(self.clock())
         steps = []
+        # What the deletion queries ask about: the deletions of the entities synced, no others.
+        covered = [e for e in SYNC_ORDER if e in tenant.enabled_entities]
         for entity in SYNC_ORDER:
             if entity not in tenant.enabled_entities:
                 continue
@@ -169,6 +171,7 @@ class SyncEngine:
                     watermark=watermark,
                     synced_before=st.last_success_at is not None,
                     modified_from=start.isoformat() if start else None,
+                    covers=covered if entity in DELETION_ENTITIES else [],
                 )
             )
         if tenant.live:

@@ -39,15 +39,17 @@ def step_query(
     modified_from: datetime | None,
     ids: tuple[str, ...] = (),
     probe: bool = False,
+    covers: tuple[str, ...] = (),
 ) -> Request:
     """The query of one step: iterator start or continuation, from the watermark; or by ids.
 
     ``probe``: only the ids, versions and times of the changes (lambdas/sync/probes.py).
+    ``covers``: a deletion step's entities, whose del types it asks for (empty: all).
     """
     if ids:
         return sync_query(entity, request_id=request_id, ids=ids)
     if entity in NO_ITERATOR:
-        return sync_query(entity, request_id=request_id, modified_from=modified_from)
+        return sync_query(entity, request_id=request_id, modified_from=modified_from, synced=covers)
     return sync_query(
         entity,
         request_id=request_id,
@@ -94,6 +96,9 @@ class Step:
     probe: bool = False
     # Records per query at most (business hours), whatever the adaptive page size says.
     page_cap: int | None = None
+    # A deletion step: the tenant's entities whose deletions it asks for (empty, as in plans
+    # stored before: every del type the relay syncs).
+    covers: list[str] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -127,7 +132,14 @@ class Step:
         if self.page_cap is not None:
             size = min(size, self.page_cap)
         return step_query(
-            self.entity, request_id, size, self.iterator_id, start, tuple(self.ids), self.probe
+            self.entity,
+            request_id,
+            size,
+            self.iterator_id,
+            start,
+            tuple(self.ids),
+            self.probe,
+            tuple(self.covers),
         )
 
 

@@ -15,7 +15,7 @@ from bench.suite import SMOKE, declared_rows
 
 
 def test_every_group_but_cold_start_reports_each_of_its_rows() -> None:
-    results = run_suite(SMOKE, ["parsing", "soap", "sync", "credits", "fairness", "cost"])
+    results = run_suite(SMOKE, ["parsing", "soap", "sync", "credits", "fairness", "cost", "live"])
     wanted = [r.key for r in declared_rows() if not r.key.startswith("cold.")]
     assert sorted(results) == sorted(wanted)
     for result in results.values():
@@ -28,6 +28,10 @@ def test_every_group_but_cold_start_reports_each_of_its_rows() -> None:
     assert results["fairness.behind"].passed
     assert 0 < results["fairness.hot_partition"].value < 1
     assert results["cost.total"].value > 0
+    # Every live change lands on the other side, whatever the size.
+    for key in ("live.qb_to_zoho.p95", "live.zoho_to_qb.p95"):
+        assert results[key].extra["lost"] == 0 and results[key].extra["changes"] > 0
+    assert results["live.cost.total"].value > 0
 
 
 def test_cold_start_probe_times_a_fresh_interpreter() -> None:
