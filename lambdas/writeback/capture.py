@@ -61,6 +61,11 @@ from .zoho_fields import ACCOUNT_FIELDS, CONTACT_FIELDS, kept_values, text
 
 log = logging.getLogger(__name__)
 
+# A cursor names the last record read ("time|id") once its second is this far behind the
+# relay's clock: ZOHO cannot save more records in it (with room for the clocks' difference).
+SETTLED_SECONDS = 120.0
+CURSOR_SEP = "|"
+
 CONTACTS = "Contacts"
 PAGE = 200  # COQL rows a page: the most one credit buys
 MAX_PAGES = 10  # pages a module a run
@@ -96,6 +101,22 @@ def _instant(value: str) -> datetime | None:
     except (TypeError, ValueError):
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+def _cursor(value: str) -> tuple[str, str | None]:
+    """(time, id) of a stored cursor; the id is None for a cursor of the time alone."""
+    time_part, sep, rid = value.partition(CURSOR_SEP)
+    return (time_part, rid) if sep and rid else (value, None)
+
+
+def _cursor_after(new: str, old: str) -> bool:
+    """Whether cursor ``new`` is past cursor ``old`` (by time, then id)."""
+    (nt, nid), (ot, oid) = _cursor(new), _cursor(old)
+    if _newer(nt, ot):
+        return True
+    if _newer(ot, nt):
+        return False
+    return nid is not None and (oid is None or (len(nid), nid) > (len(oid), oid))
 
 
 def _newer(version: str, than: str) -> bool:
@@ -184,12 +205,12 @@ class ZohoCapture:
         name = run.tenant.name
         cursor = self.store.cursor(name, module) or self._start(run.tenant)
         select = f"select {', '.join(dict.fromkeys(('id', *columns)))} from {module}"
-        last: tuple[str, str] | None = None
+        last = _cursor(cursor)
         for _ in range(self.max_pages):
-            if last is None:
-                where = f"Modified_Time >= {coql_string(cursor)}"
+            if last[1] is None:
+                where = f"Modified_Time >= {coql_string(last[0])}"
             else:
-                t, rid = (coql_string(v) for v in last)
+                t, rid = coql_string(last[0]), coql_string(last[1])
                 where = f"(Modified_Time > {t} or (Modified_Time = {t} and id > {rid}))"
             if criteria:
                 where = f"({where}) and {criteria}"
@@ -200,17 +221,28 @@ class ZohoCapture:
                 break
             handle(run, page.rows)
             tail = page.rows[-1]
-            last = (str(tail.get("Modified_Time") or cursor), str(tail["id"]))
+            last = (str(tail.get("Modified_Time") or last[0]), str(tail["id"]))
             # Only now that the page's operations are stored; never backwards (a run that
             # started earlier may finish later).
+            stored = self._settled(*last)
             current = self.store.cursor(name, module)
-            if current is None or _newer(last[0], current):
-                self.store.set_cursor(name, module, last[0])
+            if current is None or _cursor_after(stored, current):
+                self.store.set_cursor(name, module, stored)
             if not page.more_records:
                 break
         else:
             run.report.more = True
         run.report.cursors[module] = self.store.cursor(name, module) or cursor
+
+    def _settled(self, modified: str, rid: str) -> str:
+        """The cursor after record ``rid`` of time ``modified``: with the id once that second
+        is long past (nothing more can be saved in it, so the next run starts after the record
+        instead of re-reading the whole second), the time alone (read again with ``>=``) while
+        ZOHO may still save records in it."""
+        at = _instant(modified)
+        if at is not None and at.timestamp() <= self.clock() - SETTLED_SECONDS:
+            return f"{modified}{CURSOR_SEP}{rid}"
+        return modified
 
     # --- accounts ----------------------------------------------------------------------------
 

@@ -270,6 +270,26 @@ def test_the_cursor_moves_and_records_of_one_second_are_not_lost(rig: Rig) -> No
     assert all("limit 200" in q for q in queries)
 
 
+def test_a_second_long_past_is_not_read_again(rig: Rig) -> None:
+    rig.clock.tick()
+    rig.zoho.fake.add_records("Accounts", [{"Account_Name": f"A{n}"} for n in range(30)])
+    assert rig.run().ops_added == 30
+    # While ZOHO may still save records in that second, the next run reads it again.
+    assert rig.run().accounts_seen == 30
+    rig.clock.tick(600)
+    rig.run()  # the second is past: the cursor now names the last record read
+    cursor = rig.store.cursor("acme", "Accounts")
+    assert cursor is not None and "|" in cursor
+    assert rig.run().accounts_seen == 0
+    rid = rig.account("Later")
+    report = rig.run()
+    assert (report.accounts_seen, report.ops_added) == (1, 1)
+    assert (
+        rig.store.cursor("acme", "Accounts")
+        == rig.zoho.fake.records["Accounts"][rid]["Modified_Time"]
+    )
+
+
 def test_two_runs_at_once_store_each_operation_once(rig: Rig) -> None:
     for n in range(30):
         rig.clock.tick(0.25)
