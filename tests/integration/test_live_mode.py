@@ -262,3 +262,33 @@ def test_business_hours_defer_a_full_read_and_cap_pages(rig) -> None:
     assert within.auth_status == ""
     asked = [q for q, _ in r.exchanges if "<MaxReturned>" in q]
     assert asked and all("<MaxReturned>50</MaxReturned>" in q for q in asked)
+
+
+def _lose(queue: Any, source_id: str) -> None:
+    """Take a record's messages off the queue with no forwarder outcome (as SQS moves a message
+    to the dead-letter queue after maxReceiveCount when every delivery crashed)."""
+    lost = [m.receipt for m in queue.receive(1000) if source_id in m.message.body]
+    assert lost
+    queue.delete(lost)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_hand_off_that_never_landed_is_sent_again_by_a_probe_as_by_a_full_read(
+    rig, live: bool
+) -> None:
+    # The hand-off promise (sync/handoff.py): content consumed but never applied is sent again
+    # once it is no longer in flight, when its record is read again within the margin. A probe
+    # sees the same EditSequence as the one handed off; that alone must not make it unchanged.
+    r = rig(live=live)
+    r.local.engine.clock = r.local.engine.hand_off.clock = lambda: r.now
+    r.session()
+    customer = next(iter(r.company.data.customers.values()))
+    r.company.clock.advance(minutes=1)
+    r.company.modify("Customer", customer.list_id, phone="555-0101")
+    r.now += INTERVAL
+    r.session()
+    _lose(r.local.queue, customer.list_id)
+    r.now += r.local.engine.settings.in_flight_seconds + INTERVAL
+    r.session()
+    bodies = [m for m in r.local.queue.peek(1000) if customer.list_id in m]
+    assert any("555-0101" in b for b in bodies)
