@@ -54,7 +54,7 @@ from ..sync.engine import SyncEngine
 from ..sync.hours import deferred_notes, only_deferred
 from ..sync.plan import DELETIONS, Plan, Step, plural
 from ..writeback.desktop import DesktopWriteBack
-from .live import LiveSessions
+from .live import NOOP, LiveSessions
 from .passwords import verify_password
 from .versions import compare_versions
 
@@ -671,8 +671,9 @@ class QbwcRelay:
         if loaded is None:
             return UNKNOWN_TICKET
         record, state = loaded
-        if record.closed and not state.last_error:
-            # Closed from outside (tenant rotate-password or remove): say so, not "no error".
+        if record.closed and state.last_error in ("", NOOP):
+            # Closed from outside (tenant rotate-password or remove): say so, not "no error",
+            # and never "NoOp" (a held live session would wait and ask until its ticket lapsed).
             return ENDED_SESSION
         return state.last_error or "No error was recorded for this session."
 

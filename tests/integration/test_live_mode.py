@@ -292,3 +292,17 @@ def test_a_hand_off_that_never_landed_is_sent_again_by_a_probe_as_by_a_full_read
     r.session()
     bodies = [m for m in r.local.queue.peek(1000) if customer.list_id in m]
     assert any("555-0101" in b for b in bodies)
+
+
+def test_a_session_ended_from_outside_during_the_hold_ends_at_once(rig) -> None:
+    # rotate-password (a stolen password) or tenant remove closes the tenant's sessions: the
+    # Web Connector must be told so at its next call, not "NoOp" again until the ticket expires.
+    r = rig()
+
+    def rotate(n: int) -> None:
+        if n == 2:
+            r.local.relay.sessions.end_sessions("acme", r.now)
+
+    result = r.session(on_noop=rotate)
+    assert result.noops == 2
+    assert result.last_error is not None and "has ended" in result.last_error
