@@ -6,6 +6,7 @@ a few hundred bytes on an idle company, and business hours."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -306,3 +307,30 @@ def test_a_session_ended_from_outside_during_the_hold_ends_at_once(rig) -> None:
     result = r.session(on_noop=rotate)
     assert result.noops == 2
     assert result.last_error is not None and "has ended" in result.last_error
+
+
+def test_the_hold_keeps_the_error_a_session_recorded(rig) -> None:
+    # getLastError answers "NoOp" during the hold; the session's own error (an entity QuickBooks
+    # refused) must still reach the run history and the session.completed event.
+    r = rig()
+    process = r.company.process
+    refused = (
+        r'<InvoiceQueryRs requestID="\1" statusCode="3260" statusSeverity="Error" '
+        'statusMessage="Insufficient permission level to perform this action."/>'
+    )
+
+    def no_invoices(request: str) -> str:
+        answer = process(request)
+        return re.sub(
+            r'<InvoiceQueryRs requestID="([^"]+)".*?(?:</InvoiceQueryRs>|/>)',
+            refused,
+            answer,
+            flags=re.S,
+        )
+
+    r.company.process = no_invoices  # type: ignore[method-assign]
+    result = r.session()
+    assert result.noops and result.percents[-1] == 100
+    run = r.local.runs.recent("acme", 1)[0]
+    assert run.status == "partial" and run.errors == 1
+    assert "3260" in run.last_error
