@@ -334,3 +334,20 @@ def test_the_hold_keeps_the_error_a_session_recorded(rig) -> None:
     run = r.local.runs.recent("acme", 1)[0]
     assert run.status == "partial" and run.errors == 1
     assert "3260" in run.last_error
+
+
+def test_business_hours_do_not_hold_back_the_first_record_of_an_empty_entity(rig) -> None:
+    # An entity read to the end with no record has no watermark, so its next read is a full
+    # one: within business hours that must not wait for the evening (its full read is empty,
+    # and the first invoice of the day would otherwise be hours late in live mode).
+    company = FakeCompany(customers=12, items=3, invoices=0, seed=4)
+    r = rig(company, business_hours="Mon-Fri 08:00-18:00", time_zone="America/Chicago")
+    r.local.engine.clock = lambda: r.now
+    r.now = _at(19)
+    r.session()
+    r.now = _at(19) + 14 * 3600  # 09:00 the next day
+    r.company.clock.advance(hours=14)
+    invoice = r.company.add("Invoice")
+    r.session(max_noops=0)
+    assert "waits until after business hours" not in r.local.runs.recent("acme", 1)[0].summary
+    assert any(invoice in body for body in r.local.queue.peek(1000))
