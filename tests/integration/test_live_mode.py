@@ -22,6 +22,7 @@ from lambdas.qbwc.passwords import hash_password
 from lambdas.qbwc.relay import RelaySettings
 from lambdas.store.ports import Tenant
 from lambdas.sync.engine import SyncSettings
+from lambdas.sync.paging import PagePolicy
 from lambdas.writeback.model import ACCOUNTS, ADD, CUSTOMER, OpStatus, WriteOp, op_id
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector
@@ -109,9 +110,11 @@ def make_tenant(local, **settings: Any) -> Tenant:
 def rig(tmp_path) -> Iterator[LiveRig]:
     made: list[LiveRig] = []
 
-    def build(company: FakeCompany | None = None, **settings: Any) -> LiveRig:
+    def build(
+        company: FakeCompany | None = None, sync: SyncSettings | None = None, **settings: Any
+    ) -> LiveRig:
         # The adaptive page sizes (not the tests' fixed ones), so business hours' cap shows.
-        local = build_local(tmp_path / "data", RelaySettings(), SyncSettings())
+        local = build_local(tmp_path / "data", RelaySettings(), sync or SyncSettings())
         make_tenant(local, **settings)
         made.append(
             LiveRig(local, company or FakeCompany(customers=12, items=3, invoices=8, seed=4))
@@ -351,3 +354,23 @@ def test_business_hours_do_not_hold_back_the_first_record_of_an_empty_entity(rig
     r.session(max_noops=0)
     assert "waits until after business hours" not in r.local.runs.recent("acme", 1)[0].summary
     assert any(invoice in body for body in r.local.queue.peek(1000))
+
+
+def test_the_reads_by_id_of_many_changes_keep_each_exchange_near_the_byte_target(rig) -> None:
+    # A mass edit in QuickBooks: the probe names every invoice; reading them by id must not put
+    # them all into one message set (QuickBooks held for the whole of it, a response past the
+    # API's request limit), but keep each exchange near the page policy's target.
+    target = 150_000
+    company = FakeCompany(customers=10, items=4, invoices=240, seed=6)
+    r = rig(company, SyncSettings(paging=PagePolicy(target_bytes=target)))
+    r.session(max_noops=0)
+    r.company.clock.advance(minutes=1)
+    for txn_id in list(r.company.data.txns["Invoice"]):
+        r.company.modify("Invoice", txn_id, memo="repriced")
+    r.now += INTERVAL
+    r.session(max_noops=0)
+    answers = [len(a.encode()) for q, a in r.exchanges if "<TxnID>" in q]
+    assert sum(answers) > 3 * target  # the invoices read by id
+    assert max(answers) <= 1.5 * target
+    queued = [b for b in r.local.queue.peek(10_000) if "repriced" in b]
+    assert len(queued) == 240
