@@ -374,3 +374,20 @@ def test_the_reads_by_id_of_many_changes_keep_each_exchange_near_the_byte_target
     assert max(answers) <= 1.5 * target
     queued = [b for b in r.local.queue.peek(10_000) if "repriced" in b]
     assert len(queued) == 240
+
+
+def test_a_change_probed_in_a_session_abandoned_before_its_read_lands_next_session(rig) -> None:
+    # The probe moves the watermark past the change; the read by id it asked for is stored
+    # first, so the Web Connector dying between the two loses nothing.
+    r = rig()
+    r.session()
+    customer = next(iter(r.company.data.customers.values()))
+    r.company.clock.advance(minutes=1)
+    r.company.modify("Customer", customer.list_id, phone="555-0202")
+    r.now += INTERVAL
+    r.exchanges.clear()
+    abandoned = r.qbwc.run_session(USER, PASSWORD, r.company, abandon_after=1)
+    assert abandoned.abandoned and not any("555-0202" in m for m in r.local.queue.peek(1000))
+    r.now += r.local.relay.settings.busy_lease_seconds + INTERVAL
+    r.session(max_noops=0)
+    assert any("555-0202" in m for m in r.local.queue.peek(1000))
