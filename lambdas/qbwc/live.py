@@ -128,7 +128,8 @@ class LiveSessions:
                 self._working(state)
                 return writes
         if self.clock() < live["until"]:
-            state.last_error = NOOP
+            # A flag, not the session's last error: that stays for the run history.
+            live["noop"] = True
             return ""
         live["closing"] = True
         self._working(state)
@@ -155,6 +156,10 @@ class LiveSessions:
             return False
 
     @staticmethod
+    def waiting(state: Any) -> bool:
+        """True while getLastError must answer "NoOp" (the hold's last answer was "")."""
+        return bool(state.live.get("noop"))
+
+    @staticmethod
     def _working(state: Any) -> None:
-        if state.last_error == NOOP:
-            state.last_error = ""
+        state.live.pop("noop", None)

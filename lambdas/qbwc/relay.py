@@ -54,7 +54,7 @@ from ..sync.engine import SyncEngine
 from ..sync.hours import deferred_notes, only_deferred
 from ..sync.plan import DELETIONS, Plan, Step, plural
 from ..writeback.desktop import DesktopWriteBack
-from .live import LiveSessions
+from .live import NOOP, LiveSessions
 from .passwords import verify_password
 from .versions import compare_versions
 
@@ -564,10 +564,10 @@ class QbwcRelay:
             if step.iterator_id:
                 step.restart()
         state.pending, state.asked = {}, {}
-        noted = state.last_error
+        waited = self.live.waiting(state)
         held = self.live.next_request(record.tenant, state)
         if held is not None:
-            if held or state.last_error != noted:
+            if held or self.live.waiting(state) != waited:
                 self._save(record, state)
             return held
         if self.writeback is not None and state.writeback:
@@ -671,9 +671,12 @@ class QbwcRelay:
         if loaded is None:
             return UNKNOWN_TICKET
         record, state = loaded
-        if record.closed and not state.last_error:
-            # Closed from outside (tenant rotate-password or remove): say so, not "no error".
+        if record.closed and (not state.last_error or self.live.waiting(state)):
+            # Closed from outside (tenant rotate-password or remove): say so, not "no error",
+            # and never "NoOp" (a held live session would wait and ask until its ticket lapsed).
             return ENDED_SESSION
+        if self.live.waiting(state):
+            return NOOP
         return state.last_error or "No error was recorded for this session."
 
     def close_connection(self, ticket: str) -> str:

@@ -188,7 +188,15 @@ class HandOff:
     def _skip(self, envelope: Envelope, row: Mapping | None, now: float, forced: bool) -> bool:
         if row is None:
             return False
-        digest = envelope.content_hash
+        return self._settled(row, envelope.content_hash, now, forced)
+
+    def delivered_as_handed(self, row: Mapping, now: float) -> bool:
+        """True when the content last handed off for ``row`` needs no sending again: ZOHO holds
+        it, it is in flight or parked (what a re-read of that very content would decide)."""
+        return bool(row.handed_hash) and self._settled(row, row.handed_hash, now, False)
+
+    def _settled(self, row: Mapping, digest: str, now: float, forced: bool) -> bool:
+        """True when content ``digest`` of ``row``'s record is left out (see the module)."""
         # ZOHO has it, and nothing else is on its way: content handed off since (a change then
         # undone in QuickBooks) could still land after it, so this version must follow.
         outstanding = row.handed_hash not in ("", digest, row.applied_hash)

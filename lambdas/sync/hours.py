@@ -4,8 +4,8 @@ A tenant's ``business_hours`` ("Mon-Fri 08:00-18:00", or "08:00-18:00" for every
 in its ``time_zone``. Within them a session asks for smaller pages (``HOURS_PAGE`` records per
 query at most, so each exchange holds QuickBooks for less time) and reads no entity whole: a
 first sync or a re-sync waits for the first session after the hours (the entity is
-"deferred"). Incremental reads and write-back go on as usual; ``qbrelay pause`` stops
-everything.
+"deferred"), except an entity read before that never had a record (its full read is empty).
+Incremental reads and write-back go on as usual; ``qbrelay pause`` stops everything.
 """
 
 from __future__ import annotations
@@ -95,8 +95,16 @@ def apply_hours(tenant: Tenant, steps: list[Step], now: float) -> None:
         return
     for step in steps:
         step.page_cap = HOURS_PAGE
-        if step.modified_from is None and not step.ids and step.status == "pending":
+        full = step.modified_from is None and not step.ids and step.status == "pending"
+        if full and not _known_empty(step):
             step.status = "deferred"
+
+
+def _known_empty(step: Step) -> bool:
+    """True when the entity was read to the end before and never had a record (no size was
+    ever observed): it has no watermark, so its reads are full ones, yet as small as a probe;
+    deferring them would hold its first new record back until after the hours."""
+    return step.synced_before and step.bytes_per_record is None
 
 
 def only_deferred(plan: Plan) -> bool:

@@ -3,9 +3,10 @@
 A probe is the entity's modified-since query with ``IncludeRetElement`` limited to the id,
 ``EditSequence`` and ``TimeModified`` (qbxml/sync.py ``PROBE_*_ELEMENTS``): QuickBooks answers
 about 150 bytes per record, and an idle company costs one small exchange. The records whose
-EditSequence differs from the one last handed off are then read whole by id, later in the same
-session, in chunks that join one message set. The re-reads are stored as requests before the
-probe's watermark moves, so a session that ends first leaves them to the next one.
+EditSequence differs from the one last handed off, or whose last hand-off did not land, are
+then read whole by id, later in the same session, in chunks that join one message set. The
+re-reads are stored as requests before the probe's watermark moves, so a session that ends
+first leaves them to the next one.
 
 Deletion queries are not probed: their records are already small (id, type, time, name).
 """
@@ -42,17 +43,26 @@ def _record_id(record: dict[str, Any]) -> str:
 def changed_ids(
     engine: SyncEngine, tenant: str, entity: str, records: list[dict[str, Any]]
 ) -> list[str]:
-    """The probed records whose EditSequence is not the one last handed off (or never was)."""
+    """The probed records to read whole: those whose EditSequence is not the one last handed
+    off (or never was), and those whose last hand-off did not land (consumed but not applied,
+    lost to the dead-letter queue: a full read would send it again, see sync/handoff.py)."""
     versions = {_record_id(r): str(r.get("edit_sequence") or "") for r in records}
     versions.pop("", None)
     if not versions:
         return []
     known = engine.mappings.get_many(tenant, SOURCE_QBD, entity, sorted(versions))
-    return sorted(
-        sid
-        for sid, version in versions.items()
-        if sid not in known or not version or known[sid].handed_version != version
-    )
+    now = engine.hand_off.clock()
+
+    def unchanged(sid: str, version: str) -> bool:
+        row = known.get(sid)
+        return (
+            row is not None
+            and bool(version)
+            and row.handed_version == version
+            and engine.hand_off.delivered_as_handed(row, now)
+        )
+
+    return sorted(sid for sid, version in versions.items() if not unchanged(sid, version))
 
 
 def add_fetches(plan: Plan, entity: str, ids: list[str], chunk: int = FETCH_CHUNK) -> None:

@@ -91,8 +91,16 @@ class TargetedStore:
         return with_target(self.inner, self.inner.get(tenant, op_id))
 
     def open_ops(self, tenant: str, limit: int = 100) -> list[WriteOp]:
-        ops = self.inner.open_ops(tenant, limit)
-        mine = (with_target(self.inner, o) for o in ops if o.edition == self.edition)
+        # The other edition's open operations come first when older: ask for more until
+        # ``limit`` of this edition's are found or there are no more.
+        asked = limit
+        while True:
+            ops = self.inner.open_ops(tenant, asked)
+            own = [o for o in ops if o.edition == self.edition]
+            if len(own) >= limit or len(ops) < asked:
+                break
+            asked *= 2
+        mine = (with_target(self.inner, o) for o in own[:limit])
         return [op for op in mine if op is not None]
 
     def mark(

@@ -6,6 +6,7 @@ a few hundred bytes on an idle company, and business hours."""
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from lambdas.qbwc.passwords import hash_password
 from lambdas.qbwc.relay import RelaySettings
 from lambdas.store.ports import Tenant
 from lambdas.sync.engine import SyncSettings
+from lambdas.sync.paging import PagePolicy
 from lambdas.writeback.model import ACCOUNTS, ADD, CUSTOMER, OpStatus, WriteOp, op_id
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector
@@ -108,9 +110,11 @@ def make_tenant(local, **settings: Any) -> Tenant:
 def rig(tmp_path) -> Iterator[LiveRig]:
     made: list[LiveRig] = []
 
-    def build(company: FakeCompany | None = None, **settings: Any) -> LiveRig:
+    def build(
+        company: FakeCompany | None = None, sync: SyncSettings | None = None, **settings: Any
+    ) -> LiveRig:
         # The adaptive page sizes (not the tests' fixed ones), so business hours' cap shows.
-        local = build_local(tmp_path / "data", RelaySettings(), SyncSettings())
+        local = build_local(tmp_path / "data", RelaySettings(), sync or SyncSettings())
         make_tenant(local, **settings)
         made.append(
             LiveRig(local, company or FakeCompany(customers=12, items=3, invoices=8, seed=4))
@@ -262,3 +266,128 @@ def test_business_hours_defer_a_full_read_and_cap_pages(rig) -> None:
     assert within.auth_status == ""
     asked = [q for q, _ in r.exchanges if "<MaxReturned>" in q]
     assert asked and all("<MaxReturned>50</MaxReturned>" in q for q in asked)
+
+
+def _lose(queue: Any, source_id: str) -> None:
+    """Take a record's messages off the queue with no forwarder outcome (as SQS moves a message
+    to the dead-letter queue after maxReceiveCount when every delivery crashed)."""
+    lost = [m.receipt for m in queue.receive(1000) if source_id in m.message.body]
+    assert lost
+    queue.delete(lost)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_a_hand_off_that_never_landed_is_sent_again_by_a_probe_as_by_a_full_read(
+    rig, live: bool
+) -> None:
+    # The hand-off promise (sync/handoff.py): content consumed but never applied is sent again
+    # once it is no longer in flight, when its record is read again within the margin. A probe
+    # sees the same EditSequence as the one handed off; that alone must not make it unchanged.
+    r = rig(live=live)
+    r.local.engine.clock = r.local.engine.hand_off.clock = lambda: r.now
+    r.session()
+    customer = next(iter(r.company.data.customers.values()))
+    r.company.clock.advance(minutes=1)
+    r.company.modify("Customer", customer.list_id, phone="555-0101")
+    r.now += INTERVAL
+    r.session()
+    _lose(r.local.queue, customer.list_id)
+    r.now += r.local.engine.settings.in_flight_seconds + INTERVAL
+    r.session()
+    bodies = [m for m in r.local.queue.peek(1000) if customer.list_id in m]
+    assert any("555-0101" in b for b in bodies)
+
+
+def test_a_session_ended_from_outside_during_the_hold_ends_at_once(rig) -> None:
+    # rotate-password (a stolen password) or tenant remove closes the tenant's sessions: the
+    # Web Connector must be told so at its next call, not "NoOp" again until the ticket expires.
+    r = rig()
+
+    def rotate(n: int) -> None:
+        if n == 2:
+            r.local.relay.sessions.end_sessions("acme", r.now)
+
+    result = r.session(on_noop=rotate)
+    assert result.noops == 2
+    assert result.last_error is not None and "has ended" in result.last_error
+
+
+def test_the_hold_keeps_the_error_a_session_recorded(rig) -> None:
+    # getLastError answers "NoOp" during the hold; the session's own error (an entity QuickBooks
+    # refused) must still reach the run history and the session.completed event.
+    r = rig()
+    process = r.company.process
+    refused = (
+        r'<InvoiceQueryRs requestID="\1" statusCode="3260" statusSeverity="Error" '
+        'statusMessage="Insufficient permission level to perform this action."/>'
+    )
+
+    def no_invoices(request: str) -> str:
+        answer = process(request)
+        return re.sub(
+            r'<InvoiceQueryRs requestID="([^"]+)".*?(?:</InvoiceQueryRs>|/>)',
+            refused,
+            answer,
+            flags=re.S,
+        )
+
+    r.company.process = no_invoices  # type: ignore[method-assign]
+    result = r.session()
+    assert result.noops and result.percents[-1] == 100
+    run = r.local.runs.recent("acme", 1)[0]
+    assert run.status == "partial" and run.errors == 1
+    assert "3260" in run.last_error
+
+
+def test_business_hours_do_not_hold_back_the_first_record_of_an_empty_entity(rig) -> None:
+    # An entity read to the end with no record has no watermark, so its next read is a full
+    # one: within business hours that must not wait for the evening (its full read is empty,
+    # and the first invoice of the day would otherwise be hours late in live mode).
+    company = FakeCompany(customers=12, items=3, invoices=0, seed=4)
+    r = rig(company, business_hours="Mon-Fri 08:00-18:00", time_zone="America/Chicago")
+    r.local.engine.clock = lambda: r.now
+    r.now = _at(19)
+    r.session()
+    r.now = _at(19) + 14 * 3600  # 09:00 the next day
+    r.company.clock.advance(hours=14)
+    invoice = r.company.add("Invoice")
+    r.session(max_noops=0)
+    assert "waits until after business hours" not in r.local.runs.recent("acme", 1)[0].summary
+    assert any(invoice in body for body in r.local.queue.peek(1000))
+
+
+def test_the_reads_by_id_of_many_changes_keep_each_exchange_near_the_byte_target(rig) -> None:
+    # A mass edit in QuickBooks: the probe names every invoice; reading them by id must not put
+    # them all into one message set (QuickBooks held for the whole of it, a response past the
+    # API's request limit), but keep each exchange near the page policy's target.
+    target = 150_000
+    company = FakeCompany(customers=10, items=4, invoices=240, seed=6)
+    r = rig(company, SyncSettings(paging=PagePolicy(target_bytes=target)))
+    r.session(max_noops=0)
+    r.company.clock.advance(minutes=1)
+    for txn_id in list(r.company.data.txns["Invoice"]):
+        r.company.modify("Invoice", txn_id, memo="repriced")
+    r.now += INTERVAL
+    r.session(max_noops=0)
+    answers = [len(a.encode()) for q, a in r.exchanges if "<TxnID>" in q]
+    assert sum(answers) > 3 * target  # the invoices read by id
+    assert max(answers) <= 1.5 * target
+    queued = [b for b in r.local.queue.peek(10_000) if "repriced" in b]
+    assert len(queued) == 240
+
+
+def test_a_change_probed_in_a_session_abandoned_before_its_read_lands_next_session(rig) -> None:
+    # The probe moves the watermark past the change; the read by id it asked for is stored
+    # first, so the Web Connector dying between the two loses nothing.
+    r = rig()
+    r.session()
+    customer = next(iter(r.company.data.customers.values()))
+    r.company.clock.advance(minutes=1)
+    r.company.modify("Customer", customer.list_id, phone="555-0202")
+    r.now += INTERVAL
+    r.exchanges.clear()
+    abandoned = r.qbwc.run_session(USER, PASSWORD, r.company, abandon_after=1)
+    assert abandoned.abandoned and not any("555-0202" in m for m in r.local.queue.peek(1000))
+    r.now += r.local.relay.settings.busy_lease_seconds + INTERVAL
+    r.session(max_noops=0)
+    assert any("555-0202" in m for m in r.local.queue.peek(1000))

@@ -29,6 +29,7 @@ from lambdas.writeback.model import (
     WriteOp,
     op_id,
 )
+from lambdas.writeback.targets import TargetedStore
 from tests.aws_tables import SerialClient, create_writeback_table
 
 P, S, U, A, N = (
@@ -429,3 +430,17 @@ def test_capture_superseding_while_the_writer_marks_loses_no_update(wb: Fixture)
             assert wb.store.enqueue(follow) is True
             assert wb.store.latest_for("acme", ACCOUNTS, str(i)).op_id == follow.op_id
     assert outcomes  # each case ended with exactly one winner and its content kept
+
+
+def test_one_editions_open_operations_are_found_behind_the_others(wb: Fixture) -> None:
+    # A tenant that moved between editions keeps the old edition's open operations; they must
+    # not hide the new edition's from its writer however small the limit (a live Desktop
+    # tenant's authenticate asks for one operation to decide whether a session is due).
+    for n in range(3):
+        wb.store.enqueue(_op(f"old{n}", n + 1, edition="qbo"))
+    wb.store.enqueue(_op("new", 10, edition="qbd"))
+    desktop = TargetedStore(wb.store, "qbd")
+    assert [o.zoho_id for o in desktop.open_ops("acme", limit=1)] == ["new"]
+    assert [o.zoho_id for o in desktop.open_ops("acme")] == ["new"]
+    online = TargetedStore(wb.store, "qbo")
+    assert [o.zoho_id for o in online.open_ops("acme", limit=2)] == ["old0", "old1"]
