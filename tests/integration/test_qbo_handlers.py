@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 
 import boto3
 import pytest
@@ -386,7 +387,16 @@ def test_the_scheduled_run_applies_the_write_back_of_tenants_that_have_it_on(aws
 # --- two Lambda instances refreshing at once -----------------------------------------------
 
 
-def test_two_sync_instances_refreshing_at_once_make_one_token_call(aws: QboAws) -> None:
+def test_two_sync_instances_refreshing_at_once_make_one_token_call(
+    aws: QboAws, monkeypatch
+) -> None:
+    from lambdas.handlers import qbo_aws
+    from tests.aws_tables import SerialClient
+
+    # moto is not thread-safe (an item can be read half written); DynamoDB applies each
+    # request atomically, so the instances' calls are serialized as requests.
+    serial = cache(lambda: SerialClient(boto3.client("dynamodb")))
+    monkeypatch.setattr(qbo_aws, "dynamodb", serial)
     aws.connect("acme", ACME)
     aws.fake.oauth.expire_access_tokens()
     aws.fake.latency = 0.3  # slow token answers: both instances are mid-refresh together
