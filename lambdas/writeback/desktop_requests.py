@@ -30,24 +30,10 @@ from qbxml import (
 )
 from qbxml.records import Customer
 
-from .model import ADDRESS_PARTS, CUSTOMER_FIELDS, WriteOp
+from .model import ADDRESS_PARTS, CUSTOMER_FIELDS, PLAIN_FIELDS, STREET_SEPARATOR, WriteOp
 
 ADDRESS_LINE = 41  # Addr1..Addr4 (qbxml/requests/writes.py ADDRESS_FIELDS)
 ADDRESS_LINES = 4
-STREET_SEPARATOR = ", "  # how the forwarder joins Addr1..Addr4 into ZOHO's one Street field
-# Text fields of CustomerData named as the flat fields are.
-_PLAIN = (
-    "name",
-    "company_name",
-    "first_name",
-    "last_name",
-    "email",
-    "phone",
-    "alt_phone",
-    "fax",
-    "account_number",
-    "notes",
-)
 NO_INVOICE_ITEM = "set an invoice item: qbrelay tenant set {tenant} --invoice-item NAME"
 
 
@@ -99,7 +85,7 @@ def customer_data(fields: Mapping[str, Any], only: Collection[str] | None = None
     names = set(CUSTOMER_FIELDS if only is None else only)
     adding = only is None
     values: dict[str, Any] = {}
-    for name in _PLAIN:
+    for name in PLAIN_FIELDS:
         if name in names and name in fields:
             text = str(fields.get(name) or "")
             if text or not adding:
@@ -136,7 +122,7 @@ def changed_fields(op: WriteOp) -> dict[str, str]:
 
 def customer_values(customer: Customer) -> dict[str, str]:
     """The flat CUSTOMER_FIELDS of a QuickBooks customer (to compare with ZOHO's)."""
-    out = {name: str(getattr(customer, name, None) or "") for name in _PLAIN}
+    out = {name: str(getattr(customer, name, None) or "") for name in PLAIN_FIELDS}
     for prefix in ("bill_address", "ship_address"):
         address = getattr(customer, prefix, None) or Address()
         lines = [address.addr1, address.addr2, address.addr3, address.addr4]

@@ -39,7 +39,9 @@ DEALS = "Deals"
 # "street" is Addr1..Addr4 joined with ", " (as the forwarder writes ZOHO's one Street field);
 # the writers split it again within QuickBooks' line lengths.
 ADDRESS_PARTS = ("street", "city", "state", "postal_code", "country")
-CUSTOMER_FIELDS: tuple[str, ...] = (
+STREET_SEPARATOR = ", "
+# The plain text fields (the rest are the two addresses' parts).
+PLAIN_FIELDS: tuple[str, ...] = (
     "name",
     "company_name",
     "first_name",
@@ -50,6 +52,9 @@ CUSTOMER_FIELDS: tuple[str, ...] = (
     "fax",
     "account_number",
     "notes",
+)
+CUSTOMER_FIELDS: tuple[str, ...] = (
+    *PLAIN_FIELDS,
     *(f"bill_address.{p}" for p in ADDRESS_PARTS),
     *(f"ship_address.{p}" for p in ADDRESS_PARTS),
 )

@@ -17,9 +17,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..qbo.transform import customer as canonical_customer
-from .model import ADDRESS_PARTS, CUSTOMER_FIELDS
+from .model import ADDRESS_PARTS, CUSTOMER_FIELDS, STREET_SEPARATOR
 
-STREET_SEPARATOR = ", "
 MAX_STREET_LINES = 5
 # Customer field -> (QBO property, key inside it or "" for a plain string).
 _PLAIN: dict[str, tuple[str, str]] = {

@@ -21,11 +21,11 @@ from qbxml.requests.writes import ADDRESS_FIELDS, CUSTOMER_ADD_FIELDS
 from qbxml.text import to_qb_text
 from qbxml.versions import MIN_VERSION, QbxmlVersion
 
+from .model import STREET_SEPARATOR
 from .zoho_fields import ACCOUNT_FIELDS, CONTACT_FIELDS, text
 
 QBD = "qbd"
 QBO = "qbo"
-STREET_SEPARATOR = ", "
 # What the ZOHO record's message calls each field.
 LABELS = {
     "name": "Account name",

@@ -122,6 +122,26 @@ def aws_errors(where: str) -> Iterator[None]:
         raise store_error(where, exc) from exc
 
 
+def count_query(client: Any, where: str, table: str, index: str, attr: str, value: str) -> int:
+    """How many items of ``index`` have ``attr`` = ``value`` (a COUNT query, page by page)."""
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": "#k = :v",
+        "ExpressionAttributeNames": {"#k": attr},
+        "ExpressionAttributeValues": {":v": _s(value)},
+        "Select": "COUNT",
+    }
+    total = 0
+    while True:
+        with aws_errors(where):
+            page = client.query(**kwargs)
+        total += int(page.get("Count", 0))
+        if "LastEvaluatedKey" not in page:
+            return total
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def dynamo_table(name: str) -> str:
     return f"DynamoDB table {name}"
 

@@ -30,7 +30,7 @@ from ..ports import (
     Mapping,
     StoreError,
 )
-from .common import _backoff, _n, _s, aws_errors, batch_delete, dynamo_table
+from .common import _backoff, _n, _s, aws_errors, batch_delete, count_query, dynamo_table
 
 BATCH_GET = 100
 # Unprocessed keys come back under throttling; retry a bounded number of times with backoff.
@@ -244,21 +244,7 @@ class DynamoMappingStore:
         return self._query("by_tenant", "tenant", tenant, None)
 
     def count(self, tenant: str) -> int:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "by_tenant",
-            "KeyConditionExpression": "tenant = :v",
-            "ExpressionAttributeValues": {":v": _s(tenant)},
-            "Select": "COUNT",
-        }
-        total = 0
-        while True:
-            with aws_errors(self._where):
-                page = self._client.query(**kwargs)
-            total += int(page.get("Count", 0))
-            if "LastEvaluatedKey" not in page:
-                return total
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return count_query(self._client, self._where, self._table, "by_tenant", "tenant", tenant)
 
     # --- writes -----------------------------------------------------------------------------
 

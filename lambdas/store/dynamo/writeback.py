@@ -47,6 +47,7 @@ from .common import (
     aws_errors,
     batch_delete,
     cancellation_reasons,
+    count_query,
     dynamo_table,
 )
 
@@ -330,25 +331,17 @@ class DynamoWriteBackStore:
         return [_op(i) for i in found[:limit]]
 
     def counts(self, tenant: str) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for s in OpStatus:
-            kwargs: dict[str, Any] = {
-                "TableName": self._table,
-                "IndexName": STATUS_INDEX,
-                "KeyConditionExpression": "status_key = :k",
-                "ExpressionAttributeValues": {":k": _s(_status_key(tenant, s))},
-                "Select": "COUNT",
-            }
-            total = 0
-            while True:
-                with aws_errors(self._where):
-                    page = self._client.query(**kwargs)
-                total += int(page.get("Count", 0))
-                if "LastEvaluatedKey" not in page:
-                    break
-                kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-            out[str(s)] = total
-        return out
+        return {
+            str(s): count_query(
+                self._client,
+                self._where,
+                self._table,
+                STATUS_INDEX,
+                "status_key",
+                _status_key(tenant, s),
+            )
+            for s in OpStatus
+        }
 
     def _query(self, limit: int | None, **query: Any) -> list[dict[str, Any]]:
         """Up to ``limit`` (None: all) items of a query, following its pages."""
