@@ -271,3 +271,15 @@ def test_a_field_changed_on_both_sides_goes_by_the_policy(
         assert rig.fake.records["Accounts"][account["id"]]["Phone"] == kept
     finally:
         rig.close()
+
+
+def test_nothing_is_written_to_another_tenants_company_file(rig: Rig) -> None:
+    # QuickBooks opened a company file stamped for another .qwc: the session stops before any
+    # write, so the accounts of this tenant's CRM never reach the wrong books.
+    rig.company.file_id = "{6A1C3B6E-0000-4000-8000-000000000001}"
+    rid = rig.account("Wrong Books Ltd")
+    result = rig.session()
+    assert rig.requests("CustomerAddRq") == 0 and not rig.customers("Wrong Books Ltd")
+    assert "company file" in (result.last_error or "")
+    (op,) = rig.local.writeback.open_ops("acme")
+    assert op.zoho_id == rid and op.status == OpStatus.PENDING
