@@ -5,6 +5,9 @@ Per entity kind it asks for what an incremental sync needs:
   OwnerID 0 (the builders' default: public custom fields as DataExtRet), iterator paging;
 - transactions: ``ModifiedDateRangeFilter``, IncludeLineItems true, IncludeLinkedTxns true where
   the schema has it (not SalesReceipt or ReceivePayment), OwnerID 0, iterator paging;
+- ``Transaction``: the generic TransactionQuery over the transaction types named in ``synced``,
+  asking only for TxnType, TxnID and TimeModified (a live round's one probe for whether any of
+  them changed, lambdas/sync/gate.py), iterator paging;
 - deletions (ListDeleted, TxnDeleted): ``DeletedDateRangeFilter`` over the del types of the
   entities the tenant syncs (``deletion_types``; every del type of the sync set when none is
   named). Their schema has no iterator and no MaxReturned: an iterator is refused, max_returned is
@@ -29,6 +32,7 @@ from .requests import (
     Request,
     SalesOrderQuery,
     SalesReceiptQuery,
+    TransactionQuery,
     TxnDeletedQuery,
     TxnQuery,
     VendorQuery,
@@ -59,6 +63,9 @@ _LIST_DEL_OWNER: dict[str, str] = {
 # qbXML 4.0+). QuickBooks then sends about 150 bytes per record, and none for an idle company.
 PROBE_LIST_ELEMENTS: tuple[str, ...] = ("ListID", "EditSequence", "TimeModified")
 PROBE_TXN_ELEMENTS: tuple[str, ...] = ("TxnID", "EditSequence", "TimeModified")
+# The probe over several transaction types at once: TransactionRet has no EditSequence.
+GATE_ENTITY = "Transaction"
+GATE_ELEMENTS: tuple[str, ...] = ("TxnType", "TxnID", "TimeModified")
 
 _LIST_QUERIES: dict[str, type[ListQuery]] = {
     "Item": ItemQuery,
@@ -97,7 +104,7 @@ def sync_query(
     for deletions, deletion) time. ``ids`` instead reads those records (ListIDs or TxnIDs) as
     they are now, whole, with no filter and no iterator. Raises QbxmlError for an unknown
     entity or an iterator on a deletion query. ``synced`` names the entities whose deletions a
-    deletion query asks for (``deletion_types``).
+    deletion query asks for (``deletion_types``), or whose changes ``Transaction`` asks for.
     """
     list_query = _LIST_QUERIES.get(entity)
     if ids:
@@ -138,6 +145,17 @@ def sync_query(
             include_ret_elements=PROBE_TXN_ELEMENTS if probe else (),
             owner_ids=() if probe else None,
         )
+    if entity == GATE_ENTITY:
+        return TransactionQuery(
+            request_id=request_id,
+            txn_types=tuple(t for t in TXN_ENTITIES if t in synced) or TXN_ENTITIES,
+            max_returned=max_returned,
+            iterator=iterator,
+            iterator_id=iterator_id,
+            from_modified=modified_from,
+            to_modified=modified_to,
+            include_ret_elements=GATE_ELEMENTS,
+        )
     if probe:
         raise QbxmlError(f"{entity} has no change probe; query it whole")
     if entity in DELETED_ENTITIES:
@@ -176,6 +194,6 @@ def response_type(entity: str) -> str:
     query = _LIST_QUERIES.get(entity) or _TXN_QUERIES.get(entity)
     if query is not None:
         return query.TAG.removesuffix("Rq")
-    if entity in DELETED_ENTITIES:
+    if entity in DELETED_ENTITIES or entity == GATE_ENTITY:
         return f"{entity}Query"
     raise QbxmlError(f"cannot sync {entity!r}; known entities: {', '.join(SYNC_ENTITIES)}")

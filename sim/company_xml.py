@@ -538,6 +538,22 @@ def deleted_ret(data: CompanyData, d: SimDeleted, opts: WriteOptions) -> str:
     return r.render("TxnDeletedRet", opts.include)
 
 
+def transaction_ret(data: CompanyData, t: SimTxn, opts: WriteOptions) -> str:
+    """The ``TransactionRet`` of a TransactionQuery (SummaryOnly: one per transaction), holding
+    only what every transaction type shares, in the schema's order."""
+    r = Ret(data)
+    r.text("TxnType", t.txn_type)
+    r.text("TxnID", t.txn_id)
+    r.time("TimeCreated", t.time_created)
+    r.time("TimeModified", t.time_modified)
+    r.ref("EntityRef", "Customer", t.customer_id)
+    r.date("TxnDate", t.txn_date)
+    r.text("RefNumber", t.ref_number)
+    r.money("Amount", t.payment_total if t.txn_type == "ReceivePayment" else t.subtotal)
+    r.text("Memo", t.memo)
+    return r.render("TransactionRet", opts.include)
+
+
 # --- envelopes -------------------------------------------------------------------------------
 
 

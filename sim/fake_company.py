@@ -61,6 +61,7 @@ from .company_records import (
     SimCustomer,
     SimDeleted,
 )
+from .company_transactions import AllTxns, parse_transaction_query
 from .company_writes import (
     STALE,
     WriteError,
@@ -82,6 +83,7 @@ from .company_xml import (
     rs,
     sales_rep_ret,
     terms_ret,
+    transaction_ret,
     txn_ret,
     vendor_ret,
 )
@@ -233,6 +235,7 @@ class FakeCompany:
             **{name: self._txn_query for name in _TXN_ITERATOR_QUERIES},
             "ListDeletedQueryRq": self._list_deleted_query,
             "TxnDeletedQueryRq": self._txn_deleted_query,
+            "TransactionQueryRq": self._transaction_query,
             "CustomerAddRq": self._customer_add,
             "CustomerModRq": self._customer_mod,
             "InvoiceAddRq": self._invoice_add,
@@ -566,6 +569,17 @@ class FakeCompany:
             data.txns[txn_type],
             txn_ret,
             lambda: parse_txn_query(rq, data, txn_type),
+        )
+
+    def _transaction_query(self, rq: Any, request_id: str) -> tuple[str, int]:
+        data = self.data
+        return self._run(
+            rq,
+            request_id,
+            "TransactionQueryRs",
+            AllTxns(data),  # type: ignore[arg-type]
+            transaction_ret,
+            lambda: parse_transaction_query(rq, data),
         )
 
     def _deleted_query(self, rq: Any, request_id: str, kind: str) -> tuple[str, int]:

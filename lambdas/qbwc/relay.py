@@ -30,6 +30,7 @@ from qbxml import (
 )
 from qbxml.requests import Request
 from qbxml.status import STATUS_NAME_IN_USE
+from qbxml.sync import GATE_ENTITY
 from qbxml.versions import MIN_VERSION
 
 from ..events.publisher import EventPublisher, NoEvents
@@ -280,6 +281,8 @@ def _entity_counts(steps: list[Step]) -> dict[str, EntityRunCounts]:
     """Per entity, its change query and its re-reads by id together."""
     out: dict[str, EntityRunCounts] = {}
     for s in steps:
+        if s.entity == GATE_ENTITY:
+            continue  # it only tells which probes to run (sync/gate.py)
         c = out.setdefault(s.entity, EntityRunCounts())
         c.received += s.received
         c.queued += s.queued

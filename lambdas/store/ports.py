@@ -30,6 +30,9 @@ class ConcurrentUpdate(StoreError):
 DEFAULT_WATERMARK_MARGIN_SECONDS = 2 * 3600
 # A live tenant's Web Connector interval (RunEveryNSeconds) unless set otherwise.
 DEFAULT_LIVE_INTERVAL_SECONDS = 60
+# How often a live tenant's probes sweep (the watermark margin, deletions) unless set otherwise:
+# the ordinary schedule's 15 minutes, so live mode never sees less than a scheduled tenant.
+DEFAULT_LIVE_SWEEP_SECONDS = 15 * 60
 
 
 @dataclass(slots=True)
@@ -78,6 +81,9 @@ class Tenant:
     # for write-back work, and incremental reads start with cheap change probes. CLI settings.
     live: bool = False
     live_interval_seconds: int = DEFAULT_LIVE_INTERVAL_SECONDS
+    # Between sweeps a live round asks only for changes after the watermarks (lambdas/sync/
+    # gate.py); a sweep is a whole probe round, margin and deletions included.
+    live_sweep_seconds: int = DEFAULT_LIVE_SWEEP_SECONDS
     # When people work in the company file, in ``time_zone`` (lambdas/sync/hours.py), e.g.
     # "Mon-Fri 08:00-18:00": smaller pages and no full reads then. "" = no such hours.
     business_hours: str = ""
@@ -109,6 +115,7 @@ class Tenant:
             "invoice_item": self.invoice_item,
             "live": self.live,
             "live_interval_seconds": self.live_interval_seconds,
+            "live_sweep_seconds": self.live_sweep_seconds,
             "business_hours": self.business_hours,
         }
 
@@ -155,6 +162,7 @@ class Tenant:
             live_interval_seconds=int(
                 item.get("live_interval_seconds") or DEFAULT_LIVE_INTERVAL_SECONDS
             ),
+            live_sweep_seconds=int(item.get("live_sweep_seconds") or DEFAULT_LIVE_SWEEP_SECONDS),
             business_hours=item.get("business_hours") or "",
         )
 

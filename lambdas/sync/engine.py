@@ -17,6 +17,7 @@ from typing import Any
 from qbxml import HcpInfo, ResponseSet, StatusClass, parse_response, to_dict
 from qbxml.requests import Request
 from qbxml.status import UNSUPPORTED_CODES
+from qbxml.sync import GATE_ENTITY
 
 from ..metrics import RECORDS_QUEUED, RECORDS_RECEIVED, RECORDS_UNCHANGED, Metrics, NoMetrics
 from ..model.entities import DELETION_ENTITIES, SYNC_ORDER
@@ -32,6 +33,7 @@ from ..store.ports import (
     Tenant,
 )
 from .editions import availability, told_by_hcp
+from .gate import narrow, open_failed_gates, sweep_due
 from .handoff import HandOff
 from .hours import apply_hours
 from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 SOURCE = SOURCE_QBD
 # QuickBooks' answer to a lookup by an id it does not have: the record was deleted meanwhile.
 STATUS_NOT_FOUND = 3120
+# Answers whose records are used (a warning is reported; "no match" has none).
+ANSWERED = (StatusClass.OK, StatusClass.EMPTY, StatusClass.INFO, StatusClass.WARNING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +180,8 @@ class SyncEngine:
             )
         if tenant.live:
             mark_probes(steps)
+            if not sweep_due(steps, stored, self.clock(), tenant.live_sweep_seconds):
+                steps = narrow(steps)
         apply_hours(tenant, steps, self.clock())
         plan = self._skip_unsupported(Plan(steps), stored)
         self._add_refetch(plan, self.state.pending_refetch(tenant.name, SOURCE))
@@ -279,9 +285,13 @@ class SyncEngine:
                 self._retry_or_fail(step, "QuickBooks did not answer the request", result)
                 continue
             status = rs.status_class
+            if step.entity == GATE_ENTITY and status not in ANSWERED:
+                # Not an error: the probes it held run instead (sync/gate.py).
+                step.status, step.error = "skipped", f"{rs.status_code}: {rs.status_message}"
+                continue
             if step.ids and rs.status_code == STATUS_NOT_FOUND:
                 status = StatusClass.EMPTY  # the record is gone; its deletion comes by itself
-            if status in (StatusClass.OK, StatusClass.EMPTY, StatusClass.INFO, StatusClass.WARNING):
+            if status in ANSWERED:
                 if status is StatusClass.WARNING:
                     result.warnings.append(f"{entity} {rs.status_code}: {rs.status_message}")
                 accepted.append((step, rs, [to_dict(r) for r in rs.records]))
@@ -296,6 +306,7 @@ class SyncEngine:
                 self._mark_unsupported(tenant, step, why)
             else:
                 self._fail(step, f"{rs.status_code}: {rs.status_message}", result)
+        open_failed_gates(plan)
         accepted, probe_failure = take_probes(self, tenant, plan, accepted)
         if probe_failure is not None:
             for step, _, _ in accepted:

@@ -44,7 +44,8 @@ def step_query(
     """The query of one step: iterator start or continuation, from the watermark; or by ids.
 
     ``probe``: only the ids, versions and times of the changes (lambdas/sync/probes.py).
-    ``covers``: a deletion step's entities, whose del types it asks for (empty: all).
+    ``covers``: a deletion step's entities, whose del types it asks for (empty: all), or the
+    transaction types a live round's gate asks about (sync/gate.py).
     """
     if ids:
         return sync_query(entity, request_id=request_id, ids=ids)
@@ -58,6 +59,7 @@ def step_query(
         iterator_id=iterator_id,
         modified_from=modified_from,
         probe=probe,
+        synced=covers,
     )
 
 
@@ -107,7 +109,7 @@ class Step:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "failed", "skipped", "unsupported", "deferred")
+        return self.status in ("done", "failed", "skipped", "unsupported", "deferred", "gated")
 
     @property
     def uses_iterator(self) -> bool:

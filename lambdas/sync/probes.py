@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..model.entities import DELETION_ENTITIES
 from ..model.identity import SOURCE_QBD
 from ..store.ports import StoreError, Tenant
+from .gate import GATE_ENTITY, GATED, gated_steps, split_answer
 from .plan import Plan, Step
 
 if TYPE_CHECKING:
@@ -98,6 +99,9 @@ def take_probes(
             rest.append(item)
             continue
         try:
+            if step.entity == GATE_ENTITY:
+                _take_gate(engine, tenant, plan, step, rs, records)
+                continue
             changed = changed_ids(engine, tenant, step.entity, records)
             if changed:
                 engine.state.request_refetch(tenant, SOURCE_QBD, step.entity, changed)
@@ -110,6 +114,33 @@ def take_probes(
         add_fetches(plan, step.entity, changed, min(FETCH_CHUNK, step.page_cap or FETCH_CHUNK))
         _advance(engine, tenant, step, rs, records)
     return rest, None
+
+
+def _take_gate(
+    engine: SyncEngine, tenant: str, plan: Plan, gate: Step, rs: Any, records: list[dict[str, Any]]
+) -> None:
+    """Apply a page of the gate's answer (sync/gate.py): its transactions are read whole by id
+    and seen by the probes it holds, which finish with it (their watermarks move then, once the
+    re-reads are stored). Raises StoreError when the re-reads cannot be stored."""
+    held = {s.entity: s for s in gated_steps(plan, gate)}
+    for entity, found in split_answer(gate, records).items():
+        step = held.get(entity)
+        if step is None:
+            continue
+        ids = sorted({r["txn_id"] for r in found})
+        if ids:
+            engine.state.request_refetch(tenant, SOURCE_QBD, entity, ids)
+            add_fetches(plan, entity, ids, min(FETCH_CHUNK, step.page_cap or FETCH_CHUNK))
+        engine.see_times(tenant, step, found)
+    gate.status = "running"
+    if rs.iterator_id and rs.iterator_remaining_count:
+        gate.iterator_id, gate.remaining = rs.iterator_id, rs.iterator_remaining_count
+        return
+    gate.iterator_id, gate.remaining, gate.status = None, 0, "done"
+    for step in held.values():
+        if step.status == GATED:
+            step.status = "done"
+            engine.checkpoint(tenant, step)
 
 
 def _advance(
@@ -136,7 +167,7 @@ def reprobe(engine: SyncEngine, tenant: Tenant, plan: Plan) -> bool:
     asked = False
     for step in plan.steps:
         new = fresh.pop(step.key, None)
-        if new is None or not step.finished or new.status != "pending":
+        if new is None or not step.finished or new.status not in ("pending", GATED):
             continue
         if step.ids:
             # A record read by id already is asked for again (by the forwarder, the audit).
@@ -145,11 +176,13 @@ def reprobe(engine: SyncEngine, tenant: Tenant, plan: Plan) -> bool:
             continue
         if step.status != "done":
             continue
-        step.status, step.iterator_id, step.remaining = "pending", None, None
+        step.status, step.iterator_id, step.remaining = new.status, None, None
         step.watermark, step.modified_from = new.watermark, new.modified_from
-        step.probe, step.page_cap = new.probe, new.page_cap
+        step.probe, step.page_cap, step.covers = new.probe, new.page_cap, new.covers
         step.max_seen, step.retries, step.restarts = None, 0, 0
         asked = True
-    # Re-reads requested meanwhile (by the forwarder, the audit) come along.
-    plan.steps.extend(s for s in fresh.values() if s.ids)
-    return asked
+    # Re-reads requested meanwhile (by the forwarder, the audit) come along, and what this
+    # round asks that the last did not (a gate, a sweep's deletion queries: sync/gate.py).
+    added = [s for s in fresh.values() if s.ids or s.status == "pending"]
+    plan.steps.extend(added)
+    return asked or any(not s.ids for s in added)

@@ -31,6 +31,7 @@ from .lists import (
     TermsQuery,
     VendorQuery,
 )
+from .transactions import TXN_TYPE_FILTERS, TransactionQuery
 from .txn_writes import InvoiceAdd, InvoiceData, InvoiceLineData
 from .txns import (
     CreditMemoQuery,
@@ -47,6 +48,7 @@ __all__ = [
     "LIST_DEL_TYPES",
     "MAX_REQUEST_ID",
     "TXN_DEL_TYPES",
+    "TXN_TYPE_FILTERS",
     "ActiveStatus",
     "ClassQuery",
     "CompanyQuery",
@@ -80,6 +82,7 @@ __all__ = [
     "SalesRepQuery",
     "StandardTermsQuery",
     "TermsQuery",
+    "TransactionQuery",
     "TxnDeletedQuery",
     "TxnQuery",
     "VendorQuery",

@@ -49,7 +49,7 @@ from qbxml import (
     build_message_set,
     sync_query,
 )
-from qbxml.requests import LIST_DEL_TYPES, TXN_DEL_TYPES
+from qbxml.requests import LIST_DEL_TYPES, TXN_DEL_TYPES, TXN_TYPE_FILTERS, TransactionQuery
 from qbxml.requests.writes import CUSTOMER_ADD_FIELDS, CUSTOMER_MOD_FIELDS
 from tests.unit.qbxml_support import schema_or_skip, validate
 
@@ -479,3 +479,38 @@ def test_every_request_carries_a_short_request_id() -> None:
             build("").to_element(V13)
         with pytest.raises(QbxmlError, match="cannot store"):
             build("séance-日本").to_element(V13)
+
+
+def test_every_transaction_query_combination_validates(schema) -> None:
+    axes: dict[str, list[Any]] = {
+        "txn_types": [("Invoice",), tuple(sorted(TXN_TYPE_FILTERS))],
+        "max_returned": [None, 50],
+        "iterator": iterator_axis(True),
+        "range": [{}, {"from_modified": FROM}, {"from_modified": FROM, "to_modified": TO}],
+        "include_ret_elements": [(), ("TxnType", "TxnID", "TimeModified")],
+    }
+    cases = combinations(axes)
+    requests = [TransactionQuery(request_id=f"g{n}", **kw) for n, kw in enumerate(cases)]
+    validate_all(schema, requests, V13)
+    # The live gate as the sync builds it.
+    gate = sync_query(
+        "Transaction",
+        request_id="g",
+        max_returned=9,
+        modified_from=FROM,
+        iterator="Start",
+        synced=("Invoice", "Estimate", "Customer"),
+    )
+    el = gate.to_element(V13)
+    assert [e.text for e in el.iter("TxnTypeFilter")] == ["Estimate", "Invoice"]
+    assert [e.text for e in el.iter("IncludeRetElement")] == ["TxnType", "TxnID", "TimeModified"]
+    validate_all(schema, [gate], V13)
+
+
+def test_transaction_query_refuses_what_the_schema_or_the_relay_does_not_take() -> None:
+    with pytest.raises(QbxmlError, match="at least one"):
+        TransactionQuery("g", ()).to_element(V13)
+    with pytest.raises(QbxmlError, match="TxnTypeFilter"):
+        TransactionQuery("g", ("Paycheck",)).to_element(V13)
+    with pytest.raises(QbxmlError, match="iteratorID"):
+        TransactionQuery("g", ("Invoice",), iterator="Continue").to_element(V13)

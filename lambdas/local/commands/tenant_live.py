@@ -8,11 +8,12 @@ from typing import Any
 
 from ...qbwc.live import MAX_INTERVAL_SECONDS, MIN_INTERVAL_SECONDS
 from ...store.ports import Tenant
+from ...sync.gate import MAX_SWEEP_SECONDS, MIN_SWEEP_SECONDS
 from ...sync.hours import BusinessHours, HoursError
 
 
 def add_live_args(parser: Any) -> None:
-    """Add --live, --live-interval and --business-hours."""
+    """Add --live, --live-interval, --live-sweep and --business-hours."""
     parser.add_argument(
         "--live",
         choices=("on", "off"),
@@ -26,6 +27,13 @@ def add_live_args(parser: Any) -> None:
         f"{MAX_INTERVAL_SECONDS}; default 60)",
     )
     parser.add_argument(
+        "--live-sweep",
+        type=int,
+        metavar="SECONDS",
+        help=f"how often live probes sweep: the watermark margin and deletions ({MIN_SWEEP_SECONDS}"
+        f"-{MAX_SWEEP_SECONDS}; default 900); between sweeps only newer changes are asked for",
+    )
+    parser.add_argument(
         "--business-hours",
         help="when people work in the file, in the tenant's time zone, e.g. 'Mon-Fri "
         "08:00-18:00': smaller pages and no full reads then ('' = none)",
@@ -34,7 +42,8 @@ def add_live_args(parser: Any) -> None:
 
 def live_changes(args: argparse.Namespace) -> bool:
     """True when any live-mode option was given."""
-    return any(v is not None for v in (args.live, args.live_interval, args.business_hours))
+    values = (args.live, args.live_interval, args.live_sweep, args.business_hours)
+    return any(v is not None for v in values)
 
 
 def check_live_args(args: argparse.Namespace) -> None:
@@ -44,6 +53,12 @@ def check_live_args(args: argparse.Namespace) -> None:
         raise SystemExit(
             f"error: --live-interval must be between {MIN_INTERVAL_SECONDS} and "
             f"{MAX_INTERVAL_SECONDS} seconds, not {interval}"
+        )
+    sweep = args.live_sweep
+    if sweep is not None and not MIN_SWEEP_SECONDS <= sweep <= MAX_SWEEP_SECONDS:
+        raise SystemExit(
+            f"error: --live-sweep must be between {MIN_SWEEP_SECONDS} and {MAX_SWEEP_SECONDS} "
+            f"seconds, not {sweep}"
         )
     if args.business_hours:
         try:
@@ -58,11 +73,15 @@ def apply_live_args(args: argparse.Namespace, tenant: Tenant) -> None:
         tenant.live = args.live == "on"
     if args.live_interval is not None:
         tenant.live_interval_seconds = args.live_interval
+    if args.live_sweep is not None:
+        tenant.live_sweep_seconds = args.live_sweep
     if args.business_hours is not None:
         tenant.business_hours = args.business_hours.strip()
 
 
 def live_summary(t: Tenant) -> str:
     """The live-mode part of a tenant's one-line description."""
-    live = f"live={t.live_interval_seconds}s" if t.live else "live=off"
+    live = (
+        f"live={t.live_interval_seconds}s sweep={t.live_sweep_seconds}s" if t.live else "live=off"
+    )
     return f"{live} business_hours={t.business_hours or '-'}"
