@@ -33,14 +33,34 @@ class Counts:
     soap: Counter[str] = field(default_factory=Counter)
     stores: Counter[str] = field(default_factory=Counter)
     queue: Counter[str] = field(default_factory=Counter)
-    zoho_calls: int = 0  # the forwarder's
-    zoho_total: int = 0  # every ZOHO API call (the capture's too), as of the last snapshot
-    qbxml_sent: int = 0
-    qbxml_received: int = 0
-    sessions: int = 0
-    exchanges: int = 0
-    forwarder_runs: int = 0  # drains that forwarded at least one message
+    zoho_calls: float = 0  # the forwarder's
+    zoho_total: float = 0  # every ZOHO API call (the capture's too), as of the last snapshot
+    qbxml_sent: float = 0
+    qbxml_received: float = 0
+    sessions: float = 0
+    exchanges: float = 0
+    forwarder_runs: float = 0  # drains that forwarded at least one message
     soap_seconds: float = 0.0  # real round trips of the SOAP calls
+
+    def per(self, n: int) -> Counts:
+        """These counts divided by ``n`` (the average of ``n`` sessions)."""
+
+        def each(c: Counter[str]) -> Counter[str]:
+            return Counter({k: v / n for k, v in c.items()})
+
+        return Counts(
+            each(self.soap),
+            each(self.stores),
+            each(self.queue),
+            self.zoho_calls / n,
+            self.zoho_total / n,
+            self.qbxml_sent / n,
+            self.qbxml_received / n,
+            self.sessions / n,
+            self.exchanges / n,
+            self.forwarder_runs / n,
+            self.soap_seconds / n,
+        )
 
     def minus(self, other: Counts) -> Counts:
         """The counts since ``other`` (a copy taken earlier)."""
@@ -62,7 +82,7 @@ class Counts:
         return self.minus(Counts())
 
     @property
-    def capture_calls(self) -> int:
+    def capture_calls(self) -> float:
         """ZOHO calls of the change capture (all but the forwarder's)."""
         return self.zoho_total - self.zoho_calls
 

@@ -41,7 +41,7 @@ from lambdas.model.entities import DEFAULT_ENTITIES
 from lambdas.qbwc.passwords import hash_password
 from lambdas.qbwc.relay import RelaySettings
 from lambdas.store.files import FileTokenCache
-from lambdas.store.ports import Tenant
+from lambdas.store.ports import DEFAULT_LIVE_SWEEP_SECONDS, Tenant
 from lambdas.sync.engine import SyncSettings
 from lambdas.zoho.auth import TokenProvider, ZohoCredentials
 from lambdas.zoho.client import ZohoClient
@@ -55,6 +55,7 @@ TENANT, USER = "live", "live-qbwc"
 PASSWORD = "bench-live-password-7c1e"  # a local fake's password, not a secret
 CLIENT_ID, SECRET, REFRESH = "1000.LIVEBENCH", "bench-secret-value", "1000.bench-refresh-value"
 INTERVAL = 60  # the tenant's live interval (RunEveryNSeconds)
+SWEEP = DEFAULT_LIVE_SWEEP_SECONDS  # the tenant's sweep interval (sync/gate.py)
 NOOP_SECONDS = 5  # the Web Connector's pause after a NoOp
 WINDOW = 1.0  # the forwarder's batching window in live mode (at most 1 s)
 QB, ZOHO = "qb_to_zoho", "zoho_to_qb"
@@ -302,10 +303,10 @@ class LiveRun:
     real_seconds: float
     changes: int  # made in the measured stretch, both sides
     counts: Counts  # the measured stretch (changes and all)
-    idle_live: Counts  # one idle live session
+    idle_live: Counts  # an idle live session, averaged over a sweep period
     idle_live_cycle: float  # virtual seconds from one idle live run's start to the next
     idle_scheduled: Counts  # one idle session of the same tenant not live (the 15-min schedule)
-    idle_exchanges: list[tuple[str, str]]  # the idle live session's qbXML
+    idle_exchanges: list[tuple[str, str]]  # the qbXML of the idle sessions of a sweep period
 
 
 def simulate(per_side: int, customers: int = 60, seed: int = 18, rate: float = 2.0) -> LiveRun:
@@ -327,13 +328,19 @@ def _run(rig: LiveRig, per_side: int, seed: int, rate: float, started: float) ->
     rig.link_accounts()
     rig.wait(INTERVAL)
     rig.settle()
-    # An idle live cycle: one run and the interval after it.
-    before, t0 = rig.snapshot(), rig.clock()
-    rig.session()
-    idle_live = rig.snapshot().minus(before)
-    idle_exchanges = list(rig.exchanges)
-    rig.wait(INTERVAL)
-    cycle = rig.clock() - t0
+    # Idle live runs over one sweep period (sync/gate.py), from a slot's start: its first round
+    # sweeps, the others are narrow, up to the run whose closing round would sweep again.
+    # Counts are per run, averaged over the period.
+    rig.wait(SWEEP - rig.clock() % SWEEP)
+    before, t0, runs = rig.snapshot(), rig.clock(), 0
+    idle_exchanges: list[tuple[str, str]] = []
+    while runs == 0 or rig.clock() + 2 * INTERVAL < t0 + SWEEP:
+        rig.session()
+        idle_exchanges += rig.exchanges
+        rig.wait(INTERVAL)
+        runs += 1
+    idle_live = rig.snapshot().minus(before).per(runs)
+    cycle = (rig.clock() - t0) / runs
     span = per_side / rate * 60
     rig.plan_changes(per_side, rig.clock(), span, seed)
     before, t0 = rig.snapshot(), rig.clock()

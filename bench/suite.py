@@ -167,8 +167,12 @@ def declared_rows() -> list[Row]:
             "<= 60 s",
         ),
         Row(
-            "live.idle_bytes", "live mode: qbXML of an idle cycle, both ways (8 entities)", "< 2 KB"
+            "live.idle_bytes",
+            "live mode: qbXML of an idle cycle between sweeps, both ways (8 entities)",
+            "< 2 KB",
         ),
+        Row("live.idle_bytes.sweep", "live mode: qbXML of the 15-minute sweep round", "—"),
+        Row("live.idle_bytes.mean", "live mode: qbXML per idle round, sweeps included", "—"),
         Row("live.cost.requests", "per tenant-day live: API Gateway requests (vs 15 min)", "—"),
         Row("live.cost.lambda", "per tenant-day live: Lambda GB-seconds (vs 15 min)", "—"),
         Row("live.cost.dynamodb", "per tenant-day live: DynamoDB requests (vs 15 min)", "—"),

@@ -382,6 +382,9 @@ class EntitySyncState:
     # such an entity; see SyncEngine.consider_hcp for what brings it back.
     unsupported: str | None = None
     unsupported_at: float | None = None
+    # When a session last moved the watermark (relay time): equal to ``last_success_at`` when
+    # the latest read found a change, so a live round asks that second again (sync/gate.py).
+    changed_at: float | None = None
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -393,6 +396,7 @@ class EntitySyncState:
             "last_success_at": self.last_success_at,
             "unsupported": self.unsupported,
             "unsupported_at": self.unsupported_at,
+            "changed_at": self.changed_at,
         }
 
     @classmethod
@@ -414,6 +418,7 @@ class EntitySyncState:
             unsupported_at=(
                 float(item["unsupported_at"]) if item.get("unsupported_at") is not None else None
             ),
+            changed_at=float(item["changed_at"]) if item.get("changed_at") is not None else None,
         )
 
 

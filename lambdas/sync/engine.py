@@ -173,6 +173,7 @@ class SyncEngine:
                     page_size=page,
                     bytes_per_record=st.bytes_per_record,
                     watermark=watermark,
+                    changed_at=st.changed_at,
                     synced_before=st.last_success_at is not None,
                     modified_from=start.isoformat() if start else None,
                     covers=covered if entity in DELETION_ENTITIES else [],
@@ -181,7 +182,7 @@ class SyncEngine:
         if tenant.live:
             mark_probes(steps)
             if not sweep_due(steps, stored, self.clock(), tenant.live_sweep_seconds):
-                steps = narrow(steps)
+                steps = narrow(steps, stored)
         apply_hours(tenant, steps, self.clock())
         plan = self._skip_unsupported(Plan(steps), stored)
         self._add_refetch(plan, self.state.pending_refetch(tenant.name, SOURCE))
@@ -458,14 +459,17 @@ class SyncEngine:
     def checkpoint(self, tenant: str, step: Step) -> None:
         """Persist a finished step: the watermark moves only when its query ran to the end."""
         done = step.status == "done"
+        now = self.clock()
+        watermark = later(step.watermark, step.max_seen) if done else step.watermark
         self.state.put(
             EntitySyncState(
                 tenant=tenant,
                 entity=step.entity,
-                watermark=later(step.watermark, step.max_seen) if done else step.watermark,
+                watermark=watermark,
                 page_size=step.page_size,
                 bytes_per_record=step.bytes_per_record,
-                last_success_at=self.clock() if done else None,
+                last_success_at=now if done else None,
+                changed_at=now if done and watermark != step.watermark else step.changed_at,
             )
         )
 

@@ -7,7 +7,9 @@ latest changes and cost about 5.6 KB of qbXML with the default entities. Now a r
 - a **sweep**, the first round of each ``live_sweep_seconds`` slot (15 minutes by default, the
   ordinary schedule): every probe from its margin, the deletion queries too, as before; or
 - a **narrow round**, all the others: probes start one second after their watermark (only
-  changes QuickBooks stamped later than any seen: an idle company answers "no match"), the
+  changes QuickBooks stamped later than any seen: an idle company answers "no match"; the
+  round after one that moved a watermark asks that second again, for a change saved in the
+  same second just after it was read), the
   deletion queries wait for the sweep, and the transaction types' probes wait behind one
   ``TransactionQuery`` (the *gate*: TxnType, TxnID, TimeModified of the synced types changed
   after the latest of their watermarks). The gate's answers are read whole by id and move the
@@ -34,6 +36,7 @@ MIN_SWEEP_SECONDS = 60
 MAX_SWEEP_SECONDS = 24 * 3600
 # Within a narrow round, one second after the watermark: FromModifiedDate is inclusive.
 AFTER = timedelta(seconds=1)
+ZERO = timedelta(0)
 GATED = "gated"  # a transaction probe waiting on the gate's answer
 
 
@@ -55,11 +58,19 @@ def sweep_due(
     return False
 
 
-def _after(watermark: str) -> str:
-    return (datetime.fromisoformat(watermark) + AFTER).isoformat()
+def _start(watermark: str, again: bool) -> str:
+    """Where a narrow query starts: at the watermark's second when ``again``, else after it."""
+    return (datetime.fromisoformat(watermark) + (ZERO if again else AFTER)).isoformat()
 
 
-def narrow(steps: list[Step]) -> list[Step]:
+def _moved_last(stored: dict[str, EntitySyncState], entity: str) -> bool:
+    """True when the entity's latest finished read moved its watermark: a change QuickBooks
+    stamped in that same second but saved just after the read is asked for once more."""
+    st = stored.get(entity)
+    return st is not None and st.changed_at is not None and st.changed_at == st.last_success_at
+
+
+def narrow(steps: list[Step], stored: dict[str, EntitySyncState]) -> list[Step]:
     """A narrow round's steps (see the module docstring); steps that are not probes (a first
     read, a deletion query never run) stay as they are."""
     out: list[Step] = []
@@ -68,19 +79,20 @@ def narrow(steps: list[Step]) -> list[Step]:
         if step.entity in DELETION_ENTITIES and step.synced_before:
             continue  # the sweep asks
         if step.probe and step.watermark:
-            step.modified_from = _after(step.watermark)
+            step.modified_from = _start(step.watermark, _moved_last(stored, step.entity))
             if step.entity in TXN_ENTITIES:
                 gated.append(step)
         out.append(step)
     if len(gated) < 2:
         return out  # one probe costs what the gate would
     latest = max((s.watermark for s in gated if s.watermark), key=datetime.fromisoformat)
+    again = any(_moved_last(stored, s.entity) for s in gated)
     gate = Step(
         entity=GATE_ENTITY,
         page_size=max(s.page_size for s in gated),
         watermark=latest,
         synced_before=True,
-        modified_from=_after(latest),
+        modified_from=_start(latest, again),
         probe=True,
         covers=[s.entity for s in gated],
     )

@@ -79,6 +79,7 @@ class Step:
     synced_before: bool = False  # an earlier session read this entity to the end
     modified_from: str | None = None  # zone-less FromModifiedDate; None = full sync
     max_seen: str | None = None  # largest wall-clock TimeModified seen this session (sane ones)
+    changed_at: float | None = None  # when the watermark last moved, as stored
     received: int = 0
     queued: int = 0
     unchanged: int = 0
