@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..model.entities import DELETION_ENTITIES
 from ..model.identity import SOURCE_QBD
 from ..store.ports import StoreError, Tenant
-from .gate import GATE_ENTITY, GATED, gated_steps, split_answer
+from .gate import GATE_ENTITY, GATED, gated_steps, open_failed_gates, split_answer
 from .plan import Plan, Step
 
 if TYPE_CHECKING:
@@ -185,4 +185,5 @@ def reprobe(engine: SyncEngine, tenant: Tenant, plan: Plan) -> bool:
     # round asks that the last did not (a gate, a sweep's deletion queries: sync/gate.py).
     added = [s for s in fresh.values() if s.ids or s.status == "pending"]
     plan.steps.extend(added)
+    open_failed_gates(plan)  # probes held again behind this session's refused gate run
     return asked or any(not s.ids for s in added)
