@@ -168,3 +168,22 @@ def test_a_gate_quickbooks_refuses_lets_the_probes_run(rig) -> None:
     gates = [q for q, _ in r.exchanges if "<TransactionQueryRq " in q]
     probes = [q for q, _ in r.exchanges if "<InvoiceQueryRq " in q and "IncludeRetElement" in q]
     assert len(gates) == 1 and len(probes) == 2
+
+
+def test_a_held_sessions_closing_round_is_narrow_or_the_sweep_by_its_own_time(rig) -> None:
+    r = rig
+    r.session(max_noops=0)
+    r.now += INTERVAL
+    r.session()  # held with NoOps, then the closing round, all within the slot
+    rounds = [q for q, _ in r.exchanges if "IncludeRetElement" in q]
+    assert len(rounds) == 2 and all("<TransactionQueryRq " in q for q in rounds)
+    assert not any(tag in q for q in rounds for tag in DELETIONS)
+    # A hold that ends in the next slot closes with the sweep: deletions and every probe.
+    r.now = (r.now // SWEEP + 1) * SWEEP - INTERVAL // 2
+    r.session()
+    # (Without a forwarder here, the sweep also re-reads by id what never landed: not probes.)
+    rounds = [q for q, _ in r.exchanges if "IncludeRetElement" in q]
+    opening, closing = rounds
+    assert "<TransactionQueryRq " in opening and not any(tag in opening for tag in DELETIONS)
+    assert all(tag in closing for tag in DELETIONS) and "<InvoiceQueryRq " in closing
+    assert "<TransactionQueryRq " not in closing
