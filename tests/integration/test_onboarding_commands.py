@@ -288,9 +288,12 @@ def test_live_mode_settings_and_their_qwc(capsys, local) -> None:
     code, out, err = run(
         capsys, "tenant", "set", "acme", "--live", "on", "--live-interval", "30", *local
     )
-    assert code == 0 and "live=30s" in out and "Re-issue" in out, err
+    assert code == 0 and "live=30s sweep=900s" in out and "Re-issue" in out, err
     tenant = store_of(local).get("acme")
     assert tenant.live and tenant.live_interval_seconds == 30
+    code, out, err = run(capsys, "tenant", "set", "acme", "--live-sweep", "300", *local)
+    assert code == 0 and "sweep=300s" in out, err
+    assert store_of(local).get("acme").live_sweep_seconds == 300
     root = qwc_root(run(capsys, "qwc", "--tenant", "acme", *url, *local)[1])
     assert [c.tag for c in root.find("Scheduler")] == ["RunEveryNSeconds"]
     assert root.findtext("Scheduler/RunEveryNSeconds") == "30"
@@ -300,6 +303,7 @@ def test_live_mode_settings_and_their_qwc(capsys, local) -> None:
     assert code == 0 and "business_hours=Mon-Fri 08:00-18:00" in out, err
     for bad, message in (
         (["--live-interval", "2"], "between 5 and 3600"),
+        (["--live-sweep", "30"], "between 60 and 86400"),
         (["--business-hours", "8-6"], "expected e.g."),
         (["--business-hours", "18:00-08:00"], "after the start"),
     ):
