@@ -174,6 +174,11 @@ def reprobe(engine: SyncEngine, tenant: Tenant, plan: Plan) -> bool:
             step.ids, step.status, step.error, step.retries = new.ids, "pending", None, 0
             asked = True
             continue
+        if step.entity == GATE_ENTITY and step.status != "done":
+            # Refused earlier: not asked again, but every type it would hold now (one first
+            # read this session, say) is opened below to run its own probe.
+            step.covers = new.covers
+            continue
         if step.status != "done":
             continue
         step.status, step.iterator_id, step.remaining = new.status, None, None
