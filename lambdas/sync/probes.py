@@ -184,6 +184,7 @@ def reprobe(engine: SyncEngine, tenant: Tenant, plan: Plan) -> bool:
         step.status, step.iterator_id, step.remaining = new.status, None, None
         step.watermark, step.modified_from = new.watermark, new.modified_from
         step.probe, step.page_cap, step.covers = new.probe, new.page_cap, new.covers
+        step.narrow, step.changed_at, step.swept_at = new.narrow, new.changed_at, new.swept_at
         step.max_seen, step.retries, step.restarts = None, 0, 0
         asked = True
     # Re-reads requested meanwhile (by the forwarder, the audit) come along, and what this

@@ -228,3 +228,28 @@ def test_a_refused_gates_closing_round_probes_a_type_first_read_in_the_session(t
         assert any("edited during the hold" in m for m in r.local.queue.peek(1000))
     finally:
         r.close()
+
+
+def test_a_narrow_round_ending_in_the_next_slot_does_not_stand_for_its_sweep(tmp_path) -> None:
+    # Without deletion queries every entity finishes in every round: a narrow round planned at
+    # the end of one slot and answered in the next must still leave that slot its sweep.
+    company = FakeCompany(customers=6, items=3, estimates=3, invoices=4, seed=4)
+    r = live_rig(tmp_path, company, ("Customer", "Estimate", "Invoice"))
+    try:
+        r.session(max_noops=0)
+        narrow_round(r)
+        process = r.company.process
+
+        def slow(request: str) -> str:
+            r.now += 3  # QuickBooks takes a few seconds to answer
+            return process(request)
+
+        r.company.process = slow  # type: ignore[method-assign]
+        r.now = (r.now // SWEEP + 1) * SWEEP - 2
+        r.session(max_noops=0)
+        assert "<TransactionQueryRq " in r.exchanges[0][0]  # narrow, answered in the next slot
+        r.now += INTERVAL
+        r.session(max_noops=0)
+        assert "<TransactionQueryRq " not in r.exchanges[0][0], "the slot had no sweep"
+    finally:
+        r.close()
