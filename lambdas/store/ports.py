@@ -385,6 +385,9 @@ class EntitySyncState:
     # When a session last moved the watermark (relay time): equal to ``last_success_at`` when
     # the latest read found a change, so a live round asks that second again (sync/gate.py).
     changed_at: float | None = None
+    # When a sweep (not a narrow live round, sync/gate.py) last read the entity to the end;
+    # None in rows written before: ``last_success_at`` stands for it then.
+    swept_at: float | None = None
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -397,6 +400,7 @@ class EntitySyncState:
             "unsupported": self.unsupported,
             "unsupported_at": self.unsupported_at,
             "changed_at": self.changed_at,
+            "swept_at": self.swept_at,
         }
 
     @classmethod
@@ -419,6 +423,7 @@ class EntitySyncState:
                 float(item["unsupported_at"]) if item.get("unsupported_at") is not None else None
             ),
             changed_at=float(item["changed_at"]) if item.get("changed_at") is not None else None,
+            swept_at=float(item["swept_at"]) if item.get("swept_at") is not None else None,
         )
 
 

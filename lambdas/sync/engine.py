@@ -174,6 +174,7 @@ class SyncEngine:
                     bytes_per_record=st.bytes_per_record,
                     watermark=watermark,
                     changed_at=st.changed_at,
+                    swept_at=st.swept_at,
                     synced_before=st.last_success_at is not None,
                     modified_from=start.isoformat() if start else None,
                     covers=covered if entity in DELETION_ENTITIES else [],
@@ -470,6 +471,7 @@ class SyncEngine:
                 bytes_per_record=step.bytes_per_record,
                 last_success_at=now if done else None,
                 changed_at=now if done and watermark != step.watermark else step.changed_at,
+                swept_at=now if done and not step.narrow else step.swept_at,
             )
         )
 

@@ -43,17 +43,19 @@ GATED = "gated"  # a transaction probe waiting on the gate's answer
 def sweep_due(
     steps: list[Step], stored: dict[str, EntitySyncState], now: float, sweep_seconds: int
 ) -> bool:
-    """True when some entity of ``steps`` last finished in an earlier sweep slot than ``now``
-    (or never): the round is a sweep. Narrow rounds finish only the probed entities, so the
-    deletions' last success marks the last sweep."""
+    """True when some entity of ``steps`` was last swept (read to the end other than by a
+    narrow round) in an earlier sweep slot than ``now``, or never: the round is a sweep. Not
+    its last success: a narrow round planned in one slot may finish in the next."""
     slot = int(now // sweep_seconds)
     for step in steps:
         st = stored.get(step.entity)
         if st is not None and st.unsupported:
             continue  # not asked at all (editions.py), so never finished
-        if st is None or st.last_success_at is None:
+        if st is None:
             return True
-        if int(st.last_success_at // sweep_seconds) != slot:
+        # A row written before swept_at existed: its last success stands for it.
+        swept = st.swept_at if st.swept_at is not None else st.last_success_at
+        if swept is None or int(swept // sweep_seconds) != slot:
             return True
     return False
 
@@ -80,6 +82,7 @@ def narrow(steps: list[Step], stored: dict[str, EntitySyncState]) -> list[Step]:
             continue  # the sweep asks
         if step.probe and step.watermark:
             step.modified_from = _start(step.watermark, _moved_last(stored, step.entity))
+            step.narrow = True
             if step.entity in TXN_ENTITIES:
                 gated.append(step)
         out.append(step)

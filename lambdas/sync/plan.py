@@ -80,6 +80,8 @@ class Step:
     modified_from: str | None = None  # zone-less FromModifiedDate; None = full sync
     max_seen: str | None = None  # largest wall-clock TimeModified seen this session (sane ones)
     changed_at: float | None = None  # when the watermark last moved, as stored
+    swept_at: float | None = None  # when a sweep last read it to the end, as stored
+    narrow: bool = False  # a live round's probe from just after the watermark (sync/gate.py)
     received: int = 0
     queued: int = 0
     unchanged: int = 0

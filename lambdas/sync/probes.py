@@ -174,11 +174,17 @@ def reprobe(engine: SyncEngine, tenant: Tenant, plan: Plan) -> bool:
             step.ids, step.status, step.error, step.retries = new.ids, "pending", None, 0
             asked = True
             continue
+        if step.entity == GATE_ENTITY and step.status != "done":
+            # Refused earlier: not asked again, but every type it would hold now (one first
+            # read this session, say) is opened below to run its own probe.
+            step.covers = new.covers
+            continue
         if step.status != "done":
             continue
         step.status, step.iterator_id, step.remaining = new.status, None, None
         step.watermark, step.modified_from = new.watermark, new.modified_from
         step.probe, step.page_cap, step.covers = new.probe, new.page_cap, new.covers
+        step.narrow, step.changed_at, step.swept_at = new.narrow, new.changed_at, new.swept_at
         step.max_seen, step.retries, step.restarts = None, 0, 0
         asked = True
     # Re-reads requested meanwhile (by the forwarder, the audit) come along, and what this

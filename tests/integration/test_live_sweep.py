@@ -25,27 +25,35 @@ SWEEP = DEFAULT_LIVE_SWEEP_SECONDS
 DELETIONS = ("<ListDeletedQueryRq ", "<TxnDeletedQueryRq ")
 
 
-@pytest.fixture
-def rig(tmp_path) -> Iterator[LiveRig]:
-    """A live tenant of the default entities; every clock of the relay is the rig's, which
-    starts 10 s into a sweep slot."""
+def live_rig(
+    tmp_path, company: FakeCompany, entities: tuple[str, ...] = DEFAULT_ENTITIES
+) -> LiveRig:
+    """A live tenant of ``entities``; every clock of the relay is the rig's, which starts 10 s
+    into a sweep slot."""
     local = build_local(tmp_path / "data", RelaySettings(), SyncSettings())
     local.tenants.create(
         Tenant(
             name="acme",
             qbwc_user=USER,
             password_hash=hash_password(PASSWORD),
-            enabled_entities=DEFAULT_ENTITIES,
+            enabled_entities=entities,
             live=True,
             live_interval_seconds=INTERVAL,
         )
     )
-    company = FakeCompany(
-        customers=12, items=4, estimates=3, sales_orders=3, invoices=8, payments=3, seed=4
-    )
     r = LiveRig(local, company)
     r.local.engine.clock = r.local.engine.hand_off.clock = lambda: r.now
     r.now = (r.now // SWEEP + 1) * SWEEP + 10
+    return r
+
+
+@pytest.fixture
+def rig(tmp_path) -> Iterator[LiveRig]:
+    """A live tenant of the default entities (see live_rig)."""
+    company = FakeCompany(
+        customers=12, items=4, estimates=3, sales_orders=3, invoices=8, payments=3, seed=4
+    )
+    r = live_rig(tmp_path, company)
     try:
         yield r
     finally:
@@ -137,21 +145,7 @@ def test_a_deletion_waits_for_the_sweep(rig) -> None:
 def test_a_gate_quickbooks_refuses_lets_the_probes_run(rig) -> None:
     r = rig
     r.session(max_noops=0)
-    process = r.company.process
-    refused = (
-        r'<TransactionQueryRs requestID="\1" statusCode="3260" statusSeverity="Error" '
-        'statusMessage="Insufficient permission level to perform this action."/>'
-    )
-
-    def no_gate(request: str) -> str:
-        return re.sub(
-            r'<TransactionQueryRs requestID="([^"]+)".*?(?:</TransactionQueryRs>|/>)',
-            refused,
-            process(request),
-            flags=re.S,
-        )
-
-    r.company.process = no_gate  # type: ignore[method-assign]
+    refuse_gates(r)
     invoice = next(iter(r.company.data.txns["Invoice"].values()))
     r.company.clock.advance(minutes=1)
     r.company.modify("Invoice", invoice.txn_id, memo="probed anyway")
@@ -187,3 +181,75 @@ def test_a_held_sessions_closing_round_is_narrow_or_the_sweep_by_its_own_time(ri
     assert "<TransactionQueryRq " in opening and not any(tag in opening for tag in DELETIONS)
     assert all(tag in closing for tag in DELETIONS) and "<InvoiceQueryRq " in closing
     assert "<TransactionQueryRq " not in closing
+
+
+def refuse_gates(r: LiveRig) -> None:
+    """QuickBooks refuses every TransactionQuery from now on (a permission it lacks)."""
+    process = r.company.process
+    refused = (
+        r'<TransactionQueryRs requestID="\1" statusCode="3260" statusSeverity="Error" '
+        'statusMessage="Insufficient permission level to perform this action."/>'
+    )
+
+    def no_gate(request: str) -> str:
+        return re.sub(
+            r'<TransactionQueryRs requestID="([^"]+)".*?(?:</TransactionQueryRs>|/>)',
+            refused,
+            process(request),
+            flags=re.S,
+        )
+
+    r.company.process = no_gate  # type: ignore[method-assign]
+
+
+def test_a_refused_gates_closing_round_probes_a_type_first_read_in_the_session(tmp_path) -> None:
+    # No estimates yet: the Estimate step is a (small) full read each round, outside the gate.
+    company = FakeCompany(customers=6, items=3, estimates=0, invoices=4, payments=2, seed=4)
+    r = live_rig(tmp_path, company)
+    try:
+        r.session(max_noops=0)
+        narrow_round(r)
+        refuse_gates(r)
+        r.company.clock.advance(minutes=1)
+        customer = next(iter(r.company.data.customers))
+        estimate = r.company.add("Estimate", customer_id=customer)
+        r.now += INTERVAL
+
+        def edit_during_the_hold(n: int) -> None:
+            if n == 1:
+                r.company.clock.advance(minutes=1)
+                r.company.modify("Estimate", estimate, memo="edited during the hold")
+
+        r.session(on_noop=edit_during_the_hold)
+        # The opening round read the new estimate whole; the closing round probes it: its type
+        # now has a watermark, so it is held behind the gate QuickBooks refused this session.
+        closing = [q for q, _ in r.exchanges if "<EstimateQueryRq " in q]
+        assert closing and "<TransactionQueryRq " not in closing[-1]
+        assert any("edited during the hold" in m for m in r.local.queue.peek(1000))
+    finally:
+        r.close()
+
+
+def test_a_narrow_round_ending_in_the_next_slot_does_not_stand_for_its_sweep(tmp_path) -> None:
+    # Without deletion queries every entity finishes in every round: a narrow round planned at
+    # the end of one slot and answered in the next must still leave that slot its sweep.
+    company = FakeCompany(customers=6, items=3, estimates=3, invoices=4, seed=4)
+    r = live_rig(tmp_path, company, ("Customer", "Estimate", "Invoice"))
+    try:
+        r.session(max_noops=0)
+        narrow_round(r)
+        process = r.company.process
+
+        def slow(request: str) -> str:
+            r.now += 3  # QuickBooks takes a few seconds to answer
+            return process(request)
+
+        r.company.process = slow  # type: ignore[method-assign]
+        r.now = (r.now // SWEEP + 1) * SWEEP - 2
+        r.session(max_noops=0)
+        assert "<TransactionQueryRq " in r.exchanges[0][0]  # narrow, answered in the next slot
+        r.now += INTERVAL
+        r.session(max_noops=0)
+        assert "<TransactionQueryRq " not in r.exchanges[0][0], "the slot had no sweep"
+    finally:
+        r.close()

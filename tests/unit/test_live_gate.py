@@ -98,3 +98,14 @@ def test_the_gates_answer_is_split_by_the_types_it_asked_for() -> None:
         "Invoice": [{"txn_id": "1-1", "time_modified": "2026-01-01T00:00:00"}],
         "Estimate": [],
     }
+
+
+def test_a_narrow_rounds_success_does_not_count_as_the_slots_sweep() -> None:
+    steps = [Step("Customer")]
+    # Read to the end in this slot, but by a narrow round: the last sweep was in the previous.
+    narrowed = EntitySyncState("t", "Customer", last_success_at=NOW - 10, swept_at=NOW - 400)
+    assert sweep_due(steps, {"Customer": narrowed}, NOW, SWEEP)
+    swept = EntitySyncState("t", "Customer", last_success_at=NOW - 10, swept_at=NOW - 200)
+    assert not sweep_due(steps, {"Customer": swept}, NOW, SWEEP)
+    (step,) = narrow([probe("Customer", "2026-12-01T10:00:00")], {})
+    assert step.narrow
