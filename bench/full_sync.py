@@ -3,10 +3,13 @@ relay on its SQLite store, the forwarder into the fake ZOHO CRM; then the same o
 data.
 
 Bounds: exchanges against the sum over entities of ceil(records / page size) (with the page
-size the relay settled on; one extra exchange per entity is allowed, the page on which an
-iterator reports it is done); ZOHO API calls against the sum over modules and parent levels of
-ceil(records / 100) (a job's Account is upserted after its parent's, so each level of the
-customer tree is its own batch: one level deeper costs at most one more call).
+size the relay settled on; one extra exchange per entity is allowed: the page on which an
+iterator reports it is done, or the session's first page, asked small because no record's
+size is known yet; every later entity's first page, and the empty entities, ride along with
+the last page of the one before: lambdas/sync/grouping.py); ZOHO API calls against the sum
+over modules of ceil(records / 100), Accounts per level of the customer tree (a job's Account
+is upserted after its parent's; the jobs fill the calls their parents leave part full, so this
+allows at most one more call a level: lambdas/zoho/packing.py).
 """
 
 from __future__ import annotations
@@ -38,10 +41,10 @@ def customer_levels(company: DemoCompany) -> Counter[int]:
 
 
 def zoho_bound(modules: dict[str, int], levels: Counter[int]) -> int:
-    """ceil(records / 100) per module; Accounts (and their Contacts) per customer level."""
+    """ceil(records / 100) per module; Accounts per customer level."""
     bound = 0
     for module, count in modules.items():
-        if module in ("Accounts", "Contacts"):
+        if module == "Accounts":
             bound += sum(math.ceil(n / BATCH) for n in levels.values())
         else:
             bound += math.ceil(count / BATCH)

@@ -100,6 +100,20 @@ DELETION_ENTITIES: frozenset[str] = frozenset(
 )
 PAYMENT = "ReceivePayment"
 
+_SALE = frozenset({"Customer", "Item"})
+# The entities whose records a record names as the parents its CRM writes need first: a job
+# its parent customer, a sales transaction its customer and its lines' items, a payment its
+# customer and the invoices it pays. Each comes before its referrers in ``SYNC_ORDER``.
+REFERS_TO: dict[str, frozenset[str]] = {
+    "Customer": frozenset({"Customer"}),
+    "Estimate": _SALE,
+    "SalesOrder": _SALE,
+    "Invoice": _SALE,
+    "SalesReceipt": _SALE,
+    "CreditMemo": _SALE,
+    PAYMENT: frozenset({"Customer", "Invoice"}),
+}
+
 
 def unknown_entities(names: tuple[str, ...] | list[str]) -> list[str]:
     """Names in ``names`` that are not in the entity table."""

@@ -34,9 +34,10 @@ from ..store.ports import (
 )
 from .editions import availability, told_by_hcp
 from .gate import narrow, open_failed_gates, sweep_due
+from .grouping import message_set
 from .handoff import HandOff
 from .hours import apply_hours
-from .paging import DEFAULT_BYTES_PER_RECORD, PagePolicy
+from .paging import PagePolicy, response_bytes
 from .plan import Plan, Step
 from .probes import mark_probes, take_probes
 from .vetting import IMPLAUSIBLE_VERSION, review_marks, unasked
@@ -205,39 +206,10 @@ class SyncEngine:
                 room -= 1
 
     def next_exchange(self, plan: Plan, exchange: int) -> list[tuple[Step, Request]]:
-        """The steps (and their queries) of the next message set.
-
-        The current step alone asks for a full page. Steps synced before that have not started
-        (changes since the watermark are usually few) go together in one message set, each with
-        an equal share of the byte target as its page; one with more changes than its share
-        continues alone with full pages. Deletion queries, which QuickBooks answers whole, join
-        whichever message set goes next.
-        """
-        first = plan.current()
-        if first is None:
-            return []
-        paging = self.settings.paging
-
-        def joins(step: Step) -> bool:
-            return step.status == "pending" and step.synced_before
-
-        group = [s for s in plan.steps if joins(s)] if joins(first) else [first]
-        if first not in group:
-            group.insert(0, first)
-        whole = [s for s in plan.steps if s.status == "pending" and not s.uses_iterator]
-        pages: dict[str, int] = {}
-        if len(group) > 1:
-            share = paging.target_bytes / len(group)
-            # Each page at least the minimum: past that many entities, the rest wait their turn.
-            fitting = int(paging.target_bytes // paging.estimate_bytes(paging.minimum, None))
-            group = group[: max(1, fitting)]
-            for step in group:
-                size = int(share / (step.bytes_per_record or DEFAULT_BYTES_PER_RECORD))
-                pages[step.entity] = paging.clamp(min(size, step.page_size))
-        batch = group + [s for s in whole if s not in group]
+        """The steps (and their queries) of the next message set (see ``grouping``)."""
         return [
-            (s, s.query(_request_id(exchange, s, i), pages.get(s.entity, s.page_size)))
-            for i, s in enumerate(batch)
+            (s, s.query(_request_id(exchange, s, i), page))
+            for i, (s, page) in enumerate(message_set(plan, self.settings.paging))
         ]
 
     # --- applying responses -----------------------------------------------------------------
@@ -275,8 +247,7 @@ class SyncEngine:
             )
             return result
         parsed = {r.request_id: r for r in responses}
-        size = len(response.encode("utf-8"))
-        total_records = sum(len(r.records) for r in parsed.values())
+        sizes = response_bytes(response)
         accepted: list[tuple[Step, Any, list[dict[str, Any]]]] = []
         for request_id, key in pending.items():
             step = plan.step(key)
@@ -361,7 +332,7 @@ class SyncEngine:
             )
             log.warning("%s", result.warnings[-1], extra={"tenant": tenant})
         for (step, rs, records), (queued, unchanged) in zip(accepted, handed.counts, strict=True):
-            self._advance(tenant, step, rs, records, queued, unchanged, size, total_records)
+            self._advance(tenant, step, rs, records, queued, unchanged, sizes.get(rs.request_id))
         return result
 
     def _window(self, tenant: str) -> HandoffWindow | None:
@@ -408,9 +379,11 @@ class SyncEngine:
         records: list[dict[str, Any]],
         queued: int,
         unchanged: int,
-        size: int,
-        total_records: int,
+        size: int | None,
     ) -> None:
+        """Count the step's answer and move it on: its page size from the bytes its own response
+        took (``size``; None when the response could not be told apart: then the estimate
+        stays), its iterator, and its end."""
         paging = self.settings.paging
         step.status = "running"
         step.received += len(records)
@@ -420,9 +393,8 @@ class SyncEngine:
         self.metrics.count(RECORDS_QUEUED, queued, step.entity)
         self.metrics.count(RECORDS_UNCHANGED, unchanged, step.entity)
         self.see_times(tenant, step, records)
-        if records:
-            share = size * len(records) / total_records
-            step.bytes_per_record = paging.observe(step.bytes_per_record, int(share), len(records))
+        if records and size is not None:
+            step.bytes_per_record = paging.observe(step.bytes_per_record, size, len(records))
             step.page_size = paging.size_for(step.bytes_per_record)
         if rs.iterator_id and rs.iterator_remaining_count:
             step.iterator_id = rs.iterator_id

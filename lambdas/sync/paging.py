@@ -7,9 +7,13 @@ tenant and entity follows the bytes per record QuickBooks actually sent, and is 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 DEFAULT_BYTES_PER_RECORD = 2_000.0
+# The start tag of one answer of a message set (``<CustomerQueryRs requestID="3-Customer" ...``):
+# record elements end in ``Ret``, and text holds no ``<``.
+_RS_START = re.compile(rb'<\w+Rs\b[^>]*?\srequestID="([^"]*)"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,31 @@ class PagePolicy:
             return self.clamp(self.initial)
         return self.clamp(int(self.target_bytes / bytes_per_record))
 
+    @property
+    def unknown_bytes_per_record(self) -> float:
+        """The record size a first page is safe for (``initial`` of them fill the target):
+        what a record of unknown size is counted as when pages share a message set."""
+        return self.target_bytes / self.initial
+
     def estimate_bytes(self, page_size: int, bytes_per_record: float | None) -> float:
         """The largest response a page of ``page_size`` records is expected to produce."""
         return page_size * (bytes_per_record or DEFAULT_BYTES_PER_RECORD)
+
+
+def response_bytes(response: str) -> dict[str, int]:
+    """The bytes each answer of a qbXML response takes, by requestID: from its start tag to the
+    next answer's (the last to the end). With several queries in one message set, each entity's
+    bytes per record come from its own answer, not from a share of the whole; an id that
+    occurs twice is left out (nothing then tells its answers apart)."""
+    raw = response.encode("utf-8")
+    starts = [(m.start(), m.group(1).decode("utf-8", "replace")) for m in _RS_START.finditer(raw)]
+    sizes: dict[str, int] = {}
+    seen: set[str] = set()
+    for i, (start, request_id) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(raw)
+        if request_id in seen:
+            sizes.pop(request_id, None)
+            continue
+        seen.add(request_id)
+        sizes[request_id] = end - start
+    return sizes

@@ -22,6 +22,7 @@ from .errors import ZohoConfigError, ZohoRequestError
 from .links import is_gone, linked_id, primary_contacts, relink, update_by_id
 from .mapping import EntitySpec
 from .outcomes import Status
+from .packing import ParentsFirst
 from .transform import ZohoWrite, build_write
 
 # Per-record codes worth another try later; everything else needs a person.
@@ -110,20 +111,13 @@ def upsert_entity(ctx: TenantContext, entity: str, msgs: list[Msg]) -> None:
     spec = ctx.config.spec(entity)
     assert spec is not None
     relink(ctx, spec, [m for m in ctx.relinks if m.entity == entity and m.link is not None])
-    self_parent = any(lk.entity == entity for lk in spec.lookups)
-    # A customer's parent must be in ZOHO before its jobs: one wave per sublevel.
-    waves: dict[int, list[Msg]] = defaultdict(list)
+    _upsert_part(ctx, spec, msgs)
+    if spec.contact is not None:
+        # A contact refers to its own account only: all of them go once the accounts did.
+        ready = [m for m in msgs if not m.failure and m.parts.get(spec.module) == "ok"]
+        _upsert_part(ctx, spec.contact, ready)
     for m in msgs:
-        level = int(m.record.get("sublevel") or 0) if self_parent else 0
-        waves[level].append(m)
-    for level in sorted(waves):
-        wave = waves[level]
-        _upsert_part(ctx, spec, wave)
-        if spec.contact is not None:
-            ready = [m for m in wave if not m.failure and m.parts.get(spec.module) == "ok"]
-            _upsert_part(ctx, spec.contact, ready)
-        for m in wave:
-            settle(ctx, spec, m)
+        settle(ctx, spec, m)
 
 
 def settle(ctx: TenantContext, spec: EntitySpec, m: Msg) -> None:
@@ -141,6 +135,8 @@ def settle(ctx: TenantContext, spec: EntitySpec, m: Msg) -> None:
 
 
 def _upsert_part(ctx: TenantContext, spec: EntitySpec, msgs: list[Msg]) -> None:
+    """Write the messages into ``spec.module`` in calls of up to 100, each record after the
+    call that wrote its parent when that is in the batch too (see ``packing``)."""
     items: list[tuple[Msg, ZohoWrite]] = []
     for m in msgs:
         write = build_write(spec, m.record, ctx.today)
@@ -149,12 +145,29 @@ def _upsert_part(ctx: TenantContext, spec: EntitySpec, msgs: list[Msg]) -> None:
         else:
             m.parts[spec.module] = "ok"  # nothing to write (a customer with no person)
     targets = _link_targets(ctx, spec, items)
-    linked = [(m, w, targets[m.key]) for m, w in items if targets.get(m.key)]
-    rest = [(m, w) for m, w in items if not targets.get(m.key)]
-    for start in range(0, len(linked), MAX_RECORDS):
-        rest += _linked_chunk(ctx, spec, linked[start : start + MAX_RECORDS])
-    for start in range(0, len(rest), MAX_RECORDS):
-        _upsert_chunk(ctx, spec, rest[start : start + MAX_RECORDS])
+    plan = ParentsFirst(
+        items,
+        key=lambda item: (item[0].source, item[0].source_id),
+        parents=lambda item: _own_parents(spec, *item),
+    )
+    while plan:
+        ready = plan.ready()
+        linked = [(m, w, targets[m.key]) for m, w in ready if targets.get(m.key)]
+        if linked:
+            linked = linked[:MAX_RECORDS]
+            back = {m.key for m, _ in _linked_chunk(ctx, spec, linked)}
+            for key in back:
+                targets[key] = None  # its linked record is gone: upserted as any other
+            plan.done((m, w) for m, w, _ in linked if m.key not in back)
+            continue
+        chunk = ready[:MAX_RECORDS]
+        _upsert_chunk(ctx, spec, chunk)
+        plan.done(chunk)
+
+
+def _own_parents(spec: EntitySpec, m: Msg, w: ZohoWrite) -> list[tuple[str, str]]:
+    """The records of the same module the write refers to (a job's parent customer)."""
+    return [(m.source, p.source_id) for p in w.parents if p.entity == spec.store_entity]
 
 
 def _link_targets(

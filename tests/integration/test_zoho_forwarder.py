@@ -89,8 +89,8 @@ def test_records_land_once_parents_before_children(rig: Rig) -> None:
     assert [r["module"] for r in fake.requests] == [
         "Products",
         "Accounts",
-        "Contacts",
         "Accounts",  # the job, after its parent
+        "Contacts",  # the accounts' people, once the accounts are in
         "Invoices",
     ]
     assert all(r["duplicate_check_fields"] in (["QB_ListID"], ["QB_TxnID"]) for r in fake.requests)
@@ -116,6 +116,36 @@ def test_records_land_once_parents_before_children(rig: Rig) -> None:
     )
     assert report.succeeded == 9 and report.failed == 0  # 5 accounts... 3 + 2 contacts
     assert report.calls == 5 and report.token_calls == 1
+
+
+def test_jobs_fill_the_calls_their_parents_leave_part_full(rig: Rig) -> None:
+    # 150 customers and 50 jobs (one level down, each right after its parent, as QuickBooks
+    # lists them) plus 10 sub-jobs: 210 accounts in 3 calls, not one part-full call per level.
+    records = []
+    for n in range(1, 151):
+        records.append(customer(n))
+        if n <= 50:
+            job = customer(1000 + n, sublevel=1, parent={"list_id": customer(n)["list_id"]})
+            records.append(job)
+            if n <= 10:
+                sub = customer(2000 + n, sublevel=2, parent={"list_id": job["list_id"]})
+                records.append(sub)
+    report = rig.forward(*records)
+    assert statuses(report) == ["applied"] * 210
+    fake = rig.zoho.fake
+    accounts = [r["records"] for r in fake.requests if r["module"] == "Accounts"]
+    assert accounts == [100, 100, 10]
+    assert [r["records"] for r in fake.requests if r["module"] == "Contacts"] == [100, 100, 10]
+    # Every parent has its ZOHO id by the time its child is written (nothing by external id).
+    assert all(r["x_external"] is None for r in fake.requests)
+    for n in (1, 10, 50):
+        job = rig.one("Accounts", "QB_ListID", customer(1000 + n)["list_id"])
+        parent = rig.one("Accounts", "QB_ListID", customer(n)["list_id"])
+        assert job["Parent_Account"] == {"id": parent["id"]}
+    sub = rig.one("Accounts", "QB_ListID", customer(2010)["list_id"])
+    assert sub["Parent_Account"] == {
+        "id": rig.one("Accounts", "QB_ListID", customer(1010)["list_id"])["id"]
+    }
 
 
 def test_redelivery_costs_no_call_and_changes_update_in_place(rig: Rig) -> None:
