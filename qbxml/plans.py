@@ -20,6 +20,7 @@ from collections.abc import Callable
 from decimal import InvalidOperation
 from typing import Any
 
+from .blanks import no_text
 from .errors import QbxmlError
 from .records import Ref
 from .values import parse_address, parse_ref
@@ -57,7 +58,7 @@ def fill(el: Any, specs: dict[str, Compiled], values: list[Any]) -> list[Any]:
             kind = spec.__class__
             # Plain text is by far the most common field, so it is tested first.
             if kind is int:
-                values[spec] = child.text or ""  # present but empty: ""
+                values[spec] = child.text or no_text(child)
             elif kind is tuple:
                 values[spec[0]] = spec[1](child.text)
             elif kind is RefAt:
@@ -67,8 +68,9 @@ def fill(el: Any, specs: dict[str, Compiled], values: list[Any]) -> list[Any]:
                     first = child[0]
                     if first.tag == "ListID":
                         out = _new(Ref)
-                        out.list_id = first.text or ""
-                        out.full_name = child[1].text or ""
+                        out.list_id = first.text or no_text(first)
+                        second = child[1]
+                        out.full_name = second.text or no_text(second)
                         values[spec] = out
                         continue
                 values[spec] = parse_ref(child)
@@ -77,6 +79,8 @@ def fill(el: Any, specs: dict[str, Compiled], values: list[Any]) -> list[Any]:
     except _CONVERSION_ERRORS:
         if spec.__class__ is not tuple:
             raise
+        if child.text is None:
+            no_text(child)  # the text may be whitespace the parser left out
         raise QbxmlError(f"<{child.tag}> is not a qbXML {spec[2]}: {child.text!r}") from None
     return values
 

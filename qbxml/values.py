@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .blanks import no_text
 from .errors import QbxmlError
 from .records import Address, CustomField, Ref
 
@@ -64,15 +65,16 @@ def parse_ref(el: Any) -> Ref:
         # than unpacking an element, which builds an iterator and a list).
         first = el[0]
         if first.tag == "ListID":
-            out.list_id = first.text or ""
-            out.full_name = el[1].text or ""
+            out.list_id = first.text or no_text(first)
+            second = el[1]
+            out.full_name = second.text or no_text(second)
             return out
     list_id = full_name = None
     for child in el:
         if child.tag == "ListID":
-            list_id = child.text or ""
+            list_id = child.text or no_text(child)
         elif child.tag == "FullName":
-            full_name = child.text or ""
+            full_name = child.text or no_text(child)
     out.list_id = list_id
     out.full_name = full_name
     return out
@@ -99,7 +101,7 @@ def parse_address(el: Any) -> Address:
     for child in el:
         slot = slots.get(child.tag)
         if slot is not None:
-            values[slot] = child.text or ""
+            values[slot] = child.text or no_text(child)
     return Address(*values)
 
 
@@ -111,19 +113,22 @@ def parse_custom_field(el: Any) -> CustomField:
         owner_el, name_el, type_el, value_el = el[:]
         if owner_el.tag == "OwnerID" and value_el.tag == "DataExtValue":
             return CustomField(
-                owner_el.text or "", name_el.text or "", type_el.text or "", value_el.text or ""
+                owner_el.text or no_text(owner_el),
+                name_el.text or no_text(name_el),
+                type_el.text or no_text(type_el),
+                value_el.text or no_text(value_el),
             )
     owner = name = ext_type = value = None
     for child in el:
         tag = child.tag
         if tag == "DataExtValue":
-            value = child.text or ""
+            value = child.text or no_text(child)
         elif tag == "DataExtName":
-            name = child.text or ""
+            name = child.text or no_text(child)
         elif tag == "DataExtType":
-            ext_type = child.text or ""
+            ext_type = child.text or no_text(child)
         elif tag == "OwnerID":
-            owner = child.text or ""
+            owner = child.text or no_text(child)
     return CustomField(owner_id=owner or "", name=name or "", type=ext_type, value=value)
 
 
