@@ -81,7 +81,8 @@ def _to_bytes(data: bytes | str) -> bytes:
 
 
 def _check_not_empty(raw: bytes) -> None:
-    if not raw.strip():
+    # isspace() stops at the first other byte; strip() would copy the whole response first.
+    if not raw or raw.isspace():
         raise QbxmlError("empty qbXML response")
 
 
