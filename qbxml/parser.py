@@ -16,10 +16,12 @@ import gc
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from lxml import etree
 
+from .blanks import BlankDroppingParser, BlankTextDropped, may_drop_blanks
 from .errors import QbxmlError
 from .records import Customer, GenericRecord, Record
 from .rets import RET_BUILDERS, generic_fields, parse_record
@@ -79,7 +81,8 @@ def _to_bytes(data: bytes | str) -> bytes:
 
 
 def _check_not_empty(raw: bytes) -> None:
-    if not raw.strip():
+    # isspace() stops at the first other byte; strip() would copy the whole response first.
+    if not raw or raw.isspace():
         raise QbxmlError("empty qbXML response")
 
 
@@ -131,6 +134,10 @@ class _Walker:
     """Turns the partially built tree into items, unlinking whatever it has converted."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything read: the document is read again from its start."""
         self.root: Any = None
         self.msgs: Any = None
         self.open_rs: Any = None  # the response whose header was yielded last
@@ -186,9 +193,25 @@ def stream_response(data: bytes | str) -> Iterator[Response | Record]:
 def _stream(data: bytes | str, walker: _Walker) -> Iterator[Response | Record]:
     raw = _to_bytes(data)
     _check_not_empty(raw)
+    if not may_drop_blanks(raw):
+        yield from _parse(raw, walker, etree.XMLPullParser)
+        return
+    done = 0
+    try:
+        for item in _parse(raw, walker, BlankDroppingParser):
+            yield item
+            done += 1
+    except BlankTextDropped:
+        # An element read as text holds elements (see qbxml.blanks): start again keeping blank
+        # text. The items already yielded come out the same, so they are skipped.
+        walker.reset()
+        yield from islice(_parse(raw, walker, etree.XMLPullParser), done, None)
+
+
+def _parse(raw: bytes, walker: _Walker, parser_class: type) -> Iterator[Response | Record]:
     # Start events only for the two envelope elements (the filter runs in C); records are read
     # from the tree between feeds, so the many field elements cost no Python events at all.
-    parser = etree.XMLPullParser(
+    parser = parser_class(
         events=("start",),
         tag=("QBXML", _MSGS),
         resolve_entities=False,
@@ -197,10 +220,17 @@ def _stream(data: bytes | str, walker: _Walker) -> Iterator[Response | Record]:
         huge_tree=False,
         remove_comments=True,
         remove_pis=True,
+        remove_blank_text=parser_class is BlankDroppingParser,
     )
     try:
-        for offset in range(0, len(raw), CHUNK_SIZE):
-            parser.feed(raw[offset : offset + CHUNK_SIZE])
+        offset = 0
+        while offset < len(raw):
+            end = offset + CHUNK_SIZE
+            # libxml2 tells blank text by the two characters after it: keep them together.
+            if raw[end - 1 : end] == b"<":
+                end += 1
+            parser.feed(raw[offset:end])
+            offset = end
             for _, el in parser.read_events():
                 walker.on_start(el)
             yield from walker.items(final=False)

@@ -1,18 +1,36 @@
 """``*Ret`` element -> typed record, table driven.
 
 Each record type has a table from child element name to either the attribute name (plain text,
-the common case, kept on a fast path) or ``(attribute, converter)``, or a handler that adds to
-the values itself (repeating children such as ``DataExtRet`` and lines, or wrappers that are
-flattened). Attribute names come from ``values.snake`` so they follow the records contract.
-Children the table does not name are skipped without being visited.
+the common case, kept on a fast path) or ``(attribute, converter, what)``, or a binder whose
+handler adds to the values itself (references, addresses, repeating children such as
+``DataExtRet`` and lines, or wrappers that are flattened). Attribute names come from
+``values.snake`` so they follow the records contract. Children the table does not name are
+skipped without being visited. ``qbxml.plans`` compiles the tables and builds the records.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from .errors import QbxmlError
+from .plans import (
+    Binder,
+    Fields,
+    Handler,
+    Table,
+    address,
+    appender,
+    builder,
+    compile_table,
+    field_positions,
+    fill,
+    flattener,
+    parts,
+    ref,
+)
 from .records import (
     ITEM_TYPES,
     AppliedToTxn,
@@ -36,21 +54,18 @@ from .records import (
     TxnLineGroup,
     Vendor,
 )
-from .values import (
-    el_bool,
-    el_date,
-    el_datetime,
-    el_decimal,
-    el_int,
-    parse_address,
-    parse_custom_field,
-    parse_ref,
-    snake,
-)
+from .values import BOOLS, parse_custom_field, parse_datetime, snake
 
-Handler = Callable[[Any, dict[str, Any]], None]
-Spec = str | tuple[str, Callable[[Any], Any]] | Handler
-Table = dict[str, Spec]
+# Amounts and dates repeat across the records of a response (quantities, rates, tax rates, zero
+# balances, the day's transactions), and making a Decimal costs as much as reading its element:
+# equal text gives an equal, immutable value, so recent ones are reused (a bounded cache in C).
+_TEXT_CONVERTERS: tuple[tuple[Callable[[str], Any], str], ...] = (
+    (parse_datetime, "datetime"),
+    (lru_cache(maxsize=256)(date.fromisoformat), "date"),
+    (lru_cache(maxsize=256)(Decimal), "number"),
+    (BOOLS.__getitem__, "boolean"),
+    (int, "integer"),
+)
 
 
 def table(
@@ -62,61 +77,21 @@ def table(
     ints: Iterable[str] = (),
     refs: Iterable[str] = (),
     addresses: Iterable[str] = (),
-    handlers: dict[str, Handler] | None = None,
+    handlers: dict[str, Binder] | None = None,
 ) -> Table:
     """A conversion table from element names grouped by value type."""
     out: Table = {tag: snake(tag) for tag in text}
-    for tags, conv in (
-        (datetimes, el_datetime),
-        (dates, el_date),
-        (decimals, el_decimal),
-        (bools, el_bool),
-        (ints, el_int),
-        (refs, parse_ref),
-        (addresses, parse_address),
+    for tags, (convert, what) in zip(
+        (datetimes, dates, decimals, bools, ints), _TEXT_CONVERTERS, strict=True
     ):
         for tag in tags:
-            out[tag] = (snake(tag), conv)
+            out[tag] = (snake(tag), convert, what)
+    for tag in refs:
+        out[tag] = ref(snake(tag))
+    for tag in addresses:
+        out[tag] = address(snake(tag))
     out.update(handlers or {})
     return out
-
-
-def fill(el: Any, spec_table: Table, values: dict[str, Any]) -> dict[str, Any]:
-    """Convert the children of ``el`` named in ``spec_table`` into ``values``."""
-    get = spec_table.get
-    for child in el:
-        spec = get(child.tag)
-        # Plain text is by far the most common field, so it is tested first.
-        if spec.__class__ is str:
-            values[spec] = child.text or ""  # type: ignore[index]  # present but empty: ""
-        elif spec is not None:
-            if spec.__class__ is tuple:
-                values[spec[0]] = spec[1](child)  # type: ignore[index]
-            else:
-                spec(child, values)  # type: ignore[operator]
-    return values
-
-
-def appender(attr: str, convert: Callable[[Any], Any]) -> Handler:
-    """A handler that appends ``convert(child)`` to the list ``values[attr]``."""
-
-    def handle(child: Any, values: dict[str, Any]) -> None:
-        items = values.get(attr)
-        if items is None:
-            values[attr] = [convert(child)]
-        else:
-            items.append(convert(child))
-
-    return handle
-
-
-def flattener(inner: Table) -> Handler:
-    """A handler that converts a wrapper element's children into the enclosing record."""
-
-    def handle(child: Any, values: dict[str, Any]) -> None:
-        fill(child, inner, values)
-
-    return handle
 
 
 CUSTOM_FIELDS = {"DataExtRet": appender("custom_fields", parse_custom_field)}
@@ -239,8 +214,7 @@ LINKED_TXN = table(
 )
 
 
-def _linked_txn(el: Any) -> LinkedTxn:
-    return LinkedTxn(**fill(el, LINKED_TXN, {}))
+_linked_txns = parts("linked_txns", LinkedTxn, LINKED_TXN)
 
 
 LINE = table(
@@ -264,28 +238,40 @@ LINE_GROUP = table(
 )
 
 
-def _add_line(child: Any, values: dict[str, Any]) -> None:
-    line = TxnLine(**fill(child, LINE, {}))
-    lines = values.get("lines")
-    if lines is None:
-        values["lines"] = [line]
-    else:
-        lines.append(line)
+_add_line = parts("lines", TxnLine, LINE)
 
 
-def _line_group_handler(line_tag: str) -> Handler:
-    group_table: Table = {**LINE_GROUP, line_tag: _add_line}
+def _line_group_handler(line_tag: str) -> Binder:
+    fields, template, _ = field_positions(TxnLineGroup)
+    # The group's component lines are gathered in one more position, after its own fields.
+    lines_at = len(template)
+    specs = compile_table({**LINE_GROUP, line_tag: _add_line}, {**fields, "lines": lines_at})
+    template.append(None)
 
-    def handle(child: Any, values: dict[str, Any]) -> None:
-        group_values = fill(child, group_table, {})
-        components: list[TxnLine] = group_values.pop("lines", [])
-        group = TxnLineGroup(**group_values)
-        for line in components:
-            line.group_line_id = group.txn_line_id
-        values.setdefault("line_groups", []).append(group)
-        values.setdefault("lines", []).extend(components)
+    def bind(txn_fields: Fields) -> Handler:
+        lines_position = txn_fields["lines"]
+        groups_position = txn_fields["line_groups"]
 
-    return handle
+        def handle(child: Any, values: list[Any]) -> None:
+            group_values = fill(child, specs, template.copy())
+            components: list[TxnLine] = group_values.pop() or []
+            group = TxnLineGroup(*group_values)
+            for line in components:
+                line.group_line_id = group.txn_line_id
+            groups = values[groups_position]
+            if groups.__class__ is list:
+                groups.append(group)
+            else:
+                values[groups_position] = [group]
+            lines = values[lines_position]
+            if lines.__class__ is list:
+                lines.extend(components)
+            else:
+                values[lines_position] = components
+
+        return handle
+
+    return bind
 
 
 def sales_txn_table(prefix: str, **extra: Iterable[str]) -> Table:
@@ -317,7 +303,7 @@ def sales_txn_table(prefix: str, **extra: Iterable[str]) -> Table:
         addresses=("BillAddress", "ShipAddress"),
         handlers={
             **CUSTOM_FIELDS,
-            "LinkedTxn": appender("linked_txns", _linked_txn),
+            "LinkedTxn": _linked_txns,
             line_tag: _add_line,
             f"{prefix}LineGroupRet": _line_group_handler(line_tag),
         },
@@ -361,12 +347,8 @@ APPLIED_TO_TXN = table(
     dates=("TxnDate",),
     decimals=("BalanceRemaining", "Amount", "DiscountAmount"),
     refs=("DiscountAccountRef", "DiscountClassRef"),
-    handlers={"LinkedTxn": appender("linked_txns", _linked_txn)},
+    handlers={"LinkedTxn": _linked_txns},
 )
-
-
-def _applied_to_txn(el: Any) -> AppliedToTxn:
-    return AppliedToTxn(**fill(el, APPLIED_TO_TXN, {}))
 
 
 RECEIVE_PAYMENT = table(
@@ -381,39 +363,29 @@ RECEIVE_PAYMENT = table(
     refs=("CustomerRef", "ARAccountRef", "CurrencyRef", "PaymentMethodRef", "DepositToAccountRef"),
     handlers={
         **CUSTOM_FIELDS,
-        "AppliedToTxnRet": appender("applied_to_txns", _applied_to_txn),
+        "AppliedToTxnRet": parts("applied_to_txns", AppliedToTxn, APPLIED_TO_TXN),
     },
 )
 
 # --- *Ret tag -> record --------------------------------------------------------------------------
 
 
-def _builder(cls: type, spec_table: Table, id_attr: str, **fixed: str) -> Callable[[Any], Any]:
-    def build(el: Any) -> Any:
-        values = fill(el, spec_table, dict(fixed))
-        if not values.get(id_attr):
-            raise QbxmlError(f"<{el.tag}> has no {'TxnID' if id_attr == 'txn_id' else 'ListID'}")
-        return cls(**values)
-
-    return build
-
-
 RET_BUILDERS: dict[str, Callable[[Any], Record]] = {
-    "CustomerRet": _builder(Customer, CUSTOMER, "list_id"),
-    "VendorRet": _builder(Vendor, VENDOR, "list_id"),
-    **{tag: _builder(Item, ITEM, "list_id", item_type=kind) for tag, kind in ITEM_TYPES.items()},
-    "StandardTermsRet": _builder(Terms, TERMS, "list_id", terms_type="Standard"),
-    "DateDrivenTermsRet": _builder(Terms, TERMS, "list_id", terms_type="DateDriven"),
-    "SalesRepRet": _builder(SalesRep, SALES_REP, "list_id"),
-    "ClassRet": _builder(Class, CLASS, "list_id"),
-    "InvoiceRet": _builder(Invoice, INVOICE, "txn_id"),
-    "EstimateRet": _builder(Estimate, ESTIMATE, "txn_id"),
-    "SalesOrderRet": _builder(SalesOrder, SALES_ORDER, "txn_id"),
-    "SalesReceiptRet": _builder(SalesReceipt, SALES_RECEIPT, "txn_id"),
-    "CreditMemoRet": _builder(CreditMemo, CREDIT_MEMO, "txn_id"),
-    "ReceivePaymentRet": _builder(ReceivePayment, RECEIVE_PAYMENT, "txn_id"),
-    "ListDeletedRet": _builder(ListDeleted, LIST_DELETED, "list_id"),
-    "TxnDeletedRet": _builder(TxnDeleted, TXN_DELETED, "txn_id"),
+    "CustomerRet": builder(Customer, CUSTOMER, "list_id"),
+    "VendorRet": builder(Vendor, VENDOR, "list_id"),
+    **{tag: builder(Item, ITEM, "list_id", item_type=kind) for tag, kind in ITEM_TYPES.items()},
+    "StandardTermsRet": builder(Terms, TERMS, "list_id", terms_type="Standard"),
+    "DateDrivenTermsRet": builder(Terms, TERMS, "list_id", terms_type="DateDriven"),
+    "SalesRepRet": builder(SalesRep, SALES_REP, "list_id"),
+    "ClassRet": builder(Class, CLASS, "list_id"),
+    "InvoiceRet": builder(Invoice, INVOICE, "txn_id"),
+    "EstimateRet": builder(Estimate, ESTIMATE, "txn_id"),
+    "SalesOrderRet": builder(SalesOrder, SALES_ORDER, "txn_id"),
+    "SalesReceiptRet": builder(SalesReceipt, SALES_RECEIPT, "txn_id"),
+    "CreditMemoRet": builder(CreditMemo, CREDIT_MEMO, "txn_id"),
+    "ReceivePaymentRet": builder(ReceivePayment, RECEIVE_PAYMENT, "txn_id"),
+    "ListDeletedRet": builder(ListDeleted, LIST_DELETED, "list_id"),
+    "TxnDeletedRet": builder(TxnDeleted, TXN_DELETED, "txn_id"),
 }
 
 

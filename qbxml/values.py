@@ -1,27 +1,24 @@
-"""Converters from qbXML element text to Python values, and the small shared structures.
+"""Converters from qbXML text and elements to Python values, and the small shared structures.
 
-Each takes the lxml element (so an error can name it) and is written for speed: the parser
-calls them for every field of every record.
+The element converters are written for speed: the parser calls them for every reference,
+address and custom field of every record.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .blanks import no_text
 from .errors import QbxmlError
 from .records import Address, CustomField, Ref
 
-_BOOLS = {"true": True, "false": False, "1": True, "0": False}
+BOOLS = {"true": True, "false": False, "1": True, "0": False}
 _fromiso = datetime.fromisoformat
-_date_fromiso = date.fromisoformat
-
-
-def _bad(el: Any, what: str) -> QbxmlError:
-    return QbxmlError(f"<{el.tag}> is not a qbXML {what}: {el.text!r}")
+_new = object.__new__
 
 
 def parse_datetime(text: str) -> datetime:
@@ -43,7 +40,7 @@ def parse_money(text: str) -> Decimal:
 
 def parse_bool(text: str) -> bool:
     """BOOLTYPE: "true"/"false" (QuickBooks also accepts 1/0)."""
-    value = _BOOLS.get(text)
+    value = BOOLS.get(text)
     if value is None:
         raise QbxmlError(f"not a qbXML boolean: {text!r}")
     return value
@@ -57,62 +54,30 @@ def parse_int(text: str) -> int:
         raise QbxmlError(f"not a qbXML integer: {text!r}") from exc
 
 
-def el_datetime(el: Any) -> datetime:
-    """DATETIMETYPE element -> timezone-aware datetime."""
-    try:
-        value = _fromiso(el.text)
-    except (TypeError, ValueError):
-        raise _bad(el, "datetime") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def el_date(el: Any) -> date:
-    """DATETYPE element -> date."""
-    try:
-        return _date_fromiso(el.text)
-    except (TypeError, ValueError):
-        raise _bad(el, "date") from None
-
-
-def el_decimal(el: Any) -> Decimal:
-    """AMTTYPE/PRICETYPE/QUANTYPE/PERCENTTYPE/FLOATTYPE element -> Decimal."""
-    try:
-        return Decimal(el.text)
-    except (InvalidOperation, TypeError):
-        raise _bad(el, "number") from None
-
-
-def el_bool(el: Any) -> bool:
-    """BOOLTYPE element -> bool."""
-    value = _BOOLS.get(el.text)
-    if value is None:
-        raise _bad(el, "boolean")
-    return value
-
-
-def el_int(el: Any) -> int:
-    """INTTYPE element -> int."""
-    try:
-        return int(el.text)
-    except (TypeError, ValueError):
-        raise _bad(el, "integer") from None
-
-
 def parse_ref(el: Any) -> Ref:
     """``*Ref`` element -> Ref (ListID and FullName, either may be absent)."""
+    # Built without __init__, which would double the cost (Ref has no __post_init__): a
+    # document has a few references per record and per line.
+    out = _new(Ref)
     if len(el) == 2:
         # A Ref has at most ListID then FullName (schema order), so with two children and
-        # ListID first the second is the FullName; unpacking skips the loop.
-        first, second = el
+        # ListID first the second is the FullName. Indexing skips the loop (and is cheaper
+        # than unpacking an element, which builds an iterator and a list).
+        first = el[0]
         if first.tag == "ListID":
-            return Ref(first.text or "", second.text or "")
+            out.list_id = first.text or no_text(first)
+            second = el[1]
+            out.full_name = second.text or no_text(second)
+            return out
     list_id = full_name = None
     for child in el:
         if child.tag == "ListID":
-            list_id = child.text or ""
+            list_id = child.text or no_text(child)
         elif child.tag == "FullName":
-            full_name = child.text or ""
-    return Ref(list_id, full_name)
+            full_name = child.text or no_text(child)
+    out.list_id = list_id
+    out.full_name = full_name
+    return out
 
 
 _ADDRESS_SLOTS = {
@@ -136,30 +101,34 @@ def parse_address(el: Any) -> Address:
     for child in el:
         slot = slots.get(child.tag)
         if slot is not None:
-            values[slot] = child.text or ""
+            values[slot] = child.text or no_text(child)
     return Address(*values)
 
 
 def parse_custom_field(el: Any) -> CustomField:
     """``DataExtRet`` element -> CustomField."""
     if len(el) == 4:
-        # Schema order: OwnerID, DataExtName, DataExtType, DataExtValue.
-        owner_el, name_el, type_el, value_el = el
+        # Schema order: OwnerID, DataExtName, DataExtType, DataExtValue. A slice is a list made
+        # in C; unpacking the element itself would go through an iterator.
+        owner_el, name_el, type_el, value_el = el[:]
         if owner_el.tag == "OwnerID" and value_el.tag == "DataExtValue":
             return CustomField(
-                owner_el.text or "", name_el.text or "", type_el.text or "", value_el.text or ""
+                owner_el.text or no_text(owner_el),
+                name_el.text or no_text(name_el),
+                type_el.text or no_text(type_el),
+                value_el.text or no_text(value_el),
             )
     owner = name = ext_type = value = None
     for child in el:
         tag = child.tag
         if tag == "DataExtValue":
-            value = child.text or ""
+            value = child.text or no_text(child)
         elif tag == "DataExtName":
-            name = child.text or ""
+            name = child.text or no_text(child)
         elif tag == "DataExtType":
-            ext_type = child.text or ""
+            ext_type = child.text or no_text(child)
         elif tag == "OwnerID":
-            owner = child.text or ""
+            owner = child.text or no_text(child)
     return CustomField(owner_id=owner or "", name=name or "", type=ext_type, value=value)
 
 
