@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -86,6 +88,30 @@ def create_relay_tables(client: Any) -> dict[str, str]:
     create_runs_table(client, "runs")
     create_writeback_table(client, "writeback")
     return names
+
+
+@contextmanager
+def relay_on_moto(monkeypatch: Any, *tenants: Any) -> Iterator[str]:
+    """moto's DynamoDB and SQS as the relay's Lambda handler is configured: its tables and
+    record queue named in the environment (no public URL, no capture function), ``tenants``
+    created. Yields the record queue's URL."""
+    import boto3
+    from moto import mock_aws
+
+    from lambdas.store.dynamo import DynamoTenantStore
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        ddb = boto3.client("dynamodb")
+        for env, table in create_relay_tables(ddb).items():
+            monkeypatch.setenv(env, table)
+        url = boto3.client("sqs").create_queue(QueueName="records")["QueueUrl"]
+        monkeypatch.setenv("QBRELAY_RECORD_QUEUE_URL", url)
+        monkeypatch.delenv("QBRELAY_PUBLIC_URL", raising=False)
+        monkeypatch.delenv("QBRELAY_CAPTURE_FUNCTION", raising=False)
+        for tenant in tenants:
+            DynamoTenantStore(ddb, "tenants").create(tenant)
+        yield url
 
 
 def create_webhooks_table(client: Any, name: str) -> None:

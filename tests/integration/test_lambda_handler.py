@@ -11,7 +11,6 @@ from typing import Any
 import boto3
 import pytest
 from lxml import etree
-from moto import mock_aws
 
 from lambdas.handlers import qbwc_api
 from lambdas.handlers.runtime import ConfigurationError
@@ -21,7 +20,7 @@ from lambdas.store.ports import Tenant
 from qwc import new_guid
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import envelope
-from tests.aws_tables import create_relay_tables
+from tests.aws_tables import relay_on_moto
 from tests.lambda_context import LambdaContext
 
 TNS = "{http://developer.intuit.com/}"
@@ -29,20 +28,11 @@ TNS = "{http://developer.intuit.com/}"
 
 @pytest.fixture
 def aws(monkeypatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        ddb = boto3.client("dynamodb")
-        for env, table in create_relay_tables(ddb).items():
-            monkeypatch.setenv(env, table)
-        url = boto3.client("sqs").create_queue(QueueName="records")["QueueUrl"]
-        monkeypatch.setenv("QBRELAY_RECORD_QUEUE_URL", url)
-        monkeypatch.delenv("QBRELAY_PUBLIC_URL", raising=False)
-        qbwc_api.endpoint.cache_clear()
-        DynamoTenantStore(ddb, "tenants").create(
-            Tenant(name="acme", qbwc_user="acme-qbwc", password_hash=hash_password("pw"))
-        )
+    qbwc_api.endpoint.cache_clear()
+    tenant = Tenant(name="acme", qbwc_user="acme-qbwc", password_hash=hash_password("pw"))
+    with relay_on_moto(monkeypatch, tenant) as url:
         yield url
-        qbwc_api.endpoint.cache_clear()
+    qbwc_api.endpoint.cache_clear()
 
 
 def rest_event(method: str, body: bytes = b"", b64: bool = False, query=None) -> dict[str, Any]:

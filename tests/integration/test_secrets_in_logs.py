@@ -35,10 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from moto import mock_aws
 
 from lambdas.handlers import qbwc_api
 from lambdas.handlers.runtime import WIRE_LOGGERS, quiet_wire_loggers
@@ -46,13 +44,12 @@ from lambdas.local.cli import main
 from lambdas.local.demo import DemoCompany, run_demo
 from lambdas.qbwc.passwords import hash_password
 from lambdas.qbwc.relay import QbwcRelay
-from lambdas.store.dynamo import DynamoTenantStore
 from lambdas.store.ports import Tenant
 from lambdas.store.sqlite import SqliteDatabase
 from sim.fake_company import FakeCompany
 from sim.fake_qbwc import FakeWebConnector, envelope
 from sim.fake_zoho import FakeZoho, FakeZohoServer
-from tests.aws_tables import create_relay_tables
+from tests.aws_tables import relay_on_moto
 from tests.integration.integrity_rig import PASSWORD, USER, company, local_rig
 from tests.integration.zoho_helpers import CLIENT_ID, ZohoEnv
 from tests.lambda_context import LambdaContext
@@ -375,21 +372,12 @@ def test_zoho_commands_at_debug(sweep, caplog, capfd, tmp_path, monkeypatch, ran
 @pytest.fixture
 def aws(monkeypatch) -> Iterator[str]:
     """moto's DynamoDB and SQS with one tenant, as the Lambda handler is configured."""
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        ddb = boto3.client("dynamodb")
-        for env, table in create_relay_tables(ddb).items():
-            monkeypatch.setenv(env, table)
-        url = boto3.client("sqs").create_queue(QueueName="records")["QueueUrl"]
-        monkeypatch.setenv("QBRELAY_RECORD_QUEUE_URL", url)
-        monkeypatch.delenv("QBRELAY_PUBLIC_URL", raising=False)
-        qbwc_api.endpoint.cache_clear()
+    qbwc_api.endpoint.cache_clear()
+    tenant = Tenant(name="acme", qbwc_user=USER, password_hash=hash_password(PASSWORD))
+    with relay_on_moto(monkeypatch, tenant) as url:
         quiet_wire_loggers()  # as at the handler's import (the sweep fixture forced DEBUG)
-        DynamoTenantStore(ddb, "tenants").create(
-            Tenant(name="acme", qbwc_user=USER, password_hash=hash_password(PASSWORD))
-        )
         yield url
-        qbwc_api.endpoint.cache_clear()
+    qbwc_api.endpoint.cache_clear()
 
 
 def rest_event(body: bytes) -> dict[str, Any]:

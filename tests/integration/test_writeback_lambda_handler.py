@@ -12,43 +12,32 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from lambdas.handlers import qbwc_api
 from lambdas.qbwc.passwords import hash_password
-from lambdas.store.dynamo import DynamoTenantStore, DynamoWriteBackStore
+from lambdas.store.dynamo import DynamoWriteBackStore
 from lambdas.store.ports import Tenant
 from lambdas.writeback.model import ACCOUNTS, ADD, CUSTOMER, OpStatus, WriteOp, op_id
 from sim.fake_company import FakeCompany
-from tests.aws_tables import create_relay_tables
+from tests.aws_tables import relay_on_moto
 from tests.integration.test_lambda_handler import TNS, call
 
 
 @pytest.fixture
 def aws(monkeypatch) -> Iterator[str]:
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    with mock_aws():
-        ddb = boto3.client("dynamodb")
-        for env, table in create_relay_tables(ddb).items():
-            monkeypatch.setenv(env, table)
-        url = boto3.client("sqs").create_queue(QueueName="records")["QueueUrl"]
-        monkeypatch.setenv("QBRELAY_RECORD_QUEUE_URL", url)
-        monkeypatch.delenv("QBRELAY_PUBLIC_URL", raising=False)
-        monkeypatch.delenv("QBRELAY_CAPTURE_FUNCTION", raising=False)
-        qbwc_api.endpoint.cache_clear()
-        qbwc_api.writeback_store.cache_clear()
-        DynamoTenantStore(ddb, "tenants").create(
-            Tenant(
-                name="acme",
-                qbwc_user="acme-qbwc",
-                password_hash=hash_password("pw"),
-                enabled_entities=("Customer",),
-                writeback=True,
-            )
-        )
+    qbwc_api.endpoint.cache_clear()
+    qbwc_api.writeback_store.cache_clear()
+    tenant = Tenant(
+        name="acme",
+        qbwc_user="acme-qbwc",
+        password_hash=hash_password("pw"),
+        enabled_entities=("Customer",),
+        writeback=True,
+    )
+    with relay_on_moto(monkeypatch, tenant) as url:
         yield url
-        qbwc_api.endpoint.cache_clear()
-        qbwc_api.writeback_store.cache_clear()
+    qbwc_api.endpoint.cache_clear()
+    qbwc_api.writeback_store.cache_clear()
 
 
 def store() -> DynamoWriteBackStore:
