@@ -11,9 +11,12 @@ import re
 from dataclasses import dataclass
 
 DEFAULT_BYTES_PER_RECORD = 2_000.0
-# The start tag of one answer of a message set (``<CustomerQueryRs requestID="3-Customer" ...``):
-# record elements end in ``Ret``, and text holds no ``<``.
-_RS_START = re.compile(rb'<\w+Rs\b[^>]*?\srequestID="([^"]*)"')
+# An answer's start tag (``<CustomerQueryRs requestID="3-Customer" ...``; record elements end
+# in ``Ret``): found from its requestID attribute, a literal the regex engine scans for fast (a
+# pattern starting with ``<\w+`` tried every tag of a 3 MB page: 10 ms), then checked back to
+# the tag's ``<`` (a text holding the same characters has a ``>`` between).
+_REQUEST_ID = re.compile(rb'requestID="([^"]*)"')
+_RS_OPEN = re.compile(rb"<\w+Rs\b[^>]*\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +69,12 @@ def response_bytes(response: str) -> dict[str, int]:
     bytes per record come from its own answer, not from a share of the whole; an id that
     occurs twice is left out (nothing then tells its answers apart)."""
     raw = response.encode("utf-8")
-    starts = [(m.start(), m.group(1).decode("utf-8", "replace")) for m in _RS_START.finditer(raw)]
+    starts = []
+    for m in _REQUEST_ID.finditer(raw):
+        lt = raw.rfind(b"<", 0, m.start())
+        tag = _RS_OPEN.match(raw, lt, m.start()) if lt >= 0 else None
+        if tag is not None and tag.end() == m.start():
+            starts.append((lt, m.group(1).decode("utf-8", "replace")))
     sizes: dict[str, int] = {}
     seen: set[str] = set()
     for i, (start, request_id) in enumerate(starts):
